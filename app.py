@@ -1,0 +1,46 @@
+"""AWS Chalice adapter: registers every route of `chalicelib.routes` and hands each request,
+as a plain `Request`, to `ChatApi.handle`. No business logic lives here."""
+import os
+
+from chalice import Chalice
+from chalice import Response as ChaliceResponse
+
+from chalicelib.api import ChatApi
+from chalicelib.config import load_settings
+from chalicelib.http import Request
+from chalicelib.logs import configure_logging
+from chalicelib.routes import ROUTES
+
+configure_logging()
+app = Chalice(app_name="integreat-chat")
+# Read and validated at import: a bad value fails the Lambda init, naming the variable.
+api = ChatApi(load_settings(os.environ))
+
+# Every method goes to ChatApi, which answers unknown methods with a JSON 405 itself, and
+# every content type, which the handlers check (Chalice's own 405/415 are not JSON of ours).
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _adapt(template: str):
+    def view(**path_params):
+        current = app.current_request
+        query = current.query_params or {}
+        response = api.handle(Request(
+            method=current.method,
+            route=template,
+            path_params=path_params,
+            query={name: query[name] for name in query},
+            headers={name: current.headers[name] for name in current.headers},
+            body=current.raw_body or b"",
+            source_ip=current.context.get("identity", {}).get("sourceIp", ""),
+            request_id=current.context.get("requestId", ""),
+        ))
+        headers = {"Content-Type": "application/json", **response.headers}
+        return ChaliceResponse(body=response.body_bytes().decode("utf-8"),
+                               status_code=response.status, headers=headers)
+    return view
+
+
+for _index, _template in enumerate(ROUTES):
+    app.route(_template, methods=_METHODS, content_types=["*/*"],
+              name="route_%d" % _index)(_adapt(_template))

@@ -1,0 +1,1 @@
+"""Integreat Chat: the cloud-agnostic core. Nothing here imports Chalice or Lambda."""

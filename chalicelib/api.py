@@ -1,0 +1,101 @@
+"""The API as one object: `ChatApi.handle(Request) -> Response`.
+
+Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests to
+`handle`, which finds the handler, turns domain errors into `{"error": ...}` JSON, adds
+`X-Request-Id` (and `Server-Timing` when asked), and logs one JSON line per request.
+"""
+import json
+import logging
+import re
+import time
+import traceback
+import uuid
+from typing import Optional
+
+from . import metrics
+from .auth import Authenticator
+from .config import Settings
+from .errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from .http import Request, Response
+from .regions import RegionStore
+from .routes import ROUTES, match_path
+from .storage.connection import bind_models
+from .storage.models import ALL_MODELS
+
+log = logging.getLogger("integreat_chat")
+
+MAX_BODY_BYTES = 1024 * 1024
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+class ChatApi:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.dynamodb = bind_models(ALL_MODELS, settings)
+        self.auth = Authenticator(settings)
+        self.regions = RegionStore()
+
+    def match(self, path: str):
+        """(route template, path parameters) for a concrete path, or None."""
+        return match_path(path)
+
+    def handle_path(self, method: str, path: str, **request_fields) -> Response:
+        """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
+        found = self.match(path)
+        route, params = found if found else ("", {})
+        return self.handle(Request(method, route, params, **request_fields))
+
+    def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request.request_id = _request_id(request)
+        with metrics.collect() as calls:
+            response = self._respond(request)
+        response.headers["X-Request-Id"] = request.request_id
+        if self.settings.server_timing:
+            response.headers["Server-Timing"] = calls.server_timing()
+        log.info(json.dumps({
+            "event": "request",
+            "method": request.method,
+            "route": request.route or None,  # the template: never a device id or a token
+            "status": response.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "ddb_calls": calls.calls["ddb"],
+            "zammad_calls": calls.calls["zammad"],
+            "request_id": request.request_id,
+        }))
+        return response
+
+    def _respond(self, request: Request) -> Response:
+        try:
+            handler = self._handler(request)
+            if len(request.body) > MAX_BODY_BYTES:
+                raise PayloadTooLarge()
+            return handler(self, request)
+        except ApiError as error:
+            return Response(error.status, {"error": error.message}, dict(error.headers))
+        except Exception as error:  # noqa: BLE001 - the one place that catches everything
+            log.error(json.dumps({
+                "event": "unhandled_exception",
+                "request_id": request.request_id,
+                "route": request.route or None,
+                "error_type": type(error).__name__,
+                "traceback": traceback.format_exc(),
+            }))
+            return Response(500, {"error": "Internal server error."})
+
+    @staticmethod
+    def _handler(request: Request):
+        methods = ROUTES.get(request.route)
+        if methods is None:
+            raise NotFound()
+        handler = methods.get(request.method)
+        if handler is None:
+            raise MethodNotAllowed(headers={"Allow": ", ".join(sorted(methods))})
+        return handler
+
+
+def _request_id(request: Request) -> str:
+    incoming: Optional[str] = request.header("x-request-id")
+    if incoming and _CLIENT_REQUEST_ID.match(incoming):
+        return incoming
+    return request.request_id or uuid.uuid4().hex

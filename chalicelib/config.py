@@ -1,0 +1,115 @@
+"""Configuration: every environment variable is read and validated here, once.
+
+`load_settings()` raises `ConfigError` naming the variable, so a bad value stops
+start-up (a Lambda init, a WSGI worker, the CLI) instead of failing later on a request.
+"""
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    dynamodb_endpoint: Optional[str] = None
+    aws_region: str = "eu-central-1"
+    table_prefix: str = "integreat-chat-"
+    author_chat_history_days: int = 30
+    ticket_retention_days: int = 30
+    ticket_group: str = "integreat-chat"
+    rate_limit_requests: int = 120
+    rate_limit_window_minutes: int = 1
+    trusted_ip_header: Optional[str] = None
+    message_cache_seconds: int = 60
+    zammad_timeout_seconds: float = 10.0
+    jwt_secret: Optional[str] = None
+    jwks_url: Optional[str] = None
+    jwt_issuer: Optional[str] = None
+    jwt_audience: Optional[str] = None
+    server_timing: bool = False
+
+    def __repr__(self) -> str:
+        # Keeps the HS256 secret out of tracebacks and debug output.
+        return "Settings(table_prefix=%r, dynamodb_endpoint=%r, ...)" % (
+            self.table_prefix, self.dynamodb_endpoint)
+
+
+_TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,200}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_URL = re.compile(r"^https?://[^\s/]+")
+
+
+def _text(env: Mapping[str, str], name: str) -> Optional[str]:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError("%s must be a whole number, got %r" % (name, raw)) from None
+    if value < minimum:
+        raise ConfigError("%s must be at least %d, got %d" % (name, minimum, value))
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("%s must be a number of seconds, got %r" % (name, raw)) from None
+    if not 0 < value <= 900:
+        raise ConfigError("%s must be more than 0 and at most 900, got %r" % (name, raw))
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = _text(env, name) or "0"
+    if raw not in ("0", "1"):
+        raise ConfigError("%s must be 0 or 1, got %r" % (name, raw))
+    return raw == "1"
+
+
+def _url(env: Mapping[str, str], name: str) -> Optional[str]:
+    raw = _text(env, name)
+    if raw is not None and not _URL.match(raw):
+        raise ConfigError("%s must be an http(s) URL, got %r" % (name, raw))
+    return raw
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
+    if not _TABLE_PREFIX.match(prefix):
+        raise ConfigError("CHAT_TABLE_PREFIX may hold only letters, digits, '_', '-' and '.', got %r"
+                          % prefix)
+    header = _text(env, "TRUSTED_IP_HEADER")
+    if header is not None and not _HEADER_NAME.match(header):
+        raise ConfigError("TRUSTED_IP_HEADER must be a header name, got %r" % header)
+    return Settings(
+        dynamodb_endpoint=_url(env, "AWS_ENDPOINT_URL_DYNAMODB"),
+        aws_region=_text(env, "AWS_REGION") or _text(env, "AWS_DEFAULT_REGION") or "eu-central-1",
+        table_prefix=prefix,
+        author_chat_history_days=_whole_number(env, "AUTHOR_CHAT_HISTORY_DAYS", 30, 1),
+        ticket_retention_days=_whole_number(env, "INTEGREAT_CHAT_TICKET_RETENTION_DAYS", 30, 1),
+        ticket_group=_text(env, "INTEGREAT_CHAT_TICKET_GROUP") or "integreat-chat",
+        rate_limit_requests=_whole_number(env, "API_RATE_LIMIT_WINDOW", 120, 1),
+        rate_limit_window_minutes=_whole_number(env, "API_RATE_LIMIT_WINDOW_MINUTES", 1, 1),
+        trusted_ip_header=header,
+        message_cache_seconds=_whole_number(env, "MESSAGE_CACHE_SECONDS", 60, 0),
+        zammad_timeout_seconds=_seconds(env, "ZAMMAD_TIMEOUT_SECONDS", 10.0),
+        jwt_secret=_text(env, "AUTH_JWT_SECRET"),
+        jwks_url=_url(env, "AUTH_JWKS_URL"),
+        jwt_issuer=_text(env, "AUTH_JWT_ISSUER"),
+        jwt_audience=_text(env, "AUTH_JWT_AUDIENCE"),
+        server_timing=_flag(env, "SERVER_TIMING"),
+    )

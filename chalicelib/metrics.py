@@ -1,0 +1,82 @@
+"""Counts the outbound calls a request makes (DynamoDB, Zammad) and how long they took.
+
+Counting happens at the client level: botocore events on the DynamoDB client and a
+response hook on each Zammad `requests.Session`, so no handler counts by hand.
+"""
+import contextvars
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List
+
+KINDS = ("ddb", "zammad")
+
+
+@dataclass
+class CallStats:
+    calls: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    seconds: Dict[str, float] = field(default_factory=lambda: dict.fromkeys(KINDS, 0.0))
+
+    def add(self, kind: str, seconds: float) -> None:
+        self.calls[kind] += 1
+        self.seconds[kind] += seconds
+
+    def server_timing(self) -> str:
+        parts: List[str] = []
+        for kind in KINDS:
+            count = self.calls[kind]
+            parts.append('%s;desc="%d call%s";dur=%.1f' % (
+                kind, count, "" if count == 1 else "s", self.seconds[kind] * 1000))
+        return ", ".join(parts)
+
+
+_current: contextvars.ContextVar = contextvars.ContextVar("call_stats", default=None)
+
+
+@contextmanager
+def collect() -> Iterator[CallStats]:
+    """Counts every instrumented call made inside the block (in this thread or context)."""
+    stats = CallStats()
+    token = _current.set(stats)
+    try:
+        yield stats
+    finally:
+        _current.reset(token)
+
+
+def record(kind: str, seconds: float) -> None:
+    stats = _current.get()
+    if stats is not None:
+        stats.add(kind, seconds)
+
+
+_START = "integreat_chat_started"
+
+
+def _before_call(context=None, **_kwargs) -> None:
+    if context is not None:
+        context[_START] = time.perf_counter()
+
+
+def _after_call(context=None, **_kwargs) -> None:
+    started = (context or {}).get(_START)
+    if started is not None:
+        record("ddb", time.perf_counter() - started)
+
+
+def instrument_botocore_client(client) -> None:
+    """Count each API call of a botocore DynamoDB client, failed ones included."""
+    events = client.meta.events
+    events.register("before-call.dynamodb", _before_call)
+    events.register("after-call.dynamodb", _after_call)
+    events.register("after-call-error.dynamodb", _after_call)
+
+
+def _count_response(response, *_args, **_kwargs):
+    record("zammad", response.elapsed.total_seconds())
+    return response
+
+
+def instrument_requests_session(session) -> None:
+    """Count each HTTP response a `requests.Session` receives."""
+    session.hooks["response"].append(_count_response)

@@ -1,0 +1,127 @@
+"""Regions and their chat settings (SPEC §6), shared by the admin API and `manage region`.
+
+PUT semantics: a field left out keeps its stored value (the defaults for a new region),
+and `null` clears an optional one. Secrets are write-only, so a client that reads a
+region, changes its name and writes it back must not erase the Zammad token.
+"""
+import re
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Optional
+
+from .errors import BadRequest, Conflict, NotFound
+from .storage.models import RegionRecord
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+SECRETS = ("zammad_access_token", "zammad_webhook_token", "zammad_webhook_secret")
+_TEXT_FIELDS = {  # field: (may be null, max length)
+    "name": (False, 200),
+    "zammad_url": (True, 500),
+    "zammad_access_token": (True, 500),
+    "zammad_webhook_token": (True, 200),
+    "zammad_webhook_secret": (True, 500),
+    "zammad_privacy_policy": (False, 2000),
+    "ticket_group": (True, 200),
+}
+_FIELDS = set(_TEXT_FIELDS) | {"integreat_chat_enabled", "chat_beta_tester_percentage"}
+_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+_WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG.match(slug or ""):
+        raise BadRequest("A region slug is 1-100 lower-case letters, digits, '-' or '_'.")
+    return slug
+
+
+def public_view(record: RegionRecord) -> Dict[str, Any]:
+    """What the API shows of a region: every setting, and of each secret only whether it is set."""
+    view = {
+        "slug": record.slug,
+        "name": record.name,
+        "integreat_chat_enabled": bool(record.integreat_chat_enabled),
+        "zammad_url": record.zammad_url,
+        "chat_beta_tester_percentage": int(record.chat_beta_tester_percentage),
+        "zammad_privacy_policy": record.zammad_privacy_policy,
+        "ticket_group": record.ticket_group,
+        "chat_configured": chat_configured(record),
+        "updated_at": record.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+    for secret in SECRETS:
+        view[secret + "_set"] = bool(getattr(record, secret))
+    return view
+
+
+def chat_configured(record: RegionRecord) -> bool:
+    return bool(record.integreat_chat_enabled and record.zammad_url and record.zammad_access_token)
+
+
+def _check_changes(changes: Dict[str, Any]) -> Dict[str, Any]:
+    unknown = sorted(set(changes) - _FIELDS)
+    if unknown:
+        raise BadRequest("Unknown field(s): %s." % ", ".join(unknown))
+    for field, (nullable, max_length) in _TEXT_FIELDS.items():
+        if field not in changes:
+            continue
+        value = changes[field]
+        if value is None and nullable:
+            continue
+        if not isinstance(value, str) or len(value) > max_length:
+            raise BadRequest("%s must be a string of at most %d characters." % (field, max_length))
+        if nullable and not value.strip():
+            changes[field] = None  # an empty string clears, like null
+    if changes.get("zammad_url") is not None:
+        changes["zammad_url"] = changes["zammad_url"].rstrip("/")
+        if not _URL.match(changes["zammad_url"]):
+            raise BadRequest("zammad_url must be an http(s) URL.")
+    if changes.get("zammad_webhook_token") is not None and \
+            not _WEBHOOK_TOKEN.match(changes["zammad_webhook_token"]):
+        raise BadRequest("zammad_webhook_token must be 16-200 letters, digits, '-' or '_'.")
+    if "integreat_chat_enabled" in changes and not isinstance(changes["integreat_chat_enabled"], bool):
+        raise BadRequest("integreat_chat_enabled must be true or false.")
+    if "chat_beta_tester_percentage" in changes:
+        value = changes["chat_beta_tester_percentage"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise BadRequest("chat_beta_tester_percentage must be a whole number from 0 to 100.")
+    return changes
+
+
+class RegionStore:
+    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self._now = now
+
+    def get(self, slug: str) -> RegionRecord:
+        try:
+            return RegionRecord.get(slug)
+        except RegionRecord.DoesNotExist:
+            raise NotFound("Region not found.") from None
+
+    def find(self, slug: str) -> Optional[RegionRecord]:
+        try:
+            return RegionRecord.get(slug)
+        except RegionRecord.DoesNotExist:
+            return None
+
+    def list(self) -> List[RegionRecord]:
+        return sorted(RegionRecord.scan(), key=lambda record: record.slug)
+
+    def put(self, slug: str, changes: Dict[str, Any]) -> RegionRecord:
+        validate_slug(slug)
+        changes = _check_changes(dict(changes))
+        record = self.find(slug) or RegionRecord(slug, name=slug)
+        for field, value in changes.items():
+            setattr(record, field, value)
+        if changes.get("zammad_webhook_token"):
+            self._check_webhook_token_free(slug, changes["zammad_webhook_token"])
+        record.updated_at = self._now()
+        record.save()
+        return record
+
+    def delete(self, slug: str) -> None:
+        record = self.get(slug)
+        record.delete()
+
+    @staticmethod
+    def _check_webhook_token_free(slug: str, token: str) -> None:
+        for other in RegionRecord.webhook_token_index.query(token, limit=2):
+            if other.slug != slug:
+                raise Conflict("zammad_webhook_token is already used by another region.")

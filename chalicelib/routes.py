@@ -1,0 +1,49 @@
+"""Every route of the API: path template (Chalice syntax) -> method -> handler.
+
+app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer alike.
+"""
+from typing import Callable, Dict, Optional, Tuple
+from urllib.parse import unquote
+
+from . import admin_api
+
+Handler = Callable  # (api, Request) -> Response
+
+ROUTES: Dict[str, Dict[str, Handler]] = {
+    "/api/v3/admin/regions": {"GET": admin_api.list_regions},
+    "/api/v3/admin/regions/{slug}": {
+        "GET": admin_api.get_region,
+        "PUT": admin_api.put_region,
+        "DELETE": admin_api.delete_region,
+    },
+}
+
+
+def _specificity(template: str) -> Tuple[int, ...]:
+    # Literal segments win over {variables} at the same place, as in API Gateway.
+    return tuple(0 if part.startswith("{") else 1 for part in template.split("/"))
+
+
+_BY_SPECIFICITY = sorted(ROUTES, key=_specificity, reverse=True)
+
+
+def match_path(path: str) -> Optional[Tuple[str, Dict[str, str]]]:
+    """(template, path parameters) for a concrete path, with or without a trailing slash."""
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]
+    parts = path.split("/")
+    for template in _BY_SPECIFICITY:
+        template_parts = template.split("/")
+        if len(template_parts) != len(parts):
+            continue
+        params = {}
+        for actual, expected in zip(parts, template_parts):
+            if expected.startswith("{"):
+                if not actual:
+                    break
+                params[expected[1:-1]] = unquote(actual)
+            elif actual != expected:
+                break
+        else:
+            return template, params
+    return None
