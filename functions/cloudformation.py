@@ -1,0 +1,127 @@
+"""Deployment files derived from the table models, so they cannot drift from the code.
+
+    python -m functions.cloudformation resources --stage prod > build/resources.json
+    python -m functions.cloudformation policy --stage prod   # rewrites .chalice/policy-prod.json
+
+`resources` is the template merged into Chalice's `sam.json` (`chalice package
+--merge-template`): the DynamoDB tables with their indexes and TTL, and API Gateway
+responses that answer in our `{"error": ...}` shape. `policy` is the least-privilege IAM
+policy of the Lambda functions: only the item and query actions PynamoDB uses, only on
+the project's tables.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict
+
+from chalicelib.storage.connection import ttl_attribute_name
+from chalicelib.storage.models import ALL_MODELS, RegionRecord
+
+PROJECT = Path(__file__).resolve().parent.parent
+ITEM_ACTIONS = [
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+    "dynamodb:UpdateItem",
+]
+# Tables small enough, and read rarely enough (admin lists), that a Scan is the right read.
+SCANNED_MODELS = (RegionRecord,)
+
+_GATEWAY_ERRORS = {  # API Gateway's own answers (no Lambda involved), in our error shape
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "Not found."),
+    "DEFAULT_4XX": (None, "Bad request."),
+    "DEFAULT_5XX": (None, "Internal server error."),
+}
+
+
+def stage_prefix(stage: str) -> str:
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    stage_config = config["stages"][stage]
+    variables = {**config.get("environment_variables", {}),
+                 **stage_config.get("environment_variables", {})}
+    return variables.get("CHAT_TABLE_PREFIX", "integreat-chat-")
+
+
+def _logical_id(model) -> str:
+    return "".join(part.capitalize() for part in model.base_table_name.replace("_", "-").split("-")) + "Table"
+
+
+def table_resource(model, prefix: str) -> Dict[str, Any]:
+    schema = model._get_schema()
+    properties: Dict[str, Any] = {
+        "TableName": prefix + model.base_table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": schema["attribute_definitions"],
+        "KeySchema": schema["key_schema"],
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    if schema["global_secondary_indexes"]:
+        properties["GlobalSecondaryIndexes"] = [
+            {"IndexName": index["index_name"], "KeySchema": index["key_schema"],
+             "Projection": index["projection"]}
+            for index in schema["global_secondary_indexes"]]
+    ttl_name = ttl_attribute_name(model)
+    if ttl_name:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl_name, "Enabled": True}
+    # Chat data outlives a deleted or replaced stack unless an operator removes it.
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain", "Properties": properties}
+
+
+def resources(prefix: str) -> Dict[str, Any]:
+    template: Dict[str, Any] = {}
+    for model in ALL_MODELS:
+        template[_logical_id(model)] = table_resource(model, prefix)
+    for response_type, (status, message) in _GATEWAY_ERRORS.items():
+        properties: Dict[str, Any] = {
+            "RestApiId": {"Ref": "RestAPI"},
+            "ResponseType": response_type,
+            "ResponseTemplates": {"application/json": json.dumps({"error": message})},
+        }
+        if status:
+            properties["StatusCode"] = status
+        name = "GatewayResponse" + "".join(part.capitalize() for part in response_type.split("_"))
+        template[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
+    return {"Resources": template}
+
+
+def policy(prefix: str) -> Dict[str, Any]:
+    tables = ["arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name) for model in ALL_MODELS]
+    scanned = ["arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name)
+               for model in SCANNED_MODELS]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ChatTables", "Effect": "Allow", "Action": ITEM_ACTIONS,
+             "Resource": tables + [table + "/index/*" for table in tables]},
+            {"Sid": "SmallTablesScan", "Effect": "Allow", "Action": ["dynamodb:Scan"],
+             "Resource": scanned},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "arn:*:logs:*:*:*"},
+        ],
+    }
+
+
+def policy_path(stage: str) -> Path:
+    return PROJECT / ".chalice" / ("policy-%s.json" % stage)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m functions.cloudformation", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["resources", "policy"])
+    parser.add_argument("--stage", default="prod")
+    args = parser.parse_args()
+    prefix = stage_prefix(args.stage)
+    if args.what == "resources":
+        json.dump(resources(prefix), sys.stdout, indent=2)
+        print()
+    else:
+        policy_path(args.stage).write_text(json.dumps(policy(prefix), indent=2) + "\n")
+        print("wrote %s" % policy_path(args.stage))
+
+
+if __name__ == "__main__":
+    main()

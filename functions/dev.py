@@ -1,0 +1,130 @@
+"""`make dev`: the whole system on this machine, with nothing installed by hand.
+
+Starts an embedded DynamoDB (moto in server mode) and the Zammad emulator on 127.0.0.1,
+creates the tables, writes a demo region that points at the emulator, serves the API
+with Chalice's local server on http://127.0.0.1:8000 and prints what to try.
+Ctrl-C stops everything.
+"""
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from moto.server import ThreadedMotoServer
+
+from chalicelib.auth import issue_hs256_token
+from chalicelib.config import load_settings
+from chalicelib.regions import RegionStore
+from chalicelib.storage.connection import bind_models
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.tables import create_tables
+from functions.zammad_emulator import ZammadEmulator
+
+DEMO_REGION = "demo"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the API server exited during start-up (code %s)" % process.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the API server did not start within %d s" % seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m functions.dev", description=__doc__)
+    parser.add_argument("--port", type=int, default=8000, help="API port")
+    parser.add_argument("--zammad-port", type=int, default=8001, help="Zammad emulator port (0: any)")
+    parser.add_argument("--dynamodb-port", type=int, default=8002, help="moto server port (0: any)")
+    args = parser.parse_args()
+
+    dynamodb_port = args.dynamodb_port or _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
+    moto.start()
+    zammad_token = secrets.token_urlsafe(24)
+    emulator = ZammadEmulator(token=zammad_token, port=args.zammad_port).start()
+
+    env = dict(os.environ)
+    env.update({
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
+        "AWS_ACCESS_KEY_ID": "dev", "AWS_SECRET_ACCESS_KEY": "dev",
+        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "eu-central-1"),
+        "SERVER_TIMING": env.get("SERVER_TIMING", "1"),
+    })
+    env.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(32))
+    env.pop("AWS_PROFILE", None)
+    os.environ.update(env)
+
+    settings = load_settings(env)
+    bind_models(ALL_MODELS, settings)
+    for line in create_tables(ALL_MODELS):
+        print("table " + line)
+    RegionStore().put(DEMO_REGION, {
+        "name": "Demo region", "integreat_chat_enabled": True, "zammad_url": emulator.url,
+        "zammad_access_token": zammad_token, "chat_beta_tester_percentage": 100,
+        "zammad_webhook_token": secrets.token_urlsafe(24),
+        "zammad_webhook_secret": secrets.token_urlsafe(24),
+    })
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(args.port)],
+        env=env)
+    stopping = []
+
+    def stop(*_args) -> None:
+        if not stopping:
+            stopping.append(True)
+            server.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        _wait_for_port(args.port, server)
+        admin = issue_hs256_token(settings.jwt_secret, "dev-admin", ["admin"], name="Dev Admin")
+        api = "http://127.0.0.1:%d" % args.port
+        print("""
+Integreat Chat is running.
+  API             %(api)s
+  DynamoDB (moto) http://127.0.0.1:%(ddb)d
+  Zammad emulator %(zammad)s   (agent replies: POST %(zammad)s/_emulator/tickets/<id>/articles)
+  demo region     %(region)s
+  demo device id  %(device)s
+  admin token     %(admin)s
+
+Try:
+  curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions
+  curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions/%(region)s
+Ready. Ctrl-C stops everything.""" % {
+            "api": api, "ddb": dynamodb_port, "zammad": emulator.url, "region": DEMO_REGION,
+            "device": uuid.uuid4(), "admin": admin}, flush=True)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        emulator.stop()
+        moto.stop()
+        print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

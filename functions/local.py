@@ -1,0 +1,64 @@
+"""`chalice local` with one change: unknown paths get our JSON 404.
+
+Plain `chalice local` answers a path no route matches itself, like API Gateway, with
+`403 {"message": "Missing Authentication Token"}`. In AWS the deployed API's gateway
+responses turn that into `404 {"error": "Not found."}` (see .chalice/resources.json); this
+is the same for the local server. Everything else is Chalice's own local server:
+
+    python -m functions.local --host 127.0.0.1 --port 8000 [--stage local]
+"""
+import argparse
+import logging
+import os
+import sys
+
+from chalice.cli.factory import CLIFactory
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, LocalGatewayException
+
+NOT_FOUND_BODY = b'{"error":"Not found."}'
+
+
+class NotFoundError(LocalGatewayException):
+    CODE = 404
+
+
+class JsonNotFoundGateway(LocalGateway):
+    def _generate_lambda_event(self, method, path, headers, body):
+        try:
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError:  # Chalice's RouteMatcher: no route for this path
+            raise NotFoundError({"Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+
+
+class RequestHandler(ChaliceRequestHandler):
+    def __init__(self, request, client_address, server, app_object, config):
+        self.local_gateway = JsonNotFoundGateway(app_object, config)
+        # Skip ChaliceRequestHandler.__init__, which would build a plain LocalGateway.
+        super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+
+def create_server(host: str, port: int, stage: str = "local", project_dir: str = ".") -> LocalDevServer:
+    # As `chalice local` does: the stage's environment_variables go into os.environ.
+    factory = CLIFactory(project_dir=os.path.abspath(project_dir), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    return LocalDevServer(config.chalice_app, config, host, port, handler_cls=RequestHandler)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m functions.local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--stage", default="local")
+    args = parser.parse_args()
+    # As `chalice local` does: request logs on stdout.
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    server = create_server(args.host, args.port, args.stage)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

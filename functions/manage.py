@@ -1,0 +1,121 @@
+"""Management CLI: `python -m functions.manage <command>`.
+
+    create-tables                     create every table the code defines (idempotent, enables TTL)
+    token --role admin --sub alice    print a token signed with AUTH_JWT_SECRET
+    region put|get|list|delete        the same region operations as the admin API
+
+It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset).
+"""
+import argparse
+import json
+import os
+import sys
+
+from chalicelib.config import ConfigError, load_settings
+from chalicelib.errors import ApiError
+
+_REGION_OPTIONS = {  # option -> field of the admin API
+    "--name": "name",
+    "--zammad-url": "zammad_url",
+    "--zammad-access-token": "zammad_access_token",
+    "--webhook-token": "zammad_webhook_token",
+    "--webhook-secret": "zammad_webhook_secret",
+    "--privacy-policy": "zammad_privacy_policy",
+    "--ticket-group": "ticket_group",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m functions.manage", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("create-tables", help="create every table (idempotent) and enable TTL")
+
+    token = commands.add_parser("token", help="print an HS256 token for AUTH_JWT_SECRET")
+    token.add_argument("--role", action="append", choices=["admin", "author"], required=True)
+    token.add_argument("--sub", default="dev-admin")
+    token.add_argument("--name", default="")
+    token.add_argument("--email", default="")
+    token.add_argument("--hours", type=float, default=12.0)
+
+    region = commands.add_parser("region", help="create, show, list or delete regions")
+    actions = region.add_subparsers(dest="action", required=True)
+    put = actions.add_parser("put", help="create or update a region (fields left out are kept)")
+    put.add_argument("slug")
+    for option, field in _REGION_OPTIONS.items():
+        put.add_argument(option, dest=field)
+    put.add_argument("--enabled", dest="integreat_chat_enabled", action="store_const", const=True)
+    put.add_argument("--disabled", dest="integreat_chat_enabled", action="store_const", const=False)
+    put.add_argument("--beta-percentage", dest="chat_beta_tester_percentage", type=int)
+    put.add_argument("--json", dest="json_fields", help="further fields as a JSON object")
+    for name in ("get", "delete"):
+        actions.add_parser(name).add_argument("slug")
+    actions.add_parser("list")
+    return parser
+
+
+def _region_changes(args) -> dict:
+    changes = json.loads(args.json_fields) if args.json_fields else {}
+    if not isinstance(changes, dict):
+        raise ApiError("--json must be a JSON object.")
+    fields = list(_REGION_OPTIONS.values()) + ["integreat_chat_enabled", "chat_beta_tester_percentage"]
+    for field in fields:
+        value = getattr(args, field)
+        if value is not None:
+            changes[field] = value
+    return changes
+
+
+def run(argv, out=sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    settings = load_settings(os.environ)
+
+    if args.command == "token":
+        if not settings.jwt_secret:
+            raise ConfigError("AUTH_JWT_SECRET must be set to issue tokens")
+        from chalicelib.auth import issue_hs256_token
+
+        print(issue_hs256_token(settings.jwt_secret, args.sub, args.role, name=args.name,
+                                email=args.email, lifetime_seconds=int(args.hours * 3600)), file=out)
+        return 0
+
+    from chalicelib.storage.connection import bind_models
+    from chalicelib.storage.models import ALL_MODELS
+
+    bind_models(ALL_MODELS, settings)
+    if args.command == "create-tables":
+        from chalicelib.storage.tables import create_tables
+
+        for line in create_tables(ALL_MODELS):
+            print(line, file=out)
+        return 0
+
+    from chalicelib.regions import RegionStore, public_view
+
+    store = RegionStore()
+    if args.action == "put":
+        result = public_view(store.put(args.slug, _region_changes(args)))
+    elif args.action == "get":
+        result = public_view(store.get(args.slug))
+    elif args.action == "list":
+        result = [public_view(record) for record in store.list()]
+    else:
+        store.delete(args.slug)
+        result = {"deleted": args.slug}
+    print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+    return 0
+
+
+def main() -> None:
+    try:
+        sys.exit(run(sys.argv[1:]))
+    except ConfigError as error:
+        sys.exit("configuration error: %s" % error)
+    except ApiError as error:
+        sys.exit("error: %s" % error.message)
+    except json.JSONDecodeError as error:
+        sys.exit("error: --json is not valid JSON (%s)" % error)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""A Zammad emulator: the subset of Zammad's REST API v1 that Integreat Chat uses, over real
+HTTP on 127.0.0.1, answering in the shapes recorded from a real Zammad (zammad_fixtures/).
+
+    python -m functions.zammad_emulator --port 8001 --token dev-zammad-token
+
+Zammad API (header `Authorization: Token token=<token>`; a wrong token gives 401):
+    GET    /api/v1/users/me
+    POST   /api/v1/tickets                 (with an embedded `article`)
+    GET    /api/v1/tickets/<id>
+    PUT    /api/v1/tickets/<id>
+    DELETE /api/v1/tickets/<id>            (200, empty text/html body)
+    POST   /api/v1/ticket_articles
+    GET    /api/v1/ticket_articles/by_ticket/<id>
+
+Controls for tests and people (no token; the server listens on loopback only):
+    POST   /_emulator/tickets/<id>/articles  {"body": "...", "internal": false}  an agent reply or note
+    PUT    /_emulator/faults    {"status": 500, "delay": 0, "count": null}  switch faults on
+    DELETE /_emulator/faults    switch them off
+    GET    /_emulator/state     tickets, articles and the requests received
+The same controls exist as methods (`add_article`, `set_fault`, `refuse_connections`, ...).
+"""
+import argparse
+import copy
+import json
+import re
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+FIXTURES = Path(__file__).with_name("zammad_fixtures")
+
+
+def _recorded(name: str, method: str, path: str) -> Any:
+    interactions = json.loads((FIXTURES / name).read_text())["interactions"]
+    for interaction in interactions:
+        if interaction["method"] == method and interaction["path"] == path:
+            return interaction["response_body"]
+    raise LookupError("%s %s not in %s" % (method, path, name))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _error(message: str) -> Dict[str, str]:
+    return {"error": message, "error_human": message}
+
+
+_SENDERS = {"Agent": 1, "Customer": 2, "System": 3}
+_ARTICLE_TYPES = {"email": 1, "sms": 2, "chat": 3, "fax": 4, "phone": 5, "web": 11, "note": 10}
+
+
+class ZammadEmulator:
+    def __init__(self, token: str = "emulator-token", host: str = "127.0.0.1", port: int = 0,
+                 groups: Tuple[str, ...] = ("Users", "integreat-chat")):
+        self.token = token
+        self.host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._me = _recorded("users.json", "GET", "/api/v1/users/me")
+        self._agent = dict(self._me, id=4, login="agent@example.org", email="agent@example.org",
+                           firstname="Anna", lastname="Agent")
+        self._ticket_shape = _recorded("tickets.json", "POST", "/api/v1/tickets")
+        self._group_ids = {name: index + 1 for index, name in enumerate(groups)}
+        self.tickets: Dict[int, Dict[str, Any]] = {}
+        self.articles: Dict[int, Dict[str, Any]] = {}
+        self.requests: List[Tuple[str, str]] = []
+        self._next_ticket = 1
+        self._next_article = 1
+        self._fault: Dict[str, Any] = {}
+
+    # --- running -----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return "http://%s:%d" % (self.host, self._port)
+
+    def start(self) -> "ZammadEmulator":
+        emulator = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.emulator = emulator
+        self._server = ThreadingHTTPServer((self.host, self._port), Handler)
+        self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def refuse_connections(self) -> None:
+        """Close the listening socket: connections are refused until `accept_connections`."""
+        self.stop()
+
+    def accept_connections(self) -> None:
+        if self._server is None:
+            self.start()
+
+    def __enter__(self) -> "ZammadEmulator":
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+    # --- controls ----------------------------------------------------------------------
+    def set_fault(self, status: Optional[int] = None, delay: float = 0.0,
+                  count: Optional[int] = None) -> None:
+        """Answer API requests with `status` (a Zammad error body) and/or after `delay` seconds;
+        for the next `count` requests, or until `clear_faults`."""
+        with self._lock:
+            self._fault = {"status": status, "delay": delay, "count": count}
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._fault = {}
+
+    def add_article(self, ticket_id: int, body: str, internal: bool = False, sender: str = "Agent",
+                    content_type: str = "text/html", subject: str = "",
+                    article_type: str = "note") -> Dict[str, Any]:
+        """Add an article as an agent would in Zammad's UI (a reply, or an internal note)."""
+        with self._lock:
+            if ticket_id not in self.tickets:
+                raise KeyError(ticket_id)
+            author = self._agent if sender == "Agent" else self._me
+            return self._create_article(ticket_id, {
+                "body": body, "internal": internal, "sender": sender, "subject": subject,
+                "content_type": content_type, "type": article_type}, author)
+
+    def api_request_count(self) -> int:
+        return sum(1 for _method, path in self.requests if path.startswith("/api/"))
+
+    # --- the Zammad API ----------------------------------------------------------------
+    def _create_article(self, ticket_id: int, fields: Dict[str, Any],
+                        author: Dict[str, Any]) -> Dict[str, Any]:
+        article_id = self._next_article
+        self._next_article += 1
+        sender = fields.get("sender") or "Customer"
+        article_type = fields.get("type") or "note"
+        stamp = _now()
+        article = {
+            "id": article_id, "ticket_id": ticket_id,
+            "type_id": _ARTICLE_TYPES.get(article_type, 10), "sender_id": _SENDERS.get(sender, 2),
+            "from": "%s %s" % (author["firstname"], author["lastname"]), "to": None, "cc": None,
+            "subject": fields.get("subject") or None, "reply_to": None, "message_id": None,
+            "message_id_md5": None, "in_reply_to": None,
+            "content_type": fields.get("content_type") or "text/plain", "references": None,
+            "body": fields.get("body") or "", "internal": bool(fields.get("internal", False)),
+            "preferences": {}, "updated_by_id": author["id"], "created_by_id": author["id"],
+            "origin_by_id": None, "created_at": stamp, "updated_at": stamp,
+            "attachments": [], "type": article_type, "sender": sender,
+            "created_by": author["login"], "updated_by": author["login"], "time_unit": None,
+        }
+        self.articles[article_id] = article
+        ticket = self.tickets[ticket_id]
+        ticket["article_ids"].append(article_id)
+        ticket["article_count"] = len(ticket["article_ids"])
+        ticket["updated_at"] = stamp
+        return copy.deepcopy(article)
+
+    def _ticket_view(self, ticket: Dict[str, Any], with_ids: bool) -> Dict[str, Any]:
+        view = copy.deepcopy(ticket)
+        if not with_ids:  # GET /tickets/<id> leaves these out, as the recording shows
+            view.pop("article_ids", None)
+            view.pop("ticket_time_accounting_ids", None)
+        return view
+
+    def api(self, method: str, path: str, body: Any) -> Tuple[int, Any]:
+        """Answer one authenticated API request: (status, JSON body or None for empty)."""
+        with self._lock:
+            if method == "GET" and path == "/api/v1/users/me":
+                return 200, copy.deepcopy(self._me)
+            if method == "POST" and path == "/api/v1/tickets":
+                return self._create_ticket(body)
+            if method == "POST" and path == "/api/v1/ticket_articles":
+                ticket_id = body.get("ticket_id") if isinstance(body, dict) else None
+                if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
+                    return 422, _error("Need ticket_id!")
+                if ticket_id not in self.tickets:
+                    return 404, _error("Couldn't find Ticket with 'id'=%s" % ticket_id)
+                return 201, self._create_article(ticket_id, body, self._me)
+            found = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)
+            if found and method == "GET":
+                ticket = self.tickets.get(int(found.group(1)))
+                if ticket is None:
+                    return 404, _error("Couldn't find Ticket with 'id'=%s" % found.group(1))
+                return 200, [copy.deepcopy(self.articles[i]) for i in ticket["article_ids"]]
+            found = re.fullmatch(r"/api/v1/tickets/(\d+)", path)
+            if found:
+                ticket_id = int(found.group(1))
+                ticket = self.tickets.get(ticket_id)
+                if ticket is None:
+                    return 404, _error("Couldn't find Ticket with 'id'=%d" % ticket_id)
+                if method == "GET":
+                    return 200, self._ticket_view(ticket, with_ids=False)
+                if method == "PUT":
+                    if not isinstance(body, dict):
+                        return 422, _error("Invalid payload")
+                    for key, value in body.items():
+                        if key not in ("id", "article", "article_ids"):
+                            ticket[key] = value
+                    ticket["updated_at"] = _now()
+                    return 200, self._ticket_view(ticket, with_ids=True)
+                if method == "DELETE":
+                    for article_id in ticket["article_ids"]:
+                        self.articles.pop(article_id, None)
+                    del self.tickets[ticket_id]
+                    return 200, None
+            return 404, _error("No route matches [%s] %r" % (method, path))
+
+    def _create_ticket(self, body: Any) -> Tuple[int, Any]:
+        if not isinstance(body, dict) or not body.get("title"):
+            return 422, _error("Need title!")
+        group = body.get("group")
+        if group not in self._group_ids:
+            return 422, _error("No lookup value found for 'group': %s" % json.dumps(group))
+        if body.get("customer") not in (self._me["login"], self._me["email"]):
+            return 422, _error("No lookup value found for 'customer': %s" % json.dumps(body.get("customer")))
+        article = body.get("article")
+        if article is not None and not isinstance(article, dict):
+            return 422, _error("Invalid article")
+        ticket_id = self._next_ticket
+        self._next_ticket += 1
+        stamp = _now()
+        ticket = copy.deepcopy(self._ticket_shape)
+        ticket.update({
+            "id": ticket_id, "number": str(77000 + ticket_id), "title": body["title"],
+            "group_id": self._group_ids[group], "customer_id": self._me["id"],
+            "created_by_id": self._me["id"], "updated_by_id": self._me["id"],
+            "created_at": stamp, "updated_at": stamp, "article_ids": [], "article_count": 0,
+        })
+        for key, value in body.items():  # custom attributes: region_slug, language_slug, ...
+            if key not in ticket and key not in ("article", "group", "customer", "state", "priority", "owner"):
+                ticket[key] = value
+        self.tickets[ticket_id] = ticket
+        if article is not None:
+            self._create_article(ticket_id, article, self._me)
+        return 201, self._ticket_view(ticket, with_ids=True)
+
+    def _take_fault(self) -> Dict[str, Any]:
+        with self._lock:
+            fault = dict(self._fault)
+            if fault.get("count") is not None:
+                self._fault["count"] -= 1
+                if self._fault["count"] <= 0:
+                    self._fault = {}
+            return fault
+
+    def state(self) -> Dict[str, Any]:
+        with self._lock:
+            return {"tickets": copy.deepcopy(self.tickets), "articles": copy.deepcopy(self.articles),
+                    "requests": ["%s %s" % request for request in self.requests]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: ZammadEmulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *_args) -> None:  # quiet: tests and `make dev` read their own logs
+        pass
+
+    def _send(self, status: int, body: Any, content_type: str = "application/json; charset=utf-8") -> None:
+        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        if body is None:
+            content_type = "text/html"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        return json.loads(raw)
+
+    def _handle(self) -> None:
+        emulator = self.emulator
+        path = self.path.split("?", 1)[0]
+        try:
+            body = self._body()
+        except ValueError:
+            return self._send(400, _error("Invalid JSON"))
+        with emulator._lock:
+            emulator.requests.append((self.command, path))
+        if path.startswith("/_emulator/"):
+            return self._control(path, body)
+        fault = emulator._take_fault()
+        if fault.get("delay"):
+            time.sleep(fault["delay"])
+        if fault.get("status"):
+            return self._send(fault["status"], _error("Emulated failure"))
+        scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
+        if not scheme:
+            return self._send(403, _error("Authentication required"))
+        if scheme not in ("Token", "Bearer") or token.replace("token=", "", 1) != emulator.token:
+            return self._send(401, _error("Can't find User for Token"))
+        status, answer = emulator.api(self.command, path, body)
+        self._send(status, answer)
+
+    def _control(self, path: str, body: Any) -> None:
+        emulator = self.emulator
+        body = body if isinstance(body, dict) else {}
+        found = re.fullmatch(r"/_emulator/tickets/(\d+)/articles", path)
+        if found and self.command == "POST":
+            try:
+                article = emulator.add_article(
+                    int(found.group(1)), str(body.get("body", "")), bool(body.get("internal", False)),
+                    content_type=body.get("content_type", "text/html"))
+            except KeyError:
+                return self._send(404, _error("No such ticket"))
+            return self._send(201, article)
+        if path == "/_emulator/faults" and self.command == "PUT":
+            emulator.set_fault(body.get("status"), float(body.get("delay") or 0), body.get("count"))
+            return self._send(200, {"fault": emulator._fault})
+        if path == "/_emulator/faults" and self.command == "DELETE":
+            emulator.clear_faults()
+            return self._send(200, {"fault": {}})
+        if path == "/_emulator/state" and self.command == "GET":
+            return self._send(200, emulator.state())
+        return self._send(404, _error("No such control"))
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m functions.zammad_emulator",
+                                     description="Serve the Zammad emulator on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--token", default="dev-zammad-token")
+    args = parser.parse_args()
+    emulator = ZammadEmulator(token=args.token, port=args.port).start()
+    print("Zammad emulator on %s (token %s)" % (emulator.url, args.token), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Shared fixtures: real servers on 127.0.0.1 (DynamoDB Local, moto server, the Zammad
+emulator, the API itself), each started by the tests that need it and stopped after."""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+# Never reach real AWS from a test, whatever the developer's shell holds.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+    os.environ.pop(_name, None)
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                  AWS_DEFAULT_REGION="eu-central-1")
+
+JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, seconds: float = 60.0, process=None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (process.args, process.returncode))
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("%s did not answer within %d s" % (url, seconds))
+
+
+def unique_prefix() -> str:
+    return "t%s-" % uuid.uuid4().hex[:10]
+
+
+def _dynamodb_local_dir() -> Path:
+    root = Path(os.environ.get("DYNAMODB_LOCAL_DIR", PROJECT / ".cache" / "dynamodb-local"))
+    jars = glob.glob(str(root / "package" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
+    if not jars:
+        raise RuntimeError("DynamoDB Local is not installed: run `make dynamodb-local` (or `make test`)")
+    return Path(jars[0]).parent
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    """Amazon's DynamoDB Local (the real engine), in memory, on a free loopback port."""
+    java = shutil.which("java")
+    if java is None:
+        raise RuntimeError("DynamoDB Local needs Java on PATH")
+    home = _dynamodb_local_dir()
+    port = free_port()
+    process = subprocess.Popen(
+        [java, "-Djava.library.path=%s" % (home / "DynamoDBLocal_lib"), "-jar",
+         str(home / "DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(home))
+    endpoint = "http://127.0.0.1:%d" % port
+    try:
+        wait_for_http(endpoint, process=process)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto in server mode, as `make dev` runs it."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield "http://%s:%d" % (host, port)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["moto", "dynamodb-local"])
+def dynamodb_endpoint(request):
+    """Each storage test runs on moto and on DynamoDB Local."""
+    return request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
+
+
+@pytest.fixture
+def zammad():
+    from functions.zammad_emulator import ZammadEmulator
+
+    with ZammadEmulator(token="zammad-test-token") as emulator:
+        yield emulator
+
+
+def python_env(**overrides) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(PROJECT)
+    env.update({key: str(value) for key, value in overrides.items()})
+    return env
+
+
+def run_python(*args, env=None, timeout=60):
+    return subprocess.run([sys.executable, *args], cwd=str(PROJECT), env=env or python_env(),
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,224 @@
+"""The API through the Chalice adapter and through ChatApi itself, on moto (in process)."""
+import json
+import logging
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.api import ChatApi
+from chalicelib.auth import issue_hs256_token
+from chalicelib.config import load_settings
+from chalicelib.http import Request
+from chalicelib.storage.connection import bind_models
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.tables import create_tables
+from tests.conftest import JWT_SECRET
+
+SECRETS = {"zammad_access_token": "zammad-token-SECRET-1",
+           "zammad_webhook_token": "webhook-token-SECRET-2",
+           "zammad_webhook_secret": "webhook-secret-SECRET-3"}
+
+
+def bearer(*roles, sub="alice"):
+    return {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, sub, roles)}
+
+
+ADMIN = bearer("admin")
+
+
+@pytest.fixture
+def chalice_app(monkeypatch):
+    monkeypatch.setenv("AUTH_JWT_SECRET", JWT_SECRET)
+    with mock_aws():
+        import app as app_module
+
+        # app.py read its settings at import; give it this test's (secret included).
+        app_module.api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}))
+        create_tables(ALL_MODELS)
+        with Client(app_module.app) as client:
+            yield client
+
+
+@pytest.fixture
+def api():
+    with mock_aws():
+        chat_api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1",
+                                          "CHAT_TABLE_PREFIX": "unit-"}))
+        create_tables(ALL_MODELS)
+        yield chat_api
+
+
+def call(api, method, route, params=None, body=b"", headers=None):
+    response = api.handle(Request(method, route, params or {}, headers=headers or {}, body=body))
+    return response.status, response.body, response.headers
+
+
+def put_region(client, slug="augsburg", **fields):
+    return client.http.put("/api/v3/admin/regions/" + slug, headers=ADMIN, body=json.dumps(fields))
+
+
+def test_region_lifecycle(chalice_app):
+    response = put_region(chalice_app, name="Augsburg", zammad_url="https://zammad.example.org/",
+                          integreat_chat_enabled=True, chat_beta_tester_percentage=50, **SECRETS)
+    assert response.status_code == 200
+    region = json.loads(response.body)
+    assert region["slug"] == "augsburg" and region["name"] == "Augsburg"
+    assert region["zammad_url"] == "https://zammad.example.org"
+    assert region["chat_configured"] is True
+    assert region["zammad_access_token_set"] is True
+
+    listed = json.loads(chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN).body)
+    assert [r["slug"] for r in listed["regions"]] == ["augsburg"]
+
+    deleted = chalice_app.http.delete("/api/v3/admin/regions/augsburg", headers=ADMIN)
+    assert deleted.status_code == 200
+    assert chalice_app.http.get("/api/v3/admin/regions/augsburg", headers=ADMIN).status_code == 404
+
+
+def test_put_keeps_fields_left_out_and_null_clears(chalice_app):
+    put_region(chalice_app, zammad_url="https://z.example.org", integreat_chat_enabled=True, **SECRETS)
+    region = json.loads(put_region(chalice_app, name="Renamed").body)
+    assert region["name"] == "Renamed"
+    assert region["zammad_access_token_set"] is True and region["chat_configured"] is True
+    region = json.loads(put_region(chalice_app, zammad_access_token=None).body)
+    assert region["zammad_access_token_set"] is False and region["chat_configured"] is False
+
+
+def test_secrets_are_never_returned_nor_logged(chalice_app, caplog):
+    caplog.set_level(logging.INFO)
+    bodies = [put_region(chalice_app, zammad_url="https://z.example.org", **SECRETS).body,
+              chalice_app.http.get("/api/v3/admin/regions/augsburg", headers=ADMIN).body,
+              chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN).body]
+    token = ADMIN["Authorization"].split()[1]
+    for secret in list(SECRETS.values()) + [token]:
+        assert all(secret.encode() not in body for body in bodies)
+        assert secret not in caplog.text
+    assert caplog.text.count('"event": "request"') == 3
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"chat_beta_tester_percentage": 101}, "chat_beta_tester_percentage"),
+    ({"chat_beta_tester_percentage": -1}, "chat_beta_tester_percentage"),
+    ({"chat_beta_tester_percentage": "50"}, "chat_beta_tester_percentage"),
+    ({"chat_beta_tester_percentage": True}, "chat_beta_tester_percentage"),
+    ({"integreat_chat_enabled": "yes"}, "integreat_chat_enabled"),
+    ({"zammad_url": "ftp://z.example.org"}, "zammad_url"),
+    ({"zammad_url": 5}, "zammad_url"),
+    ({"name": "x" * 201}, "name"),
+    ({"zammad_webhook_token": "short"}, "zammad_webhook_token"),
+    ({"colour": "blue"}, "colour"),
+])
+def test_invalid_region_fields_are_400(chalice_app, fields, message):
+    response = put_region(chalice_app, **fields)
+    assert response.status_code == 400
+    assert message in json.loads(response.body)["error"]
+    assert chalice_app.http.get("/api/v3/admin/regions/augsburg", headers=ADMIN).status_code == 404
+
+
+def test_an_invalid_slug_is_400(chalice_app):
+    response = put_region(chalice_app, slug="Not%20A%20Slug")
+    assert response.status_code == 400
+
+
+def test_a_webhook_token_used_by_another_region_is_409(chalice_app):
+    assert put_region(chalice_app, "a", zammad_webhook_token="w" * 20).status_code == 200
+    assert put_region(chalice_app, "a", zammad_webhook_token="w" * 20).status_code == 200
+    response = put_region(chalice_app, "b", zammad_webhook_token="w" * 20)
+    assert response.status_code == 409
+    assert "error" in json.loads(response.body)
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401), (bearer("author"), 403), ({"Authorization": "Bearer x.y.z"}, 401),
+])
+def test_admin_routes_need_the_admin_role(chalice_app, headers, status):
+    for method, path in [("get", "/api/v3/admin/regions"), ("get", "/api/v3/admin/regions/a"),
+                         ("put", "/api/v3/admin/regions/a"), ("delete", "/api/v3/admin/regions/a")]:
+        response = getattr(chalice_app.http, method)(path, headers=headers, body=b"{}")
+        assert response.status_code == status
+        assert set(json.loads(response.body)) == {"error"}
+    assert chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN).body == b'{"regions":[]}'
+
+
+def test_an_unknown_method_is_a_json_405(chalice_app):
+    response = chalice_app.http.post("/api/v3/admin/regions", headers=ADMIN, body=b"{}")
+    assert response.status_code == 405
+    assert json.loads(response.body) == {"error": "Method not allowed."}
+    assert response.headers["Allow"] == "GET"
+    assert response.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"{not json", "Malformed JSON body."),
+    (b"[1, 2]", "The JSON body must be an object."),
+    (b"", "A JSON body is required."),
+    (b"\xff\xfe", "Malformed JSON body."),
+])
+def test_a_bad_json_body_is_400(chalice_app, body, message):
+    for content_type in ("application/json", "text/plain"):
+        response = chalice_app.http.put("/api/v3/admin/regions/augsburg", body=body,
+                                        headers={**ADMIN, "Content-Type": content_type})
+        assert response.status_code == 400
+        assert json.loads(response.body) == {"error": message}
+
+
+def test_a_huge_body_is_413(api):
+    status, body, _ = call(api, "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
+                           body=b" " * (1024 * 1024 + 1), headers=ADMIN)
+    assert (status, body) == (413, {"error": "Request body too large."})
+
+
+def test_an_unknown_route_is_a_json_404(api):
+    response = api.handle_path("GET", "/api/v3/nothing/here")
+    assert (response.status, response.body) == (404, {"error": "Not found."})
+
+
+def test_an_unexpected_failure_is_a_json_500_with_one_log_line(caplog):
+    caplog.set_level(logging.INFO)
+    with mock_aws():  # no tables: DynamoDB answers ResourceNotFoundException
+        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}))
+        status, body, headers = call(api, "GET", "/api/v3/admin/regions", headers=ADMIN)
+    assert (status, body) == (500, {"error": "Internal server error."})
+    errors = [json.loads(r.message) for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0]["request_id"] == headers["X-Request-Id"]
+    assert errors[0]["error_type"] == "ScanError"
+
+
+def test_every_response_has_a_request_id_and_one_log_line(api, caplog):
+    caplog.set_level(logging.INFO)
+    _, _, first = call(api, "GET", "/api/v3/admin/regions", headers=ADMIN)
+    _, _, second = call(api, "GET", "/api/v3/admin/regions", headers={"X-Request-Id": "client-chosen-id-1"})
+    _, _, third = call(api, "GET", "/api/v3/admin/regions", headers={"X-Request-Id": "bad id\n"})
+    assert len(first["X-Request-Id"]) == 32
+    assert second["X-Request-Id"] == "client-chosen-id-1"
+    assert third["X-Request-Id"] != "bad id\n" and len(third["X-Request-Id"]) == 32
+    lines = [json.loads(r.message) for r in caplog.records if r.name == "integreat_chat"]
+    assert [line["status"] for line in lines] == [200, 401, 401]
+    assert lines[0]["route"] == "/api/v3/admin/regions"
+    assert lines[0]["method"] == "GET"
+    assert lines[0]["request_id"] == first["X-Request-Id"]
+    assert lines[0]["duration_ms"] >= 0
+
+
+def test_the_log_line_names_the_route_template_not_the_path(api, caplog):
+    caplog.set_level(logging.INFO)
+    call(api, "GET", "/api/v3/admin/regions/{slug}", {"slug": "device-like-1234"}, headers=ADMIN)
+    assert "device-like-1234" not in caplog.text
+    assert "/api/v3/admin/regions/{slug}" in caplog.text
+
+
+def test_server_timing_counts_dynamodb_calls(api):
+    _, _, headers = call(api, "GET", "/api/v3/admin/regions", headers=ADMIN)
+    timing = headers["Server-Timing"]
+    assert timing.startswith('ddb;desc="1 call";dur=')
+    assert 'zammad;desc="0 calls";dur=0.0' in timing
+    _, _, headers = call(api, "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
+                         body=b'{"zammad_webhook_token": "wwwwwwwwwwwwwwwwwwww"}', headers=ADMIN)
+    assert headers["Server-Timing"].startswith('ddb;desc="3 calls"')  # get, index query, put
+
+
+def test_no_server_timing_unless_asked(chalice_app):
+    response = chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN)
+    assert "Server-Timing" not in response.headers

@@ -1,0 +1,76 @@
+import pytest
+
+from chalicelib.config import ConfigError, load_settings
+from tests.conftest import python_env, run_python
+
+
+def test_defaults_follow_the_spec():
+    settings = load_settings({})
+    assert settings.table_prefix == "integreat-chat-"
+    assert settings.author_chat_history_days == 30
+    assert settings.ticket_retention_days == 30
+    assert settings.ticket_group == "integreat-chat"
+    assert settings.rate_limit_requests == 120
+    assert settings.rate_limit_window_minutes == 1
+    assert settings.trusted_ip_header is None
+    assert settings.message_cache_seconds == 60
+    assert settings.zammad_timeout_seconds == 10.0
+    assert settings.server_timing is False
+    assert settings.dynamodb_endpoint is None
+
+
+def test_values_are_read():
+    settings = load_settings({
+        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8002", "CHAT_TABLE_PREFIX": "x-",
+        "AUTHOR_CHAT_HISTORY_DAYS": "7", "API_RATE_LIMIT_WINDOW": "5",
+        "TRUSTED_IP_HEADER": "X-Forwarded-For", "ZAMMAD_TIMEOUT_SECONDS": "2.5",
+        "SERVER_TIMING": "1", "MESSAGE_CACHE_SECONDS": "0",
+    })
+    assert settings.dynamodb_endpoint == "http://127.0.0.1:8002"
+    assert settings.table_prefix == "x-"
+    assert settings.author_chat_history_days == 7
+    assert settings.rate_limit_requests == 5
+    assert settings.trusted_ip_header == "X-Forwarded-For"
+    assert settings.zammad_timeout_seconds == 2.5
+    assert settings.server_timing is True
+    assert settings.message_cache_seconds == 0
+
+
+@pytest.mark.parametrize("name, value", [
+    ("AUTHOR_CHAT_HISTORY_DAYS", "-1"),
+    ("AUTHOR_CHAT_HISTORY_DAYS", "thirty"),
+    ("INTEGREAT_CHAT_TICKET_RETENTION_DAYS", "0"),
+    ("API_RATE_LIMIT_WINDOW", "-5"),
+    ("API_RATE_LIMIT_WINDOW", "1.5"),
+    ("API_RATE_LIMIT_WINDOW_MINUTES", "x"),
+    ("MESSAGE_CACHE_SECONDS", "-1"),
+    ("ZAMMAD_TIMEOUT_SECONDS", "0"),
+    ("ZAMMAD_TIMEOUT_SECONDS", "ten"),
+    ("SERVER_TIMING", "yes"),
+    ("CHAT_TABLE_PREFIX", "bad prefix/"),
+    ("TRUSTED_IP_HEADER", "X Forwarded"),
+    ("AUTH_JWKS_URL", "not-a-url"),
+    ("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000"),
+])
+def test_a_bad_value_is_refused_naming_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value})
+
+
+def test_a_bad_value_stops_the_lambda_start_up():
+    result = run_python("-c", "import app", env=python_env(API_RATE_LIMIT_WINDOW="-1"))
+    assert result.returncode != 0
+    assert "API_RATE_LIMIT_WINDOW" in result.stderr
+
+
+def test_a_bad_value_stops_the_cli():
+    result = run_python("-m", "functions.manage", "region", "list",
+                        env=python_env(AUTHOR_CHAT_HISTORY_DAYS="abc"))
+    assert result.returncode != 0
+    assert "AUTHOR_CHAT_HISTORY_DAYS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_secret_is_not_in_the_settings_repr():
+    settings = load_settings({"AUTH_JWT_SECRET": "very-secret-value"})
+    assert "very-secret-value" not in repr(settings)
