@@ -1,9 +1,10 @@
-"""`chalice local` with one change: unknown paths get our JSON 404.
+"""`chalice local` with two changes: unknown paths get our JSON 404, and no raw access log.
 
 Plain `chalice local` answers a path no route matches itself, like API Gateway, with
 `403 {"message": "Missing Authentication Token"}`. In AWS the deployed API's gateway
-responses turn that into `404 {"error": "Not found."}` (see .chalice/resources.json); this
-is the same for the local server. Everything else is Chalice's own local server:
+responses turn that into `404 {"error": "Not found."}` (functions/cloudformation.py); this
+does the same locally. Its access log prints every raw path, device ids included; the
+app's own JSON line per request replaces it. Everything else is Chalice's local server:
 
     python -m functions.local --host 127.0.0.1 --port 8000 [--stage local]
 """
@@ -35,6 +36,11 @@ class RequestHandler(ChaliceRequestHandler):
         self.local_gateway = JsonNotFoundGateway(app_object, config)
         # Skip ChaliceRequestHandler.__init__, which would build a plain LocalGateway.
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    def log_message(self, *_args):
+        # The default access log prints the raw path, device ids included; the app's own
+        # JSON line per request (route template, status, duration) replaces it.
+        pass
 
 
 def create_server(host: str, port: int, stage: str = "local", project_dir: str = ".") -> LocalDevServer:

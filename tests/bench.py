@@ -1,0 +1,90 @@
+"""`make bench`: figures anyone can rerun. Prints, does not assert.
+
+1. Import time of `app` (what a Lambda cold start imports) against importing its bare
+   dependencies alone, median of fresh processes, as a ratio.
+2. DynamoDB and Zammad calls per request, read from the `Server-Timing` header that the
+   client-level counters fill.
+"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get("BENCH_RUNS", "9"))
+
+BARE = "import chalice.app, pynamodb.models, pynamodb.attributes, pynamodb.indexes, requests"
+APP = "import app"
+
+
+def _import_seconds(statement: str) -> float:
+    code = "import time; t = time.perf_counter(); %s; print(time.perf_counter() - t)" % statement
+    env = dict(os.environ, AWS_DEFAULT_REGION="eu-central-1", PYTHONDONTWRITEBYTECODE="")
+    result = subprocess.run([sys.executable, "-c", code], cwd=str(PROJECT), env=env,
+                            capture_output=True, text=True, check=True)
+    return float(result.stdout.strip())
+
+
+def import_times():
+    bare, app = [], []
+    for _ in range(RUNS):  # interleaved, so drift in machine load hits both alike
+        bare.append(_import_seconds(BARE))
+        app.append(_import_seconds(APP))
+    return statistics.median(bare), statistics.median(app)
+
+
+def _calls(header: str):
+    return {kind: int(count) for kind, count in re.findall(r'(\w+);desc="(\d+) calls?"', header)}
+
+
+def calls_per_request():
+    from moto import mock_aws
+
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                      AWS_DEFAULT_REGION="eu-central-1")
+    from chalicelib.api import ChatApi
+    from chalicelib.auth import issue_hs256_token
+    from chalicelib.config import load_settings
+    from chalicelib.http import Request
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+
+    secret = "bench-secret-bench-secret-bench-secret"
+    admin = {"Authorization": "Bearer " + issue_hs256_token(secret, "bench", ["admin"])}
+    rows = []
+    with mock_aws():
+        api = ChatApi(load_settings({"AUTH_JWT_SECRET": secret, "SERVER_TIMING": "1"}))
+        create_tables(ALL_MODELS)
+        cases = [
+            ("admin: PUT region (new)", "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
+             b'{"zammad_url": "https://z.example.org", "zammad_webhook_token": "wwwwwwwwwwwwwwwwwwww"}'),
+            ("admin: PUT region (update)", "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
+             b'{"name": "A"}'),
+            ("admin: GET region", "GET", "/api/v3/admin/regions/{slug}", {"slug": "a"}, b""),
+            ("admin: GET regions", "GET", "/api/v3/admin/regions", {}, b""),
+            ("admin: DELETE region", "DELETE", "/api/v3/admin/regions/{slug}", {"slug": "a"}, b""),
+        ]
+        for label, method, route, params, body in cases:
+            response = api.handle(Request(method, route, params, headers=admin, body=body))
+            assert response.status == 200, (label, response.body)
+            rows.append((label, _calls(response.headers["Server-Timing"])))
+    return rows
+
+
+def main() -> None:
+    bare, app = import_times()
+    print("Import time (median of %d fresh processes)" % RUNS)
+    print("  bare dependencies (%s): %.1f ms" % (BARE.replace("import ", ""), bare * 1000))
+    print("  import app:                %.1f ms" % (app * 1000))
+    print("  ratio app / bare:          %.2f  (target <= 1.15)" % (app / bare))
+    print()
+    print("Calls per request (from Server-Timing)")
+    print("  %-28s %8s %8s" % ("request", "DynamoDB", "Zammad"))
+    for label, calls in calls_per_request():
+        print("  %-28s %8d %8d" % (label, calls.get("ddb", 0), calls.get("zammad", 0)))
+
+
+if __name__ == "__main__":
+    main()

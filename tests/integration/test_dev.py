@@ -1,0 +1,57 @@
+"""`make dev`'s program: everything starts, the printed admin token works, Ctrl-C stops all."""
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from tests.conftest import PROJECT, free_port, python_env
+
+
+def read_lines(stream, lines):
+    for line in iter(stream.readline, ""):
+        lines.put(line)
+
+
+def test_dev_serves_the_admin_api_and_stops_cleanly():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "functions.dev", "--port", str(port), "--zammad-port", "0",
+         "--dynamodb-port", "0"],
+        cwd=str(PROJECT), env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    lines: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
+    output = []
+    try:
+        deadline = time.monotonic() + 90
+        while not any(line.startswith("Ready.") for line in output):
+            assert time.monotonic() < deadline, "".join(output)
+            try:
+                output.append(lines.get(timeout=1))
+            except queue.Empty:
+                assert process.poll() is None, "".join(output)
+        text = "".join(output)
+        token = re.search(r"admin token\s+(\S+)", text).group(1)
+        zammad_url = re.search(r"Zammad emulator (http://\S+)", text).group(1)
+
+        response = requests.get("http://127.0.0.1:%d/api/v3/admin/regions" % port, timeout=10,
+                                headers={"Authorization": "Bearer " + token})
+        assert response.status_code == 200, response.text
+        [demo] = response.json()["regions"]
+        assert demo["slug"] == "demo" and demo["chat_configured"] is True
+        assert demo["zammad_url"] == zammad_url
+        assert requests.get(zammad_url + "/_emulator/state", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    while not lines.empty():
+        output.append(lines.get())
+    assert "stopped" in "".join(output)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0

@@ -1,0 +1,107 @@
+"""HTTP to the running app (Chalice's local server) on DynamoDB Local."""
+import json
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from chalicelib.auth import issue_hs256_token
+from chalicelib.config import load_settings
+from chalicelib.storage.connection import bind_models
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.tables import create_tables
+from tests.conftest import JWT_SECRET, PROJECT, free_port, python_env, unique_prefix, wait_for_http
+
+SECRET = "zammad-access-token-TOPSECRET"
+
+
+@pytest.fixture(scope="module")
+def server(dynamodb_local, tmp_path_factory):
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, "CHAT_TABLE_PREFIX": unique_prefix(),
+           "AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1"}
+    bind_models(ALL_MODELS, load_settings(env))
+    create_tables(ALL_MODELS)
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=str(PROJECT), env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d" % port
+    try:
+        wait_for_http(url, process=process)
+        yield SimpleNamespace(url=url, log_path=log_path)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+ADMIN = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["admin"])}
+
+
+def test_admin_api_over_http(server):
+    url = server.url + "/api/v3/admin/regions/"
+    put = requests.put(url + "augsburg", headers=ADMIN, timeout=10,
+                       json={"name": "Augsburg", "zammad_url": "http://127.0.0.1:9",
+                             "zammad_access_token": SECRET, "integreat_chat_enabled": True})
+    assert put.status_code == 200, put.text
+    assert put.json()["zammad_access_token_set"] is True
+    assert SECRET not in put.text
+    for path in ("augsburg", "augsburg/"):
+        got = requests.get(url + path, headers=ADMIN, timeout=10)
+        assert got.json()["name"] == "Augsburg"
+    listed = requests.get(server.url + "/api/v3/admin/regions", headers=ADMIN, timeout=10)
+    assert "augsburg" in [region["slug"] for region in listed.json()["regions"]]
+    assert SECRET not in listed.text
+    assert requests.delete(url + "augsburg", headers=ADMIN, timeout=10).status_code == 200
+    assert requests.get(url + "augsburg", headers=ADMIN, timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("headers", [{}, ADMIN])
+def test_an_unknown_path_is_a_json_404(server, headers):
+    response = requests.get(server.url + "/api/v3/no/such/thing", headers=headers, timeout=10)
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found."}
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_an_unknown_method_is_a_json_405(server):
+    response = requests.patch(server.url + "/api/v3/admin/regions", headers=ADMIN, timeout=10)
+    assert response.status_code == 405
+    assert response.json() == {"error": "Method not allowed."}
+
+
+def test_a_malformed_body_is_a_json_400(server):
+    response = requests.put(server.url + "/api/v3/admin/regions/x", data=b"{oops", timeout=10,
+                            headers={**ADMIN, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "Malformed JSON body."}
+
+
+def test_missing_auth_is_a_json_401(server):
+    response = requests.get(server.url + "/api/v3/admin/regions", timeout=10)
+    assert response.status_code == 401
+    assert response.json() == {"error": "Authentication required."}
+
+
+def test_headers_request_id_and_server_timing(server):
+    response = requests.get(server.url + "/api/v3/admin/regions", headers=ADMIN, timeout=10)
+    assert len(response.headers["X-Request-Id"]) >= 8
+    assert response.headers["Server-Timing"].startswith('ddb;desc="1 call";dur=')
+
+
+def test_the_log_has_one_json_line_per_request_and_no_secrets(server):
+    requests.put(server.url + "/api/v3/admin/regions/logcheck", headers=ADMIN, timeout=10,
+                 json={"zammad_access_token": SECRET})
+    response = requests.get(server.url + "/api/v3/admin/regions/logcheck", headers=ADMIN, timeout=10)
+    request_id = response.headers["X-Request-Id"]
+    text = server.log_path.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line.get("request_id") == request_id]
+    assert len(mine) == 1
+    assert mine[0]["route"] == "/api/v3/admin/regions/{slug}" and mine[0]["status"] == 200
+    assert SECRET not in text
+    assert "/api/v3/admin/regions/logcheck" not in text  # raw paths may hold device ids
+    assert ADMIN["Authorization"].split()[1] not in text

@@ -1,0 +1,70 @@
+"""`python -m functions.manage`, run as an operator would, against DynamoDB Local."""
+import json
+
+import jwt
+import pytest
+
+from tests.conftest import JWT_SECRET, python_env, run_python, unique_prefix
+
+
+@pytest.fixture
+def env(dynamodb_local):
+    return python_env(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local, CHAT_TABLE_PREFIX=unique_prefix(),
+                      AUTH_JWT_SECRET=JWT_SECRET)
+
+
+def manage(env, *args):
+    return run_python("-m", "functions.manage", *args, env=env)
+
+
+def test_create_tables_is_idempotent(env):
+    first = manage(env, "create-tables")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith("regions: created")
+    second = manage(env, "create-tables")
+    assert second.returncode == 0
+    assert second.stdout.strip().endswith("regions: exists")
+
+
+def test_token_prints_a_token_for_the_configured_secret(env):
+    result = manage(env, "token", "--role", "admin", "--sub", "alice", "--name", "Alice")
+    assert result.returncode == 0
+    claims = jwt.decode(result.stdout.strip(), JWT_SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["roles"], claims["name"]) == ("alice", ["admin"], "Alice")
+    assert claims["exp"] > claims["iat"]
+
+
+def test_token_without_a_secret_is_refused(env):
+    env.pop("AUTH_JWT_SECRET")
+    result = manage(env, "token", "--role", "admin")
+    assert result.returncode != 0
+    assert "AUTH_JWT_SECRET" in result.stderr
+
+
+def test_region_commands(env):
+    assert manage(env, "create-tables").returncode == 0
+    put = manage(env, "region", "put", "augsburg", "--name", "Augsburg", "--enabled",
+                 "--zammad-url", "https://zammad.example.org", "--zammad-access-token", "SECRET-XYZ",
+                 "--beta-percentage", "25", "--json", '{"ticket_group": "support"}')
+    assert put.returncode == 0, put.stderr
+    region = json.loads(put.stdout)
+    assert (region["name"], region["chat_beta_tester_percentage"], region["ticket_group"]) == \
+        ("Augsburg", 25, "support")
+    assert region["chat_configured"] is True
+    assert "SECRET-XYZ" not in put.stdout
+
+    assert json.loads(manage(env, "region", "get", "augsburg").stdout)["slug"] == "augsburg"
+    assert [r["slug"] for r in json.loads(manage(env, "region", "list").stdout)] == ["augsburg"]
+    assert manage(env, "region", "delete", "augsburg").returncode == 0
+    missing = manage(env, "region", "get", "augsburg")
+    assert missing.returncode == 1
+    assert "Region not found." in missing.stderr
+
+
+def test_region_put_refuses_bad_input(env):
+    assert manage(env, "create-tables").returncode == 0
+    result = manage(env, "region", "put", "augsburg", "--beta-percentage", "150")
+    assert result.returncode == 1
+    assert "chat_beta_tester_percentage" in result.stderr
+    result = manage(env, "region", "put", "augsburg", "--json", "{nope")
+    assert result.returncode == 1 and "--json" in result.stderr

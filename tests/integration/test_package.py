@@ -1,0 +1,73 @@
+"""`make package`: the deployable template has the tables with TTL, our error shapes at the
+gateway, and the least-privilege policy; the policy files match the table models."""
+import json
+import subprocess
+import zipfile
+
+import pytest
+
+from chalicelib.storage.connection import ttl_attribute_name
+from chalicelib.storage.models import ALL_MODELS
+from functions import cloudformation
+from tests.conftest import PROJECT
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package") / "out"
+    result = subprocess.run(["make", "package", "STAGE=prod", "OUT=%s" % out], cwd=str(PROJECT),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_the_template_creates_every_table_with_ttl(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    tables = {r["Properties"]["TableName"]: r for r in resources.values()
+              if r["Type"] == "AWS::DynamoDB::Table"}
+    assert set(tables) == {"integreat-chat-" + model.base_table_name for model in ALL_MODELS}
+    for model in ALL_MODELS:
+        properties = tables["integreat-chat-" + model.base_table_name]["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["KeySchema"] == model._get_schema()["key_schema"]
+        ttl = ttl_attribute_name(model)
+        if ttl:
+            assert properties["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+        else:
+            assert "TimeToLiveSpecification" not in properties
+    regions = tables["integreat-chat-regions"]["Properties"]
+    assert [i["IndexName"] for i in regions["GlobalSecondaryIndexes"]] == ["webhook-token"]
+
+
+def test_the_gateway_answers_unknown_paths_in_our_error_shape(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    missing = resources["GatewayResponseMissingAuthenticationToken"]["Properties"]
+    assert missing["StatusCode"] == "404"
+    assert json.loads(missing["ResponseTemplates"]["application/json"]) == {"error": "Not found."}
+    assert missing["RestApiId"] == {"Ref": "RestAPI"}
+
+
+def test_the_function_has_the_least_privilege_policy(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    role = resources["ApiHandlerRole"]["Properties"]
+    [policy] = [p["PolicyDocument"] for p in role["Policies"]]
+    assert policy == json.loads((PROJECT / ".chalice" / "policy-prod.json").read_text())
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert not any(a.endswith("*") for a in actions)
+    assert "dynamodb:Scan" not in next(s for s in policy["Statement"] if s["Sid"] == "ChatTables")["Action"]
+    variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CHAT_TABLE_PREFIX"] == "integreat-chat-"
+
+
+def test_the_zip_ships_the_app_and_chalicelib_only(package):
+    names = zipfile.ZipFile(package / "deployment.zip").namelist()
+    assert "app.py" in names and "chalicelib/api.py" in names
+    assert not any(n.startswith(("functions/", "tests/")) for n in names)
+    assert "chalice/app.py" in names or any(n.startswith("chalice/") for n in names)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_committed_policy_files_match_the_models(stage):
+    committed = json.loads(cloudformation.policy_path(stage).read_text())
+    expected = cloudformation.policy(cloudformation.stage_prefix(stage))
+    assert committed == expected, "run `make policy` after changing the table models"

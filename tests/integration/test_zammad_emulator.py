@@ -1,0 +1,121 @@
+"""The Zammad emulator answers over real HTTP in the shapes recorded from a real Zammad."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+FIXTURES = Path(__file__).resolve().parents[2] / "functions" / "zammad_fixtures"
+
+
+def recorded(name, method, path):
+    for interaction in json.loads((FIXTURES / name).read_text())["interactions"]:
+        if interaction["method"] == method and interaction["path"] == path:
+            return interaction
+    raise LookupError(path)
+
+
+@pytest.fixture
+def session(zammad):
+    session = requests.Session()
+    session.headers["Authorization"] = "Token token=%s" % zammad.token
+    return session
+
+
+def new_ticket(zammad, session, **extra):
+    body = {"title": "[Integreat Chat] [de] device", "group": "integreat-chat",
+            "customer": "johndoe@example.com", "region_slug": "augsburg", "language_slug": "de",
+            "article": {"body": "Hallo", "content_type": "text/html", "type": "web",
+                        "internal": False, "sender": "Customer", "subject": "app user message"},
+            **extra}
+    return session.post(zammad.url + "/api/v1/tickets", json=body, timeout=5)
+
+
+def test_users_me_is_the_recording(zammad, session):
+    response = session.get(zammad.url + "/api/v1/users/me", timeout=5)
+    assert response.status_code == 200
+    assert response.json() == recorded("users.json", "GET", "/api/v1/users/me")["response_body"]
+
+
+def test_ticket_create_get_update_delete_have_the_recorded_shapes(zammad, session):
+    created = new_ticket(zammad, session)
+    assert created.status_code == 201
+    assert created.headers["Content-Type"] == "application/json; charset=utf-8"
+    ticket = created.json()
+    shape = recorded("tickets.json", "POST", "/api/v1/tickets")["response_body"]
+    assert set(ticket) == set(shape) | {"region_slug", "language_slug"}
+    assert ticket["title"] == "[Integreat Chat] [de] device"
+    assert len(ticket["article_ids"]) == ticket["article_count"] == 1
+
+    fetched = session.get("%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]), timeout=5).json()
+    shape = recorded("tickets.json", "GET", "/api/v1/tickets/1")["response_body"]
+    assert set(fetched) == set(shape) | {"region_slug", "language_slug"}
+
+    updated = session.put("%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]),
+                          json={"evaluation_consent": True}, timeout=5)
+    assert updated.status_code == 200
+    assert updated.json()["evaluation_consent"] is True
+    assert set(recorded("tickets.json", "PUT", "/api/v1/tickets/5")["response_body"]) <= set(updated.json())
+
+    deleted = session.delete("%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]), timeout=5)
+    assert (deleted.status_code, deleted.text, deleted.headers["Content-Type"]) == (200, "", "text/html")
+    gone = session.get("%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]), timeout=5)
+    assert gone.status_code == 404
+    assert set(gone.json()) == {"error", "error_human"}
+    assert session.get("%s/api/v1/ticket_articles/by_ticket/%d" % (zammad.url, ticket["id"]),
+                       timeout=5).status_code == 404
+
+
+def test_articles_customer_agent_and_internal(zammad, session):
+    ticket = new_ticket(zammad, session).json()
+    article = session.post(zammad.url + "/api/v1/ticket_articles", timeout=5, json={
+        "ticket_id": ticket["id"], "body": "Second", "content_type": "text/html", "type": "web",
+        "internal": False, "sender": "Customer", "subject": "app user message"})
+    assert article.status_code == 201
+    assert article.json()["sender"] == "Customer"
+    reply = requests.post("%s/_emulator/tickets/%d/articles" % (zammad.url, ticket["id"]),
+                          json={"body": "<p>Answer</p>"}, timeout=5)
+    assert reply.status_code == 201
+    zammad.add_article(ticket["id"], "internal note", internal=True)
+    articles = session.get("%s/api/v1/ticket_articles/by_ticket/%d" % (zammad.url, ticket["id"]),
+                           timeout=5).json()
+    assert [(a["body"], a["sender"], a["internal"]) for a in articles] == [
+        ("Hallo", "Customer", False), ("Second", "Customer", False),
+        ("<p>Answer</p>", "Agent", False), ("internal note", "Agent", True)]
+    assert {"id", "ticket_id", "subject", "content_type", "created_at", "type", "sender",
+            "internal", "body", "from", "attachments"} <= set(articles[0])
+    assert articles[0]["subject"] == "app user message"
+
+
+def test_a_bad_token_is_401_and_no_token_403(zammad):
+    bad = requests.get(zammad.url + "/api/v1/users/me", timeout=5,
+                       headers={"Authorization": "Token token=wrong"})
+    assert bad.status_code == 401
+    assert set(bad.json()) == {"error", "error_human"}
+    assert requests.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 403
+
+
+def test_an_unknown_group_is_422(zammad, session):
+    response = new_ticket(zammad, session, group="nope")
+    assert response.status_code == 422
+    assert "group" in response.json()["error"]
+
+
+def test_faults_errors_slowness_and_refused_connections(zammad, session):
+    zammad.set_fault(status=500, count=1)
+    assert session.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 500
+    assert session.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 200
+
+    requests.put(zammad.url + "/_emulator/faults", json={"delay": 0.3}, timeout=5)
+    started = time.monotonic()
+    assert session.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 200
+    assert time.monotonic() - started >= 0.3
+    requests.delete(zammad.url + "/_emulator/faults", timeout=5)
+
+    zammad.refuse_connections()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(zammad.url + "/api/v1/users/me", timeout=5)
+    zammad.accept_connections()
+    assert session.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 200
+    assert zammad.api_request_count() == 4  # the refused one never arrived
