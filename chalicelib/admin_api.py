@@ -20,6 +20,7 @@ def get_region(api, request: Request) -> Response:
 def put_region(api, request: Request) -> Response:
     _admin(api, request)
     record = api.regions.put(request.path_params["slug"], request.json_object())
+    api.region_cache.forget(record.slug)
     return Response(200, public_view(record))
 
 
@@ -27,4 +28,5 @@ def delete_region(api, request: Request) -> Response:
     _admin(api, request)
     slug = request.path_params["slug"]
     api.regions.delete(slug)
+    api.region_cache.forget(slug)
     return Response(200, {"success": True, "deleted": slug})

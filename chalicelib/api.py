@@ -10,17 +10,20 @@ import re
 import time
 import traceback
 import uuid
-from typing import Optional
+from typing import Callable, Optional
 
 from . import metrics
 from .auth import Authenticator
 from .config import Settings
 from .errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from .http import Request, Response
-from .regions import RegionStore
+from .rate_limit import RateLimiter
+from .regions import RegionCache, RegionStore
 from .routes import ROUTES, match_path
 from .storage.connection import bind_models
 from .storage.models import ALL_MODELS
+from .user_chat import UserChats
+from .zammad import ZammadConnections
 
 log = logging.getLogger("integreat_chat")
 
@@ -29,11 +32,17 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
 class ChatApi:
-    def __init__(self, settings: Settings):
+    """`clock` (epoch seconds) drives every business time: tests travel in time with it."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self.settings = settings
         self.dynamodb = bind_models(ALL_MODELS, settings)
         self.auth = Authenticator(settings)
         self.regions = RegionStore()
+        self.region_cache = RegionCache(self.regions)
+        self.rate_limiter = RateLimiter(settings, clock)
+        self.zammad = ZammadConnections()
+        self.user_chats = UserChats(settings, self.zammad, clock)
 
     def match(self, path: str):
         """(route template, path parameters) for a concrete path, or None."""

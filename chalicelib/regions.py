@@ -5,6 +5,8 @@ and `null` clears an optional one. Secrets are write-only, so a client that read
 region, changes its name and writes it back must not erase the Zammad token.
 """
 import re
+import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
@@ -12,6 +14,9 @@ from .errors import BadRequest, Conflict, NotFound
 from .storage.models import RegionRecord
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+# Path segments of other routes at the place of a region slug in /api/v3/{region}/...
+RESERVED_SLUGS = frozenset({"admin", "author-chat", "webhook"})
+CACHE_SECONDS = 30
 SECRETS = ("zammad_access_token", "zammad_webhook_token", "zammad_webhook_secret")
 _TEXT_FIELDS = {  # field: (may be null, max length)
     "name": (False, 200),
@@ -30,6 +35,8 @@ _WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
 def validate_slug(slug: str) -> str:
     if not SLUG.match(slug or ""):
         raise BadRequest("A region slug is 1-100 lower-case letters, digits, '-' or '_'.")
+    if slug in RESERVED_SLUGS:
+        raise BadRequest("%r is reserved for other routes of the API." % slug)
     return slug
 
 
@@ -125,3 +132,38 @@ class RegionStore:
         for other in RegionRecord.webhook_token_index.query(token, limit=2):
             if other.slug != slug:
                 raise Conflict("zammad_webhook_token is already used by another region.")
+
+
+class RegionCache:
+    """Regions by slug, kept for CACHE_SECONDS per warm instance (unknown slugs too), so
+    an app request costs no region read. An admin change reaches other instances within
+    that time; the instance that made it forgets at once."""
+
+    def __init__(self, store: RegionStore, clock: Callable[[], float] = time.monotonic,
+                 seconds: float = CACHE_SECONDS):
+        self._store = store
+        self._clock = clock
+        self._seconds = seconds
+        self._entries: Dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    MAX_ENTRIES = 1000  # unknown slugs are cached too; bound what random ones can fill
+
+    def get(self, slug: str) -> Optional[RegionRecord]:
+        if not SLUG.match(slug) or slug in RESERVED_SLUGS:
+            return None
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(slug)
+        if entry is not None and now - entry[0] < self._seconds:
+            return entry[1]
+        record = self._store.find(slug)
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[slug] = (now, record)
+        return record
+
+    def forget(self, slug: str) -> None:
+        with self._lock:
+            self._entries.pop(slug, None)

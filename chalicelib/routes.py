@@ -5,11 +5,18 @@ app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer 
 from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import unquote
 
-from . import admin_api
+from . import admin_api, user_chat_api
 
 Handler = Callable  # (api, Request) -> Response
 
+# API Gateway allows one variable name per path level, so the segment after {region} is
+# {language_or_device} in both app routes.
 ROUTES: Dict[str, Dict[str, Handler]] = {
+    "/api/v3/{region}/{language_or_device}/is_chat_enabled": {"GET": user_chat_api.is_chat_enabled},
+    "/api/v3/{region}/{language_or_device}/chat/{device_id}": {
+        "GET": user_chat_api.get_chat,
+        "POST": user_chat_api.post_message,
+    },
     "/api/v3/admin/regions": {"GET": admin_api.list_regions},
     "/api/v3/admin/regions/{slug}": {
         "GET": admin_api.get_region,

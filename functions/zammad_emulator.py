@@ -23,6 +23,7 @@ import argparse
 import copy
 import json
 import re
+import socket
 import threading
 import time
 from datetime import datetime, timezone
@@ -73,6 +74,7 @@ class ZammadEmulator:
         self._next_ticket = 1
         self._next_article = 1
         self._fault: Dict[str, Any] = {}
+        self._open_connections: set = set()
 
     # --- running -----------------------------------------------------------------------
     @property
@@ -102,6 +104,14 @@ class ZammadEmulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # Kept-alive connections too: a stopped Zammad answers nothing at all.
+        with self._lock:
+            connections, self._open_connections = self._open_connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def refuse_connections(self) -> None:
         """Close the listening socket: connections are refused until `accept_connections`."""
@@ -273,15 +283,31 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args) -> None:  # quiet: tests and `make dev` read their own logs
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with self.emulator._lock:
+            self.emulator._open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.emulator._lock:
+            self.emulator._open_connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
     def _send(self, status: int, body: Any, content_type: str = "application/json; charset=utf-8") -> None:
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         if body is None:
             content_type = "text/html"
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client gave up (a timeout under test): nothing to answer
+            self.close_connection = True
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,33 @@ def python_env(**overrides) -> dict:
 def run_python(*args, env=None, timeout=60):
     return subprocess.run([sys.executable, *args], cwd=str(PROJECT), env=env or python_env(),
                           capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def running_api(dynamodb_endpoint: str, log_path: Path, **settings):
+    """The API served by Chalice's local server (functions.local) in its own process, on
+    fresh tables of a unique prefix. Yields (base URL, admin headers, environment)."""
+    from chalicelib.auth import issue_hs256_token
+    from chalicelib.config import load_settings
+    from chalicelib.storage.connection import bind_models
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+
+    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "CHAT_TABLE_PREFIX": unique_prefix(),
+           "AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1",
+           **{name: str(value) for name, value in settings.items()}}
+    bind_models(ALL_MODELS, load_settings(env))
+    create_tables(ALL_MODELS)
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=str(PROJECT), env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
+    url = "http://127.0.0.1:%d" % port
+    admin = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "test-admin", ["admin"])}
+    try:
+        wait_for_http(url, process=process)
+        yield url, admin, env
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

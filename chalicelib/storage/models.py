@@ -5,8 +5,8 @@ give it a `TTLAttribute` if its items expire, and list it in `ALL_MODELS`. Bindi
 (`connection.bind_models`), `manage create-tables`, the IAM policy test and the
 CloudFormation template test all go by that list.
 """
-from pynamodb.attributes import (BooleanAttribute, NumberAttribute, UnicodeAttribute,
-                                 UTCDateTimeAttribute)
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute,
+                                 TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute)
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -48,4 +48,66 @@ class RegionRecord(Model):
     webhook_token_index = WebhookTokenIndex()
 
 
-ALL_MODELS = (RegionRecord,)
+class StoredMessage(MapAttribute):
+    """One message of a user chat as the app shows it (a Zammad article, mapped)."""
+
+    id = NumberAttribute()
+    content = UnicodeAttribute()
+    role = UnicodeAttribute()  # "user" or "agent"
+    automatic_answer = BooleanAttribute(default=False)
+    created_at = UnicodeAttribute()
+
+
+class UserChatRecord(Model):
+    """The current chat of one device in one region, with its messages, in one item: a poll
+    is one GetItem. `generation` counts the chats this device has had here; a new chat is
+    claimed with a conditional write on it, so exactly one request creates the ticket."""
+
+    base_table_name = "user-chats"
+
+    class Meta(_OnDemand):
+        table_name = "user-chats"
+
+    chat_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
+    generation = NumberAttribute(default=1)
+    state = UnicodeAttribute()  # "creating" (a request is creating the ticket) or "open"
+    lease_id = UnicodeAttribute(null=True)  # the creating request's
+    lease_until = NumberAttribute(null=True)  # epoch seconds; after it another may take over
+    last_message_digest = UnicodeAttribute(null=True)  # sha256 of the last message sent
+    ticket_id = NumberAttribute(null=True)
+    language = UnicodeAttribute()
+    evaluation_consent = BooleanAttribute(default=False)
+    messages = ListAttribute(of=StoredMessage, default=list)
+    messages_version = NumberAttribute(default=0)  # +1 on every change of `messages`
+    messages_fetched_at = NumberAttribute(default=0)  # epoch seconds of the last Zammad read
+    last_activity = NumberAttribute()  # epoch seconds of the last message sent
+    expires_at = TTLAttribute()  # last activity + retention: DynamoDB forgets the chat
+
+
+class ChatAssignmentRecord(Model):
+    """Whether a device got the chat (`is_chat_enabled`), drawn once per region and device."""
+
+    base_table_name = "chat-assignments"
+
+    class Meta(_OnDemand):
+        table_name = "chat-assignments"
+
+    assignment_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
+    enabled = BooleanAttribute()
+    expires_at = TTLAttribute()  # a device unseen for a year draws again
+
+
+class RateLimitCounter(Model):
+    """Requests of one client in one fixed window; shared by every instance."""
+
+    base_table_name = "rate-limits"
+
+    class Meta(_OnDemand):
+        table_name = "rate-limits"
+
+    counter_key = UnicodeAttribute(hash_key=True)  # "<client digest>#<window start>"
+    count = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS = (RegionRecord, UserChatRecord, ChatAssignmentRecord, RateLimitCounter)

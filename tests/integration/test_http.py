@@ -1,41 +1,21 @@
 """HTTP to the running app (Chalice's local server) on DynamoDB Local."""
 import json
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
 import requests
 
 from chalicelib.auth import issue_hs256_token
-from chalicelib.config import load_settings
-from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS
-from chalicelib.storage.tables import create_tables
-from tests.conftest import JWT_SECRET, PROJECT, free_port, python_env, unique_prefix, wait_for_http
+from tests.conftest import JWT_SECRET, running_api
 
 SECRET = "zammad-access-token-TOPSECRET"
 
 
 @pytest.fixture(scope="module")
 def server(dynamodb_local, tmp_path_factory):
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, "CHAT_TABLE_PREFIX": unique_prefix(),
-           "AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1"}
-    bind_models(ALL_MODELS, load_settings(env))
-    create_tables(ALL_MODELS)
-    port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=str(PROJECT), env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
-    url = "http://127.0.0.1:%d" % port
-    try:
-        wait_for_http(url, process=process)
+    with running_api(dynamodb_local, log_path) as (url, _admin, _env):
         yield SimpleNamespace(url=url, log_path=log_path)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 ADMIN = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["admin"])}

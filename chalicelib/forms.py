@@ -1,0 +1,48 @@
+"""Form fields of a request body: multipart/form-data (what the Integreat app sends),
+application/x-www-form-urlencoded, or a JSON object."""
+from io import BytesIO
+from typing import Dict
+from urllib.parse import parse_qs
+
+from .errors import BadRequest, UnsupportedMediaType
+from .http import Request
+
+_MAX_PARTS = 20
+
+
+def form_fields(request: Request) -> Dict[str, object]:
+    """The body's fields by name (the first value of each); 400 for a malformed body."""
+    content_type = request.content_type
+    if content_type == "multipart/form-data":
+        return _multipart(request)
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            text = request.body.decode("utf-8")
+            parsed = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict",
+                              max_num_fields=_MAX_PARTS)
+        except (UnicodeDecodeError, ValueError):
+            raise BadRequest("Malformed form body.") from None
+        return {name: values[0] for name, values in parsed.items()}
+    if content_type in ("application/json", ""):
+        return request.json_object()
+    raise UnsupportedMediaType("Send multipart/form-data, a urlencoded form or JSON.")
+
+
+def _multipart(request: Request) -> Dict[str, object]:
+    import multipart  # only multipart requests pay for the import
+
+    _, options = multipart.parse_options_header(request.header("content-type") or "")
+    boundary = options.get("boundary")
+    if not boundary:
+        raise BadRequest("Malformed multipart body: no boundary.")
+    fields: Dict[str, object] = {}
+    try:
+        parser = multipart.MultipartParser(
+            BytesIO(request.body), boundary, content_length=len(request.body), strict=True,
+            part_limit=_MAX_PARTS, memory_limit=len(request.body) + 1, disk_limit=0)
+        for part in parser:
+            if part.filename is None and part.name not in fields:
+                fields[part.name] = part.value
+    except (multipart.MultipartError, UnicodeDecodeError):
+        raise BadRequest("Malformed multipart body.") from None
+    return fields

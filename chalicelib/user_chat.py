@@ -1,0 +1,338 @@
+"""The app user chat (SPEC §4): one Zammad ticket per chat of a device in a region.
+
+A chat lives in one DynamoDB item (`UserChatRecord`) together with its messages, so a
+poll inside `MESSAGE_CACHE_SECONDS` is one GetItem and no Zammad call.
+
+Exactly one ticket per chat: the first message claims the chat with a conditional write
+(state "creating", a lease). Only the claimant calls Zammad; requests that lose the claim
+wait for the chat to open. The app resends unsynced messages, so a message identical to
+the last one sent within RESEND_SECONDS is taken as that resend: answered with the chat,
+not sent again. If the ticket cannot be created the claim is withdrawn: no chat is left
+without a ticket, and a failed request never counts as activity.
+"""
+import hashlib
+import html
+import random
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Optional
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from .config import Settings
+from .errors import GatewayTimeout, NotFound, ServiceUnavailable
+from .regions import chat_configured
+from .storage.models import ChatAssignmentRecord, RegionRecord, UserChatRecord
+from .zammad import TicketGone, ZammadClient, ZammadConnections
+
+USER_ARTICLE_SUBJECT = "app user message"
+AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
+RESEND_SECONDS = 30
+ASSIGNMENT_DAYS = 365
+_WAIT_STEP_SECONDS = 0.05
+_CLAIM_ATTEMPTS = 5
+
+
+def escape_user_text(text: str) -> str:
+    """Plain text as safe HTML: escaped, newlines as <br>."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return html.escape(text, quote=True).replace("\n", "<br>")
+
+
+def article_message(article: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A Zammad article as the app's message, or None for an internal one."""
+    if article.get("internal"):
+        return None
+    body = article.get("body") or ""
+    is_html = (article.get("content_type") or "").lower().startswith("text/html")
+    return {
+        "id": int(article["id"]),
+        "content": body if is_html else escape_user_text(body),
+        "role": "user" if article.get("sender") == "Customer" else "agent",
+        "automatic_answer": (article.get("subject") or "") == AUTOMATIC_ANSWER_SUBJECT,
+        "created_at": article.get("created_at") or "",
+    }
+
+
+def message_view(message) -> Dict[str, Any]:
+    return {"id": int(message.id), "content": message.content,
+            "user_is_author": message.role == "user", "automatic_answer": bool(message.automatic_answer),
+            "role": message.role, "created_at": message.created_at}
+
+
+def chat_key(region: str, device_id: str) -> str:
+    return "%s#%s" % (region, device_id)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _condition_failed(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _too_large(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ValidationException" and \
+        "size" in (getattr(error, "cause_response_message", "") or "").lower()
+
+
+def _epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+class ChatStore:
+    """The chat items and the conditional writes that keep them consistent."""
+
+    def __init__(self, settings: Settings):
+        self._retention = settings.ticket_retention_days * 86400
+
+    def get(self, key: str) -> Optional[UserChatRecord]:
+        try:
+            return UserChatRecord.get(key, consistent_read=True)
+        except UserChatRecord.DoesNotExist:
+            return None
+
+    def claim(self, key: str, previous: Optional[UserChatRecord], language: str,
+              consent: Optional[bool], now: float, lease_seconds: float) -> Optional[UserChatRecord]:
+        """Claim a new chat in place of `previous` (None: no item). None if another won."""
+        record = UserChatRecord(
+            key, generation=(previous.generation + 1) if previous else 1, state="creating",
+            lease_id=uuid.uuid4().hex, lease_until=now + lease_seconds, language=language,
+            evaluation_consent=bool(consent), messages=[], last_activity=now,
+            expires_at=_epoch(now + self._retention))
+        if previous is None:
+            condition = UserChatRecord.chat_key.does_not_exist()
+        else:
+            condition = UserChatRecord.generation == previous.generation
+        try:
+            record.save(condition=condition)
+        except PutError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return record
+
+    def withdraw(self, claim: UserChatRecord) -> None:
+        """Remove a claim whose ticket could not be created (unless someone took it over)."""
+        try:
+            claim.delete(condition=UserChatRecord.lease_id == claim.lease_id)
+        except DeleteError as error:
+            if not _condition_failed(error):
+                raise
+
+    def open(self, claim: UserChatRecord, ticket_id: int, message: Dict[str, Any], digest: str,
+             now: float) -> None:
+        claim.update(actions=[
+            UserChatRecord.state.set("open"),
+            UserChatRecord.ticket_id.set(ticket_id),
+            UserChatRecord.messages.set([message]),
+            UserChatRecord.messages_version.add(1),
+            UserChatRecord.messages_fetched_at.set(now),
+            UserChatRecord.last_message_digest.set(digest),
+            UserChatRecord.last_activity.set(now),
+            UserChatRecord.expires_at.set(_epoch(now + self._retention)),
+            UserChatRecord.lease_id.remove(),
+            UserChatRecord.lease_until.remove(),
+        ], condition=UserChatRecord.lease_id == claim.lease_id)
+
+    def append(self, chat: UserChatRecord, message: Dict[str, Any], digest: str, now: float,
+               language: str, consent: Optional[bool]) -> None:
+        """Add a sent message (atomically: concurrent sends both stay) and the activity."""
+        actions = [
+            UserChatRecord.last_message_digest.set(digest),
+            UserChatRecord.last_activity.set(now),
+            UserChatRecord.expires_at.set(_epoch(now + self._retention)),
+            UserChatRecord.language.set(language),
+            UserChatRecord.messages_version.add(1),
+        ]
+        if consent is not None:
+            actions.append(UserChatRecord.evaluation_consent.set(consent))
+        try:
+            chat.update(actions=actions + [
+                UserChatRecord.messages.set(UserChatRecord.messages.append([message]))])
+        except UpdateError as error:
+            if not _too_large(error):
+                raise
+            # Past DynamoDB's 400 KB item limit: keep no copy; polls ask Zammad instead.
+            chat.update(actions=actions + [UserChatRecord.messages.set([]),
+                                           UserChatRecord.messages_fetched_at.set(0)])
+
+    def replace_messages(self, chat: UserChatRecord, messages: List[Dict[str, Any]], now: float) -> None:
+        """Store what Zammad said, unless a send changed the messages meanwhile."""
+        try:
+            chat.update(actions=[
+                UserChatRecord.messages.set(messages),
+                UserChatRecord.messages_version.add(1),
+                UserChatRecord.messages_fetched_at.set(now),
+            ], condition=UserChatRecord.messages_version == chat.messages_version)
+        except UpdateError as error:
+            if not (_condition_failed(error) or _too_large(error)):
+                raise
+            chat.messages = messages  # answer with Zammad's list all the same
+
+    def forget(self, chat: UserChatRecord) -> None:
+        try:
+            chat.delete(condition=UserChatRecord.generation == chat.generation)
+        except DeleteError as error:
+            if not _condition_failed(error):
+                raise
+
+
+class UserChats:
+    def __init__(self, settings: Settings, connections: ZammadConnections,
+                 clock: Callable[[], float] = time.time, draw: Callable[[], float] = random.random):
+        self._settings = settings
+        self._connections = connections
+        self._clock = clock
+        self._draw = draw
+        self._store = ChatStore(settings)
+        self._retention = settings.ticket_retention_days * 86400
+
+    # --- is_chat_enabled --------------------------------------------------------------
+    def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:
+        """Drawn once per device (while the region's chat is configured), then sticky."""
+        if not chat_configured(region):
+            return False
+        key = chat_key(region.slug, device_id)
+        try:
+            return bool(ChatAssignmentRecord.get(key).enabled)
+        except ChatAssignmentRecord.DoesNotExist:
+            pass
+        enabled = self._draw() < int(region.chat_beta_tester_percentage) / 100
+        record = ChatAssignmentRecord(key, enabled=enabled,
+                                      expires_at=_epoch(self._clock() + ASSIGNMENT_DAYS * 86400))
+        try:
+            record.save(condition=ChatAssignmentRecord.assignment_key.does_not_exist())
+        except PutError as error:
+            if not _condition_failed(error):
+                raise
+            return bool(ChatAssignmentRecord.get(key, consistent_read=True).enabled)
+        return enabled
+
+    # --- the chat ---------------------------------------------------------------------
+    def poll(self, region: RegionRecord, device_id: str) -> Dict[str, Any]:
+        self._require_configured(region)
+        chat = self._store.get(chat_key(region.slug, device_id))
+        if not self._usable(chat):
+            raise NotFound("Chat not found.")
+        now = self._clock()
+        if now - chat.messages_fetched_at >= self._settings.message_cache_seconds:
+            try:
+                articles = self._zammad(region).articles(int(chat.ticket_id))
+            except TicketGone:
+                self._store.forget(chat)
+                raise NotFound("Chat not found.") from None
+            messages = [m for m in map(article_message, articles) if m is not None]
+            self._store.replace_messages(chat, messages, now)
+        return self._view(region, chat)
+
+    def send(self, region: RegionRecord, language: str, device_id: str, text: str,
+             consent: Optional[bool]) -> Dict[str, Any]:
+        self._require_configured(region)
+        key = chat_key(region.slug, device_id)
+        zammad = self._zammad(region)
+        digest = _digest(text)
+        # Requests waiting for another's claim give up with it: the budget and a margin.
+        give_up_at = time.monotonic() + self._settings.zammad_timeout_seconds + 0.5
+        chat = self._store.get(key)
+        for _attempt in range(_CLAIM_ATTEMPTS):
+            if chat is not None and chat.state == "creating" and chat.lease_until > self._clock():
+                chat = self._wait_for_claim(key, give_up_at)
+                continue
+            if self._usable(chat):
+                if self._is_resend(chat, digest):
+                    return self._view(region, chat)
+                try:
+                    return self._send_to_ticket(region, zammad, chat, language, text, digest, consent)
+                except TicketGone:  # Zammad deleted the ticket: this message starts a new chat
+                    self._store.forget(chat)
+                    chat = self._store.get(key)
+                    continue
+            claim = self._store.claim(key, chat, language, consent, self._clock(),
+                                      lease_seconds=self._settings.zammad_timeout_seconds + 5)
+            if claim is None:  # another request claimed it first
+                chat = self._store.get(key)
+                continue
+            return self._create_ticket(region, zammad, claim, device_id, language, text, digest, consent)
+        raise GatewayTimeout()
+
+    # --- steps ------------------------------------------------------------------------
+    def _create_ticket(self, region, zammad: ZammadClient, claim: UserChatRecord, device_id: str,
+                       language: str, text: str, digest: str, consent: Optional[bool]):
+        body = escape_user_text(text)
+        try:
+            fields = {
+                "title": "[Integreat Chat] [%s] %s" % (language, device_id),
+                "group": region.ticket_group or self._settings.ticket_group,
+                "customer": zammad.api_user_login(),
+                "region_slug": region.slug,
+                "language_slug": language,
+            }
+            if consent is not None:
+                fields["evaluation_consent"] = consent
+            ticket = zammad.create_ticket(fields, self._user_article(body))
+        except BaseException:
+            self._store.withdraw(claim)
+            raise
+        now = self._clock()
+        article_ids = ticket.get("article_ids") or [0]
+        message = {"id": int(article_ids[0]), "content": body, "role": "user",
+                   "automatic_answer": False, "created_at": ticket.get("created_at") or ""}
+        self._store.open(claim, int(ticket["id"]), message, digest, now)
+        return self._view(region, claim)  # update() refreshed it from DynamoDB's answer
+
+    def _send_to_ticket(self, region, zammad: ZammadClient, chat: UserChatRecord, language: str,
+                        text: str, digest: str, consent: Optional[bool]):
+        changes: Dict[str, Any] = {}
+        if language != chat.language:
+            changes["language_slug"] = language
+        if consent is not None and consent != bool(chat.evaluation_consent):
+            changes["evaluation_consent"] = consent
+        ticket_id = int(chat.ticket_id)
+        if changes:  # before the message: a failure here has sent nothing
+            zammad.update_ticket(ticket_id, changes)
+        article = zammad.add_article(ticket_id, self._user_article(escape_user_text(text)))
+        message = article_message(article)
+        self._store.append(chat, message, digest, self._clock(), language, consent)
+        return self._view(region, chat)
+
+    def _wait_for_claim(self, key: str, give_up_at: float) -> Optional[UserChatRecord]:
+        while time.monotonic() < give_up_at:
+            time.sleep(_WAIT_STEP_SECONDS)
+            chat = self._store.get(key)
+            if chat is None or chat.state != "creating" or chat.lease_until <= self._clock():
+                return chat
+        raise GatewayTimeout()
+
+    @staticmethod
+    def _user_article(body_html: str) -> Dict[str, Any]:
+        return {"body": body_html, "content_type": "text/html", "type": "web",
+                "internal": False, "sender": "Customer", "subject": USER_ARTICLE_SUBJECT}
+
+    def _is_resend(self, chat: UserChatRecord, digest: str) -> bool:
+        return chat.last_message_digest == digest and \
+            self._clock() - chat.last_activity < RESEND_SECONDS
+
+    def _usable(self, chat: Optional[UserChatRecord]) -> bool:
+        return chat is not None and chat.state == "open" and \
+            chat.last_activity + self._retention > self._clock()
+
+    def _zammad(self, region: RegionRecord) -> ZammadClient:
+        connection = self._connections.get(region.zammad_url, region.zammad_access_token)
+        return ZammadClient(connection, self._settings.zammad_timeout_seconds)
+
+    @staticmethod
+    def _require_configured(region: RegionRecord) -> None:
+        if not chat_configured(region):
+            raise ServiceUnavailable("No chat server is configured for your region.")
+
+    @staticmethod
+    def _view(region: RegionRecord, chat: UserChatRecord) -> Dict[str, Any]:
+        return {
+            "messages": [message_view(message) for message in chat.messages or []],
+            "evaluation_consent": bool(chat.evaluation_consent),
+            "chatbot_typing": False,
+            "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),
+        }

@@ -1,0 +1,74 @@
+"""Handlers of the app's chat endpoints (SPEC §4), wire-compatible with Integreat CMS API v3."""
+import re
+from typing import Optional
+
+from .errors import BadRequest, NotFound
+from .forms import form_fields
+from .http import Request, Response
+from .storage.models import RegionRecord
+
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+MAX_MESSAGE_CHARACTERS = 10_000
+
+
+def _device_id(value: str) -> str:
+    if not DEVICE_ID.match(value):
+        raise BadRequest("Invalid device id.")
+    return value
+
+
+def _language(value: str) -> str:
+    if not LANGUAGE.match(value):
+        raise BadRequest("Invalid language.")
+    return value
+
+
+def _region(api, slug: str) -> RegionRecord:
+    region = api.region_cache.get(slug)
+    if region is None:
+        raise NotFound("Region not found.")
+    return region
+
+
+def _consent(value) -> Optional[bool]:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise BadRequest("evaluation_consent must be true or false.")
+
+
+def _message(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest("A message is required.")
+    if len(value) > MAX_MESSAGE_CHARACTERS:
+        raise BadRequest("The message is longer than %d characters." % MAX_MESSAGE_CHARACTERS)
+    return value
+
+
+def is_chat_enabled(api, request: Request) -> Response:
+    api.rate_limiter.check(request)
+    # API Gateway allows one variable name per path level: here that segment is the device id.
+    device_id = _device_id(request.path_params["language_or_device"])
+    region = _region(api, request.path_params["region"])
+    return Response(200, {"is_chat_enabled": api.user_chats.is_chat_enabled(region, device_id)})
+
+
+def get_chat(api, request: Request) -> Response:
+    api.rate_limiter.check(request)
+    _language(request.path_params["language_or_device"])
+    device_id = _device_id(request.path_params["device_id"])
+    region = _region(api, request.path_params["region"])
+    return Response(200, api.user_chats.poll(region, device_id))
+
+
+def post_message(api, request: Request) -> Response:
+    api.rate_limiter.check(request)
+    language = _language(request.path_params["language_or_device"])
+    device_id = _device_id(request.path_params["device_id"])
+    region = _region(api, request.path_params["region"])
+    fields = form_fields(request)
+    text = _message(fields.get("message"))
+    consent = _consent(fields.get("evaluation_consent"))
+    return Response(200, api.user_chats.send(region, language, device_id, text, consent))

@@ -1,0 +1,146 @@
+"""Zammad REST API v1 client: the calls Integreat Chat makes, nothing more.
+
+- One pair of `requests.Session`s per Zammad (URL and token), kept for the life of a warm
+  instance so connections are reused. Reads go through a session whose urllib3 `Retry`
+  retries failed GETs; writes through one that never retries (a ticket must not be
+  created twice).
+- Every call of one request shares a deadline (`ZAMMAD_TIMEOUT_SECONDS` from the first
+  call): no call starts after it, and each call's timeouts end by it.
+- Failures become the errors of SPEC §4: a timeout 504, anything else 502; a 404 for a
+  ticket is `TicketGone` (Zammad deleted it: the chat has expired).
+"""
+import json
+import logging
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .errors import BadGateway, GatewayTimeout
+from .metrics import instrument_requests_session
+
+log = logging.getLogger("integreat_chat")
+
+READ_ATTEMPTS = 3  # a GET is tried at most this often within its share of the budget
+_MIN_CALL_SECONDS = 0.05
+
+
+class TicketGone(Exception):
+    """Zammad answered 404 for the ticket."""
+
+
+class ZammadConnection:
+    """The long-lived part: sessions and the API user's login, per Zammad and token."""
+
+    def __init__(self, base_url: str, token: str):
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        # A read that timed out is not retried (its share of the budget is spent) and is
+        # raised as a timeout (504), not wrapped into a connection error (502).
+        self.reads = self._session(Retry(
+            total=READ_ATTEMPTS - 1, connect=READ_ATTEMPTS - 1, read=False,
+            status=READ_ATTEMPTS - 1, backoff_factor=0.05, status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}), raise_on_status=False,
+            respect_retry_after_header=False))
+        self.writes = self._session(Retry(total=0, read=False, raise_on_status=False))
+        self.login: Optional[str] = None  # of GET /users/me, cached
+
+    def _session(self, retry: Retry) -> requests.Session:
+        session = requests.Session()
+        session.headers.update({"Authorization": "Token token=%s" % self._token,
+                                "Accept": "application/json"})
+        session.trust_env = False  # no proxy or netrc from the environment
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        instrument_requests_session(session)
+        return session
+
+
+class ZammadConnections:
+    """Connections by (URL, token): a changed token gets fresh sessions."""
+
+    def __init__(self):
+        self._connections: Dict[Tuple[str, str], ZammadConnection] = {}
+        self._lock = threading.Lock()
+
+    def get(self, base_url: str, token: str) -> ZammadConnection:
+        with self._lock:
+            key = (base_url, token)
+            if key not in self._connections:
+                self._connections[key] = ZammadConnection(base_url, token)
+            return self._connections[key]
+
+
+class ZammadClient:
+    """The Zammad calls of one request, sharing one time budget."""
+
+    def __init__(self, connection: ZammadConnection, budget_seconds: float, clock=time.monotonic):
+        self._connection = connection
+        self._budget = budget_seconds
+        self._clock = clock
+        self._deadline: Optional[float] = None
+
+    # --- the API ----------------------------------------------------------------------
+    def api_user_login(self) -> str:
+        """Login of the token's user, the customer of new tickets (cached per connection)."""
+        if self._connection.login is None:
+            self._connection.login = self._call("GET", "/api/v1/users/me")["login"]
+        return self._connection.login
+
+    def create_ticket(self, fields: Dict[str, Any], article: Dict[str, Any]) -> Dict[str, Any]:
+        return self._call("POST", "/api/v1/tickets", dict(fields, article=article))
+
+    def update_ticket(self, ticket_id: int, fields: Dict[str, Any]) -> Dict[str, Any]:
+        return self._call("PUT", "/api/v1/tickets/%d" % ticket_id, fields, ticket_id=ticket_id)
+
+    def add_article(self, ticket_id: int, article: Dict[str, Any]) -> Dict[str, Any]:
+        return self._call("POST", "/api/v1/ticket_articles", dict(article, ticket_id=ticket_id),
+                          ticket_id=ticket_id)
+
+    def articles(self, ticket_id: int) -> List[Dict[str, Any]]:
+        return self._call("GET", "/api/v1/ticket_articles/by_ticket/%d" % ticket_id,
+                          ticket_id=ticket_id)
+
+    # --- transport --------------------------------------------------------------------
+    def _timeouts(self, method: str) -> Tuple[float, float]:
+        now = self._clock()
+        if self._deadline is None:
+            self._deadline = now + self._budget
+        remaining = self._deadline - now
+        if remaining < _MIN_CALL_SECONDS:
+            raise GatewayTimeout()
+        if method == "GET":  # a retried read: each attempt gets its share
+            remaining = remaining / READ_ATTEMPTS
+        connect = min(remaining / 2, 3.0)
+        return connect, remaining - connect
+
+    def _call(self, method: str, path: str, body: Any = None, ticket_id: Optional[int] = None) -> Any:
+        session = self._connection.reads if method == "GET" else self._connection.writes
+        url = self._connection.base_url + path
+        try:
+            response = session.request(method, url, json=body, timeout=self._timeouts(method))
+        except requests.Timeout:
+            _warn("zammad_timeout", method, path)
+            raise GatewayTimeout() from None
+        except requests.RequestException as error:
+            _warn("zammad_unreachable", method, path, error=type(error).__name__)
+            raise BadGateway() from None
+        if response.status_code == 404 and ticket_id is not None:
+            raise TicketGone(ticket_id)
+        if not 200 <= response.status_code < 300:
+            _warn("zammad_error", method, path, status=response.status_code)
+            raise BadGateway()
+        try:
+            return response.json()
+        except ValueError:
+            _warn("zammad_bad_body", method, path)
+            raise BadGateway() from None
+
+
+def _warn(event: str, method: str, path: str, **details) -> None:
+    # The path with ids folded (groupable log lines); never the URL's host or the token.
+    template = "/".join("<id>" if part.isdigit() else part for part in path.split("/"))
+    log.warning(json.dumps(dict(event=event, method=method, path=template, **details)))
