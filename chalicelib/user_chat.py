@@ -23,7 +23,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from .config import Settings
 from .errors import GatewayTimeout, NotFound, ServiceUnavailable
 from .regions import chat_configured
-from .storage.models import ChatAssignmentRecord, RegionRecord, UserChatRecord
+from .storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
 from .zammad import TicketGone, ZammadClient, ZammadConnections
 
 USER_ARTICLE_SUBJECT = "app user message"
@@ -145,21 +145,27 @@ class ChatStore:
             UserChatRecord.last_activity.set(now),
             UserChatRecord.expires_at.set(_epoch(now + self._retention)),
             UserChatRecord.language.set(language),
-            UserChatRecord.messages_version.add(1),
         ]
         if consent is not None:
             actions.append(UserChatRecord.evaluation_consent.set(consent))
+        if not chat.messages_stored:
+            chat.update(actions=actions)
+            return
         try:
             chat.update(actions=actions + [
-                UserChatRecord.messages.set(UserChatRecord.messages.append([message]))])
+                UserChatRecord.messages.set(UserChatRecord.messages.append([message])),
+                UserChatRecord.messages_version.add(1)])
         except UpdateError as error:
             if not _too_large(error):
                 raise
-            # Past DynamoDB's 400 KB item limit: keep no copy; polls ask Zammad instead.
-            chat.update(actions=actions + [UserChatRecord.messages.set([]),
-                                           UserChatRecord.messages_fetched_at.set(0)])
+            chat.update(actions=actions + self._stop_storing())
 
-    def replace_messages(self, chat: UserChatRecord, messages: List[Dict[str, Any]], now: float) -> None:
+    @staticmethod
+    def _stop_storing() -> list:
+        return [UserChatRecord.messages.set([]), UserChatRecord.messages_stored.set(False),
+                UserChatRecord.messages_version.add(1)]
+
+    def replace_messages(self, chat: UserChatRecord, messages: List[StoredMessage], now: float) -> None:
         """Store what Zammad said, unless a send changed the messages meanwhile."""
         try:
             chat.update(actions=[
@@ -168,9 +174,11 @@ class ChatStore:
                 UserChatRecord.messages_fetched_at.set(now),
             ], condition=UserChatRecord.messages_version == chat.messages_version)
         except UpdateError as error:
-            if not (_condition_failed(error) or _too_large(error)):
+            if _too_large(error):
+                chat.update(actions=self._stop_storing())
+            elif not _condition_failed(error):
                 raise
-            chat.messages = messages  # answer with Zammad's list all the same
+        chat.messages = messages  # answer with Zammad's list in any case
 
     def forget(self, chat: UserChatRecord) -> None:
         try:
@@ -218,15 +226,20 @@ class UserChats:
         if not self._usable(chat):
             raise NotFound("Chat not found.")
         now = self._clock()
-        if now - chat.messages_fetched_at >= self._settings.message_cache_seconds:
-            try:
-                articles = self._zammad(region).articles(int(chat.ticket_id))
-            except TicketGone:
-                self._store.forget(chat)
-                raise NotFound("Chat not found.") from None
-            messages = [m for m in map(article_message, articles) if m is not None]
+        if not chat.messages_stored:
+            chat.messages = self._messages_from_zammad(self._zammad(region), chat)
+        elif now - chat.messages_fetched_at >= self._settings.message_cache_seconds:
+            messages = self._messages_from_zammad(self._zammad(region), chat)
             self._store.replace_messages(chat, messages, now)
         return self._view(region, chat)
+
+    def _messages_from_zammad(self, zammad: ZammadClient, chat: UserChatRecord) -> List[StoredMessage]:
+        try:
+            articles = zammad.articles(int(chat.ticket_id))
+        except TicketGone:
+            self._store.forget(chat)
+            raise NotFound("Chat not found.") from None
+        return [StoredMessage(**message) for message in map(article_message, articles) if message]
 
     def send(self, region: RegionRecord, language: str, device_id: str, text: str,
              consent: Optional[bool]) -> Dict[str, Any]:
@@ -296,6 +309,8 @@ class UserChats:
         article = zammad.add_article(ticket_id, self._user_article(escape_user_text(text)))
         message = article_message(article)
         self._store.append(chat, message, digest, self._clock(), language, consent)
+        if not chat.messages_stored:
+            chat.messages = self._messages_from_zammad(zammad, chat)
         return self._view(region, chat)
 
     def _wait_for_claim(self, key: str, give_up_at: float) -> Optional[UserChatRecord]:

@@ -109,6 +109,10 @@ Integreat Chat is running.
 Try:
   curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions
   curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions/%(region)s
+  curl %(api)s/api/v3/%(region)s/%(device)s/is_chat_enabled/
+  curl -F message=Hallo %(api)s/api/v3/%(region)s/de/chat/%(device)s/
+  curl %(api)s/api/v3/%(region)s/de/chat/%(device)s/
+  curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' %(zammad)s/_emulator/tickets/1/articles
 Ready. Ctrl-C stops everything.""" % {
             "api": api, "ddb": dynamodb_port, "zammad": emulator.url, "region": DEMO_REGION,
             "device": uuid.uuid4(), "admin": admin}, flush=True)

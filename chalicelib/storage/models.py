@@ -78,6 +78,9 @@ class UserChatRecord(Model):
     language = UnicodeAttribute()
     evaluation_consent = BooleanAttribute(default=False)
     messages = ListAttribute(of=StoredMessage, default=list)
+    # False once the messages outgrew DynamoDB's 400 KB item: from then on they are read
+    # from Zammad on every request (a rare, very long chat).
+    messages_stored = BooleanAttribute(default=True)
     messages_version = NumberAttribute(default=0)  # +1 on every change of `messages`
     messages_fetched_at = NumberAttribute(default=0)  # epoch seconds of the last Zammad read
     last_activity = NumberAttribute()  # epoch seconds of the last message sent

@@ -4,6 +4,7 @@ import json
 import jwt
 import pytest
 
+from chalicelib.storage.models import ALL_MODELS
 from tests.conftest import JWT_SECRET, python_env, run_python, unique_prefix
 
 
@@ -20,10 +21,13 @@ def manage(env, *args):
 def test_create_tables_is_idempotent(env):
     first = manage(env, "create-tables")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("regions: created")
+    lines = first.stdout.splitlines()
+    assert len(lines) == len(ALL_MODELS)
+    assert all(": created" in line for line in lines)
+    assert any(line.endswith("user-chats: created, TTL on expires_at") for line in lines)
     second = manage(env, "create-tables")
     assert second.returncode == 0
-    assert second.stdout.strip().endswith("regions: exists")
+    assert second.stdout == first.stdout.replace(": created", ": exists")
 
 
 def test_token_prints_a_token_for_the_configured_secret(env):

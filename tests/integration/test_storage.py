@@ -9,7 +9,7 @@ from chalicelib import metrics
 from chalicelib.config import load_settings
 from chalicelib.errors import NotFound
 from chalicelib.regions import RegionStore
-from chalicelib.storage.connection import bind_models
+from chalicelib.storage.connection import bind_models, ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 from chalicelib.storage.tables import create_tables
 from tests.conftest import unique_prefix
@@ -48,13 +48,14 @@ def describe(model):
 
 
 def test_create_tables_twice_changes_nothing_and_leaves_ttl_on(settings):
-    first = create_tables(MODELS)
-    assert first == ["%sregions: created" % settings.table_prefix,
-                     "%sexpiring-things: created, TTL on expires_at" % settings.table_prefix]
+    def expected(action):
+        return ["%s%s: %s%s" % (settings.table_prefix, model.base_table_name, action,
+                                ", TTL on expires_at" if ttl_attribute_name(model) else "")
+                for model in MODELS]
+
+    assert create_tables(MODELS) == expected("created")
     before = [describe(model) for model in MODELS]
-    second = create_tables(MODELS)
-    assert second == ["%sregions: exists" % settings.table_prefix,
-                      "%sexpiring-things: exists, TTL on expires_at" % settings.table_prefix]
+    assert create_tables(MODELS) == expected("exists")
     after = [describe(model) for model in MODELS]
     assert after == before
     table, ttl = describe(ExpiringThing)

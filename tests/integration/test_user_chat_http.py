@@ -326,3 +326,67 @@ def test_a_poll_needing_zammad_while_it_fails_is_502(api, faulty):
     assert (response.status_code, response.json()) == (502, ERROR)
     faulty.clear_faults()
     assert chat.get().status_code == 200
+
+
+def test_is_chat_enabled_is_drawn_once_and_sticky(api, zammad):
+    url = api[0]
+    always = make_region(api, zammad, chat_beta_tester_percentage=100)
+    never = make_region(api, zammad, chat_beta_tester_percentage=0)
+    device = str(uuid.uuid4())
+    for slug, expected in ((always, True), (never, False)):
+        for path in ("/api/v3/%s/%s/is_chat_enabled/", "/api/v3/%s/%s/is_chat_enabled"):
+            response = requests.get(url + path % (slug, device), timeout=10)
+            assert response.status_code == 200
+            assert response.json() == {"is_chat_enabled": expected}
+    # Sticky: the percentage changing afterwards does not change a device's answer.
+    requests.put("%s/api/v3/admin/regions/%s" % (url, never), headers=api[1], timeout=10,
+                 json={"chat_beta_tester_percentage": 100})
+    assert requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (never, device),
+                        timeout=10).json() == {"is_chat_enabled": False}
+    other = str(uuid.uuid4())
+    assert requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (never, other),
+                        timeout=10).json() == {"is_chat_enabled": True}
+
+
+def test_is_chat_enabled_errors(api, zammad):
+    url = api[0]
+    response = requests.get(url + "/api/v3/no-such-region/%s/is_chat_enabled/" % uuid.uuid4(), timeout=10)
+    assert (response.status_code, response.json()) == (404, {"error": "Region not found."})
+    disabled = make_region(api, zammad, integreat_chat_enabled=False)
+    response = requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (disabled, uuid.uuid4()), timeout=10)
+    assert response.json() == {"is_chat_enabled": False}
+    response = requests.get(url + "/api/v3/%s/bad%%21id/is_chat_enabled/" % disabled, timeout=10)
+    assert response.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def limited_api(dynamodb_local, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("limited") / "server.log"
+    with running_api(dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=5,
+                     TRUSTED_IP_HEADER="X-Forwarded-For") as (url, admin, _env):
+        yield url, admin
+
+
+def test_rate_limit_per_client_ip_with_retry_after(limited_api, zammad):
+    url, _admin = limited_api
+    path = url + "/api/v3/%s/%s/is_chat_enabled/" % (make_region(limited_api, zammad), uuid.uuid4())
+
+    if time.time() % 60 > 55:  # a fixed one-minute window: do not straddle its end
+        time.sleep(60 - time.time() % 60 + 0.1)
+
+    def ask(ip=None):
+        headers = {"X-Forwarded-For": "%s, 10.0.0.1" % ip} if ip else {}
+        return requests.get(path, headers=headers, timeout=10)
+
+    assert [ask("203.0.113.7").status_code for _ in range(5)] == [200] * 5
+    limited = ask("203.0.113.7")
+    assert limited.status_code == 429
+    assert limited.json() == {"error": "Too many requests. Please try again later."}
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    # Another client (the first value of the trusted header) has its own budget.
+    assert ask("198.51.100.9").status_code == 200
+    # Leaving the header out is no way around the limit: all such requests share one.
+    assert [ask().status_code for _ in range(6)][-1] == 429
+    # Only the app endpoints are limited.
+    assert requests.get(url + "/api/v3/admin/regions", headers=limited_api[1], timeout=10,
+                        ).status_code == 200

@@ -1,0 +1,146 @@
+"""User chat rules that need a clock: ChatApi in process on moto, with an injected clock,
+and the Zammad emulator over HTTP (the network edge)."""
+import json
+
+import pytest
+from moto import mock_aws
+
+from chalicelib.api import ChatApi
+from chalicelib.config import load_settings
+from chalicelib.http import Request
+from chalicelib.storage.models import ALL_MODELS, UserChatRecord
+from chalicelib.storage.tables import create_tables
+from chalicelib.user_chat import article_message, escape_user_text
+from functions.zammad_emulator import ZammadEmulator
+
+CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+DAY = 86400
+
+
+class Clock:
+    def __init__(self, now=1_800_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def zammad():
+    with ZammadEmulator(token="t") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def world(zammad):
+    clock = Clock()
+    with mock_aws():
+        api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
+        create_tables(ALL_MODELS)
+        api.regions.put("augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
+                                     "zammad_access_token": "t"})
+        yield api, clock
+
+
+def send(api, text, device="device-1", language="de"):
+    body = json.dumps({"message": text}).encode()
+    response = api.handle(Request("POST", CHAT, {"region": "augsburg", "language_or_device": language,
+                                                 "device_id": device},
+                                  headers={"Content-Type": "application/json"}, body=body))
+    return response.status, response.body
+
+
+def poll(api, device="device-1"):
+    response = api.handle(Request("GET", CHAT, {"region": "augsburg", "language_or_device": "de",
+                                                "device_id": device}))
+    return response.status, response.body
+
+
+def test_a_chat_expires_after_the_retention_and_the_next_post_opens_a_new_ticket(world, zammad):
+    api, clock = world
+    send(api, "first")
+    clock.now += 29 * DAY
+    assert poll(api)[0] == 200
+    clock.now += 2 * DAY  # 31 days after the last message
+    assert poll(api) == (404, {"error": "Chat not found."})
+    status, body = send(api, "after expiry")
+    assert status == 200
+    assert [m["content"] for m in body["messages"]] == ["after expiry"]
+    assert len(zammad.tickets) == 2
+
+
+def test_a_message_keeps_the_chat_alive(world):
+    api, clock = world
+    send(api, "first")
+    clock.now += 20 * DAY
+    send(api, "second")
+    clock.now += 20 * DAY
+    assert poll(api)[0] == 200
+
+
+def test_a_failed_request_does_not_count_as_activity(world, zammad):
+    api, clock = world
+    send(api, "first")
+    clock.now += 20 * DAY
+    zammad.set_fault(status=500)
+    assert send(api, "fails")[0] == 502
+    zammad.clear_faults()
+    clock.now += 11 * DAY
+    assert poll(api)[0] == 404
+
+
+def test_the_same_text_again_soon_is_a_resend_later_a_new_message(world, zammad):
+    api, clock = world
+    send(api, "ok")
+    clock.now += 5
+    status, body = send(api, "ok")
+    assert status == 200 and len(body["messages"]) == 1
+    clock.now += 60
+    status, body = send(api, "ok")
+    assert [m["content"] for m in body["messages"]] == ["ok", "ok"]
+    [ticket] = zammad.tickets.values()
+    assert len(ticket["article_ids"]) == 2
+
+
+def test_polls_ask_zammad_once_per_cache_window(world, zammad):
+    api, clock = world
+    send(api, "hello")
+    [ticket] = zammad.tickets.values()
+    zammad.add_article(ticket["id"], "reply")
+    before = zammad.api_request_count()
+    clock.now += 30
+    assert len(poll(api)[1]["messages"]) == 1  # inside the 60 s window: stored copy
+    clock.now += 31
+    assert len(poll(api)[1]["messages"]) == 2
+    assert len(poll(api)[1]["messages"]) == 2
+    assert zammad.api_request_count() == before + 1
+
+
+def test_a_chat_too_large_for_one_item_is_served_from_zammad(world, zammad):
+    api, clock = world
+    for index in range(45):  # ~10 KB each, escaped: past DynamoDB's 400 KB item limit
+        clock.now += 60
+        status, _ = send(api, ("<%d>" % index) * 2500)
+        assert status == 200
+    record = UserChatRecord.get("augsburg#device-1")
+    assert record.messages == [] and record.messages_stored is False
+    status, body = poll(api)
+    assert status == 200 and len(body["messages"]) == 45
+    clock.now += 60
+    status, body = send(api, "one more")
+    assert [m["content"] for m in body["messages"]][-2:] == [("&lt;44&gt;" * 2500), "one more"]
+    assert len(body["messages"]) == 46
+
+
+def test_escape_user_text():
+    assert escape_user_text("a<b>\r\nc & 'd'\re") == "a&lt;b&gt;<br>c &amp; &#x27;d&#x27;<br>e"
+
+
+def test_article_mapping():
+    article = {"id": 7, "body": "x\ny", "content_type": "text/plain", "sender": "Agent",
+               "subject": "automatically generated message", "internal": False,
+               "created_at": "2026-11-26T10:00:00.123Z"}
+    assert article_message(article) == {"id": 7, "content": "x<br>y", "role": "agent",
+                                        "automatic_answer": True, "created_at": "2026-11-26T10:00:00.123Z"}
+    assert article_message(dict(article, internal=True)) is None
+    assert article_message(dict(article, sender="Customer", content_type="text/html"))["role"] == "user"
