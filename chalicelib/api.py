@@ -23,6 +23,7 @@ from .routes import ROUTES, match_path
 from .storage.connection import bind_models
 from .storage.models import ALL_MODELS
 from .user_chat import UserChats
+from .webhook import ZammadWebhook
 from .zammad import ZammadConnections
 
 log = logging.getLogger("integreat_chat")
@@ -43,6 +44,7 @@ class ChatApi:
         self.rate_limiter = RateLimiter(settings, clock)
         self.zammad = ZammadConnections()
         self.user_chats = UserChats(settings, self.zammad, clock)
+        self.webhook = ZammadWebhook(self.user_chats.store, self.region_cache, clock)
 
     def match(self, path: str):
         """(route template, path parameters) for a concrete path, or None."""

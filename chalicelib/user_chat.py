@@ -29,6 +29,10 @@ from .zammad import TicketGone, ZammadClient, ZammadConnections
 USER_ARTICLE_SUBJECT = "app user message"
 AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
 RESEND_SECONDS = 30
+# While a region's Zammad webhook works (a valid delivery within this time), it tells us of
+# every agent message, and a chat's stored messages are served for up to this long before
+# Zammad is asked again: the bound on how late a lost delivery can show.
+WEBHOOK_TRUST_SECONDS = 6 * 3600
 ASSIGNMENT_DAYS = 365
 _WAIT_STEP_SECONDS = 0.05
 _CLAIM_ATTEMPTS = 5
@@ -63,6 +67,10 @@ def message_view(message) -> Dict[str, Any]:
 
 def chat_key(region: str, device_id: str) -> str:
     return "%s#%s" % (region, device_id)
+
+
+def ticket_key(region: str, ticket_id: int) -> str:
+    return "%s#%d" % (region, ticket_id)
 
 
 def _digest(text: str) -> str:
@@ -127,6 +135,7 @@ class ChatStore:
         claim.update(actions=[
             UserChatRecord.state.set("open"),
             UserChatRecord.ticket_id.set(ticket_id),
+            UserChatRecord.ticket_key.set(ticket_key(claim.chat_key.split("#", 1)[0], ticket_id)),
             UserChatRecord.messages.set([message]),
             UserChatRecord.messages_version.add(1),
             UserChatRecord.messages_fetched_at.set(now),
@@ -180,6 +189,39 @@ class ChatStore:
                 raise
         chat.messages = messages  # answer with Zammad's list in any case
 
+    def find_by_ticket(self, region: str, ticket_id: int) -> Optional[UserChatRecord]:
+        """The open chat of a ticket (the index is read eventually consistent: the chat
+        itself is then read consistently and checked)."""
+        for hit in UserChatRecord.ticket_index.query(ticket_key(region, ticket_id), limit=1):
+            chat = self.get(hit.chat_key)
+            if chat is not None and chat.ticket_id == ticket_id:
+                return chat
+        return None
+
+    def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool:
+        """Add a message learnt from Zammad unless the chat has it; False if it had.
+        Conditional on the messages' version, retried on a race: no message is lost."""
+        for _attempt in range(5):
+            if any(int(known.id) == int(message.id) for known in chat.messages):
+                return False
+            try:
+                chat.update(actions=[
+                    UserChatRecord.messages.set(list(chat.messages) + [message]),
+                    UserChatRecord.messages_version.add(1),
+                ], condition=UserChatRecord.messages_version == chat.messages_version)
+                return True
+            except UpdateError as error:
+                if _too_large(error):
+                    chat.update(actions=self._stop_storing())
+                    return True
+                if not _condition_failed(error):
+                    raise
+            fresh = self.get(chat.chat_key)
+            if fresh is None or fresh.generation != chat.generation:
+                return False
+            chat = fresh
+        raise RuntimeError("the chat's messages kept changing")
+
     def forget(self, chat: UserChatRecord) -> None:
         try:
             chat.delete(condition=UserChatRecord.generation == chat.generation)
@@ -195,7 +237,7 @@ class UserChats:
         self._connections = connections
         self._clock = clock
         self._draw = draw
-        self._store = ChatStore(settings)
+        self.store = ChatStore(settings)
         self._retention = settings.ticket_retention_days * 86400
 
     # --- is_chat_enabled --------------------------------------------------------------
@@ -222,22 +264,28 @@ class UserChats:
     # --- the chat ---------------------------------------------------------------------
     def poll(self, region: RegionRecord, device_id: str) -> Dict[str, Any]:
         self._require_configured(region)
-        chat = self._store.get(chat_key(region.slug, device_id))
+        chat = self.store.get(chat_key(region.slug, device_id))
         if not self._usable(chat):
             raise NotFound("Chat not found.")
         now = self._clock()
         if not chat.messages_stored:
             chat.messages = self._messages_from_zammad(self._zammad(region), chat)
-        elif now - chat.messages_fetched_at >= self._settings.message_cache_seconds:
+        elif now - chat.messages_fetched_at >= self._cache_seconds(region, now):
             messages = self._messages_from_zammad(self._zammad(region), chat)
-            self._store.replace_messages(chat, messages, now)
+            self.store.replace_messages(chat, messages, now)
         return self._view(region, chat)
+
+    def _cache_seconds(self, region: RegionRecord, now: float) -> float:
+        seen = region.webhook_seen_at
+        if seen is not None and now - seen < WEBHOOK_TRUST_SECONDS:
+            return max(self._settings.message_cache_seconds, WEBHOOK_TRUST_SECONDS)
+        return self._settings.message_cache_seconds
 
     def _messages_from_zammad(self, zammad: ZammadClient, chat: UserChatRecord) -> List[StoredMessage]:
         try:
             articles = zammad.articles(int(chat.ticket_id))
         except TicketGone:
-            self._store.forget(chat)
+            self.store.forget(chat)
             raise NotFound("Chat not found.") from None
         return [StoredMessage(**message) for message in map(article_message, articles) if message]
 
@@ -249,7 +297,7 @@ class UserChats:
         digest = _digest(text)
         # Requests waiting for another's claim give up with it: the budget and a margin.
         give_up_at = time.monotonic() + self._settings.zammad_timeout_seconds + 0.5
-        chat = self._store.get(key)
+        chat = self.store.get(key)
         for _attempt in range(_CLAIM_ATTEMPTS):
             if chat is not None and chat.state == "creating" and chat.lease_until > self._clock():
                 chat = self._wait_for_claim(key, give_up_at)
@@ -260,13 +308,13 @@ class UserChats:
                 try:
                     return self._send_to_ticket(region, zammad, chat, language, text, digest, consent)
                 except TicketGone:  # Zammad deleted the ticket: this message starts a new chat
-                    self._store.forget(chat)
-                    chat = self._store.get(key)
+                    self.store.forget(chat)
+                    chat = self.store.get(key)
                     continue
-            claim = self._store.claim(key, chat, language, consent, self._clock(),
+            claim = self.store.claim(key, chat, language, consent, self._clock(),
                                       lease_seconds=self._settings.zammad_timeout_seconds + 5)
             if claim is None:  # another request claimed it first
-                chat = self._store.get(key)
+                chat = self.store.get(key)
                 continue
             return self._create_ticket(region, zammad, claim, device_id, language, text, digest, consent)
         raise GatewayTimeout()
@@ -287,13 +335,13 @@ class UserChats:
                 fields["evaluation_consent"] = consent
             ticket = zammad.create_ticket(fields, self._user_article(body))
         except BaseException:
-            self._store.withdraw(claim)
+            self.store.withdraw(claim)
             raise
         now = self._clock()
         article_ids = ticket.get("article_ids") or [0]
         message = {"id": int(article_ids[0]), "content": body, "role": "user",
                    "automatic_answer": False, "created_at": ticket.get("created_at") or ""}
-        self._store.open(claim, int(ticket["id"]), message, digest, now)
+        self.store.open(claim, int(ticket["id"]), message, digest, now)
         return self._view(region, claim)  # update() refreshed it from DynamoDB's answer
 
     def _send_to_ticket(self, region, zammad: ZammadClient, chat: UserChatRecord, language: str,
@@ -308,7 +356,7 @@ class UserChats:
             zammad.update_ticket(ticket_id, changes)
         article = zammad.add_article(ticket_id, self._user_article(escape_user_text(text)))
         message = article_message(article)
-        self._store.append(chat, message, digest, self._clock(), language, consent)
+        self.store.append(chat, message, digest, self._clock(), language, consent)
         if not chat.messages_stored:
             chat.messages = self._messages_from_zammad(zammad, chat)
         return self._view(region, chat)
@@ -316,7 +364,7 @@ class UserChats:
     def _wait_for_claim(self, key: str, give_up_at: float) -> Optional[UserChatRecord]:
         while time.monotonic() < give_up_at:
             time.sleep(_WAIT_STEP_SECONDS)
-            chat = self._store.get(key)
+            chat = self.store.get(key)
             if chat is None or chat.state != "creating" or chat.lease_until <= self._clock():
                 return chat
         raise GatewayTimeout()
@@ -346,7 +394,9 @@ class UserChats:
     @staticmethod
     def _view(region: RegionRecord, chat: UserChatRecord) -> Dict[str, Any]:
         return {
-            "messages": [message_view(message) for message in chat.messages or []],
+            # By article id: messages learnt from webhooks may arrive out of order.
+            "messages": [message_view(message)
+                         for message in sorted(chat.messages or [], key=lambda m: int(m.id))],
             "evaluation_consent": bool(chat.evaluation_consent),
             "chatbot_typing": False,
             "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),

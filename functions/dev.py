@@ -75,12 +75,15 @@ def main() -> None:
     bind_models(ALL_MODELS, settings)
     for line in create_tables(ALL_MODELS):
         print("table " + line)
+    webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     RegionStore().put(DEMO_REGION, {
         "name": "Demo region", "integreat_chat_enabled": True, "zammad_url": emulator.url,
         "zammad_access_token": zammad_token, "chat_beta_tester_percentage": 100,
-        "zammad_webhook_token": secrets.token_urlsafe(24),
-        "zammad_webhook_secret": secrets.token_urlsafe(24),
+        "zammad_webhook_token": webhook_token, "zammad_webhook_secret": webhook_secret,
     })
+    # Agent replies reach the API as in production: through Zammad's (signed) webhook.
+    emulator.configure_webhook("http://127.0.0.1:%d/api/v3/webhook/zammad/?token=%s"
+                               % (args.port, webhook_token), webhook_secret)
 
     server = subprocess.Popen(
         [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(args.port)],

@@ -12,16 +12,29 @@ Zammad API (header `Authorization: Token token=<token>`; a wrong token gives 401
     POST   /api/v1/ticket_articles
     GET    /api/v1/ticket_articles/by_ticket/<id>
 
+Webhook: with a webhook URL set (`--webhook-url`, `configure_webhook`), every new article
+is posted there as Zammad's trigger webhook does: `{"ticket": {...}, "article": {...}}` with
+`X-Zammad-Trigger`, `X-Zammad-Delivery` and, with a secret, `X-Hub-Signature: sha1=<hmac>`.
+Like a trigger without conditions it also posts internal notes and the customer's articles.
+
 Controls for tests and people (no token; the server listens on loopback only):
     POST   /_emulator/tickets/<id>/articles  {"body": "...", "internal": false}  an agent reply or note
-    PUT    /_emulator/faults    {"status": 500, "delay": 0, "count": null}  switch faults on
+    PUT    /_emulator/faults    {"status": 500, "delay": 0, "latency": 0, "count": null}  faults on
     DELETE /_emulator/faults    switch them off
-    GET    /_emulator/state     tickets, articles and the requests received
+    PUT    /_emulator/webhook   {"url": "...", "secret": "..."}  where deliveries go
+    POST   /_emulator/deliveries/<id>/repeat  deliver again, as Zammad's retry does
+    GET    /_emulator/state     tickets, articles, deliveries and the requests received
 The same controls exist as methods (`add_article`, `set_fault`, `refuse_connections`, ...).
 """
 import argparse
 import copy
+import hashlib
+import hmac
 import json
+import queue
+import urllib.error
+import urllib.request
+import uuid
 import re
 import socket
 import threading
@@ -75,6 +88,11 @@ class ZammadEmulator:
         self._next_article = 1
         self._fault: Dict[str, Any] = {}
         self._open_connections: set = set()
+        self.webhook_url: Optional[str] = None
+        self.webhook_secret: Optional[str] = None
+        self.deliveries: Dict[str, Dict[str, Any]] = {}  # by delivery id, in order
+        self._outbox: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=self._deliver_forever, daemon=True).start()
 
     # --- running -----------------------------------------------------------------------
     @property
@@ -129,11 +147,13 @@ class ZammadEmulator:
 
     # --- controls ----------------------------------------------------------------------
     def set_fault(self, status: Optional[int] = None, delay: float = 0.0,
-                  count: Optional[int] = None) -> None:
-        """Answer API requests with `status` (a Zammad error body) and/or after `delay` seconds;
-        for the next `count` requests, or until `clear_faults`."""
+                  count: Optional[int] = None, latency: float = 0.0) -> None:
+        """Answer API requests with `status` (a Zammad error body) and/or after `delay` seconds
+        (a slow Zammad: the answer is made after the wait), and/or with `latency` (a slow
+        network: the answer is made at once, sent after the wait); for the next `count`
+        requests, or until `clear_faults`."""
         with self._lock:
-            self._fault = {"status": status, "delay": delay, "count": count}
+            self._fault = {"status": status, "delay": delay, "count": count, "latency": latency}
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -150,6 +170,59 @@ class ZammadEmulator:
             return self._create_article(ticket_id, {
                 "body": body, "internal": internal, "sender": sender, "subject": subject,
                 "content_type": content_type, "type": article_type}, author)
+
+    # --- webhooks ----------------------------------------------------------------------
+    def configure_webhook(self, url: Optional[str], secret: Optional[str] = None) -> None:
+        with self._lock:
+            self.webhook_url, self.webhook_secret = url, secret
+
+    def _queue_delivery(self, ticket: Dict[str, Any], article: Dict[str, Any]) -> None:
+        """Called with the lock held, when an article is created."""
+        if not self.webhook_url:
+            return
+        body = json.dumps({"ticket": self._ticket_view(ticket, with_ids=True),
+                           "article": copy.deepcopy(article)}).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "X-Zammad-Trigger": "Integreat Chat", "X-Zammad-Delivery": uuid.uuid4().hex,
+                   "User-Agent": "Zammad User Agent"}
+        if self.webhook_secret:
+            digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha1).hexdigest()
+            headers["X-Hub-Signature"] = "sha1=%s" % digest
+        delivery_id = headers["X-Zammad-Delivery"]
+        self.deliveries[delivery_id] = {"url": self.webhook_url, "body": body, "headers": headers,
+                                        "statuses": []}
+        self._outbox.put(delivery_id)
+
+    def _deliver_forever(self) -> None:
+        while True:
+            delivery_id = self._outbox.get()
+            try:
+                self.redeliver(delivery_id)
+            finally:
+                self._outbox.task_done()
+
+    def redeliver(self, delivery_id: str) -> int:
+        """Post a delivery (again, as a retry does: same id, same body); returns the status."""
+        delivery = self.deliveries[delivery_id]
+        request = urllib.request.Request(delivery["url"], data=delivery["body"],
+                                         headers=delivery["headers"], method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except OSError:
+            status = 0  # not reachable
+        delivery["statuses"].append(status)
+        return status
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> None:
+        """Block until every queued delivery has been attempted."""
+        deadline = time.monotonic() + timeout
+        while self._outbox.unfinished_tasks:
+            if time.monotonic() > deadline:
+                raise TimeoutError("webhook deliveries still pending")
+            time.sleep(0.01)
 
     def api_request_count(self) -> int:
         return sum(1 for _method, path in self.requests if path.startswith("/api/"))
@@ -180,6 +253,7 @@ class ZammadEmulator:
         ticket["article_ids"].append(article_id)
         ticket["article_count"] = len(ticket["article_ids"])
         ticket["updated_at"] = stamp
+        self._queue_delivery(ticket, article)
         return copy.deepcopy(article)
 
     def _ticket_view(self, ticket: Dict[str, Any], with_ids: bool) -> Dict[str, Any]:
@@ -273,7 +347,10 @@ class ZammadEmulator:
     def state(self) -> Dict[str, Any]:
         with self._lock:
             return {"tickets": copy.deepcopy(self.tickets), "articles": copy.deepcopy(self.articles),
-                    "requests": ["%s %s" % request for request in self.requests]}
+                    "requests": ["%s %s" % request for request in self.requests],
+                    "webhook_url": self.webhook_url,
+                    "deliveries": [{"id": key, "statuses": value["statuses"]}
+                                   for key, value in self.deliveries.items()]}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -338,6 +415,8 @@ class _Handler(BaseHTTPRequestHandler):
         if scheme not in ("Token", "Bearer") or token.replace("token=", "", 1) != emulator.token:
             return self._send(401, _error("Can't find User for Token"))
         status, answer = emulator.api(self.command, path, body)
+        if fault.get("latency"):
+            time.sleep(fault["latency"])
         self._send(status, answer)
 
     def _control(self, path: str, body: Any) -> None:
@@ -353,11 +432,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(404, _error("No such ticket"))
             return self._send(201, article)
         if path == "/_emulator/faults" and self.command == "PUT":
-            emulator.set_fault(body.get("status"), float(body.get("delay") or 0), body.get("count"))
+            emulator.set_fault(body.get("status"), float(body.get("delay") or 0), body.get("count"),
+                               float(body.get("latency") or 0))
             return self._send(200, {"fault": emulator._fault})
         if path == "/_emulator/faults" and self.command == "DELETE":
             emulator.clear_faults()
             return self._send(200, {"fault": {}})
+        if path == "/_emulator/webhook" and self.command == "PUT":
+            emulator.configure_webhook(body.get("url"), body.get("secret"))
+            return self._send(200, {"url": emulator.webhook_url})
+        found = re.fullmatch(r"/_emulator/deliveries/([^/]+)/repeat", path)
+        if found and self.command == "POST":
+            if found.group(1) not in emulator.deliveries:
+                return self._send(404, _error("No such delivery"))
+            return self._send(200, {"status": emulator.redeliver(found.group(1))})
         if path == "/_emulator/state" and self.command == "GET":
             return self._send(200, emulator.state())
         return self._send(404, _error("No such control"))
@@ -370,8 +458,11 @@ def main() -> None:
                                      description="Serve the Zammad emulator on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token", default="dev-zammad-token")
+    parser.add_argument("--webhook-url", help="post every new article there")
+    parser.add_argument("--webhook-secret", help="sign deliveries (X-Hub-Signature)")
     args = parser.parse_args()
     emulator = ZammadEmulator(token=args.token, port=args.port).start()
+    emulator.configure_webhook(args.webhook_url, args.webhook_secret)
     print("Zammad emulator on %s (token %s)" % (emulator.url, args.token), flush=True)
     try:
         while True:

@@ -25,6 +25,17 @@ class WebhookTokenIndex(GlobalSecondaryIndex):
     zammad_webhook_token = UnicodeAttribute(hash_key=True)
 
 
+class TicketIndex(GlobalSecondaryIndex):
+    """Finds a chat by its Zammad ticket (for the webhook); ticket ids are per Zammad, so the
+    key is "<region>#<ticket id>"."""
+
+    class Meta:
+        index_name = "ticket"
+        projection = KeysOnlyProjection()
+
+    ticket_key = UnicodeAttribute(hash_key=True)
+
+
 class RegionRecord(Model):
     """A region (municipality) and its Zammad settings. Secrets are stored, never returned."""
 
@@ -44,6 +55,7 @@ class RegionRecord(Model):
     zammad_privacy_policy = UnicodeAttribute(default="")
     ticket_group = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
+    webhook_seen_at = NumberAttribute(null=True)  # epoch seconds of the last valid delivery
 
     webhook_token_index = WebhookTokenIndex()
 
@@ -75,6 +87,7 @@ class UserChatRecord(Model):
     lease_until = NumberAttribute(null=True)  # epoch seconds; after it another may take over
     last_message_digest = UnicodeAttribute(null=True)  # sha256 of the last message sent
     ticket_id = NumberAttribute(null=True)
+    ticket_key = UnicodeAttribute(null=True)  # "<region>#<ticket id>", for TicketIndex
     language = UnicodeAttribute()
     evaluation_consent = BooleanAttribute(default=False)
     messages = ListAttribute(of=StoredMessage, default=list)
@@ -85,6 +98,8 @@ class UserChatRecord(Model):
     messages_fetched_at = NumberAttribute(default=0)  # epoch seconds of the last Zammad read
     last_activity = NumberAttribute()  # epoch seconds of the last message sent
     expires_at = TTLAttribute()  # last activity + retention: DynamoDB forgets the chat
+
+    ticket_index = TicketIndex()
 
 
 class ChatAssignmentRecord(Model):
@@ -113,4 +128,17 @@ class RateLimitCounter(Model):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS = (RegionRecord, UserChatRecord, ChatAssignmentRecord, RateLimitCounter)
+class WebhookDeliveryRecord(Model):
+    """A processed Zammad webhook delivery (`X-Zammad-Delivery`): a retry is not processed again."""
+
+    base_table_name = "webhook-deliveries"
+
+    class Meta(_OnDemand):
+        table_name = "webhook-deliveries"
+
+    delivery_key = UnicodeAttribute(hash_key=True)  # "<region>#<delivery id>"
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS = (RegionRecord, UserChatRecord, ChatAssignmentRecord, RateLimitCounter,
+              WebhookDeliveryRecord)
