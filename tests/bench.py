@@ -94,6 +94,49 @@ def calls_per_request():
     return rows
 
 
+def zammad_calls_per_thousand_polls(webhook: bool) -> int:
+    """1,000 polls of one active chat, one every 15 s (the app's interval), agents replying
+    now and then; with the region's webhook delivering the replies, or without a webhook."""
+    from moto import mock_aws
+
+    from chalicelib.api import ChatApi
+    from chalicelib.config import load_settings
+    from chalicelib.http import Request
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+    from functions.zammad_emulator import ZammadEmulator
+
+    clock = FakeClock()
+    chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+    device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
+    token = "bench-webhook-token-0123456789"
+    with mock_aws(), ZammadEmulator(token="bench") as zammad:
+        api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
+        create_tables(ALL_MODELS)
+        api.regions.put("bench", {"zammad_url": zammad.url, "zammad_access_token": "bench",
+                                  "integreat_chat_enabled": True, "zammad_webhook_token": token})
+        api.handle(Request("POST", chat, device, headers={"Content-Type": "application/json"},
+                           body=b'{"message": "Hallo"}', source_ip="127.0.0.1"))
+        [ticket_id] = zammad.tickets
+
+        def deliver(article):  # as Zammad's trigger does for each new article
+            if webhook:
+                api.handle(Request("POST", "/api/v3/webhook/zammad", query={"token": token},
+                                   body=json.dumps({"ticket": zammad.tickets[ticket_id],
+                                                    "article": article}).encode()))
+
+        deliver(zammad.articles[zammad.tickets[ticket_id]["article_ids"][0]])  # the user's own
+        total = 0
+        for index in range(1000):
+            clock.now += 15
+            if index % 100 == 50:  # an agent replies
+                deliver(zammad.add_article(ticket_id, "<p>reply %d</p>" % index))
+            response = api.handle(Request("GET", chat, device, source_ip="127.0.0.1"))
+            assert response.status == 200
+            total += _calls(response.headers["Server-Timing"])["zammad"]
+        return total
+
+
 class FakeClock:
     def __init__(self):
         import time
@@ -117,6 +160,11 @@ def main() -> None:
         print("  %-32s %8d %8d" % (label, calls.get("ddb", 0), calls.get("zammad", 0)))
     print("  (targets: poll inside the window <= 2 DynamoDB, 0 Zammad; first message 1 Zammad")
     print("   plus users/me once per region and warm instance; later message 1 Zammad)")
+    print()
+    print("Zammad calls per 1,000 polls of an active chat (one poll per 15 s, 10 agent replies)")
+    print("  with the webhook working:   %4d  (target 0)" % zammad_calls_per_thousand_polls(True))
+    print("  without a webhook:          %4d  (at most one per MESSAGE_CACHE_SECONDS = 60 s: 250)"
+          % zammad_calls_per_thousand_polls(False))
 
 
 if __name__ == "__main__":

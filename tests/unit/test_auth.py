@@ -16,7 +16,7 @@ from chalicelib.config import load_settings
 from chalicelib.errors import Forbidden, Unauthorized
 from tests.conftest import JWT_SECRET
 
-NOW = time.time()
+NOW = time.time()  # tokens below live an hour: long enough for any test order
 
 
 def hs256(claims, secret=JWT_SECRET):
@@ -45,7 +45,7 @@ def test_no_token_or_garbage_is_401(auth, header):
 
 def test_a_wrong_signature_is_401(auth):
     with pytest.raises(Unauthorized):
-        auth.require(hs256({"sub": "a", "roles": ["admin"], "exp": NOW + 60}, "other-secret-xxxxxxxxxxxxxxxxxxxxxx"), "admin")
+        auth.require(hs256({"sub": "a", "roles": ["admin"], "exp": NOW + 3600}, "other-secret-xxxxxxxxxxxxxxxxxxxxxx"), "admin")
 
 
 def test_a_token_without_exp_is_401(auth):
@@ -60,22 +60,22 @@ def test_an_expired_token_is_401(auth):
 
 def test_a_token_without_sub_is_401(auth):
     with pytest.raises(Unauthorized):
-        auth.require(hs256({"roles": ["admin"], "exp": NOW + 60}), "admin")
+        auth.require(hs256({"roles": ["admin"], "exp": NOW + 3600}), "admin")
 
 
 def test_roles_that_are_not_a_list_of_strings_are_401(auth):
     with pytest.raises(Unauthorized):
-        auth.require(hs256({"sub": "a", "roles": "admin", "exp": NOW + 60}), "admin")
+        auth.require(hs256({"sub": "a", "roles": "admin", "exp": NOW + 3600}), "admin")
 
 
 @pytest.mark.parametrize("roles", [[], ["author"], ["superuser"]])
 def test_a_missing_role_is_403(auth, roles):
     with pytest.raises(Forbidden):
-        auth.require(hs256({"sub": "a", "roles": roles, "exp": NOW + 60}), "admin")
+        auth.require(hs256({"sub": "a", "roles": roles, "exp": NOW + 3600}), "admin")
 
 
 def test_alg_none_is_401(auth):
-    token = jwt.encode({"sub": "a", "roles": ["admin"], "exp": NOW + 60}, None, algorithm="none")
+    token = jwt.encode({"sub": "a", "roles": ["admin"], "exp": NOW + 3600}, None, algorithm="none")
     with pytest.raises(Unauthorized):
         auth.require("Bearer " + token, "admin")
 
@@ -126,7 +126,7 @@ def idp_auth(jwks_url):
 
 
 def test_rs256_from_the_jwks_is_accepted(idp_auth, rsa_key):
-    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 60,
+    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 3600,
               "iss": "https://idp.example.org", "aud": "integreat-chat"}
     assert idp_auth.require(rs256(rsa_key, claims), "admin").sub == "bob"
 
@@ -135,7 +135,7 @@ def test_rs256_from_the_jwks_is_accepted(idp_auth, rsa_key):
     {"iss": "https://evil.example.org"}, {"aud": "other-app"}, {"exp": NOW - 5},
 ])
 def test_rs256_with_wrong_issuer_audience_or_expiry_is_401(idp_auth, rsa_key, change):
-    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 60,
+    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 3600,
               "iss": "https://idp.example.org", "aud": "integreat-chat", **change}
     with pytest.raises(Unauthorized):
         idp_auth.require(rs256(rsa_key, claims), "admin")
@@ -143,7 +143,7 @@ def test_rs256_with_wrong_issuer_audience_or_expiry_is_401(idp_auth, rsa_key, ch
 
 def test_rs256_signed_by_another_key_is_401(idp_auth):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 60,
+    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 3600,
               "iss": "https://idp.example.org", "aud": "integreat-chat"}
     with pytest.raises(Unauthorized):
         idp_auth.require(rs256(other, claims), "admin")
@@ -159,7 +159,7 @@ def test_the_public_key_used_as_an_hs256_secret_is_401(idp_auth, rsa_key):
 
     # PyJWT refuses to sign with a PEM key as an HMAC secret, so forge the token by hand.
     signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(
-        json.dumps({"sub": "x", "roles": ["admin"], "exp": NOW + 60}).encode())
+        json.dumps({"sub": "x", "roles": ["admin"], "exp": NOW + 3600}).encode())
     signature = b64(hmac.new(public_pem, signing_input, hashlib.sha256).digest())
     with pytest.raises(Unauthorized):
         idp_auth.require("Bearer " + (signing_input + b"." + signature).decode(), "admin")
