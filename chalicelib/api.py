@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from . import metrics
 from .auth import Authenticator
+from .author_chat import AuthorChat
 from .config import Settings
 from .errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from .http import Request, Response
@@ -45,6 +46,7 @@ class ChatApi:
         self.zammad = ZammadConnections()
         self.user_chats = UserChats(settings, self.zammad, clock)
         self.webhook = ZammadWebhook(self.user_chats.store, self.region_cache, clock)
+        self.author_chat = AuthorChat(settings, clock)
 
     def match(self, path: str):
         """(route template, path parameters) for a concrete path, or None."""

@@ -5,7 +5,7 @@ app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer 
 from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import unquote
 
-from . import admin_api, user_chat_api, webhook_api
+from . import admin_api, author_chat_api, user_chat_api, webhook_api
 
 Handler = Callable  # (api, Request) -> Response
 
@@ -18,6 +18,12 @@ ROUTES: Dict[str, Dict[str, Handler]] = {
         "POST": user_chat_api.post_message,
     },
     "/api/v3/webhook/zammad": {"POST": webhook_api.zammad_webhook},
+    "/api/v3/author-chat/messages": {
+        "GET": author_chat_api.list_messages,
+        "POST": author_chat_api.post_message,
+    },
+    "/api/v3/author-chat/messages/{message_id}": {"DELETE": author_chat_api.delete_message},
+    "/api/v3/author-chat/read": {"POST": author_chat_api.mark_read},
     "/api/v3/admin/regions": {"GET": admin_api.list_regions},
     "/api/v3/admin/regions/{slug}": {
         "GET": admin_api.get_region,

@@ -1,18 +1,16 @@
 """Shared fixtures: real servers on 127.0.0.1 (DynamoDB Local, moto server, the Zammad
 emulator, the API itself), each started by the tests that need it and stopped after."""
-import glob
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests import servers
+from tests.servers import free_port, wait_for_http
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -25,56 +23,15 @@ os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(url: str, seconds: float = 60.0, process=None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError("%s exited with %s" % (process.args, process.returncode))
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("%s did not answer within %d s" % (url, seconds))
-
-
 def unique_prefix() -> str:
     return "t%s-" % uuid.uuid4().hex[:10]
-
-
-def _dynamodb_local_dir() -> Path:
-    root = Path(os.environ.get("DYNAMODB_LOCAL_DIR", PROJECT / ".cache" / "dynamodb-local"))
-    jars = glob.glob(str(root / "package" / "lib" / "dynamodb_local_*" / "DynamoDBLocal.jar"))
-    if not jars:
-        raise RuntimeError("DynamoDB Local is not installed: run `make dynamodb-local` (or `make test`)")
-    return Path(jars[0]).parent
 
 
 @pytest.fixture(scope="session")
 def dynamodb_local():
     """Amazon's DynamoDB Local (the real engine), in memory, on a free loopback port."""
-    java = shutil.which("java")
-    if java is None:
-        raise RuntimeError("DynamoDB Local needs Java on PATH")
-    home = _dynamodb_local_dir()
-    port = free_port()
-    process = subprocess.Popen(
-        [java, "-Djava.library.path=%s" % (home / "DynamoDBLocal_lib"), "-jar",
-         str(home / "DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(home))
-    endpoint = "http://127.0.0.1:%d" % port
-    try:
-        wait_for_http(endpoint, process=process)
+    with servers.dynamodb_local() as endpoint:
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")

@@ -140,5 +140,37 @@ class WebhookDeliveryRecord(Model):
     expires_at = TTLAttribute()
 
 
+class AuthorMessageRecord(Model):
+    """A message of the author chat. All messages share one partition (one room), sorted by
+    `message_id`, which starts with the send time: the history is one key-range query that
+    reads only the window, newest first. See README, "Author chat at scale"."""
+
+    base_table_name = "author-messages"
+
+    class Meta(_OnDemand):
+        table_name = "author-messages"
+
+    room = UnicodeAttribute(hash_key=True)
+    message_id = UnicodeAttribute(range_key=True)  # "<send time, ms, 13 digits>-<8 hex>"
+    text = UnicodeAttribute()
+    sender_id = UnicodeAttribute()
+    sender_name = UnicodeAttribute()
+    sender_email = UnicodeAttribute(default="")
+    sent_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()  # send time + history window: DynamoDB deletes it
+
+
+class AuthorVisitRecord(Model):
+    """When an author last read the chat (`POST /author-chat/read`): what is unread."""
+
+    base_table_name = "author-visits"
+
+    class Meta(_OnDemand):
+        table_name = "author-visits"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    last_visited_at = UTCDateTimeAttribute()
+
+
 ALL_MODELS = (RegionRecord, UserChatRecord, ChatAssignmentRecord, RateLimitCounter,
-              WebhookDeliveryRecord)
+              WebhookDeliveryRecord, AuthorMessageRecord, AuthorVisitRecord)

@@ -1,0 +1,175 @@
+"""The author chat (SPEC §5): one room for CMS authors, only the last
+`AUTHOR_CHAT_HISTORY_DAYS` ever shown.
+
+The window is enforced twice: the history is a key-range query on the send time (message
+ids start with it), so it reads only messages inside the window however many older ones
+the table still holds; and every message carries a TTL so DynamoDB deletes it afterwards.
+"""
+import base64
+import binascii
+import json
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Optional
+
+from .auth import Principal
+from .config import Settings
+from .errors import BadRequest, Forbidden, NotFound
+from .storage.models import AuthorMessageRecord, AuthorVisitRecord
+
+ROOM = "room"
+MAX_TEXT_CHARACTERS = 10_000
+DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+_MESSAGE_ID = re.compile(r"^\d{13}-[0-9a-f]{8}$")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _key_at(seconds: float, after_all: bool = False) -> str:
+    """The smallest message id of that millisecond, or (after_all) one above all of them."""
+    return "%013d-%s" % (int(seconds * 1000), "~" if after_all else "")
+
+
+def encode_cursor(message_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"m": message_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        message_id = value["m"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise BadRequest("Invalid cursor.") from None
+    if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
+        raise BadRequest("Invalid cursor.")
+    return message_id
+
+
+class AuthorChat:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+        self.history_days = settings.author_chat_history_days
+        self._clock = clock
+
+    def window_start(self) -> float:
+        return self._clock() - self.history_days * 86400
+
+    # --- the API ----------------------------------------------------------------------
+    def post(self, author: Principal, text: Any) -> Dict[str, Any]:
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest("text must be 1 to %d characters." % MAX_TEXT_CHARACTERS)
+        text = text.strip()
+        if len(text) > MAX_TEXT_CHARACTERS:
+            raise BadRequest("text must be 1 to %d characters." % MAX_TEXT_CHARACTERS)
+        now = self._clock()
+        record = AuthorMessageRecord(
+            ROOM, "%013d-%s" % (int(now * 1000), secrets.token_hex(4)), text=text,
+            sender_id=author.sub, sender_name=author.name, sender_email=author.email,
+            sent_at=datetime.fromtimestamp(now, timezone.utc),
+            expires_at=datetime.fromtimestamp(now + self.history_days * 86400, timezone.utc))
+        record.save(condition=AuthorMessageRecord.message_id.does_not_exist())
+        return self._view(record, author, unread_after=None)
+
+    def history(self, reader: Principal, limit: int, cursor: Optional[str]) -> Dict[str, Any]:
+        page, next_id, _scanned = self.read_page(limit, decode_cursor(cursor) if cursor else None)
+        visited = self._last_visit(reader.sub)
+        unread_after = _key_at(visited.timestamp(), after_all=True) if visited else None
+        if cursor is None and (next_id is None or (unread_after and page[-1].message_id <= unread_after)):
+            unread_count = sum(1 for record in page if self._unread(record, reader, unread_after))
+        else:  # the unread messages reach beyond this page: count them (a COUNT query)
+            unread_count = self.count_unread(reader, unread_after)
+        return {
+            "messages": [self._view(record, reader, unread_after) for record in page],
+            "unread_count": unread_count,
+            "last_visited_at": _iso(visited) if visited else None,
+            "history_days": self.history_days,
+            "next_cursor": encode_cursor(next_id) if next_id else None,
+        }
+
+    def read_page(self, limit: int, before_id: Optional[str]):
+        """(messages newest first, id to continue before or None, items DynamoDB read)."""
+        lower = _key_at(self.window_start())
+        if before_id is not None and before_id <= lower:
+            return [], None, 0
+        start = {"room": {"S": ROOM}, "message_id": {"S": before_id}} if before_id else None
+        # One more than asked for tells whether there is a next page without an empty one.
+        results = AuthorMessageRecord.query(
+            ROOM, AuthorMessageRecord.message_id > lower, scan_index_forward=False,
+            limit=limit + 1, last_evaluated_key=start)
+        records = list(results)
+        next_id = records[limit - 1].message_id if len(records) > limit else None
+        return records[:limit], next_id, results.page_iter.total_scanned_count
+
+    def count_unread(self, reader: Principal, unread_after: Optional[str]) -> int:
+        lower = max(_key_at(self.window_start()), unread_after or "")
+        return AuthorMessageRecord.count(ROOM, AuthorMessageRecord.message_id > lower,
+                                         filter_condition=AuthorMessageRecord.sender_id != reader.sub)
+
+    def mark_read(self, reader: Principal) -> Dict[str, Any]:
+        previous = self._last_visit(reader.sub)
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        AuthorVisitRecord(reader.sub, last_visited_at=now).save()
+        return {"last_visited_at": _iso(now), "previous_visited_at": _iso(previous) if previous else None}
+
+    def delete(self, caller: Principal, message_id: str) -> Dict[str, Any]:
+        record = self._find(message_id)
+        if record.sender_id != caller.sub and not caller.has_role("admin"):
+            raise Forbidden("Only the sender or an admin may delete this message.")
+        record.delete()
+        return {"success": True, "status": "The chat message was successfully deleted."}
+
+    # --- upkeep -----------------------------------------------------------------------
+    def purge_expired(self) -> int:
+        """Delete the messages older than the window (DynamoDB's TTL does this in AWS, late;
+        moto never does). A key-range query on the send time: no table scan."""
+        expired = AuthorMessageRecord.query(
+            ROOM, AuthorMessageRecord.message_id < _key_at(self.window_start()),
+            attributes_to_get=["room", "message_id"])
+        count = 0
+        with AuthorMessageRecord.batch_write() as batch:
+            for record in expired:
+                batch.delete(record)
+                count += 1
+        return count
+
+    # --- helpers ----------------------------------------------------------------------
+    def _find(self, message_id: str) -> AuthorMessageRecord:
+        if not _MESSAGE_ID.match(message_id) or message_id <= _key_at(self.window_start()):
+            raise NotFound("Chat message not found.")
+        try:
+            return AuthorMessageRecord.get(ROOM, message_id)
+        except AuthorMessageRecord.DoesNotExist:
+            raise NotFound("Chat message not found.") from None
+
+    @staticmethod
+    def _last_visit(user_id: str) -> Optional[datetime]:
+        try:
+            return AuthorVisitRecord.get(user_id).last_visited_at
+        except AuthorVisitRecord.DoesNotExist:
+            return None
+
+    @staticmethod
+    def _unread(record: AuthorMessageRecord, reader: Principal, unread_after: Optional[str]) -> bool:
+        return record.sender_id != reader.sub and (unread_after is None or record.message_id > unread_after)
+
+    def _view(self, record: AuthorMessageRecord, reader: Principal,
+              unread_after: Optional[str]) -> Dict[str, Any]:
+        return {
+            "id": record.message_id,
+            "text": record.text,
+            "sent_at": _iso(record.sent_at),
+            "sender": {"id": record.sender_id, "name": record.sender_name, "email": record.sender_email},
+            "unread": self._unread(record, reader, unread_after),
+            "can_delete": record.sender_id == reader.sub or reader.has_role("admin"),
+        }
+
+
+def parse_limit(value: Optional[str]) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise BadRequest("limit must be a whole number from 1 to %d." % MAX_LIMIT)
+    return int(value)
