@@ -4,6 +4,8 @@
    dependencies alone, median of fresh processes, as a ratio.
 2. DynamoDB and Zammad calls per request, read from the `Server-Timing` header that the
    client-level counters fill (in process on moto, Zammad emulated over HTTP).
+3. Zammad calls per 1,000 polls of an active chat, with and without the webhook.
+4. Items the author history query reads on DynamoDB Local with 10,000 expired messages.
 """
 import json
 import os
@@ -137,6 +139,35 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
         return total
 
 
+def author_history_reads():
+    """On DynamoDB Local: 10,000 messages older than the window but still stored, and 50
+    inside it. Items the history query reads (ScannedCount), and the whole GET's calls."""
+    import time
+
+    from chalicelib.api import ChatApi
+    from chalicelib.auth import issue_hs256_token
+    from chalicelib.config import load_settings
+    from chalicelib.http import Request
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+    from tests import author_history, servers
+
+    secret = "bench-secret-bench-secret-bench-secret"
+    reader = {"Authorization": "Bearer " + issue_hs256_token(secret, "bob", ["author"])}
+    with servers.dynamodb_local() as endpoint:
+        now = time.time()
+        api = ChatApi(load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AUTH_JWT_SECRET": secret,
+                                     "AUTHOR_CHAT_HISTORY_DAYS": "7", "SERVER_TIMING": "1"}),
+                      clock=lambda: now)
+        create_tables(ALL_MODELS)
+        author_history.seed(now, old=10_000, recent=50, window_days=7)
+        _page, _next, scanned = api.author_chat.read_page(50, None)
+        response = api.handle(Request("GET", "/api/v3/author-chat/messages", query={"limit": "50"},
+                                      headers=reader))
+        assert response.status == 200 and len(response.body["messages"]) == 50
+        return scanned, _calls(response.headers["Server-Timing"])["ddb"]
+
+
 class FakeClock:
     def __init__(self):
         import time
@@ -165,6 +196,11 @@ def main() -> None:
     print("  with the webhook working:   %4d  (target 0)" % zammad_calls_per_thousand_polls(True))
     print("  without a webhook:          %4d  (at most one per MESSAGE_CACHE_SECONDS = 60 s: 250)"
           % zammad_calls_per_thousand_polls(False))
+    print()
+    scanned, calls = author_history_reads()
+    print("Author chat history on DynamoDB Local (10,000 messages past the window, 50 inside)")
+    print("  items read by the history query (ScannedCount): %d  (target 50)" % scanned)
+    print("  DynamoDB calls of GET /author-chat/messages:     %d  (history, last visit)" % calls)
 
 
 if __name__ == "__main__":

@@ -85,3 +85,27 @@ def test_the_log_has_one_json_line_per_request_and_no_secrets(server):
     assert SECRET not in text
     assert "/api/v3/admin/regions/logcheck" not in text  # raw paths may hold device ids
     assert ADMIN["Authorization"].split()[1] not in text
+
+
+def author(sub, *roles):
+    return {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, sub, roles or ("author",),
+                                                           name=sub.title(), email=sub + "@example.org")}
+
+
+def test_author_chat_over_http(server):
+    url = server.url + "/api/v3/author-chat/"
+    alice, bob = author("alice"), author("bob")
+    sent = requests.post(url + "messages", json={"text": "Hallo Team"}, headers=alice, timeout=10)
+    assert sent.status_code == 201
+    message = sent.json()
+    listed = requests.get(url + "messages/?limit=10", headers=bob, timeout=10).json()
+    assert listed["messages"][0] == dict(message, unread=True, can_delete=False)
+    assert (listed["unread_count"], listed["history_days"], listed["next_cursor"]) == (1, 30, None)
+    read = requests.post(url + "read", headers=bob, timeout=10).json()
+    assert read["previous_visited_at"] is None
+    assert requests.get(url + "messages", headers=bob, timeout=10).json()["unread_count"] == 0
+    assert requests.delete(url + "messages/" + message["id"], headers=bob, timeout=10).status_code == 403
+    assert requests.delete(url + "messages/" + message["id"], headers=alice, timeout=10).json() == \
+        {"success": True, "status": "The chat message was successfully deleted."}
+    assert requests.get(url + "messages", headers=author("eve", "guest"), timeout=10).status_code == 403
+    assert requests.get(url + "messages", timeout=10).json() == {"error": "Authentication required."}
