@@ -1,10 +1,12 @@
 """AWS Chalice adapter: registers every route of `chalicelib.routes` and hands each request,
-as a plain `Request`, to `ChatApi.handle`. No business logic lives here."""
+as a plain `Request`, to `ChatApi.handle`, and schedules the jobs of `chalicelib.jobs`.
+No business logic lives here."""
 import os
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 from chalice import Response as ChaliceResponse
 
+from chalicelib import jobs
 from chalicelib.api import ChatApi
 from chalicelib.config import load_settings
 from chalicelib.http import Request
@@ -44,3 +46,14 @@ def _adapt(template: str):
 for _index, _template in enumerate(ROUTES):
     app.route(_template, methods=_METHODS, content_types=["*/*"],
               name="route_%d" % _index)(_adapt(_template))
+
+
+def _scheduled(job):
+    def run(event):
+        return job(api)
+    return run
+
+
+# The scheduled jobs (python -m functions.jobs runs the same ones elsewhere).
+for _name, _job in jobs.JOBS.items():
+    app.schedule(Rate(1, unit=Rate.HOURS), name=_name.replace("-", "_"))(_scheduled(_job))

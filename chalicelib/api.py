@@ -38,9 +38,10 @@ class ChatApi:
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self.settings = settings
+        self.clock = clock
         self.dynamodb = bind_models(ALL_MODELS, settings)
         self.auth = Authenticator(settings)
-        self.regions = RegionStore()
+        self.regions = RegionStore(clock)
         self.region_cache = RegionCache(self.regions)
         self.rate_limiter = RateLimiter(settings, clock)
         self.zammad = ZammadConnections()

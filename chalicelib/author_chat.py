@@ -11,22 +11,19 @@ import json
 import re
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Dict, Optional
 
 from .auth import Principal
 from .config import Settings
 from .errors import BadRequest, Forbidden, NotFound
 from .storage.models import AuthorMessageRecord, AuthorVisitRecord
+from .times import iso_utc, utc_datetime
 
 ROOM = "room"
 MAX_TEXT_CHARACTERS = 10_000
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 _MESSAGE_ID = re.compile(r"^\d{13}-[0-9a-f]{8}$")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _key_at(seconds: float, after_all: bool = False) -> str:
@@ -68,8 +65,7 @@ class AuthorChat:
         record = AuthorMessageRecord(
             ROOM, "%013d-%s" % (int(now * 1000), secrets.token_hex(4)), text=text,
             sender_id=author.sub, sender_name=author.name, sender_email=author.email,
-            sent_at=datetime.fromtimestamp(now, timezone.utc),
-            expires_at=datetime.fromtimestamp(now + self.history_days * 86400, timezone.utc))
+            sent_at=utc_datetime(now), expires_at=utc_datetime(now + self.history_days * 86400))
         record.save(condition=AuthorMessageRecord.message_id.does_not_exist())
         return self._view(record, author, unread_after=None)
 
@@ -84,7 +80,7 @@ class AuthorChat:
         return {
             "messages": [self._view(record, reader, unread_after) for record in page],
             "unread_count": unread_count,
-            "last_visited_at": _iso(visited) if visited else None,
+            "last_visited_at": iso_utc(visited) if visited else None,
             "history_days": self.history_days,
             "next_cursor": encode_cursor(next_id) if next_id else None,
         }
@@ -110,9 +106,9 @@ class AuthorChat:
 
     def mark_read(self, reader: Principal) -> Dict[str, Any]:
         previous = self._last_visit(reader.sub)
-        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        now = utc_datetime(self._clock())
         AuthorVisitRecord(reader.sub, last_visited_at=now).save()
-        return {"last_visited_at": _iso(now), "previous_visited_at": _iso(previous) if previous else None}
+        return {"last_visited_at": iso_utc(now), "previous_visited_at": iso_utc(previous) if previous else None}
 
     def delete(self, caller: Principal, message_id: str) -> Dict[str, Any]:
         record = self._find(message_id)
@@ -160,7 +156,7 @@ class AuthorChat:
         return {
             "id": record.message_id,
             "text": record.text,
-            "sent_at": _iso(record.sent_at),
+            "sent_at": iso_utc(record.sent_at),
             "sender": {"id": record.sender_id, "name": record.sender_name, "email": record.sender_email},
             "unread": self._unread(record, reader, unread_after),
             "can_delete": record.sender_id == reader.sub or reader.has_role("admin"),

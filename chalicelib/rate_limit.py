@@ -2,13 +2,13 @@
 instance shares it: one atomic UpdateItem per request on a fixed-window counter."""
 import hashlib
 import math
-from datetime import datetime, timezone
 from typing import Callable
 
 from .config import Settings
 from .errors import TooManyRequests
 from .http import Request
 from .storage.models import RateLimitCounter
+from .times import utc_datetime
 
 
 class RateLimiter:
@@ -36,7 +36,7 @@ class RateLimiter:
         window_end = window_start + self._window
         counter.update(actions=[
             RateLimitCounter.count.add(1),
-            RateLimitCounter.expires_at.set(datetime.fromtimestamp(window_end + 60, timezone.utc)),
+            RateLimitCounter.expires_at.set(utc_datetime(window_end + 60)),
         ])
         if counter.count > self._limit:
             retry_after = max(1, math.ceil(window_end - now))

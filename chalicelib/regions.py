@@ -7,11 +7,11 @@ region, changes its name and writes it back must not erase the Zammad token.
 import re
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
 from .errors import BadRequest, Conflict, NotFound
 from .storage.models import RegionRecord
+from .times import iso_utc, utc_datetime
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 # Path segments of other routes at the place of a region slug in /api/v3/{region}/...
@@ -51,7 +51,7 @@ def public_view(record: RegionRecord) -> Dict[str, Any]:
         "zammad_privacy_policy": record.zammad_privacy_policy,
         "ticket_group": record.ticket_group,
         "chat_configured": chat_configured(record),
-        "updated_at": record.updated_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": iso_utc(record.updated_at),
     }
     for secret in SECRETS:
         view[secret + "_set"] = bool(getattr(record, secret))
@@ -93,8 +93,8 @@ def _check_changes(changes: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class RegionStore:
-    def __init__(self, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
-        self._now = now
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self._clock = clock
 
     def get(self, slug: str) -> RegionRecord:
         try:
@@ -119,7 +119,7 @@ class RegionStore:
             setattr(record, field, value)
         if changes.get("zammad_webhook_token"):
             self._check_webhook_token_free(slug, changes["zammad_webhook_token"])
-        record.updated_at = self._now()
+        record.updated_at = utc_datetime(self._clock())
         record.save()
         return record
 

@@ -15,7 +15,6 @@ import html
 import random
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -24,6 +23,7 @@ from .config import Settings
 from .errors import GatewayTimeout, NotFound, ServiceUnavailable
 from .regions import chat_configured
 from .storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
+from .times import utc_datetime
 from .zammad import TicketGone, ZammadClient, ZammadConnections
 
 USER_ARTICLE_SUBJECT = "app user message"
@@ -86,10 +86,6 @@ def _too_large(error: Exception) -> bool:
         "size" in (getattr(error, "cause_response_message", "") or "").lower()
 
 
-def _epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
-
-
 class ChatStore:
     """The chat items and the conditional writes that keep them consistent."""
 
@@ -106,10 +102,10 @@ class ChatStore:
               consent: Optional[bool], now: float, lease_seconds: float) -> Optional[UserChatRecord]:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
         record = UserChatRecord(
-            key, generation=(previous.generation + 1) if previous else 1, state="creating",
+            key, region_slug=key.split("#", 1)[0], generation=(previous.generation + 1) if previous else 1, state="creating",
             lease_id=uuid.uuid4().hex, lease_until=now + lease_seconds, language=language,
             evaluation_consent=bool(consent), messages=[], last_activity=now,
-            expires_at=_epoch(now + self._retention))
+            expires_at=utc_datetime(now + self._retention))
         if previous is None:
             condition = UserChatRecord.chat_key.does_not_exist()
         else:
@@ -141,7 +137,7 @@ class ChatStore:
             UserChatRecord.messages_fetched_at.set(now),
             UserChatRecord.last_message_digest.set(digest),
             UserChatRecord.last_activity.set(now),
-            UserChatRecord.expires_at.set(_epoch(now + self._retention)),
+            UserChatRecord.expires_at.set(utc_datetime(now + self._retention)),
             UserChatRecord.lease_id.remove(),
             UserChatRecord.lease_until.remove(),
         ], condition=UserChatRecord.lease_id == claim.lease_id)
@@ -152,7 +148,7 @@ class ChatStore:
         actions = [
             UserChatRecord.last_message_digest.set(digest),
             UserChatRecord.last_activity.set(now),
-            UserChatRecord.expires_at.set(_epoch(now + self._retention)),
+            UserChatRecord.expires_at.set(utc_datetime(now + self._retention)),
             UserChatRecord.language.set(language),
         ]
         if consent is not None:
@@ -222,6 +218,20 @@ class ChatStore:
             chat = fresh
         raise RuntimeError("the chat's messages kept changing")
 
+    def forget_inactive(self, region: str, inactive_since: float) -> int:
+        """Delete the region's chats with no activity since then (an index range query);
+        a chat that became active meanwhile is kept (conditional delete)."""
+        count = 0
+        for hit in UserChatRecord.activity_index.query(
+                region, UserChatRecord.last_activity < inactive_since):
+            try:
+                UserChatRecord(hit.chat_key).delete(condition=UserChatRecord.last_activity < inactive_since)
+                count += 1
+            except DeleteError as error:
+                if not _condition_failed(error):
+                    raise
+        return count
+
     def forget(self, chat: UserChatRecord) -> None:
         try:
             chat.delete(condition=UserChatRecord.generation == chat.generation)
@@ -252,7 +262,7 @@ class UserChats:
             pass
         enabled = self._draw() < int(region.chat_beta_tester_percentage) / 100
         record = ChatAssignmentRecord(key, enabled=enabled,
-                                      expires_at=_epoch(self._clock() + ASSIGNMENT_DAYS * 86400))
+                                      expires_at=utc_datetime(self._clock() + ASSIGNMENT_DAYS * 86400))
         try:
             record.save(condition=ChatAssignmentRecord.assignment_key.does_not_exist())
         except PutError as error:

@@ -10,14 +10,14 @@ import hashlib
 import hmac
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 
 from pynamodb.exceptions import UpdateError
 
 from .errors import BadRequest, ServiceUnavailable, Unauthorized
 from .regions import RegionCache
 from .storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
+from .times import utc_datetime
 from .user_chat import ChatStore, article_message, chat_key
 
 DELIVERY_MEMORY_DAYS = 7
@@ -66,8 +66,8 @@ class ZammadWebhook:
             return ["delivery %s: already processed" % delivery_id]
         actions = self._article(region, payload)
         if delivery_key:
-            WebhookDeliveryRecord(delivery_key, expires_at=datetime.fromtimestamp(
-                self._clock() + DELIVERY_MEMORY_DAYS * 86400, timezone.utc)).save()
+            WebhookDeliveryRecord(delivery_key, expires_at=utc_datetime(
+                self._clock() + DELIVERY_MEMORY_DAYS * 86400)).save()
         self._mark_seen(region)
         return actions
 

@@ -36,6 +36,17 @@ class TicketIndex(GlobalSecondaryIndex):
     ticket_key = UnicodeAttribute(hash_key=True)
 
 
+class ActivityIndex(GlobalSecondaryIndex):
+    """A region's chats by last activity: the expired ones are a key-range query, not a scan."""
+
+    class Meta:
+        index_name = "activity"
+        projection = KeysOnlyProjection()
+
+    region_slug = UnicodeAttribute(hash_key=True)
+    last_activity = NumberAttribute(range_key=True)
+
+
 class RegionRecord(Model):
     """A region (municipality) and its Zammad settings. Secrets are stored, never returned."""
 
@@ -81,6 +92,7 @@ class UserChatRecord(Model):
         table_name = "user-chats"
 
     chat_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
+    region_slug = UnicodeAttribute()
     generation = NumberAttribute(default=1)
     state = UnicodeAttribute()  # "creating" (a request is creating the ticket) or "open"
     lease_id = UnicodeAttribute(null=True)  # the creating request's
@@ -100,6 +112,7 @@ class UserChatRecord(Model):
     expires_at = TTLAttribute()  # last activity + retention: DynamoDB forgets the chat
 
     ticket_index = TicketIndex()
+    activity_index = ActivityIndex()
 
 
 class ChatAssignmentRecord(Model):

@@ -10,7 +10,6 @@ from chalicelib.api import ChatApi
 from chalicelib.auth import issue_hs256_token
 from chalicelib.config import load_settings
 from chalicelib.http import Request
-from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from tests.conftest import JWT_SECRET
