@@ -47,11 +47,17 @@ def test_the_gateway_answers_unknown_paths_in_our_error_shape(package):
     assert missing["RestApiId"] == {"Ref": "RestAPI"}
 
 
-def test_the_function_has_the_least_privilege_policy(package):
+def test_every_function_has_the_least_privilege_policy(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
-    role = resources["ApiHandlerRole"]["Properties"]
-    [policy] = [p["PolicyDocument"] for p in role["Policies"]]
-    assert policy == json.loads((PROJECT / ".chalice" / "policy-prod.json").read_text())
+    functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == {"APIHandler", "PurgeAuthorMessages", "ForgetExpiredChats"}
+    for function in functions.values():
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        [policy] = [p["PolicyDocument"] for p in role["Policies"]]
+        assert policy == json.loads((PROJECT / ".chalice" / "policy-prod.json").read_text())
+    for job in ("PurgeAuthorMessages", "ForgetExpiredChats"):
+        [event] = functions[job]["Properties"]["Events"].values()
+        assert event["Properties"]["Schedule"] == "rate(1 hour)"
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert not any(a.endswith("*") for a in actions)
     assert "dynamodb:Scan" not in next(s for s in policy["Statement"] if s["Sid"] == "ChatTables")["Action"]
