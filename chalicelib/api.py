@@ -20,7 +20,7 @@ from .errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from .http import Request, Response
 from .rate_limit import RateLimiter
 from .regions import RegionCache, RegionStore
-from .routes import ROUTES, match_path
+from .routes import CORS_ROUTES, ROUTES, match_path
 from .storage.connection import bind_models
 from .storage.models import ALL_MODELS
 from .user_chat import UserChats
@@ -65,6 +65,8 @@ class ChatApi:
         with metrics.collect() as calls:
             response = self._respond(request)
         response.headers["X-Request-Id"] = request.request_id
+        if request.route in CORS_ROUTES:
+            response.headers["Access-Control-Allow-Origin"] = "*"
         if self.settings.server_timing:
             response.headers["Server-Timing"] = calls.server_timing()
         log.info(json.dumps({
@@ -102,10 +104,20 @@ class ChatApi:
         methods = ROUTES.get(request.route)
         if methods is None:
             raise NotFound()
+        if request.method == "OPTIONS" and request.route in CORS_ROUTES:
+            return _preflight
         handler = methods.get(request.method)
         if handler is None:
             raise MethodNotAllowed(headers={"Allow": ", ".join(sorted(methods))})
         return handler
+
+
+def _preflight(api, request: Request) -> Response:
+    """A browser's CORS preflight for a public route."""
+    methods = ", ".join(sorted(ROUTES[request.route]))
+    return Response(204, None, {"Access-Control-Allow-Methods": methods,
+                                "Access-Control-Allow-Headers": "Content-Type",
+                                "Access-Control-Max-Age": "86400"})
 
 
 def _request_id(request: Request) -> str:

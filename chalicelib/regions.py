@@ -52,6 +52,9 @@ def public_view(record: RegionRecord) -> Dict[str, Any]:
         "ticket_group": record.ticket_group,
         "chat_configured": chat_configured(record),
         "updated_at": iso_utc(record.updated_at),
+        # Whether Zammad's webhook works: the time of the last valid delivery.
+        "zammad_webhook_last_delivery_at":
+            iso_utc(utc_datetime(record.webhook_seen_at)) if record.webhook_seen_at else None,
     }
     for secret in SECRETS:
         view[secret + "_set"] = bool(getattr(record, secret))

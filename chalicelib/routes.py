@@ -33,6 +33,14 @@ ROUTES: Dict[str, Dict[str, Handler]] = {
 }
 
 
+# The app's endpoints are public (no credentials): any web origin may call them, as the
+# Integreat web app does from the browser.
+CORS_ROUTES = frozenset({
+    "/api/v3/{region}/{language_or_device}/is_chat_enabled",
+    "/api/v3/{region}/{language_or_device}/chat/{device_id}",
+})
+
+
 def _specificity(template: str) -> Tuple[int, ...]:
     # Literal segments win over {variables} at the same place, as in API Gateway.
     return tuple(0 if part.startswith("{") else 1 for part in template.split("/"))

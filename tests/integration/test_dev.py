@@ -46,7 +46,22 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         [demo] = response.json()["regions"]
         assert demo["slug"] == "demo" and demo["chat_configured"] is True
         assert demo["zammad_url"] == zammad_url
-        assert requests.get(zammad_url + "/_emulator/state", timeout=5).status_code == 200
+        # A person's path: the app writes, an agent answers in "Zammad", the reply arrives
+        # through the signed webhook and shows in the next poll without asking Zammad.
+        chat = re.search(r"curl -F message=Hallo (\S+)", text).group(1)
+        assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+        [ticket_id] = requests.get(zammad_url + "/_emulator/state", timeout=5).json()["tickets"]
+        reply = requests.post("%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
+                              json={"body": "<p>Hallo vom Team</p>"}, timeout=30)
+        assert reply.status_code == 201
+        deadline = time.monotonic() + 10
+        while True:
+            poll = requests.get(chat, timeout=30)
+            if "Hallo vom Team" in poll.text or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert [m["content"] for m in poll.json()["messages"]] == ["Hallo", "<p>Hallo vom Team</p>"]
+        assert 'zammad;desc="0 calls"' in poll.headers["Server-Timing"]
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

@@ -31,7 +31,8 @@ ALICE = "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Ali
 BOB = "Bearer " + issue_hs256_token(JWT_SECRET, "bob", ["author"], name="Bob")
 HOOK_TOKEN, HOOK_SECRET = "parity-webhook-token-0123", "parity-secret"
 DEVICE = "3f1c7a52-1b0e-4c39-9a51-2f7d1a9e0c44"
-RELEVANT_HEADERS = ("content-type", "allow", "retry-after")
+RELEVANT_HEADERS = ("content-type", "allow", "retry-after", "access-control-allow-origin",
+                    "access-control-allow-methods")
 
 
 class Clock:
@@ -98,6 +99,7 @@ def suite(zammad_url):
         ("GET", "/api/v3/parity/DE!/chat/%s/" % DEVICE, {}, b""),
         ("GET", "/api/v3/off/de/chat/%s/" % DEVICE, {}, b""),
         ("DELETE", chat, {}, b""),
+        ("OPTIONS", chat, {"Origin": "https://integreat.app", "Access-Control-Request-Method": "POST"}, b""),
         # Zammad's webhook
         ("POST", "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN, signed(hook_payload), hook_payload),
         ("POST", "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN, signed(hook_payload), hook_payload),

@@ -395,3 +395,15 @@ def test_rate_limit_per_client_ip_with_retry_after(limited_api, zammad):
     # Only the app endpoints are limited.
     assert requests.get(url + "/api/v3/admin/regions", headers=limited_api[1], timeout=10,
                         ).status_code == 200
+
+
+def test_the_app_endpoints_allow_browsers_of_any_origin(api, zammad):
+    chat = Chat(api[0], make_region(api, zammad))
+    preflight = requests.options(chat.url, timeout=10, headers={
+        "Origin": "https://integreat.app", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET, POST"
+    assert chat.post("from a browser").headers["Access-Control-Allow-Origin"] == "*"
+    admin = requests.get(api[0] + "/api/v3/admin/regions", headers=api[1], timeout=10)
+    assert "Access-Control-Allow-Origin" not in admin.headers
