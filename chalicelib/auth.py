@@ -5,8 +5,7 @@ PyJWT (and with it `cryptography`) is imported on the first token check, not at 
 the app-user endpoints never need it, so a Lambda cold start does not pay for it.
 """
 import threading
-from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 from .config import Settings
 from .errors import Forbidden, Unauthorized
@@ -14,8 +13,7 @@ from .errors import Forbidden, Unauthorized
 ROLES = ("author", "admin")
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     sub: str
     name: str
     email: str

@@ -4,16 +4,14 @@
 start-up (a Lambda init, a WSGI worker, the CLI) instead of failing later on a request.
 """
 import re
-from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     dynamodb_endpoint: Optional[str] = None
     aws_region: str = "eu-central-1"
     table_prefix: str = "integreat-chat-"

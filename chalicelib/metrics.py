@@ -6,16 +6,17 @@ response hook on each Zammad `requests.Session`, so no handler counts by hand.
 import contextvars
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Dict, Iterator, List
 
 KINDS = ("ddb", "zammad")
 
 
-@dataclass
 class CallStats:
-    calls: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
-    seconds: Dict[str, float] = field(default_factory=lambda: dict.fromkeys(KINDS, 0.0))
+    __slots__ = ("calls", "seconds")
+
+    def __init__(self) -> None:
+        self.calls: Dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.seconds: Dict[str, float] = dict.fromkeys(KINDS, 0.0)
 
     def add(self, kind: str, seconds: float) -> None:
         self.calls[kind] += 1
