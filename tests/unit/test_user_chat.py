@@ -144,3 +144,22 @@ def test_article_mapping():
                                         "automatic_answer": True, "created_at": "2026-11-26T10:00:00.123Z"}
     assert article_message(dict(article, internal=True)) is None
     assert article_message(dict(article, sender="Customer", content_type="text/html"))["role"] == "user"
+
+
+@pytest.mark.parametrize("percentage, draw, expected", [
+    (50, 0.49, True), (50, 0.5, False), (0, 0.0, False), (100, 0.999, True), (1, 0.0099, True)])
+def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, expected):
+    from chalicelib.user_chat import UserChats
+    from chalicelib.zammad import ZammadConnections
+
+    with mock_aws():
+        api = ChatApi(load_settings({}))
+        create_tables(ALL_MODELS)
+        region = api.regions.put("augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
+                                              "zammad_access_token": "t",
+                                              "chat_beta_tester_percentage": percentage})
+        chats = UserChats(api.settings, ZammadConnections(), draw=lambda: draw)
+        assert chats.is_chat_enabled(region, "device") is expected
+        # Sticky: a different draw later does not change the stored answer.
+        again = UserChats(api.settings, ZammadConnections(), draw=lambda: 1 - draw)
+        assert again.is_chat_enabled(region, "device") is expected
