@@ -74,10 +74,17 @@ def run_python(*args, env=None, timeout=60):
                           capture_output=True, text=True, timeout=timeout)
 
 
+SERVERS = {  # how each server is started on a port
+    "chalice": lambda port: ["-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
+    "gunicorn": lambda port: ["-m", "gunicorn", "--bind", "127.0.0.1:%d" % port, "--workers", "2",
+                              "--threads", "4", "functions.wsgi:application"],
+}
+
+
 @contextmanager
-def running_api(dynamodb_endpoint: str, log_path: Path, **settings):
-    """The API served by Chalice's local server (functions.local) in its own process, on
-    fresh tables of a unique prefix. Yields (base URL, admin headers, environment)."""
+def running_api(dynamodb_endpoint: str, log_path: Path, server: str = "chalice", **settings):
+    """The API served in its own process (Chalice's local server, or gunicorn with the WSGI
+    app) on fresh tables of a unique prefix. Yields (base URL, admin headers, environment)."""
     from chalicelib.auth import issue_hs256_token
     from chalicelib.config import load_settings
     from chalicelib.storage.connection import bind_models
@@ -91,9 +98,8 @@ def running_api(dynamodb_endpoint: str, log_path: Path, **settings):
     create_tables(ALL_MODELS)
     port = free_port()
     with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=str(PROJECT), env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, *SERVERS[server](port)], cwd=str(PROJECT),
+                                   env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
     url = "http://127.0.0.1:%d" % port
     admin = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "test-admin", ["admin"])}
     try:
@@ -101,4 +107,4 @@ def running_api(dynamodb_endpoint: str, log_path: Path, **settings):
         yield url, admin, env
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=20)

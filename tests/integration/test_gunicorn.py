@@ -6,39 +6,19 @@ import uuid
 import pytest
 import requests
 
-from chalicelib.config import load_settings
-from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS
-from chalicelib.storage.tables import create_tables
 from functions.zammad_emulator import ZammadEmulator
-from tests.conftest import JWT_SECRET, PROJECT, free_port, python_env, unique_prefix, wait_for_http
-from tests.unit.test_api import bearer
+from tests.conftest import PROJECT, python_env, running_api
 
 
 @pytest.fixture(scope="module")
 def gunicorn(dynamodb_local, tmp_path_factory):
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, "CHAT_TABLE_PREFIX": unique_prefix(),
-           "AUTH_JWT_SECRET": JWT_SECRET}
-    bind_models(ALL_MODELS, load_settings(env))
-    create_tables(ALL_MODELS)
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("gunicorn") / "gunicorn.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:%d" % port, "--workers", "2",
-         "--threads", "4", "functions.wsgi:application"],
-        cwd=str(PROJECT), env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
-    url = "http://127.0.0.1:%d" % port
-    try:
-        wait_for_http(url, process=process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
+    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    with running_api(dynamodb_local, log_path, server="gunicorn") as (url, admin, _env):
+        yield url, admin
 
 
 def test_gunicorn_serves_the_api(gunicorn):
-    admin = bearer("admin")
+    gunicorn, admin = gunicorn
     with ZammadEmulator(token="g") as zammad:
         slug = "g" + uuid.uuid4().hex[:8]
         put = requests.put("%s/api/v3/admin/regions/%s" % (gunicorn, slug), headers=admin, timeout=10,
