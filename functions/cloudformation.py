@@ -5,9 +5,10 @@
 
 `resources` is the template merged into Chalice's `sam.json` (`chalice package
 --merge-template`): the DynamoDB tables with their indexes and TTL, and API Gateway
-responses that answer in our `{"error": ...}` shape. `policy` is the least-privilege IAM
-policy of the Lambda functions: only the item and query actions PynamoDB uses, only on
-the project's tables.
+responses that answer in our `{"error": ...}` shape. `policy` writes the least-privilege
+IAM policies: the API function's (`policy-<stage>.json`) and the scheduled jobs'
+(`policy-jobs-<stage>.json`, named per function in `.chalice/config.json`), each with only
+the DynamoDB actions it calls, only on the project's tables.
 """
 import argparse
 import json
@@ -19,11 +20,14 @@ from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 
 PROJECT = Path(__file__).resolve().parent.parent
-ITEM_ACTIONS = [
-    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-    "dynamodb:UpdateItem",
-]
+# The DynamoDB actions each kind of function calls (PynamoDB uses no DescribeTable at run
+# time). The API reads and writes items; the jobs only query and delete.
+ACTIONS = {
+    "api": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+            "dynamodb:UpdateItem"],
+    "jobs": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+}
+JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats")  # app.py's schedules
 # Tables small enough, and read rarely enough (admin lists), that a Scan is the right read.
 SCANNED_MODELS = (RegionRecord,)
 
@@ -86,14 +90,14 @@ def resources(prefix: str) -> Dict[str, Any]:
     return {"Resources": template}
 
 
-def policy(prefix: str) -> Dict[str, Any]:
+def policy(prefix: str, kind: str = "api") -> Dict[str, Any]:
     tables = ["arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name) for model in ALL_MODELS]
     scanned = ["arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name)
                for model in SCANNED_MODELS]
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "ChatTables", "Effect": "Allow", "Action": ITEM_ACTIONS,
+            {"Sid": "ChatTables", "Effect": "Allow", "Action": ACTIONS[kind],
              "Resource": tables + [table + "/index/*" for table in tables]},
             {"Sid": "SmallTablesScan", "Effect": "Allow", "Action": ["dynamodb:Scan"],
              "Resource": scanned},
@@ -104,8 +108,8 @@ def policy(prefix: str) -> Dict[str, Any]:
     }
 
 
-def policy_path(stage: str) -> Path:
-    return PROJECT / ".chalice" / ("policy-%s.json" % stage)
+def policy_path(stage: str, kind: str = "api") -> Path:
+    return PROJECT / ".chalice" / ("policy-%s%s.json" % ("jobs-" if kind == "jobs" else "", stage))
 
 
 def main() -> None:
@@ -119,8 +123,9 @@ def main() -> None:
         json.dump(resources(prefix), sys.stdout, indent=2)
         print()
     else:
-        policy_path(args.stage).write_text(json.dumps(policy(prefix), indent=2) + "\n")
-        print("wrote %s" % policy_path(args.stage))
+        for kind in ACTIONS:
+            policy_path(args.stage, kind).write_text(json.dumps(policy(prefix, kind), indent=2) + "\n")
+            print("wrote %s" % policy_path(args.stage, kind))
 
 
 if __name__ == "__main__":

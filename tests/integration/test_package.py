@@ -51,16 +51,19 @@ def test_every_function_has_the_least_privilege_policy(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
     functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == {"APIHandler", "PurgeAuthorMessages", "ForgetExpiredChats"}
-    for function in functions.values():
+    for name, function in functions.items():
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         [policy] = [p["PolicyDocument"] for p in role["Policies"]]
-        assert policy == json.loads((PROJECT / ".chalice" / "policy-prod.json").read_text())
+        kind = "api" if name == "APIHandler" else "jobs"
+        assert policy == json.loads(cloudformation.policy_path("prod", kind).read_text())
+        tables, scan, _logs = policy["Statement"]
+        assert not any(action.endswith("*") for action in tables["Action"] + scan["Action"])
+        assert "dynamodb:Scan" not in tables["Action"] and scan["Action"] == ["dynamodb:Scan"]
+    [api_tables, _, _] = json.loads(cloudformation.policy_path("prod").read_text())["Statement"]
+    assert "dynamodb:BatchWriteItem" not in api_tables["Action"]  # only the jobs batch-delete
     for job in ("PurgeAuthorMessages", "ForgetExpiredChats"):
         [event] = functions[job]["Properties"]["Events"].values()
         assert event["Properties"]["Schedule"] == "rate(1 hour)"
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert not any(a.endswith("*") for a in actions)
-    assert "dynamodb:Scan" not in next(s for s in policy["Statement"] if s["Sid"] == "ChatTables")["Action"]
     variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["CHAT_TABLE_PREFIX"] == "integreat-chat-"
 
@@ -73,7 +76,14 @@ def test_the_zip_ships_the_app_and_chalicelib_only(package):
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_the_committed_policy_files_match_the_models(stage):
-    committed = json.loads(cloudformation.policy_path(stage).read_text())
-    expected = cloudformation.policy(cloudformation.stage_prefix(stage))
+@pytest.mark.parametrize("kind", ["api", "jobs"])
+def test_the_committed_policy_files_match_the_models(stage, kind):
+    committed = json.loads(cloudformation.policy_path(stage, kind).read_text())
+    expected = cloudformation.policy(cloudformation.stage_prefix(stage), kind)
     assert committed == expected, "run `make policy` after changing the table models"
+
+
+def test_the_jobs_are_named_in_the_config():
+    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
+    for stage in ("dev", "prod"):
+        assert sorted(config["stages"][stage]["lambda_functions"]) == sorted(cloudformation.JOB_FUNCTIONS)
