@@ -1,11 +1,11 @@
 """Zammad REST API v1 client: the calls Integreat Chat makes, nothing more.
 
-- One pair of `requests.Session`s per Zammad (URL and token), kept for the life of a warm
-  instance so connections are reused. Reads go through a session whose urllib3 `Retry`
-  retries failed GETs; writes through one that never retries (a ticket must not be
-  created twice).
+- One `requests.Session` per Zammad (URL and token), kept for the life of a warm instance
+  so connections are reused. Its urllib3 `Retry` retries a GET that failed or got a 5xx,
+  and any call whose connection could not be made (nothing was sent); a write that reached
+  Zammad is never retried (a ticket must not be created twice).
 - Every call of one request shares a deadline (`ZAMMAD_TIMEOUT_SECONDS` from the first
-  call): no call starts after it, and each call's timeouts end by it.
+  call): no call starts after it, and the timeouts of all its attempts end by it.
 - Failures become the errors of SPEC §4: a timeout 504, anything else 502; a 404 for a
   ticket is `TicketGone` (Zammad deleted it: the chat has expired).
 """
@@ -24,7 +24,7 @@ from .metrics import instrument_requests_session
 
 log = logging.getLogger("integreat_chat")
 
-READ_ATTEMPTS = 3  # a GET is tried at most this often within its share of the budget
+ATTEMPTS = 3  # a call is tried at most this often (see the module's docstring)
 _MIN_CALL_SECONDS = 0.05
 
 
@@ -33,30 +33,25 @@ class TicketGone(Exception):
 
 
 class ZammadConnection:
-    """The long-lived part: sessions and the API user's login, per Zammad and token."""
+    """The long-lived part: the session and the API user's login, per Zammad and token."""
 
     def __init__(self, base_url: str, token: str):
         self.base_url = base_url.rstrip("/")
-        self._token = token
-        # A read that timed out is not retried (its share of the budget is spent) and is
-        # raised as a timeout (504), not wrapped into a connection error (502).
-        self.reads = self._session(Retry(
-            total=READ_ATTEMPTS - 1, connect=READ_ATTEMPTS - 1, read=False,
-            status=READ_ATTEMPTS - 1, backoff_factor=0.05, status_forcelist=(500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}), raise_on_status=False,
-            respect_retry_after_header=False))
-        self.writes = self._session(Retry(total=0, read=False, raise_on_status=False))
+        # read=False: a read that timed out or broke off is not retried, whatever the
+        # method (a write may have reached Zammad), and a timeout stays a timeout (504)
+        # instead of becoming a connection error (502). other=0: nothing else is retried.
+        retry = Retry(total=ATTEMPTS - 1, connect=ATTEMPTS - 1, read=False, other=0,
+                      status=ATTEMPTS - 1, status_forcelist=(500, 502, 503, 504),
+                      allowed_methods=frozenset({"GET"}), backoff_factor=0.05,
+                      raise_on_status=False, respect_retry_after_header=False)
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": "Token token=%s" % token,
+                                     "Accept": "application/json"})
+        self.session.trust_env = False  # no proxy or netrc from the environment
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        instrument_requests_session(self.session)
         self.login: Optional[str] = None  # of GET /users/me, cached
-
-    def _session(self, retry: Retry) -> requests.Session:
-        session = requests.Session()
-        session.headers.update({"Authorization": "Token token=%s" % self._token,
-                                "Accept": "application/json"})
-        session.trust_env = False  # no proxy or netrc from the environment
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        instrument_requests_session(session)
-        return session
 
 
 class ZammadConnections:
@@ -106,22 +101,26 @@ class ZammadClient:
 
     # --- transport --------------------------------------------------------------------
     def _timeouts(self, method: str) -> Tuple[float, float]:
+        """(connect, read) timeouts such that all attempts of the call end by the deadline."""
         now = self._clock()
         if self._deadline is None:
             self._deadline = now + self._budget
         remaining = self._deadline - now
         if remaining < _MIN_CALL_SECONDS:
             raise GatewayTimeout()
-        if method == "GET":  # a retried read: each attempt gets its share
-            remaining = remaining / READ_ATTEMPTS
-        connect = min(remaining / 2, 3.0)
-        return connect, remaining - connect
+        if method == "GET":  # every attempt may connect and read: each gets its share
+            share = remaining / ATTEMPTS
+            connect = min(share / 2, 3.0)
+            return connect, share - connect
+        # A write retries only failed connects, then reads once.
+        connect = min(remaining / (2 * ATTEMPTS), 3.0)
+        return connect, remaining - ATTEMPTS * connect
 
     def _call(self, method: str, path: str, body: Any = None, ticket_id: Optional[int] = None) -> Any:
-        session = self._connection.reads if method == "GET" else self._connection.writes
         url = self._connection.base_url + path
         try:
-            response = session.request(method, url, json=body, timeout=self._timeouts(method))
+            response = self._connection.session.request(method, url, json=body,
+                                                         timeout=self._timeouts(method))
         except requests.Timeout:
             _warn("zammad_timeout", method, path)
             raise GatewayTimeout() from None

@@ -1,6 +1,7 @@
 """User chat rules that need a clock: ChatApi in process on moto, with an injected clock,
 and the Zammad emulator over HTTP (the network edge)."""
 import json
+import time
 
 import pytest
 from moto import mock_aws
@@ -163,3 +164,28 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
         # Sticky: a different draw later does not change the stored answer.
         again = UserChats(api.settings, ZammadConnections(), draw=lambda: 1 - draw)
         assert again.is_chat_enabled(region, "device") is expected
+
+
+def test_a_failed_read_is_retried_a_failed_write_is_not(world, zammad):
+    api, clock = world
+    send(api, "hello")
+    clock.now += 61
+    zammad.set_fault(status=503, count=1)
+    assert poll(api)[0] == 200
+    by_ticket = [r for r in zammad.requests if r[1].startswith("/api/v1/ticket_articles/by_ticket/")]
+    assert len(by_ticket) == 2  # the 503, then the retry that worked
+    zammad.set_fault(status=500, count=1)
+    assert send(api, "not sent")[0] == 502
+    posts = [r for r in zammad.requests if r == ("POST", "/api/v1/ticket_articles")]
+    assert len(posts) == 1  # the write that reached Zammad is not repeated
+    assert send(api, "sent later")[0] == 200
+
+
+def test_a_refused_connection_on_a_write_is_502_within_the_budget(world, zammad):
+    api, clock = world
+    send(api, "hello")
+    zammad.refuse_connections()
+    started = time.monotonic()
+    assert send(api, "nobody there")[0] == 502
+    assert time.monotonic() - started < 10 + 1
+    zammad.accept_connections()
