@@ -24,7 +24,8 @@ from .metrics import instrument_requests_session
 
 log = logging.getLogger("integreat_chat")
 
-ATTEMPTS = 3  # a call is tried at most this often (see the module's docstring)
+ATTEMPTS = 2  # a call is tried at most this often (see the module's docstring)
+MAX_CONNECT_SECONDS = 1.0  # a connection is made in milliseconds, or not at all
 _MIN_CALL_SECONDS = 0.05
 
 
@@ -110,10 +111,10 @@ class ZammadClient:
             raise GatewayTimeout()
         if method == "GET":  # every attempt may connect and read: each gets its share
             share = remaining / ATTEMPTS
-            connect = min(share / 2, 3.0)
+            connect = min(share / 4, MAX_CONNECT_SECONDS)
             return connect, share - connect
         # A write retries only failed connects, then reads once.
-        connect = min(remaining / (2 * ATTEMPTS), 3.0)
+        connect = min(remaining / (4 * ATTEMPTS), MAX_CONNECT_SECONDS)
         return connect, remaining - ATTEMPTS * connect
 
     def _call(self, method: str, path: str, body: Any = None, ticket_id: Optional[int] = None) -> Any:

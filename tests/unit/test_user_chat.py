@@ -189,3 +189,19 @@ def test_a_refused_connection_on_a_write_is_502_within_the_budget(world, zammad)
     assert send(api, "nobody there")[0] == 502
     assert time.monotonic() - started < 10 + 1
     zammad.accept_connections()
+
+
+def test_the_budget_is_shared_so_a_slow_zammad_still_answers_in_time():
+    from chalicelib.errors import GatewayTimeout
+    from chalicelib.zammad import ZammadClient, ZammadConnection
+
+    now = [0.0]
+    client = ZammadClient(ZammadConnection("http://zammad.invalid", "t"), 10.0, clock=lambda: now[0])
+    connect, read = client._timeouts("GET")
+    assert 2 * (connect + read) <= 10.0 and read >= 4.0  # a 4 s answer to a read is fine
+    now[0] = 6.0
+    connect, read = client._timeouts("POST")
+    assert 2 * connect + read <= 4.0 + 1e-9 and read >= 3.0
+    now[0] = 9.99
+    with pytest.raises(GatewayTimeout):  # too little left to start another call
+        client._timeouts("GET")
