@@ -49,13 +49,9 @@ class ChatApi:
         self.webhook = ZammadWebhook(self.user_chats.store, self.region_cache, clock)
         self.author_chat = AuthorChat(settings, clock)
 
-    def match(self, path: str):
-        """(route template, path parameters) for a concrete path, or None."""
-        return match_path(path)
-
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
-        found = self.match(path)
+        found = match_path(path)
         route, params = found if found else ("", {})
         return self.handle(Request(method, route, params, **request_fields))
 

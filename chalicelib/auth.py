@@ -10,9 +10,6 @@ from typing import NamedTuple, Optional, Tuple
 from .config import Settings
 from .errors import Forbidden, Unauthorized
 
-ROLES = ("author", "admin")
-
-
 class Principal(NamedTuple):
     sub: str
     name: str

@@ -24,9 +24,12 @@ def zammad():
         yield emulator
 
 
+LOGS = {}
+
+
 @pytest.fixture(scope="module")
 def api(dynamodb_local, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("chat") / "server.log"
+    log_path = LOGS["chat"] = tmp_path_factory.mktemp("chat") / "server.log"
     with running_api(dynamodb_local, log_path, ZAMMAD_TIMEOUT_SECONDS=BUDGET,
                      MESSAGE_CACHE_SECONDS=CACHE, API_RATE_LIMIT_WINDOW=100000) as (url, admin, _env):
         yield url, admin
@@ -407,3 +410,15 @@ def test_the_app_endpoints_allow_browsers_of_any_origin(api, zammad):
     assert chat.post("from a browser").headers["Access-Control-Allow-Origin"] == "*"
     admin = requests.get(api[0] + "/api/v3/admin/regions", headers=api[1], timeout=10)
     assert "Access-Control-Allow-Origin" not in admin.headers
+
+
+def test_logs_hold_no_device_id_and_no_zammad_token(api, zammad):
+    chat = Chat(api[0], make_region(api, zammad, token=zammad.token), device="device-TRACE-4711")
+    chat.post("Hallo")
+    chat.get()
+    Chat(api[0], "no-such-region", device=chat.device).get()
+    requests.get("%s/api/v3/%s/%s/is_chat_enabled/" % (api[0], chat.region, chat.device), timeout=10)
+    text = LOGS["chat"].read_text()
+    assert '"route": "/api/v3/{region}/{language_or_device}/chat/{device_id}"' in text
+    assert "TRACE-4711" not in text
+    assert zammad.token not in text
