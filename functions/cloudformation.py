@@ -50,19 +50,24 @@ def _logical_id(model) -> str:
     return "".join(part.capitalize() for part in model.base_table_name.replace("_", "-").split("-")) + "Table"
 
 
+def _hash_first(key_schema):
+    # CloudFormation wants HASH before RANGE; PynamoDB lists them in attribute order.
+    return sorted(key_schema, key=lambda key: key["KeyType"] != "HASH")
+
+
 def table_resource(model, prefix: str) -> Dict[str, Any]:
     schema = model._get_schema()
     properties: Dict[str, Any] = {
         "TableName": prefix + model.base_table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": schema["attribute_definitions"],
-        "KeySchema": schema["key_schema"],
+        "KeySchema": _hash_first(schema["key_schema"]),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "SSESpecification": {"SSEEnabled": True},
     }
     if schema["global_secondary_indexes"]:
         properties["GlobalSecondaryIndexes"] = [
-            {"IndexName": index["index_name"], "KeySchema": index["key_schema"],
+            {"IndexName": index["index_name"], "KeySchema": _hash_first(index["key_schema"]),
              "Projection": index["projection"]}
             for index in schema["global_secondary_indexes"]]
     ttl_name = ttl_attribute_name(model)
