@@ -7,7 +7,7 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: dev test unit integration bench package policy install dynamodb-local clean
+.PHONY: dev test unit integration bench package deploy policy install dynamodb-local clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,18 @@ package: install
 	$(PY) -m functions.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template build/resources-$(STAGE).json $(OUT)
+
+# One command to AWS: package, upload, create or update the stack (tables included).
+# Needs the AWS CLI with credentials, and an S3 bucket for the code: make deploy BUCKET=...
+STACK ?= integreat-chat-$(STAGE)
+deploy: package
+	@command -v aws >/dev/null || { echo "deploy needs the AWS CLI (aws) with credentials"; exit 1; }
+	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=prod BUCKET=<s3 bucket for the code>"; exit 1; }
+	aws cloudformation package --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) \
+		--output-template-file $(OUT)/packaged.yaml
+	aws cloudformation deploy --template-file $(OUT)/packaged.yaml --stack-name $(STACK) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
 
 # Rewrite .chalice/policy-*.json from the table models (a test fails when they drift).
 policy: install

@@ -20,3 +20,15 @@ def test_every_template_matches_itself():
     for template in ROUTES:
         concrete = template.replace("{", "x").replace("}", "")
         assert match_path(concrete)[0] == template
+
+
+def test_api_gateway_allows_one_variable_name_per_path_level():
+    """API Gateway refuses a deployment where siblings are different {variables}."""
+    variables_under = {}
+    for template in ROUTES:
+        parts = template.split("/")
+        for depth, part in enumerate(parts):
+            if part.startswith("{"):
+                parent = "/".join(parts[:depth])
+                variables_under.setdefault(parent, set()).add(part)
+    assert all(len(names) == 1 for names in variables_under.values()), variables_under
