@@ -372,8 +372,10 @@ class UserChats:
         return self._view(region, chat)
 
     def _wait_for_claim(self, key: str, give_up_at: float) -> Optional[UserChatRecord]:
+        step = _WAIT_STEP_SECONDS
         while time.monotonic() < give_up_at:
-            time.sleep(_WAIT_STEP_SECONDS)
+            time.sleep(step)
+            step = min(step * 2, 0.4)  # back off: many waiters must not slow the claimant
             chat = self.store.get(key)
             if chat is None or chat.state != "creating" or chat.lease_until <= self._clock():
                 return chat
