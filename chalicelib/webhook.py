@@ -18,7 +18,8 @@ from .errors import BadRequest, ServiceUnavailable, Unauthorized
 from .regions import RegionCache
 from .storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
 from .times import utc_datetime
-from .user_chat import ChatStore, article_message, chat_key
+from .chat_store import ChatStore, chat_key
+from .user_chat import article_message
 
 DELIVERY_MEMORY_DAYS = 7
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
