@@ -18,7 +18,7 @@ from .errors import BadRequest, ServiceUnavailable, Unauthorized
 from .regions import RegionCache
 from .storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
 from .times import utc_datetime
-from .chat_store import ChatStore, chat_key
+from .chat_store import ChatStore, chat_key, condition_failed
 from .user_chat import article_message
 
 DELIVERY_MEMORY_DAYS = 7
@@ -134,6 +134,8 @@ class ZammadWebhook:
         try:
             RegionRecord(region.slug).update(actions=[RegionRecord.webhook_seen_at.set(now)],
                                              condition=RegionRecord.slug.exists())
-        except UpdateError:
-            return  # the region was deleted meanwhile
+        except UpdateError as error:
+            if condition_failed(error):
+                return  # the region was deleted meanwhile
+            raise
         region.webhook_seen_at = now
