@@ -39,7 +39,7 @@ class ChatApi:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self.settings = settings
         self.clock = clock
-        self.dynamodb = bind_models(ALL_MODELS, settings)
+        bind_models(ALL_MODELS, settings)
         self.auth = Authenticator(settings)
         self.regions = RegionStore(clock)
         self.region_cache = RegionCache(self.regions)

@@ -56,10 +56,8 @@ class AuthorChat:
 
     # --- the API ----------------------------------------------------------------------
     def post(self, author: Principal, text: Any) -> Dict[str, Any]:
-        if not isinstance(text, str) or not text.strip():
-            raise BadRequest("text must be 1 to %d characters." % MAX_TEXT_CHARACTERS)
-        text = text.strip()
-        if len(text) > MAX_TEXT_CHARACTERS:
+        text = text.strip() if isinstance(text, str) else ""
+        if not 1 <= len(text) <= MAX_TEXT_CHARACTERS:
             raise BadRequest("text must be 1 to %d characters." % MAX_TEXT_CHARACTERS)
         now = self._clock()
         record = AuthorMessageRecord(

@@ -28,11 +28,22 @@ def too_large(error: Exception) -> bool:
         "size" in (getattr(error, "cause_response_message", "") or "").lower()
 
 
+def _delete_if(record: UserChatRecord, condition) -> bool:
+    """Delete the item if the condition holds; False if it did not (or the item is gone)."""
+    try:
+        record.delete(condition=condition)
+        return True
+    except DeleteError as error:
+        if not condition_failed(error):
+            raise
+        return False
+
+
 class ChatStore:
     """The chat items and the conditional writes that keep them consistent."""
 
     def __init__(self, settings: Settings):
-        self._retention = settings.ticket_retention_days * 86400
+        self.retention_seconds = settings.ticket_retention_days * 86400
 
     def get(self, key: str) -> Optional[UserChatRecord]:
         try:
@@ -44,10 +55,10 @@ class ChatStore:
               consent: Optional[bool], now: float, lease_seconds: float) -> Optional[UserChatRecord]:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
         record = UserChatRecord(
-            key, region_slug=key.split("#", 1)[0], generation=(previous.generation + 1) if previous else 1, state="creating",
-            lease_id=uuid.uuid4().hex, lease_until=now + lease_seconds, language=language,
+            key, region_slug=key.split("#", 1)[0], state="creating",
+            generation=(previous.generation + 1) if previous else 1, lease_id=uuid.uuid4().hex, lease_until=now + lease_seconds, language=language,
             evaluation_consent=bool(consent), messages=[], last_activity=now,
-            expires_at=utc_datetime(now + self._retention))
+            expires_at=utc_datetime(now + self.retention_seconds))
         if previous is None:
             condition = UserChatRecord.chat_key.does_not_exist()
         else:
@@ -62,24 +73,20 @@ class ChatStore:
 
     def withdraw(self, claim: UserChatRecord) -> None:
         """Remove a claim whose ticket could not be created (unless someone took it over)."""
-        try:
-            claim.delete(condition=UserChatRecord.lease_id == claim.lease_id)
-        except DeleteError as error:
-            if not condition_failed(error):
-                raise
+        _delete_if(claim, UserChatRecord.lease_id == claim.lease_id)
 
     def open(self, claim: UserChatRecord, ticket_id: int, message: Dict[str, Any], digest: str,
              now: float) -> None:
         claim.update(actions=[
             UserChatRecord.state.set("open"),
             UserChatRecord.ticket_id.set(ticket_id),
-            UserChatRecord.ticket_key.set(ticket_key(claim.chat_key.split("#", 1)[0], ticket_id)),
+            UserChatRecord.ticket_key.set(ticket_key(claim.region_slug, ticket_id)),
             UserChatRecord.messages.set([message]),
             UserChatRecord.messages_version.add(1),
             UserChatRecord.messages_fetched_at.set(now),
             UserChatRecord.last_message_digest.set(digest),
             UserChatRecord.last_activity.set(now),
-            UserChatRecord.expires_at.set(utc_datetime(now + self._retention)),
+            UserChatRecord.expires_at.set(utc_datetime(now + self.retention_seconds)),
             UserChatRecord.lease_id.remove(),
             UserChatRecord.lease_until.remove(),
         ], condition=UserChatRecord.lease_id == claim.lease_id)
@@ -90,7 +97,7 @@ class ChatStore:
         actions = [
             UserChatRecord.last_message_digest.set(digest),
             UserChatRecord.last_activity.set(now),
-            UserChatRecord.expires_at.set(utc_datetime(now + self._retention)),
+            UserChatRecord.expires_at.set(utc_datetime(now + self.retention_seconds)),
             UserChatRecord.language.set(language),
         ]
         if consent is not None:
@@ -163,20 +170,9 @@ class ChatStore:
     def forget_inactive(self, region: str, inactive_since: float) -> int:
         """Delete the region's chats with no activity since then (an index range query);
         a chat that became active meanwhile is kept (conditional delete)."""
-        count = 0
-        for hit in UserChatRecord.activity_index.query(
-                region, UserChatRecord.last_activity < inactive_since):
-            try:
-                UserChatRecord(hit.chat_key).delete(condition=UserChatRecord.last_activity < inactive_since)
-                count += 1
-            except DeleteError as error:
-                if not condition_failed(error):
-                    raise
-        return count
+        hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
+        return sum(_delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
+                   for hit in hits)
 
     def forget(self, chat: UserChatRecord) -> None:
-        try:
-            chat.delete(condition=UserChatRecord.generation == chat.generation)
-        except DeleteError as error:
-            if not condition_failed(error):
-                raise
+        _delete_if(chat, UserChatRecord.generation == chat.generation)

@@ -16,7 +16,7 @@ def purge_author_messages(api) -> Dict[str, Any]:
 
 
 def forget_expired_chats(api) -> Dict[str, Any]:
-    inactive_since = api.clock() - api.settings.ticket_retention_days * 86400
+    inactive_since = api.clock() - api.user_chats.store.retention_seconds
     regions = [region.slug for region in api.regions.list()]
     forgotten = sum(api.user_chats.store.forget_inactive(slug, inactive_since) for slug in regions)
     return {"job": "forget-expired-chats", "regions": len(regions), "forgotten": forgotten}

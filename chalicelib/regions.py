@@ -100,10 +100,10 @@ class RegionStore:
         self._clock = clock
 
     def get(self, slug: str) -> RegionRecord:
-        try:
-            return RegionRecord.get(slug)
-        except RegionRecord.DoesNotExist:
-            raise NotFound("Region not found.") from None
+        record = self.find(slug)
+        if record is None:
+            raise NotFound("Region not found.")
+        return record
 
     def find(self, slug: str) -> Optional[RegionRecord]:
         try:
@@ -142,6 +142,8 @@ class RegionCache:
     an app request costs no region read. An admin change reaches other instances within
     that time; the instance that made it forgets at once."""
 
+    MAX_ENTRIES = 1000  # unknown slugs are cached too; bound what random ones can fill
+
     def __init__(self, store: RegionStore, clock: Callable[[], float] = time.monotonic,
                  seconds: float = CACHE_SECONDS):
         self._store = store
@@ -149,8 +151,6 @@ class RegionCache:
         self._seconds = seconds
         self._entries: Dict[str, tuple] = {}
         self._lock = threading.Lock()
-
-    MAX_ENTRIES = 1000  # unknown slugs are cached too; bound what random ones can fill
 
     def get(self, slug: str) -> Optional[RegionRecord]:
         if not SLUG.match(slug) or slug in RESERVED_SLUGS:

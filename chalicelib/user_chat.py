@@ -77,7 +77,6 @@ class UserChats:
         self._clock = clock
         self._draw = draw
         self.store = ChatStore(settings)
-        self._retention = settings.ticket_retention_days * 86400
 
     # --- is_chat_enabled --------------------------------------------------------------
     def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:
@@ -221,7 +220,7 @@ class UserChats:
 
     def _usable(self, chat: Optional[UserChatRecord]) -> bool:
         return chat is not None and chat.state == "open" and \
-            chat.last_activity + self._retention > self._clock()
+            chat.last_activity + self.store.retention_seconds > self._clock()
 
     def _zammad(self, region: RegionRecord) -> ZammadClient:
         connection = self._connections.get(region.zammad_url, region.zammad_access_token)
