@@ -13,7 +13,10 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from tests.clock import Clock
 
 PROJECT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
@@ -57,7 +60,7 @@ def calls_per_request():
 
     secret = "bench-secret-bench-secret-bench-secret"
     admin = {"Authorization": "Bearer " + issue_hs256_token(secret, "bench", ["admin"])}
-    clock = FakeClock()
+    clock = Clock(time.time())
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
     enabled = "/api/v3/{region}/{language_or_device}/is_chat_enabled"
     device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
@@ -108,7 +111,7 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     from chalicelib.storage.tables import create_tables
     from functions.zammad_emulator import ZammadEmulator
 
-    clock = FakeClock()
+    clock = Clock(time.time())
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
     device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
     token = "bench-webhook-token-0123456789"
@@ -142,8 +145,6 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
 def author_history_reads():
     """On DynamoDB Local: 10,000 messages older than the window but still stored, and 50
     inside it. Items the history query reads (ScannedCount), and the whole GET's calls."""
-    import time
-
     from chalicelib.api import ChatApi
     from chalicelib.auth import issue_hs256_token
     from chalicelib.config import load_settings
@@ -166,16 +167,6 @@ def author_history_reads():
                                       headers=reader))
         assert response.status == 200 and len(response.body["messages"]) == 50
         return scanned, _calls(response.headers["Server-Timing"])["ddb"]
-
-
-class FakeClock:
-    def __init__(self):
-        import time
-
-        self.now = time.time()
-
-    def __call__(self):
-        return self.now
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from functions.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET
+from tests.clock import Clock
 
 ADMIN = "Bearer " + issue_hs256_token(JWT_SECRET, "root", ["admin"], name="Root")
 ALICE = "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Alice")
@@ -34,14 +35,6 @@ DEVICE = "3f1c7a52-1b0e-4c39-9a51-2f7d1a9e0c44"
 RELEVANT_HEADERS = ("content-type", "allow", "retry-after", "access-control-allow-origin",
                     "access-control-allow-methods")
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        self.now += 0.001  # every reading a millisecond later: ids stay in order
-        return self.now
 
 
 def multipart(fields):
@@ -160,7 +153,8 @@ def wsgi_side(api, world):
 def run(side):
     """The whole suite in a fresh world; returns what each request answered, normalised."""
     with mock_aws(), ZammadEmulator(token="parity-zammad") as zammad:
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}), clock=Clock())
+        # Every reading a millisecond later, so successive author messages keep their order.
+        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}), clock=Clock(step=0.001))
         create_tables(ALL_MODELS)
         send = side(api, zammad)
         answers, first_author_message = [], None

@@ -11,19 +11,13 @@ from chalicelib.http import Request
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
 from tests.conftest import JWT_SECRET
+from tests.clock import Clock
 
 MESSAGES = "/api/v3/author-chat/messages"
 MESSAGE = "/api/v3/author-chat/messages/{message_id}"
 READ = "/api/v3/author-chat/read"
 DAY = 86400
 
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
 
 
 def token(sub, *roles, name=None, email=None):

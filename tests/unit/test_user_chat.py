@@ -13,17 +13,11 @@ from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat import article_message, escape_user_text
 from functions.zammad_emulator import ZammadEmulator
+from tests.clock import Clock
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
 
-
-class Clock:
-    def __init__(self, now=1_800_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
