@@ -7,6 +7,7 @@ Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests 
 import json
 import logging
 import re
+import sys
 import time
 import traceback
 import uuid
@@ -22,6 +23,7 @@ from .rate_limit import RateLimiter
 from .regions import RegionCache, RegionStore
 from .routes import CORS_ROUTES, ROUTES, match_path
 from .storage.connection import bind_models
+from .storage.failures import storage_unavailable
 from .storage.models import ALL_MODELS
 from .user_chat import UserChats
 from .webhook import ZammadWebhook
@@ -30,7 +32,7 @@ from .zammad import ZammadConnections
 log = logging.getLogger("integreat_chat")
 
 MAX_BODY_BYTES = 1024 * 1024
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}\Z")
 
 
 class ChatApi:
@@ -46,7 +48,7 @@ class ChatApi:
         self.rate_limiter = RateLimiter(settings, clock)
         self.zammad = ZammadConnections()
         self.user_chats = UserChats(settings, self.zammad, clock)
-        self.webhook = ZammadWebhook(self.user_chats.store, self.region_cache, clock)
+        self.webhook = ZammadWebhook(self.user_chats, self.region_cache, clock)
         self.author_chat = AuthorChat(settings, clock)
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
@@ -56,10 +58,15 @@ class ChatApi:
         return self.handle(Request(method, route, params, **request_fields))
 
     def handle(self, request: Request) -> Response:
+        """Never raises: whatever fails, the answer is JSON and the log line has its status."""
         started = time.perf_counter()
         request.request_id = _request_id(request)
         with metrics.collect() as calls:
             response = self._respond(request)
+            try:
+                response.body_bytes()  # encoded here, so a failure is still ours to answer
+            except Exception:  # noqa: BLE001 - see _respond
+                response = self._internal_error(request)
         response.headers["X-Request-Id"] = request.request_id
         if request.route in CORS_ROUTES:
             response.headers["Access-Control-Allow-Origin"] = "*"
@@ -86,14 +93,22 @@ class ChatApi:
         except ApiError as error:
             return Response(error.status, {"error": error.message}, dict(error.headers))
         except Exception as error:  # noqa: BLE001 - the one place that catches everything
-            log.error(json.dumps({
-                "event": "unhandled_exception",
-                "request_id": request.request_id,
-                "route": request.route or None,
-                "error_type": type(error).__name__,
-                "traceback": traceback.format_exc(),
-            }))
-            return Response(500, {"error": "Internal server error."})
+            unavailable = storage_unavailable(error)
+            if unavailable is not None:
+                return Response(unavailable.status, {"error": unavailable.message},
+                                dict(unavailable.headers))
+            return self._internal_error(request)
+
+    @staticmethod
+    def _internal_error(request: Request) -> Response:
+        log.error(json.dumps({
+            "event": "unhandled_exception",
+            "request_id": request.request_id,
+            "route": request.route or None,
+            "error_type": getattr(sys.exc_info()[0], "__name__", None),
+            "traceback": traceback.format_exc(),
+        }))
+        return Response(500, {"error": "Internal server error."})
 
     @staticmethod
     def _handler(request: Request):
@@ -112,7 +127,7 @@ def _preflight(api, request: Request) -> Response:
     """A browser's CORS preflight for a public route."""
     methods = ", ".join(sorted(ROUTES[request.route]))
     return Response(204, None, {"Access-Control-Allow-Methods": methods,
-                                "Access-Control-Allow-Headers": "Content-Type",
+                                "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
                                 "Access-Control-Max-Age": "86400"})
 
 

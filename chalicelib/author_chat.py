@@ -17,13 +17,15 @@ from typing import Any, Callable, Dict, Optional
 from .auth import Principal
 from .config import Settings
 from .errors import BadRequest, Forbidden, NotFound
+from .http import parse_json
 from .storage.models import AuthorMessageRecord, AuthorVisitRecord
 from .times import iso_utc, utc_datetime
 
 ROOM = "room"
 MAX_TEXT_CHARACTERS = 10_000
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
-_MESSAGE_ID = re.compile(r"^\d{13}-[0-9a-f]{8}$")
+_MESSAGE_ID = re.compile(r"^[0-9]{13}-[0-9a-f]{8}\Z")
+_LIMIT = re.compile(r"^[0-9]{1,3}\Z")  # ASCII digits only: str.isdigit() also takes "²"
 
 
 def _key_at(seconds: float, after_all: bool = False) -> str:
@@ -37,9 +39,9 @@ def encode_cursor(message_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         message_id = value["m"]
-    except (ValueError, TypeError, KeyError, binascii.Error):
+    except (BadRequest, ValueError, TypeError, KeyError, binascii.Error):
         raise BadRequest("Invalid cursor.") from None
     if not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id):
         raise BadRequest("Invalid cursor.")
@@ -164,6 +166,6 @@ class AuthorChat:
 def parse_limit(value: Optional[str]) -> int:
     if value is None or value == "":
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not _LIMIT.match(value) or not 1 <= int(value) <= MAX_LIMIT:
         raise BadRequest("limit must be a whole number from 1 to %d." % MAX_LIMIT)
     return int(value)

@@ -1,14 +1,26 @@
 """Storage of the user chats: one DynamoDB item per chat of a device in a region, with
 its messages, and the conditional writes that keep it consistent when requests race
-(claiming a new chat, sending, refreshing from Zammad, the webhook, the clean-up job)."""
+(claiming a new chat, sending, refreshing from Zammad, the webhook, the clean-up job).
+
+Every write names the chat it means (its generation, or the claim's lease), so a write
+racing a deletion fails instead of recreating a partial item: `ChatGone`.
+"""
 import uuid
 from typing import Any, Dict, List, Optional
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from .config import Settings
+from .errors import Busy
 from .storage.models import StoredMessage, UserChatRecord
 from .times import utc_datetime
+
+TEXT_MARK_SECONDS = 300  # how long a sent text's mark is kept: for requests that waited on it
+KEY_MARK_SECONDS = 86400  # how long an Idempotency-Key is honoured
+
+
+class ChatGone(Exception):
+    """The chat item was deleted or replaced by a newer chat meanwhile."""
 
 
 def chat_key(region: str, device_id: str) -> str:
@@ -28,6 +40,16 @@ def too_large(error: Exception) -> bool:
         "size" in (getattr(error, "cause_response_message", "") or "").lower()
 
 
+def entries(value: Any) -> Dict[str, Any]:
+    """A raw map attribute's entries ({} when absent)."""
+    return value.as_dict() if value is not None else {}
+
+
+def _same_chat(chat: UserChatRecord):
+    # Fails on a missing item too: a comparison with an absent attribute is false.
+    return UserChatRecord.generation == chat.generation
+
+
 def _delete_if(record: UserChatRecord, condition) -> bool:
     """Delete the item if the condition holds; False if it did not (or the item is gone)."""
     try:
@@ -37,6 +59,16 @@ def _delete_if(record: UserChatRecord, condition) -> bool:
         if not condition_failed(error):
             raise
         return False
+
+
+def _update(chat: UserChatRecord, actions: list, condition) -> None:
+    """A conditional update; `ChatGone` when the condition fails."""
+    try:
+        chat.update(actions=actions, condition=condition)
+    except UpdateError as error:
+        if condition_failed(error):
+            raise ChatGone() from None
+        raise
 
 
 class ChatStore:
@@ -51,12 +83,15 @@ class ChatStore:
         except UserChatRecord.DoesNotExist:
             return None
 
+    # --- a new chat: claim, then open (or withdraw, or leave uncertain) -----------------
     def claim(self, key: str, previous: Optional[UserChatRecord], language: str,
-              consent: Optional[bool], now: float, lease_seconds: float) -> Optional[UserChatRecord]:
+              consent: Optional[bool], mark: str, now: float,
+              lease_seconds: float) -> Optional[UserChatRecord]:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
         record = UserChatRecord(
             key, region_slug=key.split("#", 1)[0], state="creating",
-            generation=(previous.generation + 1) if previous else 1, lease_id=uuid.uuid4().hex, lease_until=now + lease_seconds, language=language,
+            generation=(previous.generation + 1) if previous else 1, lease_id=uuid.uuid4().hex,
+            lease_until=now + lease_seconds, claimed_at=now, creating_mark=mark, language=language,
             evaluation_consent=bool(consent), messages=[], last_activity=now,
             expires_at=utc_datetime(now + self.retention_seconds))
         if previous is None:
@@ -71,67 +106,123 @@ class ChatStore:
             raise
         return record
 
-    def withdraw(self, claim: UserChatRecord) -> None:
-        """Remove a claim whose ticket could not be created (unless someone took it over)."""
-        _delete_if(claim, UserChatRecord.lease_id == claim.lease_id)
+    def withdraw(self, claim: UserChatRecord) -> bool:
+        """Remove a claim whose ticket does not exist (unless someone took it over)."""
+        return _delete_if(claim, UserChatRecord.lease_id == claim.lease_id)
 
-    def open(self, claim: UserChatRecord, ticket_id: int, message: Dict[str, Any], digest: str,
-             now: float) -> None:
-        claim.update(actions=[
+    def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
+        """Creating the ticket was sent but not answered: Zammad may have it."""
+        try:
+            _update(claim, [UserChatRecord.state.set("uncertain"),
+                            UserChatRecord.lease_until.set(now)],
+                    UserChatRecord.lease_id == claim.lease_id)
+        except ChatGone:
+            pass  # another request took the claim over; it settles the chat
+
+    def open(self, claim: UserChatRecord, ticket_id: int, messages: List[Dict[str, Any]],
+             now: float, fetched_at: float) -> None:
+        """The claim has its ticket (created, or found when settling). `ChatGone` if the
+        claim was taken over or withdrawn meanwhile."""
+        actions = [
             UserChatRecord.state.set("open"),
             UserChatRecord.ticket_id.set(ticket_id),
             UserChatRecord.ticket_key.set(ticket_key(claim.region_slug, ticket_id)),
-            UserChatRecord.messages.set([message]),
+            UserChatRecord.messages.set(messages),
             UserChatRecord.messages_version.add(1),
-            UserChatRecord.messages_fetched_at.set(now),
-            UserChatRecord.last_message_digest.set(digest),
+            UserChatRecord.messages_fetched_at.set(fetched_at),
             UserChatRecord.last_activity.set(now),
             UserChatRecord.expires_at.set(utc_datetime(now + self.retention_seconds)),
             UserChatRecord.lease_id.remove(),
             UserChatRecord.lease_until.remove(),
-        ], condition=UserChatRecord.lease_id == claim.lease_id)
+        ]
+        if claim.creating_mark:
+            actions.append(UserChatRecord.sent[claim.creating_mark].set(now))
+        _update(claim, actions, UserChatRecord.lease_id == claim.lease_id)
 
-    def append(self, chat: UserChatRecord, message: Dict[str, Any], digest: str, now: float,
-               language: str, consent: Optional[bool]) -> None:
-        """Add a sent message (atomically: concurrent sends both stay) and the activity."""
+    # --- a later message: begin (the mark), then finish or abandon ---------------------
+    def begin_send(self, chat: UserChatRecord, mark: str, now: float, until: float) -> bool:
+        """Mark a message as being sent, unless the same one is (False). `ChatGone` when
+        the chat is no longer this open chat."""
+        try:
+            chat.update(actions=[UserChatRecord.sending[mark].set(until)],
+                        condition=_same_chat(chat) & (UserChatRecord.state == "open") & (
+                            UserChatRecord.sending[mark].does_not_exist()
+                            | (UserChatRecord.sending[mark] < now)))
+            return True
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
+        fresh = self.get(chat.chat_key)
+        if fresh is None or fresh.generation != chat.generation or fresh.state != "open":
+            raise ChatGone()
+        return False
+
+    def finish_send(self, chat: UserChatRecord, mark: str, message: Dict[str, Any], now: float,
+                    language: str, consent: Optional[bool]) -> None:
+        """Store a sent message with the chat (atomically: concurrent sends all stay)."""
         actions = [
-            UserChatRecord.last_message_digest.set(digest),
+            UserChatRecord.sending[mark].remove(),
+            UserChatRecord.sent[mark].set(now),
             UserChatRecord.last_activity.set(now),
             UserChatRecord.expires_at.set(utc_datetime(now + self.retention_seconds)),
             UserChatRecord.language.set(language),
         ]
+        if mark in entries(chat.unanswered):
+            actions.append(UserChatRecord.unanswered[mark].remove())
+        for old, sent_at in entries(chat.sent).items():
+            keep = KEY_MARK_SECONDS if old.startswith("k") else TEXT_MARK_SECONDS
+            if old != mark and now - sent_at > keep:
+                actions.append(UserChatRecord.sent[old].remove())
         if consent is not None:
             actions.append(UserChatRecord.evaluation_consent.set(consent))
         if not chat.messages_stored:
-            chat.update(actions=actions)
+            _update(chat, actions, _same_chat(chat))
             return
         try:
-            chat.update(actions=actions + [
+            _update(chat, actions + [
                 UserChatRecord.messages.set(UserChatRecord.messages.append([message])),
-                UserChatRecord.messages_version.add(1)])
+                UserChatRecord.messages_version.add(1)], _same_chat(chat))
         except UpdateError as error:
             if not too_large(error):
                 raise
-            chat.update(actions=actions + self._stop_storing())
+            _update(chat, actions + self._stop_storing(), _same_chat(chat))
+
+    def abandon_send(self, chat: UserChatRecord, mark: str,
+                     unanswered_after: Optional[int] = None) -> None:
+        """The message was not sent (or, with `unanswered_after`, may have been)."""
+        actions = [UserChatRecord.sending[mark].remove()]
+        if unanswered_after is not None:
+            actions.append(UserChatRecord.unanswered[mark].set(unanswered_after))
+        try:
+            _update(chat, actions, _same_chat(chat))
+        except ChatGone:
+            pass
 
     @staticmethod
     def _stop_storing() -> list:
         return [UserChatRecord.messages.set([]), UserChatRecord.messages_stored.set(False),
                 UserChatRecord.messages_version.add(1)]
 
-    def replace_messages(self, chat: UserChatRecord, messages: List[StoredMessage], now: float) -> None:
+    # --- messages learnt from Zammad ----------------------------------------------------
+    def replace_messages(self, chat: UserChatRecord, messages: List[StoredMessage], now: float,
+                         settled_mark: Optional[str] = None) -> None:
         """Store what Zammad said, unless a send changed the messages meanwhile."""
+        actions = [UserChatRecord.messages.set(messages), UserChatRecord.messages_version.add(1),
+                   UserChatRecord.messages_fetched_at.set(now)]
+        if settled_mark is not None:  # an unanswered send, found in the ticket
+            actions += [UserChatRecord.unanswered[settled_mark].remove(),
+                        UserChatRecord.sent[settled_mark].set(now)]
         try:
-            chat.update(actions=[
-                UserChatRecord.messages.set(messages),
-                UserChatRecord.messages_version.add(1),
-                UserChatRecord.messages_fetched_at.set(now),
-            ], condition=UserChatRecord.messages_version == chat.messages_version)
+            _update(chat, actions, UserChatRecord.messages_version == chat.messages_version)
+        except ChatGone:
+            pass  # changed meanwhile (or forgotten): the next read refreshes again
         except UpdateError as error:
-            if too_large(error):
-                chat.update(actions=self._stop_storing())
-            elif not condition_failed(error):
+            if not too_large(error):
                 raise
+            try:
+                _update(chat, self._stop_storing(), _same_chat(chat))
+            except ChatGone:
+                pass
         chat.messages = messages  # answer with Zammad's list in any case
 
     def find_by_ticket(self, region: str, ticket_id: int) -> Optional[UserChatRecord]:
@@ -145,28 +236,33 @@ class ChatStore:
 
     def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool:
         """Add a message learnt from Zammad unless the chat has it; False if it had.
-        Conditional on the messages' version, retried on a race: no message is lost."""
+        Conditional on the messages' version, retried on a race: no message is lost;
+        `Busy` (503, Zammad retries the delivery) when the chat kept changing."""
         for _attempt in range(5):
             if any(int(known.id) == int(message.id) for known in chat.messages):
                 return False
             try:
-                chat.update(actions=[
-                    UserChatRecord.messages.set(list(chat.messages) + [message]),
-                    UserChatRecord.messages_version.add(1),
-                ], condition=UserChatRecord.messages_version == chat.messages_version)
+                _update(chat, [UserChatRecord.messages.set(list(chat.messages) + [message]),
+                               UserChatRecord.messages_version.add(1)],
+                        UserChatRecord.messages_version == chat.messages_version)
                 return True
+            except ChatGone:
+                pass
             except UpdateError as error:
-                if too_large(error):
-                    chat.update(actions=self._stop_storing())
-                    return True
-                if not condition_failed(error):
+                if not too_large(error):
                     raise
+                try:
+                    _update(chat, self._stop_storing(), _same_chat(chat))
+                except ChatGone:
+                    return False
+                return True
             fresh = self.get(chat.chat_key)
             if fresh is None or fresh.generation != chat.generation:
                 return False
             chat = fresh
-        raise RuntimeError("the chat's messages kept changing")
+        raise Busy()
 
+    # --- forgetting ---------------------------------------------------------------------
     def forget_inactive(self, region: str, inactive_since: float) -> int:
         """Delete the region's chats with no activity since then (an index range query);
         a chat that became active meanwhile is kept (conditional delete)."""
@@ -175,4 +271,4 @@ class ChatStore:
                    for hit in hits)
 
     def forget(self, chat: UserChatRecord) -> None:
-        _delete_if(chat, UserChatRecord.generation == chat.generation)
+        _delete_if(chat, _same_chat(chat))

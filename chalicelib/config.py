@@ -35,8 +35,8 @@ class Settings(NamedTuple):
             self.table_prefix, self.dynamodb_endpoint)
 
 
-_TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,200}$")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,200}\Z")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+\Z")
 _URL = re.compile(r"^https?://[^\s/]+")
 
 
@@ -85,6 +85,17 @@ def _url(env: Mapping[str, str], name: str) -> Optional[str]:
     return raw
 
 
+MIN_JWT_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
+
+
+def _jwt_secret(env: Mapping[str, str]) -> Optional[str]:
+    secret = _text(env, "AUTH_JWT_SECRET")
+    if secret is not None and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+        # The value itself is never echoed: it is a secret, even a bad one.
+        raise ConfigError("AUTH_JWT_SECRET must be at least %d bytes long" % MIN_JWT_SECRET_BYTES)
+    return secret
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
@@ -105,7 +116,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         trusted_ip_header=header,
         message_cache_seconds=_whole_number(env, "MESSAGE_CACHE_SECONDS", 60, 0),
         zammad_timeout_seconds=_seconds(env, "ZAMMAD_TIMEOUT_SECONDS", 10.0),
-        jwt_secret=_text(env, "AUTH_JWT_SECRET"),
+        jwt_secret=_jwt_secret(env),
         jwks_url=_url(env, "AUTH_JWKS_URL"),
         jwt_issuer=_text(env, "AUTH_JWT_ISSUER"),
         jwt_audience=_text(env, "AUTH_JWT_AUDIENCE"),

@@ -70,3 +70,12 @@ class ServiceUnavailable(ApiError):
 class GatewayTimeout(ApiError):
     status = 504
     message = "An error occurred while attempting to connect to the chat server."
+
+
+class Busy(ServiceUnavailable):
+    """Too many requests changed one item at once; retrying shortly succeeds."""
+
+    message = "This chat is busy. Please try again."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"Retry-After": "1"})

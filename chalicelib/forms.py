@@ -5,16 +5,19 @@ from typing import Dict
 from urllib.parse import parse_qs
 
 from .errors import BadRequest, UnsupportedMediaType
-from .http import Request
+from .http import Request, check_text_values
 
 _MAX_PARTS = 20
+# What browsers and the app send; any other codec (rot13, unicode_escape, ...) is refused.
+_CHARSETS = frozenset({"utf8", "utf-8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1"})
 
 
 def form_fields(request: Request) -> Dict[str, object]:
-    """The body's fields by name (the first value of each); 400 for a malformed body."""
+    """The body's fields by name (the first value of each); 400 for a malformed body or
+    text that is not valid Unicode, whichever encoding brought it."""
     content_type = request.content_type
     if content_type == "multipart/form-data":
-        return _multipart(request)
+        return check_text_values(_multipart(request))
     if content_type == "application/x-www-form-urlencoded":
         try:
             text = request.body.decode("utf-8")
@@ -41,6 +44,8 @@ def _multipart(request: Request) -> Dict[str, object]:
             BytesIO(request.body), boundary, content_length=len(request.body), strict=True,
             part_limit=_MAX_PARTS, memory_limit=len(request.body) + 1, disk_limit=0)
         for part in parser:
+            if (part.charset or "utf8").lower() not in _CHARSETS:
+                raise BadRequest("Unsupported charset in a multipart body.")
             if part.filename is None and part.name not in fields:
                 fields[part.name] = part.value
     except (multipart.MultipartError, UnicodeDecodeError):

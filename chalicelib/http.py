@@ -1,8 +1,56 @@
-"""Plain request and response objects: what every entry point (Chalice, WSGI) adapts to."""
+"""Plain request and response objects: what every entry point (Chalice, WSGI) adapts to.
+
+Input is checked here, at the edge, for the whole class of text that would poison stored
+data: a JSON body is parsed by `parse_json`, which refuses deep nesting and text holding a
+lone UTF-16 surrogate (what `JSON.stringify` makes of an emoji cut in half), and the
+response encoder cannot fail on anything already stored.
+"""
 import json
+import re
 from typing import Any, Dict, Optional
 
 from .errors import BadRequest
+
+MAX_JSON_DEPTH = 32  # far more than any of our bodies needs; bounded before anything recurses
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """True for text that cannot be UTF-8 (a surrogate code point that pairs with nothing)."""
+    return _SURROGATE.search(text) is not None
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """For text we must keep but did not take as input (Zammad's): U+FFFD instead."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def check_text_values(value: Any) -> Any:
+    """400 if any string in a parsed body (keys too) holds a lone surrogate or the
+    structure is nested deeper than MAX_JSON_DEPTH. Iterative: no recursion to exhaust."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest("The body is nested too deeply.")
+        if isinstance(item, str):
+            if has_lone_surrogate(item):
+                raise BadRequest("The body holds text that is not valid Unicode.")
+        elif isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+    return value
+
+
+def parse_json(data: bytes) -> Any:
+    """A JSON document from the wire; 400 for anything malformed, too deep or poisonous."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):  # RecursionError: nested beyond the parser's stack
+        raise BadRequest("Malformed JSON body.") from None
+    return check_text_values(value)
 
 
 class Request:
@@ -33,24 +81,35 @@ class Request:
         """The body as a JSON object; 400 for anything else."""
         if not self.body.strip():
             raise BadRequest("A JSON body is required.")
-        try:
-            value = json.loads(self.body)
-        except ValueError:
-            raise BadRequest("Malformed JSON body.") from None
+        value = parse_json(self.body)
         if not isinstance(value, dict):
             raise BadRequest("The JSON body must be an object.")
         return value
 
 
 class Response:
-    __slots__ = ("status", "body", "headers")
+    __slots__ = ("status", "body", "headers", "_encoded")
 
     def __init__(self, status: int = 200, body: Any = None, headers: Optional[Dict[str, str]] = None):
         self.status = status
         self.body = body  # JSON-serialisable, or None for an empty body
         self.headers = headers if headers is not None else {}
+        self._encoded: Optional[bytes] = None
 
     def body_bytes(self) -> bytes:
-        if self.body is None:
-            return b""
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        """The body as UTF-8 JSON. `ChatApi.handle` encodes it once, inside its error
+        handling; the adapters get the same bytes again."""
+        if self._encoded is None:
+            self._encoded = encode_json(self.body)
+        return self._encoded
+
+
+def encode_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON. Text that cannot be UTF-8 (a lone surrogate stored before input
+    was checked, or sent by Zammad) is written as a JSON escape instead of failing."""
+    if body is None:
+        return b""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str).encode("ascii")

@@ -1,14 +1,35 @@
 """Per-client rate limit of the app endpoints (SPEC §8), counted in DynamoDB so that every
-instance shares it: one atomic UpdateItem per request on a fixed-window counter."""
+instance shares it: one atomic UpdateItem per request on a fixed-window counter.
+
+A client is its IPv4 address, or its IPv6 /64 network: one subscriber commonly holds a whole
+/64 and could otherwise take a fresh bucket per address. Once a client is over the limit,
+this instance answers 429 until the window ends without writing to DynamoDB again.
+"""
 import hashlib
+import ipaddress
 import math
-from typing import Callable
+from typing import Callable, Dict
 
 from .config import Settings
 from .errors import TooManyRequests
 from .http import Request
 from .storage.models import RateLimitCounter
 from .times import utc_datetime
+
+_MAX_BLOCKED = 10_000  # bound the instance's memory of limited clients
+
+
+def client_bucket(ip: str) -> str:
+    """What is counted for an address: IPv4 as it is, IPv6 as its /64."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip  # not an address (a missing header's placeholder): counted as it is
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class RateLimiter:
@@ -17,6 +38,7 @@ class RateLimiter:
         self._window = settings.rate_limit_window_minutes * 60
         self._header = settings.trusted_ip_header
         self._clock = clock
+        self._blocked: Dict[str, float] = {}  # client digest -> end of its window
 
     def client_ip(self, request: Request) -> str:
         """The connection's source IP, or the first value of the trusted header. Without
@@ -30,14 +52,23 @@ class RateLimiter:
     def check(self, request: Request) -> None:
         now = self._clock()
         window_start = int(now // self._window * self._window)
-        # Only a digest of the IP is stored, and only until its window is over.
-        client = hashlib.sha256(self.client_ip(request).encode("utf-8")).hexdigest()[:32]
-        counter = RateLimitCounter("%s#%d" % (client, window_start))
         window_end = window_start + self._window
+        # Only a digest of the client is stored, and only until its window is over.
+        client = hashlib.sha256(client_bucket(self.client_ip(request)).encode("utf-8")).hexdigest()[:32]
+        blocked_until = self._blocked.get(client)
+        if blocked_until is not None and now < blocked_until:
+            raise self._too_many(window_end, now)
+        counter = RateLimitCounter("%s#%d" % (client, window_start))
         counter.update(actions=[
-            RateLimitCounter.count.add(1),
+            RateLimitCounter.requests.add(1),
             RateLimitCounter.expires_at.set(utc_datetime(window_end + 60)),
         ])
-        if counter.count > self._limit:
-            retry_after = max(1, math.ceil(window_end - now))
-            raise TooManyRequests(headers={"Retry-After": str(retry_after)})
+        if counter.requests > self._limit:
+            if len(self._blocked) >= _MAX_BLOCKED:
+                self._blocked.clear()
+            self._blocked[client] = window_end
+            raise self._too_many(window_end, now)
+
+    @staticmethod
+    def _too_many(window_end: float, now: float) -> TooManyRequests:
+        return TooManyRequests(headers={"Retry-After": str(max(1, math.ceil(window_end - now)))})

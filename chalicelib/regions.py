@@ -13,10 +13,11 @@ from .errors import BadRequest, Conflict, NotFound
 from .storage.models import RegionRecord
 from .times import iso_utc, utc_datetime
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
 # Path segments of other routes at the place of a region slug in /api/v3/{region}/...
 RESERVED_SLUGS = frozenset({"admin", "author-chat", "webhook"})
 CACHE_SECONDS = 30
+MIN_WEBHOOK_SECRET = 16
 SECRETS = ("zammad_access_token", "zammad_webhook_token", "zammad_webhook_secret")
 _TEXT_FIELDS = {  # field: (may be null, max length)
     "name": (False, 200),
@@ -28,8 +29,8 @@ _TEXT_FIELDS = {  # field: (may be null, max length)
     "ticket_group": (True, 200),
 }
 _FIELDS = set(_TEXT_FIELDS) | {"integreat_chat_enabled", "chat_beta_tester_percentage"}
-_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-_WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
+_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
+WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
 
 
 def validate_slug(slug: str) -> str:
@@ -84,8 +85,11 @@ def _check_changes(changes: Dict[str, Any]) -> Dict[str, Any]:
         if not _URL.match(changes["zammad_url"]):
             raise BadRequest("zammad_url must be an http(s) URL.")
     if changes.get("zammad_webhook_token") is not None and \
-            not _WEBHOOK_TOKEN.match(changes["zammad_webhook_token"]):
+            not WEBHOOK_TOKEN.match(changes["zammad_webhook_token"]):
         raise BadRequest("zammad_webhook_token must be 16-200 letters, digits, '-' or '_'.")
+    secret = changes.get("zammad_webhook_secret")
+    if secret is not None and len(secret.strip()) < MIN_WEBHOOK_SECRET:
+        raise BadRequest("zammad_webhook_secret must be at least %d characters." % MIN_WEBHOOK_SECRET)
     if "integreat_chat_enabled" in changes and not isinstance(changes["integreat_chat_enabled"], bool):
         raise BadRequest("integreat_chat_enabled must be true or false.")
     if "chat_beta_tester_percentage" in changes:
@@ -100,6 +104,7 @@ class RegionStore:
         self._clock = clock
 
     def get(self, slug: str) -> RegionRecord:
+        validate_slug(slug)
         record = self.find(slug)
         if record is None:
             raise NotFound("Region not found.")
@@ -120,6 +125,9 @@ class RegionStore:
         record = self.find(slug) or RegionRecord(slug, name=slug)
         for field, value in changes.items():
             setattr(record, field, value)
+        if record.zammad_webhook_token and not record.zammad_webhook_secret:
+            # A token travels in a URL; only the signature proves a delivery is Zammad's.
+            raise BadRequest("zammad_webhook_secret is required when zammad_webhook_token is set.")
         if changes.get("zammad_webhook_token"):
             self._check_webhook_token_free(slug, changes["zammad_webhook_token"])
         record.updated_at = utc_datetime(self._clock())

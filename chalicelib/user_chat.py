@@ -5,58 +5,65 @@ poll inside `MESSAGE_CACHE_SECONDS` is one GetItem and no Zammad call.
 
 Exactly one ticket per chat: the first message claims the chat with a conditional write
 (state "creating", a lease). Only the claimant calls Zammad; requests that lose the claim
-wait for the chat to open. The app resends unsynced messages, so a message identical to
-the last one sent within RESEND_SECONDS is taken as that resend: answered with the chat,
-not sent again. If the ticket cannot be created the claim is withdrawn: no chat is left
-without a ticket, and a failed request never counts as activity.
+wait for the chat to open. If Zammad refuses, the claim is withdrawn: no chat is left
+without a ticket, and a failed request never counts as activity. If creating the ticket
+timed out, Zammad may still have made it: the chat stays "uncertain" until the ticket is
+found (Zammad's search, or its webhook) or, after SETTLE_SECONDS, ruled out.
+
+Resends (README, "Resends"): every message has a send mark, the digest of its text or of
+its `Idempotency-Key`. A message whose mark is being sent right now is that message: it
+waits for it and answers with its result. So is the same text within RESEND_GRACE_SECONDS
+after it was sent, and the same Idempotency-Key for a day. Otherwise a message is sent
+again (people write "yes" twice). A send that went unanswered is looked for in the ticket
+before it is sent again.
 """
 import hashlib
-import html
 import random
 import time
-from typing import Any, Callable, Dict, List, Optional
+from datetime import datetime
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 from pynamodb.exceptions import PutError
 
-from .chat_store import ChatStore, chat_key, condition_failed
+from .articles import (USER_ARTICLE_SUBJECT, MalformedArticle, article_message, escape_user_text,
+                       sanitize_html)
+from .chat_store import ChatGone, ChatStore, chat_key, condition_failed, entries
 from .config import Settings
-from .errors import GatewayTimeout, NotFound, ServiceUnavailable
+from .errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
 from .regions import chat_configured
 from .storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
 from .times import utc_datetime
-from .zammad import TicketGone, ZammadClient, ZammadConnections
+from .zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 
-USER_ARTICLE_SUBJECT = "app user message"
-AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
-RESEND_SECONDS = 30
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before
 # Zammad is asked again: the bound on how late a lost delivery can show.
 WEBHOOK_TRUST_SECONDS = 6 * 3600
 ASSIGNMENT_DAYS = 365
+# An unanswered ticket creation is ruled out only this long after it began: Zammad may
+# finish a slow request late, and its search index lags the database by seconds.
+SETTLE_SECONDS = 120
+# A ticket found by its title is this chat's only if made after the claim (less this
+# margin for clocks); an older one with the same title belongs to an expired chat.
+SETTLE_CLOCK_MARGIN_SECONDS = 600
+# The same text this soon after it was sent is that message again: a double tap, or a copy
+# that raced the first (a connection retried by TCP after a second or three). Later, it is
+# a new message: people do write "yes" twice.
+RESEND_GRACE_SECONDS = 5
 _WAIT_STEP_SECONDS = 0.05
-_CLAIM_ATTEMPTS = 5
+_ATTEMPTS = 6
 
 
-def escape_user_text(text: str) -> str:
-    """Plain text as safe HTML: escaped, newlines as <br>."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return html.escape(text, quote=True).replace("\n", "<br>")
+def ticket_title(language: str, device_id: str) -> str:
+    return "[Integreat Chat] [%s] %s" % (language, device_id)
 
 
-def article_message(article: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """A Zammad article as the app's message, or None for an internal one."""
-    if article.get("internal"):
+def device_of_title(title: Any) -> Optional[str]:
+    """The device id of a title we made, or None."""
+    if not isinstance(title, str) or not title.startswith("[Integreat Chat] ["):
         return None
-    body = article.get("body") or ""
-    is_html = (article.get("content_type") or "").lower().startswith("text/html")
-    return {
-        "id": int(article["id"]),
-        "content": body if is_html else escape_user_text(body),
-        "role": "user" if article.get("sender") == "Customer" else "agent",
-        "automatic_answer": (article.get("subject") or "") == AUTOMATIC_ANSWER_SUBJECT,
-        "created_at": article.get("created_at") or "",
-    }
+    _, _, device_id = title.rpartition("] ")
+    return device_id or None
 
 
 def message_view(message) -> Dict[str, Any]:
@@ -65,8 +72,22 @@ def message_view(message) -> Dict[str, Any]:
             "role": message.role, "created_at": message.created_at}
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def send_mark(text: str, idempotency_key: Optional[str]) -> str:
+    if idempotency_key is not None:
+        return "k" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:40]
+    return "t" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+class Outgoing(NamedTuple):
+    """A message the app user sends."""
+    text: str
+    language: str
+    consent: Optional[bool]
+    mark: str
+
+    @property
+    def body(self) -> str:  # as Zammad gets it
+        return escape_user_text(self.text)
 
 
 class UserChats:
@@ -103,101 +124,202 @@ class UserChats:
     def poll(self, region: RegionRecord, device_id: str) -> Dict[str, Any]:
         self._require_configured(region)
         chat = self.store.get(chat_key(region.slug, device_id))
+        zammad = self._zammad(region)
+        if chat is not None and chat.state == "uncertain":
+            try:
+                chat = self._settle(region, zammad, chat, device_id)
+            except (GatewayTimeout, BadGateway):  # not settled yet: no chat the app knows of
+                raise NotFound("Chat not found.") from None
         if not self._usable(chat):
             raise NotFound("Chat not found.")
         now = self._clock()
         if not chat.messages_stored:
-            chat.messages = self._messages_from_zammad(self._zammad(region), chat)
+            chat.messages = self._messages_from_zammad(zammad, chat)
         elif now - chat.messages_fetched_at >= self._cache_seconds(region, now):
-            messages = self._messages_from_zammad(self._zammad(region), chat)
-            self.store.replace_messages(chat, messages, now)
+            self.store.replace_messages(chat, self._messages_from_zammad(zammad, chat), now)
         return self._view(region, chat)
 
-    def _cache_seconds(self, region: RegionRecord, now: float) -> float:
-        seen = region.webhook_seen_at
-        if seen is not None and now - seen < WEBHOOK_TRUST_SECONDS:
-            return max(self._settings.message_cache_seconds, WEBHOOK_TRUST_SECONDS)
-        return self._settings.message_cache_seconds
-
-    def _messages_from_zammad(self, zammad: ZammadClient, chat: UserChatRecord) -> List[StoredMessage]:
-        try:
-            articles = zammad.articles(int(chat.ticket_id))
-        except TicketGone:
-            self.store.forget(chat)
-            raise NotFound("Chat not found.") from None
-        return [StoredMessage(**message) for message in map(article_message, articles) if message]
-
     def send(self, region: RegionRecord, language: str, device_id: str, text: str,
-             consent: Optional[bool]) -> Dict[str, Any]:
+             consent: Optional[bool], idempotency_key: Optional[str] = None) -> Dict[str, Any]:
         self._require_configured(region)
         key = chat_key(region.slug, device_id)
         zammad = self._zammad(region)
-        digest = _digest(text)
-        # Requests waiting for another's claim give up with it: the budget and a margin.
+        outgoing = Outgoing(text, language, consent, send_mark(text, idempotency_key))
+        # Requests waiting for another's send give up with it: the budget and a margin.
         give_up_at = time.monotonic() + self._settings.zammad_timeout_seconds + 0.5
         chat = self.store.get(key)
-        for _attempt in range(_CLAIM_ATTEMPTS):
+        for _attempt in range(_ATTEMPTS):
             if chat is not None and chat.state == "creating" and chat.lease_until > self._clock():
+                claimed = chat
                 chat = self._wait_for_claim(key, give_up_at)
+                if self._joined(claimed, chat, outgoing.mark):
+                    return self._view(region, chat)
+                continue
+            if chat is not None and chat.state == "uncertain":
+                chat = self._settle(region, zammad, chat, device_id)
+                if chat is not None and chat.creating_mark == outgoing.mark and self._usable(chat):
+                    return self._view(region, chat)  # the resend of the message that opened it
                 continue
             if self._usable(chat):
-                if self._is_resend(chat, digest):
+                if self._just_sent(chat, outgoing.mark):
                     return self._view(region, chat)
                 try:
-                    return self._send_to_ticket(region, zammad, chat, language, text, digest, consent)
+                    return self._send_to_ticket(region, zammad, chat, outgoing, give_up_at)
                 except TicketGone:  # Zammad deleted the ticket: this message starts a new chat
                     self.store.forget(chat)
-                    chat = self.store.get(key)
-                    continue
-            claim = self.store.claim(key, chat, language, consent, self._clock(),
-                                      lease_seconds=self._settings.zammad_timeout_seconds + 5)
+                except ChatGone:  # changed before anything was sent: look again
+                    pass
+                chat = self.store.get(key)
+                continue
+            claim = self.store.claim(key, chat, language, consent, outgoing.mark, self._clock(),
+                                     lease_seconds=self._settings.zammad_timeout_seconds + 5)
             if claim is None:  # another request claimed it first
                 chat = self.store.get(key)
                 continue
-            return self._create_ticket(region, zammad, claim, device_id, language, text, digest, consent)
-        raise GatewayTimeout()
+            return self._create_ticket(region, zammad, claim, device_id, outgoing)
+        raise Busy()
 
-    # --- steps ------------------------------------------------------------------------
-    def _create_ticket(self, region, zammad: ZammadClient, claim: UserChatRecord, device_id: str,
-                       language: str, text: str, digest: str, consent: Optional[bool]):
-        body = escape_user_text(text)
+    # --- a new chat -------------------------------------------------------------------
+    def _create_ticket(self, region: RegionRecord, zammad: ZammadClient, claim: UserChatRecord,
+                       device_id: str, outgoing: Outgoing) -> Dict[str, Any]:
         try:
             fields = {
-                "title": "[Integreat Chat] [%s] %s" % (language, device_id),
+                "title": ticket_title(outgoing.language, device_id),
                 "group": region.ticket_group or self._settings.ticket_group,
                 "customer": zammad.api_user_login(),
                 "region_slug": region.slug,
-                "language_slug": language,
+                "language_slug": outgoing.language,
             }
-            if consent is not None:
-                fields["evaluation_consent"] = consent
-            ticket = zammad.create_ticket(fields, self._user_article(body))
+            if outgoing.consent is not None:
+                fields["evaluation_consent"] = outgoing.consent
+            ticket = zammad.create_ticket(fields, self._user_article(outgoing.body))
+            ticket_id = _ticket_id(ticket)
+        except OutcomeUnknown:
+            self.store.leave_uncertain(claim, self._clock())
+            raise
         except BaseException:
             self.store.withdraw(claim)
             raise
         now = self._clock()
         article_ids = ticket.get("article_ids") or [0]
-        message = {"id": int(article_ids[0]), "content": body, "role": "user",
-                   "automatic_answer": False, "created_at": ticket.get("created_at") or ""}
-        self.store.open(claim, int(ticket["id"]), message, digest, now)
+        message = self._own_message(article_ids[0], ticket.get("created_at"), outgoing.body)
+        try:
+            self.store.open(claim, ticket_id, [message], now, fetched_at=now)
+        except ChatGone:  # the claim outlived its lease and was taken over
+            raise Busy() from None
         return self._view(region, claim)  # update() refreshed it from DynamoDB's answer
 
-    def _send_to_ticket(self, region, zammad: ZammadClient, chat: UserChatRecord, language: str,
-                        text: str, digest: str, consent: Optional[bool]):
+    def _settle(self, region: RegionRecord, zammad: ZammadClient, chat: UserChatRecord,
+                device_id: str) -> Optional[UserChatRecord]:
+        """An uncertain chat, settled: open with the ticket Zammad made after all; None
+        once ruled out (the claim is withdrawn); 504 while it cannot be told yet."""
+        ticket = self.find_uncertain_ticket(zammad, region, chat, device_id)
+        if ticket is not None:
+            messages = self._messages_from_zammad(zammad, chat, ticket_id=int(ticket["id"]))
+            self.adopt(chat, int(ticket["id"]), messages)
+        elif self._clock() - (chat.claimed_at or 0) >= SETTLE_SECONDS:
+            self.store.withdraw(chat)
+        else:
+            raise GatewayTimeout()
+        return self.store.get(chat.chat_key)
+
+    def find_uncertain_ticket(self, zammad: ZammadClient, region: RegionRecord,
+                              chat: UserChatRecord, device_id: str) -> Optional[Dict[str, Any]]:
+        title = ticket_title(chat.language, device_id)
+        newest = None
+        for ticket in zammad.search_tickets(device_id):
+            if isinstance(ticket, dict) and self.made_for(ticket, chat, title, region) and \
+                    (newest is None or ticket["id"] > newest["id"]):
+                newest = ticket
+        return newest
+
+    @staticmethod
+    def made_for(ticket: Dict[str, Any], chat: UserChatRecord, title: str,
+                 region: RegionRecord) -> bool:
+        """Whether Zammad's ticket is the one this chat's claim created."""
+        if ticket.get("title") != title or ticket.get("region_slug") not in (None, region.slug):
+            return False
+        if not isinstance(ticket.get("id"), int):
+            return False
+        try:
+            created = datetime.fromisoformat(str(ticket.get("created_at")).replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return created.timestamp() >= (chat.claimed_at or 0) - SETTLE_CLOCK_MARGIN_SECONDS
+
+    def adopt(self, chat: UserChatRecord, ticket_id: int, messages: List[Any]) -> None:
+        """Open an uncertain chat with the ticket Zammad made after all."""
+        now = self._clock()
+        try:
+            self.store.open(chat, ticket_id, messages, chat.claimed_at or now,
+                            fetched_at=now if messages else 0)
+        except ChatGone:
+            pass  # settled by another request meanwhile
+
+    # --- a later message --------------------------------------------------------------
+    def _send_to_ticket(self, region: RegionRecord, zammad: ZammadClient, chat: UserChatRecord,
+                        outgoing: Outgoing, give_up_at: float) -> Dict[str, Any]:
+        mark = outgoing.mark
+        if mark in entries(chat.unanswered) and self._found_unanswered(zammad, chat, outgoing):
+            return self._view(region, chat)
+        now = self._clock()
+        if not self.store.begin_send(chat, mark, now, until=now + self._settings.zammad_timeout_seconds + 5):
+            return self._wait_for_send(region, chat, mark, give_up_at)
         changes: Dict[str, Any] = {}
-        if language != chat.language:
-            changes["language_slug"] = language
-        if consent is not None and consent != bool(chat.evaluation_consent):
-            changes["evaluation_consent"] = consent
+        if outgoing.language != chat.language:
+            changes["language_slug"] = outgoing.language
+        if outgoing.consent is not None and outgoing.consent != bool(chat.evaluation_consent):
+            changes["evaluation_consent"] = outgoing.consent
         ticket_id = int(chat.ticket_id)
-        if changes:  # before the message: a failure here has sent nothing
-            zammad.update_ticket(ticket_id, changes)
-        article = zammad.add_article(ticket_id, self._user_article(escape_user_text(text)))
-        message = article_message(article)
-        self.store.append(chat, message, digest, self._clock(), language, consent)
+        try:
+            if changes:  # before the message: a failure here has sent nothing
+                zammad.update_ticket(ticket_id, changes)
+            article = zammad.add_article(ticket_id, self._user_article(outgoing.body))
+            article_id = _article_id(article)
+        except OutcomeUnknown:
+            self.store.abandon_send(chat, mark, unanswered_after=_highest_id(chat))
+            raise
+        except BaseException:
+            self.store.abandon_send(chat, mark)
+            raise
+        message = self._own_message(article_id, article.get("created_at"), outgoing.body)
+        try:
+            self.store.finish_send(chat, mark, message, self._clock(), outgoing.language, outgoing.consent)
+        except ChatGone:  # forgotten meanwhile; the message did reach the ticket
+            chat.messages = list(chat.messages or []) + [StoredMessage(**message)]
         if not chat.messages_stored:
             chat.messages = self._messages_from_zammad(zammad, chat)
         return self._view(region, chat)
+
+    def _found_unanswered(self, zammad: ZammadClient, chat: UserChatRecord, outgoing: Outgoing) -> bool:
+        """Whether an earlier, unanswered send of this message reached the ticket after all
+        (then the chat is refreshed from Zammad and nothing is sent again)."""
+        after = entries(chat.unanswered)[outgoing.mark]
+        articles = self._articles(zammad, chat)
+        found = any(isinstance(a, dict) and a.get("sender") == "Customer" and a.get("body") == outgoing.body
+                    and isinstance(a.get("id"), int) and a["id"] > after for a in articles)
+        if found:
+            self.store.replace_messages(chat, self._messages(articles), self._clock(),
+                                        settled_mark=outgoing.mark)
+        return found
+
+    def _wait_for_send(self, region: RegionRecord, chat: UserChatRecord, mark: str,
+                       give_up_at: float) -> Dict[str, Any]:
+        """The same message is being sent by another request: its answer is ours."""
+        sent_before = entries(chat.sent).get(mark)  # an earlier send of the same text
+        step = _WAIT_STEP_SECONDS
+        while time.monotonic() < give_up_at:
+            time.sleep(step)
+            step = min(step * 2, 0.4)
+            fresh = self.store.get(chat.chat_key)
+            if fresh is None or fresh.generation != chat.generation:
+                raise ChatGone()
+            if mark not in entries(fresh.sending) or entries(fresh.sending)[mark] < self._clock():
+                if entries(fresh.sent).get(mark) not in (None, sent_before) and \
+                        mark not in entries(fresh.unanswered):
+                    return self._view(region, fresh)
+                raise ChatGone()  # the other request failed: try it ourselves
+        raise GatewayTimeout()
 
     def _wait_for_claim(self, key: str, give_up_at: float) -> Optional[UserChatRecord]:
         step = _WAIT_STEP_SECONDS
@@ -209,14 +331,57 @@ class UserChats:
                 return chat
         raise GatewayTimeout()
 
+    def _just_sent(self, chat: UserChatRecord, mark: str) -> bool:
+        """An Idempotency-Key already sent, or the same text sent a moment ago."""
+        sent_at = entries(chat.sent).get(mark)
+        if sent_at is None:
+            return False
+        return mark.startswith("k") or self._clock() - sent_at < RESEND_GRACE_SECONDS
+
+    def _joined(self, claim: UserChatRecord, chat: Optional[UserChatRecord], mark: str) -> bool:
+        """Whether the claim that was waited for opened the chat with this very message."""
+        return chat is not None and chat.generation == claim.generation and \
+            claim.creating_mark == mark and self._usable(chat)
+
+    # --- Zammad's articles ------------------------------------------------------------
+    def _articles(self, zammad: ZammadClient, chat: UserChatRecord,
+                  ticket_id: Optional[int] = None) -> List[Any]:
+        try:
+            articles = zammad.articles(ticket_id or int(chat.ticket_id))
+        except TicketGone:
+            self.store.forget(chat)
+            raise NotFound("Chat not found.") from None
+        if not isinstance(articles, list):
+            raise BadGateway()
+        return articles
+
+    @staticmethod
+    def _messages(articles: List[Any]) -> List[StoredMessage]:
+        try:
+            return [StoredMessage(**message) for message in map(article_message, articles) if message]
+        except MalformedArticle:
+            raise BadGateway() from None
+
+    def _messages_from_zammad(self, zammad: ZammadClient, chat: UserChatRecord,
+                              ticket_id: Optional[int] = None) -> List[StoredMessage]:
+        return self._messages(self._articles(zammad, chat, ticket_id))
+
+    def _cache_seconds(self, region: RegionRecord, now: float) -> float:
+        seen = region.webhook_seen_at
+        if seen is not None and now - seen < WEBHOOK_TRUST_SECONDS:
+            return max(self._settings.message_cache_seconds, WEBHOOK_TRUST_SECONDS)
+        return self._settings.message_cache_seconds
+
+    @staticmethod
+    def _own_message(article_id: Any, created_at: Any, body_html: str) -> Dict[str, Any]:
+        """The app user's message as stored, from Zammad's answer to sending it."""
+        return {"id": int(article_id), "content": sanitize_html(body_html), "role": "user",
+                "automatic_answer": False, "created_at": created_at if isinstance(created_at, str) else ""}
+
     @staticmethod
     def _user_article(body_html: str) -> Dict[str, Any]:
         return {"body": body_html, "content_type": "text/html", "type": "web",
                 "internal": False, "sender": "Customer", "subject": USER_ARTICLE_SUBJECT}
-
-    def _is_resend(self, chat: UserChatRecord, digest: str) -> bool:
-        return chat.last_message_digest == digest and \
-            self._clock() - chat.last_activity < RESEND_SECONDS
 
     def _usable(self, chat: Optional[UserChatRecord]) -> bool:
         return chat is not None and chat.state == "open" and \
@@ -233,11 +398,28 @@ class UserChats:
 
     @staticmethod
     def _view(region: RegionRecord, chat: UserChatRecord) -> Dict[str, Any]:
+        # By article id (webhook deliveries may arrive out of order), each id once (a
+        # delivery of the user's own article may race the request that sent it).
+        unique = {int(message.id): message for message in reversed(chat.messages or [])}
         return {
-            # By article id: messages learnt from webhooks may arrive out of order.
-            "messages": [message_view(message)
-                         for message in sorted(chat.messages or [], key=lambda m: int(m.id))],
+            "messages": [message_view(unique[article_id]) for article_id in sorted(unique)],
             "evaluation_consent": bool(chat.evaluation_consent),
             "chatbot_typing": False,
             "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),
         }
+
+
+def _ticket_id(ticket: Any) -> int:
+    if not isinstance(ticket, dict) or not isinstance(ticket.get("id"), int):
+        raise BadGateway()
+    return ticket["id"]
+
+
+def _article_id(article: Any) -> int:
+    if not isinstance(article, dict) or not isinstance(article.get("id"), int):
+        raise BadGateway()
+    return article["id"]
+
+
+def _highest_id(chat: UserChatRecord) -> int:
+    return max((int(message.id) for message in chat.messages or []), default=0)

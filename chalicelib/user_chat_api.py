@@ -7,8 +7,9 @@ from .forms import form_fields
 from .http import Request, Response
 from .storage.models import RegionRecord
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
-LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
 MAX_MESSAGE_CHARACTERS = 10_000
 
 
@@ -47,6 +48,14 @@ def _message(value) -> str:
     return value
 
 
+def _idempotency_key(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(value):
+        raise BadRequest("Idempotency-Key must be 1-200 printable ASCII characters.")
+    return value
+
+
 def is_chat_enabled(api, request: Request) -> Response:
     api.rate_limiter.check(request)
     # API Gateway allows one variable name per path level: here that segment is the device id.
@@ -71,4 +80,5 @@ def post_message(api, request: Request) -> Response:
     fields = form_fields(request)
     text = _message(fields.get("message"))
     consent = _consent(fields.get("evaluation_consent"))
-    return Response(200, api.user_chats.send(region, language, device_id, text, consent))
+    key = _idempotency_key(request.header("idempotency-key"))
+    return Response(200, api.user_chats.send(region, language, device_id, text, consent, key))

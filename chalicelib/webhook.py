@@ -1,10 +1,12 @@
 """Zammad's webhook (SPEC §4): Zammad tells us of each new article, so polls need not ask it.
 
 A delivery is authenticated by the region's webhook token (in the URL, found through an
-index) and, when the region has a secret, by `X-Hub-Signature` (HMAC-SHA1 of the raw body).
-Processing is idempotent: an article already stored is not stored again, and a delivery
-id already processed is skipped. Only agents' public articles are stored; the app user's
-own ones are stored by the request that sent them.
+index) and by `X-Hub-Signature` (HMAC-SHA1 of the raw body with the region's secret, which
+every region with a token has). Processing is idempotent: an article already stored is
+not stored again, and a delivery id already processed is skipped. Every public article
+the chat does not have yet is stored, sanitised: agents' replies, and the customer's own
+articles made outside this backend (an agent writing on their behalf, a reply by e-mail).
+A delivery for a chat whose ticket creation went unanswered adopts that ticket.
 """
 import hashlib
 import hmac
@@ -14,17 +16,16 @@ from typing import Any, Callable, List, Optional
 
 from pynamodb.exceptions import UpdateError
 
+from .articles import MalformedArticle, article_message
+from .chat_store import ChatStore, chat_key, condition_failed
 from .errors import BadRequest, ServiceUnavailable, Unauthorized
-from .regions import RegionCache
+from .regions import WEBHOOK_TOKEN, RegionCache
 from .storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
 from .times import utc_datetime
-from .chat_store import ChatStore, chat_key, condition_failed
-from .user_chat import article_message
+from .user_chat import UserChats, device_of_title, ticket_title
 
 DELIVERY_MEMORY_DAYS = 7
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}$")
-_DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
-_TITLE = re.compile(r"^\[Integreat Chat\] \[[^\]]*\] ([A-Za-z0-9_-]{1,200})$")
+_DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 _SEEN_REFRESH_SECONDS = 60  # write `webhook_seen_at` at most this often per region and instance
 
 
@@ -36,26 +37,31 @@ class ChatNotReady(ServiceUnavailable):
 
 def signature_valid(secret: str, body: bytes, header: Optional[str]) -> bool:
     scheme, _, received = (header or "").partition("=")
-    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
-    return scheme == "sha1" and hmac.compare_digest(expected, received.strip().lower())
+    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest().encode("ascii")
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged header).
+    return scheme == "sha1" and hmac.compare_digest(
+        expected, received.strip().lower().encode("utf-8", "replace"))
 
 
 class ZammadWebhook:
-    def __init__(self, chats: ChatStore, region_cache: RegionCache,
+    def __init__(self, chats: UserChats, region_cache: RegionCache,
                  clock: Callable[[], float] = time.time):
-        self._chats = chats
+        self._user_chats = chats
+        self._chats: ChatStore = chats.store
         self._regions = region_cache
         self._clock = clock
 
     def authenticate(self, token: Optional[str], body: bytes, signature: Optional[str]) -> RegionRecord:
-        """The region whose webhook this is; 401 for a wrong token or signature."""
-        if not token or not _TOKEN.match(token):
+        """The region whose webhook this is; 401 for a wrong token or signature (and for a
+        region without a secret: a token alone, in a URL, is not enough to write chats)."""
+        if not token or not WEBHOOK_TOKEN.match(token):
             raise Unauthorized("Invalid webhook token or signature.")
         hits = list(RegionRecord.webhook_token_index.query(token, limit=1))
         region = self._regions.get(hits[0].slug) if hits else None
         if region is None or not hmac.compare_digest(region.zammad_webhook_token or "", token):
             raise Unauthorized("Invalid webhook token or signature.")
-        if region.zammad_webhook_secret and not signature_valid(region.zammad_webhook_secret, body, signature):
+        if not region.zammad_webhook_secret or \
+                not signature_valid(region.zammad_webhook_secret, body, signature):
             raise Unauthorized("Invalid webhook token or signature.")
         return region
 
@@ -81,39 +87,44 @@ class ZammadWebhook:
             raise BadRequest("ticket.id must be a number.")
         if not isinstance(article, dict) or not article:
             return ["no article: nothing to do"]
-        if not isinstance(article.get("id"), int):
-            raise BadRequest("article.id must be a number.")
-        sender = article.get("sender")
-        if isinstance(sender, dict):  # some payload templates expand the sender object
-            sender = sender.get("name")
-        if article.get("internal"):
+        try:
+            message = article_message(article)
+        except MalformedArticle as error:
+            raise BadRequest("The article is malformed: %s." % error) from None
+        if message is None:
             return ["article %d: internal, skipped" % article["id"]]
-        if sender == "Customer":
-            return ["article %d: the app user's own, already stored" % article["id"]]
-        chat = self._find_chat(region, ticket_id, ticket.get("title"))
+        try:
+            chat = self._find_chat(region, ticket)
+        except ChatNotReady:
+            if message["role"] == "user":  # the article the ticket was created with
+                return ["article %d: the first message, stored by the request creating the chat"
+                        % article["id"]]
+            raise
         if chat is None:
             return ["ticket %d: no chat of this region has it, ignored" % ticket_id]
         if not chat.messages_stored:
             return ["article %d: chat too long to store, read from Zammad" % article["id"]]
-        try:
-            message = StoredMessage(**article_message(dict(article, sender=sender)))
-        except (KeyError, TypeError, ValueError):
-            raise BadRequest("The article is malformed.") from None
-        if self._chats.add_message(chat, message):
-            return ["article %d: agent message stored" % article["id"]]
+        if self._chats.add_message(chat, StoredMessage(**message)):
+            return ["article %d: %s message stored" % (article["id"], message["role"])]
         return ["article %d: already stored" % article["id"]]
 
-    def _find_chat(self, region: RegionRecord, ticket_id: int, title: Any):
+    def _find_chat(self, region: RegionRecord, ticket: dict):
+        ticket_id = ticket["id"]
         chat = self._chats.find_by_ticket(region.slug, ticket_id)
         if chat is not None:
             return chat
-        # Just opened (the index lags a little) or still being created: go by the title.
-        match = _TITLE.match(title) if isinstance(title, str) else None
-        if match is None:
+        # Just opened (the index lags a little), still being created, or its creation went
+        # unanswered: go by the title.
+        device_id = device_of_title(ticket.get("title"))
+        if device_id is None:
             return None
-        chat = self._chats.get(chat_key(region.slug, match.group(1)))
+        chat = self._chats.get(chat_key(region.slug, device_id))
         if chat is not None and chat.state == "creating":
             raise ChatNotReady()
+        if chat is not None and chat.state == "uncertain" and self._user_chats.made_for(
+                ticket, chat, ticket_title(chat.language, device_id), region):
+            self._user_chats.adopt(chat, ticket_id, [])  # the next poll reads its articles
+            chat = self._chats.get(chat.chat_key)
         if chat is not None and chat.ticket_id == ticket_id:
             return chat
         return None

@@ -1,16 +1,10 @@
 """Handler of Zammad's webhook: `POST /api/v3/webhook/zammad/?token=<region webhook token>`."""
-import json
-
-from .errors import BadRequest
-from .http import Request, Response
+from .http import Request, Response, parse_json
 
 
 def zammad_webhook(api, request: Request) -> Response:
     region = api.webhook.authenticate(request.query.get("token"), request.body,
                                       request.header("x-hub-signature"))
-    try:
-        payload = json.loads(request.body)
-    except ValueError:
-        raise BadRequest("Malformed JSON body.") from None
+    payload = parse_json(request.body)
     actions = api.webhook.process(region, payload, request.header("x-zammad-delivery"))
     return Response(200, {"region": region.slug, "actions": actions})

@@ -1,13 +1,16 @@
 """Zammad REST API v1 client: the calls Integreat Chat makes, nothing more.
 
 - One `requests.Session` per Zammad (URL and token), kept for the life of a warm instance
-  so connections are reused. Its urllib3 `Retry` retries a GET that failed or got a 5xx,
-  and any call whose connection could not be made (nothing was sent); a write that reached
-  Zammad is never retried (a ticket must not be created twice).
+  so connections are reused. Its urllib3 `Retry` retries any call whose connection could
+  not be made (nothing was sent); a GET that got a 5xx is tried once more here, with what
+  is left of the budget. A write that reached Zammad is never retried (a ticket must not
+  be created twice).
 - Every call of one request shares a deadline (`ZAMMAD_TIMEOUT_SECONDS` from the first
   call): no call starts after it, and the timeouts of all its attempts end by it.
 - Failures become the errors of SPEC §4: a timeout 504, anything else 502; a 404 for a
-  ticket is `TicketGone` (Zammad deleted it: the chat has expired).
+  ticket is `TicketGone` (Zammad deleted it: the chat has expired). A write that was sent
+  but never answered (a read timeout, a connection dropped mid-answer) raises an error that
+  is also `OutcomeUnknown`: Zammad may have done it, so the caller must not assume either.
 """
 import json
 import logging
@@ -33,6 +36,18 @@ class TicketGone(Exception):
     """Zammad answered 404 for the ticket."""
 
 
+class OutcomeUnknown(Exception):
+    """Mixed into the 502/504 of a write that was sent but not answered."""
+
+
+class WriteTimedOut(GatewayTimeout, OutcomeUnknown):
+    pass
+
+
+class WriteBrokenOff(BadGateway, OutcomeUnknown):
+    pass
+
+
 class ZammadConnection:
     """The long-lived part: the session and the API user's login, per Zammad and token."""
 
@@ -40,11 +55,10 @@ class ZammadConnection:
         self.base_url = base_url.rstrip("/")
         # read=False: a read that timed out or broke off is not retried, whatever the
         # method (a write may have reached Zammad), and a timeout stays a timeout (504)
-        # instead of becoming a connection error (502). other=0: nothing else is retried.
-        retry = Retry(total=ATTEMPTS - 1, connect=ATTEMPTS - 1, read=False, other=0,
-                      status=ATTEMPTS - 1, status_forcelist=(500, 502, 503, 504),
-                      allowed_methods=frozenset({"GET"}), backoff_factor=0.05,
-                      raise_on_status=False, respect_retry_after_header=False)
+        # instead of becoming a connection error (502). other=0, status=0: nothing else is
+        # retried by urllib3 (a GET's 5xx is retried in `_call`, within the budget).
+        retry = Retry(total=ATTEMPTS - 1, connect=ATTEMPTS - 1, read=False, other=0, status=0,
+                      backoff_factor=0.05, raise_on_status=False, respect_retry_after_header=False)
         self.session = requests.Session()
         self.session.headers.update({"Authorization": "Token token=%s" % token,
                                      "Accept": "application/json"})
@@ -100,44 +114,73 @@ class ZammadClient:
         return self._call("GET", "/api/v1/ticket_articles/by_ticket/%d" % ticket_id,
                           ticket_id=ticket_id)
 
+    def search_tickets(self, query: str, limit: int = 20) -> List[Dict[str, Any]]:
+        """Tickets matching Zammad's full-text search, expanded (`title`, attributes)."""
+        found = self._call("GET", "/api/v1/tickets/search",
+                           params={"query": query, "limit": limit, "expand": "true"})
+        return found if isinstance(found, list) else []
+
     # --- transport --------------------------------------------------------------------
-    def _timeouts(self, method: str) -> Tuple[float, float]:
-        """(connect, read) timeouts such that all attempts of the call end by the deadline."""
+    def _timeouts(self) -> Tuple[float, float]:
+        """(connect, read) timeouts such that all attempts of the call end by the deadline:
+        urllib3 retries only a failed connect, so the read gets all that is left after them."""
         now = self._clock()
         if self._deadline is None:
             self._deadline = now + self._budget
         remaining = self._deadline - now
         if remaining < _MIN_CALL_SECONDS:
             raise GatewayTimeout()
-        if method == "GET":  # every attempt may connect and read: each gets its share
-            share = remaining / ATTEMPTS
-            connect = min(share / 4, MAX_CONNECT_SECONDS)
-            return connect, share - connect
-        # A write retries only failed connects, then reads once.
         connect = min(remaining / (4 * ATTEMPTS), MAX_CONNECT_SECONDS)
         return connect, remaining - ATTEMPTS * connect
 
-    def _call(self, method: str, path: str, body: Any = None, ticket_id: Optional[int] = None) -> Any:
-        url = self._connection.base_url + path
-        try:
-            response = self._connection.session.request(method, url, json=body,
-                                                         timeout=self._timeouts(method))
-        except requests.Timeout:
-            _warn("zammad_timeout", method, path)
-            raise GatewayTimeout() from None
-        except requests.RequestException as error:
-            _warn("zammad_unreachable", method, path, error=type(error).__name__)
-            raise BadGateway() from None
-        if response.status_code == 404 and ticket_id is not None:
-            raise TicketGone(ticket_id)
-        if not 200 <= response.status_code < 300:
+    def _call(self, method: str, path: str, body: Any = None, ticket_id: Optional[int] = None,
+              params: Optional[Dict[str, Any]] = None) -> Any:
+        for attempt in range(1, ATTEMPTS + 1):
+            response = self._send(method, path, body, params)
+            if response.status_code == 404 and ticket_id is not None:
+                raise TicketGone(ticket_id)
+            if 200 <= response.status_code < 300:
+                break
             _warn("zammad_error", method, path, status=response.status_code)
-            raise BadGateway()
+            # A read may be repeated (a 5xx is often passing); a write reached Zammad: never.
+            if method != "GET" or response.status_code < 500 or attempt == ATTEMPTS:
+                raise BadGateway()
+            time.sleep(0.05)
         try:
             return response.json()
         except ValueError:
             _warn("zammad_bad_body", method, path)
             raise BadGateway() from None
+
+    def _send(self, method: str, path: str, body: Any, params: Optional[Dict[str, Any]]):
+        url = self._connection.base_url + path
+        try:
+            return self._connection.session.request(method, url, json=body, params=params,
+                                                    timeout=self._timeouts())
+        except requests.ConnectTimeout:
+            _warn("zammad_timeout", method, path)
+            raise GatewayTimeout() from None
+        except requests.Timeout:
+            _warn("zammad_timeout", method, path)
+            raise (GatewayTimeout() if method == "GET" else WriteTimedOut()) from None
+        except requests.ConnectionError as error:
+            _warn("zammad_unreachable", method, path, error=type(error).__name__)
+            if method != "GET" and _sent(error):
+                raise WriteBrokenOff() from None
+            raise BadGateway() from None
+        except requests.RequestException as error:
+            _warn("zammad_unreachable", method, path, error=type(error).__name__)
+            raise BadGateway() from None
+
+
+def _sent(error: requests.ConnectionError) -> bool:
+    """Whether the request went out before the connection failed (the answer broke off),
+    as opposed to a connection that could not be made."""
+    from urllib3.exceptions import NewConnectionError, ProtocolError
+
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
+    return isinstance(reason, ProtocolError) and not isinstance(reason, NewConnectionError)
 
 
 def _warn(event: str, method: str, path: str, **details) -> None:

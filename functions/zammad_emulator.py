@@ -6,6 +6,7 @@ HTTP on 127.0.0.1, answering in the shapes recorded from a real Zammad (zammad_f
 Zammad API (header `Authorization: Token token=<token>`; a wrong token gives 401):
     GET    /api/v1/users/me
     POST   /api/v1/tickets                 (with an embedded `article`)
+    GET    /api/v1/tickets/search?query=<words>&limit=<n>&expand=true  (every word in the title)
     GET    /api/v1/tickets/<id>
     PUT    /api/v1/tickets/<id>
     DELETE /api/v1/tickets/<id>            (200, empty text/html body)
@@ -43,6 +44,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs
 
 FIXTURES = Path(__file__).with_name("zammad_fixtures")
 
@@ -263,11 +265,15 @@ class ZammadEmulator:
             view.pop("ticket_time_accounting_ids", None)
         return view
 
-    def api(self, method: str, path: str, body: Any) -> Tuple[int, Any]:
+    def api(self, method: str, path: str, body: Any,
+            query: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
         """Answer one authenticated API request: (status, JSON body or None for empty)."""
         with self._lock:
             if method == "GET" and path == "/api/v1/users/me":
                 return 200, copy.deepcopy(self._me)
+            if method == "GET" and path == "/api/v1/tickets/search":
+                return 200, self._search((query or {}).get("query", ""),
+                                         int((query or {}).get("limit") or 10))
             if method == "POST" and path == "/api/v1/tickets":
                 return self._create_ticket(body)
             if method == "POST" and path == "/api/v1/ticket_articles":
@@ -305,6 +311,15 @@ class ZammadEmulator:
                     del self.tickets[ticket_id]
                     return 200, None
             return 404, _error("No route matches [%s] %r" % (method, path))
+
+    def _search(self, query: str, limit: int) -> List[Dict[str, Any]]:
+        """As Zammad's search with `expand=true` (the recorded shape): tickets whose title
+        or number holds every word of the query, newest first."""
+        words = query.lower().split()
+        found = [ticket for ticket in self.tickets.values() if words and all(
+            word in ticket["title"].lower() or word == ticket["number"] for word in words)]
+        found.sort(key=lambda ticket: ticket["id"], reverse=True)
+        return [self._ticket_view(ticket, with_ids=True) for ticket in found[:limit]]
 
     def _create_ticket(self, body: Any) -> Tuple[int, Any]:
         if not isinstance(body, dict) or not body.get("title"):
@@ -395,7 +410,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         emulator = self.emulator
-        path = self.path.split("?", 1)[0]
+        path, _, query_string = self.path.partition("?")
+        query = {name: values[0] for name, values in parse_qs(query_string).items()}
         try:
             body = self._body()
         except ValueError:
@@ -414,7 +430,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(403, _error("Authentication required"))
         if scheme not in ("Token", "Bearer") or token.replace("token=", "", 1) != emulator.token:
             return self._send(401, _error("Can't find User for Token"))
-        status, answer = emulator.api(self.command, path, body)
+        status, answer = emulator.api(self.command, path, body, query)
         if fault.get("latency"):
             time.sleep(fault["latency"])
         self._send(status, answer)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from tests.clock import Clock
+from tests.signing import hub_signature
 
 PROJECT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
@@ -114,21 +115,24 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     clock = Clock(time.time())
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
     device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
-    token = "bench-webhook-token-0123456789"
+    token, secret = "bench-webhook-token-0123456789", "bench-webhook-secret-0123456789"
     with mock_aws(), ZammadEmulator(token="bench") as zammad:
         api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
         create_tables(ALL_MODELS)
         api.regions.put("bench", {"zammad_url": zammad.url, "zammad_access_token": "bench",
-                                  "integreat_chat_enabled": True, "zammad_webhook_token": token})
+                                  "integreat_chat_enabled": True, "zammad_webhook_token": token,
+                                  "zammad_webhook_secret": secret})
         api.handle(Request("POST", chat, device, headers={"Content-Type": "application/json"},
                            body=b'{"message": "Hallo"}', source_ip="127.0.0.1"))
         [ticket_id] = zammad.tickets
 
         def deliver(article):  # as Zammad's trigger does for each new article
             if webhook:
-                api.handle(Request("POST", "/api/v3/webhook/zammad", query={"token": token},
-                                   body=json.dumps({"ticket": zammad.tickets[ticket_id],
-                                                    "article": article}).encode()))
+                body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()
+                delivered = api.handle(Request("POST", "/api/v3/webhook/zammad", query={"token": token},
+                                               headers={"X-Hub-Signature": hub_signature(secret, body)},
+                                               body=body))
+                assert delivered.status == 200, delivered.body
 
         deliver(zammad.articles[zammad.tickets[ticket_id]["article_ids"][0]])  # the user's own
         total = 0

@@ -13,6 +13,10 @@ from pynamodb.models import Model
 from ..config import Settings
 from ..metrics import instrument_botocore_client
 
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 4.0
+MAX_RETRY_ATTEMPTS = 2  # botocore's backoff retries throttling and failed connections
+
 
 class CountingConnection(Connection):
     """A PynamoDB connection whose botocore client reports each call to `metrics`."""
@@ -33,7 +37,12 @@ class CountingConnection(Connection):
 
 def bind_models(models: Iterable[Type[Model]], settings: Settings) -> CountingConnection:
     """Point each model at `<prefix><base name>` on the configured endpoint; returns the connection."""
-    connection = CountingConnection(region=settings.aws_region, host=settings.dynamodb_endpoint)
+    # PynamoDB's defaults (15 s to connect, 30 s to read) would hold a request past Lambda's
+    # timeout when DynamoDB is unreachable; it answers in milliseconds when it is there.
+    connection = CountingConnection(region=settings.aws_region, host=settings.dynamodb_endpoint,
+                                    connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+                                    read_timeout_seconds=READ_TIMEOUT_SECONDS,
+                                    max_retry_attempts=MAX_RETRY_ATTEMPTS)
     for model in models:
         model.Meta.table_name = settings.table_prefix + model.base_table_name
         model.Meta.region = settings.aws_region

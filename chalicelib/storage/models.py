@@ -84,7 +84,8 @@ class StoredMessage(MapAttribute):
 class UserChatRecord(Model):
     """The current chat of one device in one region, with its messages, in one item: a poll
     is one GetItem. `generation` counts the chats this device has had here; a new chat is
-    claimed with a conditional write on it, so exactly one request creates the ticket."""
+    claimed with a conditional write on it, so exactly one request creates the ticket.
+    Every later write is conditional on the item (and its generation) still being there."""
 
     base_table_name = "user-chats"
 
@@ -94,10 +95,20 @@ class UserChatRecord(Model):
     chat_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
     region_slug = UnicodeAttribute()
     generation = NumberAttribute(default=1)
-    state = UnicodeAttribute()  # "creating" (a request is creating the ticket) or "open"
+    # "creating": a request is creating the ticket (under its lease); "uncertain": creating
+    # it timed out, so Zammad may have it: settled (found or ruled out) before another is
+    # made; "open": the chat has its ticket.
+    state = UnicodeAttribute()
     lease_id = UnicodeAttribute(null=True)  # the creating request's
     lease_until = NumberAttribute(null=True)  # epoch seconds; after it another may take over
-    last_message_digest = UnicodeAttribute(null=True)  # sha256 of the last message sent
+    claimed_at = NumberAttribute(null=True)  # epoch seconds the ticket's creation began
+    creating_mark = UnicodeAttribute(null=True)  # send mark of the message that opens the chat
+    # Send marks ("t<digest of the text>" or "k<digest of an Idempotency-Key>") of messages
+    # being sent now (mark -> lease end, epoch s), sent lately (mark -> when), and sent
+    # without an answer (mark -> the highest article id known before: look above it).
+    sending = MapAttribute(default=dict)
+    sent = MapAttribute(default=dict)
+    unanswered = MapAttribute(default=dict)
     ticket_id = NumberAttribute(null=True)
     ticket_key = UnicodeAttribute(null=True)  # "<region>#<ticket id>", for TicketIndex
     language = UnicodeAttribute()
@@ -137,7 +148,8 @@ class RateLimitCounter(Model):
         table_name = "rate-limits"
 
     counter_key = UnicodeAttribute(hash_key=True)  # "<client digest>#<window start>"
-    count = NumberAttribute(default=0)
+    # Stored as "count", as before; named so that it does not shadow `Model.count()`.
+    requests = NumberAttribute(default=0, attr_name="count")
     expires_at = TTLAttribute()
 
 

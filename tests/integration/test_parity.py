@@ -30,7 +30,7 @@ from tests.clock import Clock
 ADMIN = "Bearer " + issue_hs256_token(JWT_SECRET, "root", ["admin"], name="Root")
 ALICE = "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Alice")
 BOB = "Bearer " + issue_hs256_token(JWT_SECRET, "bob", ["author"], name="Bob")
-HOOK_TOKEN, HOOK_SECRET = "parity-webhook-token-0123", "parity-secret"
+HOOK_TOKEN, HOOK_SECRET = "parity-webhook-token-0123", "parity-webhook-secret-0123"
 DEVICE = "3f1c7a52-1b0e-4c39-9a51-2f7d1a9e0c44"
 RELEVANT_HEADERS = ("content-type", "allow", "retry-after", "access-control-allow-origin",
                     "access-control-allow-methods")

@@ -83,7 +83,8 @@ def test_tables_carry_the_prefix_and_the_webhook_index(settings):
 def test_regions_round_trip_and_are_found_by_webhook_token(settings):
     create_tables(ALL_MODELS)
     store = RegionStore()
-    store.put("augsburg", {"name": "Augsburg", "zammad_webhook_token": "t" * 24})
+    store.put("augsburg", {"name": "Augsburg", "zammad_webhook_token": "t" * 24,
+                           "zammad_webhook_secret": "s" * 24})
     store.put("berlin", {"name": "Berlin"})
     assert [record.slug for record in store.list()] == ["augsburg", "berlin"]
     found = list(RegionRecord.webhook_token_index.query("t" * 24))

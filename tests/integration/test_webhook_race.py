@@ -14,11 +14,12 @@ from chalicelib.http import Request
 from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from functions.zammad_emulator import ZammadEmulator
+from tests.signing import hub_signature
 from tests.conftest import unique_prefix
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 PARAMS = {"region": "race", "language_or_device": "de", "device_id": "device-1"}
-TOKEN = "race-webhook-token-0123456789"
+TOKEN, SECRET = "race-webhook-token-0123456789", "race-webhook-secret-0123456789"
 LATENCY = 0.4
 
 
@@ -29,7 +30,8 @@ def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
         poller, receiver = ChatApi(settings), ChatApi(settings)
         create_tables(ALL_MODELS)
         poller.regions.put("race", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                    "zammad_access_token": "z", "zammad_webhook_token": TOKEN})
+                                    "zammad_access_token": "z", "zammad_webhook_token": TOKEN,
+                                    "zammad_webhook_secret": SECRET})
         sent = poller.handle(Request("POST", CHAT, PARAMS, headers={"Content-Type": "application/json"},
                                      body=b'{"message": "Hallo"}'))
         assert sent.status == 200
@@ -46,10 +48,10 @@ def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
             time.sleep(LATENCY / 2)  # Zammad has made the poll's answer; it is on its way
             article = zammad.add_article(ticket_id, "<p>reply %d</p>" % index)
             replies.append(article["id"])
+            body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()
             delivered = receiver.handle(Request(
-                "POST", "/api/v3/webhook/zammad", query={"token": TOKEN},
-                headers={"X-Zammad-Delivery": "d%d" % index},
-                body=json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()))
+                "POST", "/api/v3/webhook/zammad", query={"token": TOKEN}, body=body,
+                headers={"X-Zammad-Delivery": "d%d" % index, "X-Hub-Signature": hub_signature(SECRET, body)}))
             assert delivered.body["actions"] == ["article %d: agent message stored" % article["id"]]
             poll.join()
             assert polled == [200]

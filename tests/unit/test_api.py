@@ -106,6 +106,9 @@ def test_secrets_are_never_returned_nor_logged(chalice_app, caplog):
     ({"zammad_url": 5}, "zammad_url"),
     ({"name": "x" * 201}, "name"),
     ({"zammad_webhook_token": "short"}, "zammad_webhook_token"),
+    ({"zammad_webhook_token": "w" * 20}, "zammad_webhook_secret is required"),
+    ({"zammad_webhook_token": "w" * 20, "zammad_webhook_secret": "short"}, "zammad_webhook_secret"),
+    ({"name": "Augsburg \udfff"}, "not valid Unicode"),
     ({"colour": "blue"}, "colour"),
 ])
 def test_invalid_region_fields_are_400(chalice_app, fields, message):
@@ -121,9 +124,10 @@ def test_an_invalid_slug_is_400(chalice_app):
 
 
 def test_a_webhook_token_used_by_another_region_is_409(chalice_app):
-    assert put_region(chalice_app, "a", zammad_webhook_token="w" * 20).status_code == 200
-    assert put_region(chalice_app, "a", zammad_webhook_token="w" * 20).status_code == 200
-    response = put_region(chalice_app, "b", zammad_webhook_token="w" * 20)
+    hook = {"zammad_webhook_token": "w" * 20, "zammad_webhook_secret": "s" * 20}
+    assert put_region(chalice_app, "a", **hook).status_code == 200
+    assert put_region(chalice_app, "a", **hook).status_code == 200
+    response = put_region(chalice_app, "b", **hook)
     assert response.status_code == 409
     assert "error" in json.loads(response.body)
 
@@ -214,7 +218,8 @@ def test_server_timing_counts_dynamodb_calls(api):
     assert timing.startswith('ddb;desc="1 call";dur=')
     assert 'zammad;desc="0 calls";dur=0.0' in timing
     _, _, headers = call(api, "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
-                         body=b'{"zammad_webhook_token": "wwwwwwwwwwwwwwwwwwww"}', headers=ADMIN)
+                         body=b'{"zammad_webhook_token": "wwwwwwwwwwwwwwwwwwww", '
+                              b'"zammad_webhook_secret": "ssssssssssssssssssss"}', headers=ADMIN)
     assert headers["Server-Timing"].startswith('ddb;desc="3 calls"')  # get, index query, put
 
 

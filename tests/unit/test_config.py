@@ -72,5 +72,13 @@ def test_a_bad_value_stops_the_cli():
 
 
 def test_the_secret_is_not_in_the_settings_repr():
-    settings = load_settings({"AUTH_JWT_SECRET": "very-secret-value"})
+    settings = load_settings({"AUTH_JWT_SECRET": "very-secret-value-of-enough-length"})
     assert "very-secret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize("secret", ["x", "s" * 31, "ä" * 15])
+def test_a_short_jwt_secret_stops_start_up_without_echoing_it(secret):
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"AUTH_JWT_SECRET": secret})
+    assert "AUTH_JWT_SECRET" in str(raised.value) and secret not in str(raised.value)
+    assert load_settings({"AUTH_JWT_SECRET": "s" * 32}).jwt_secret == "s" * 32

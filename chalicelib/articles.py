@@ -1,0 +1,72 @@
+"""Zammad articles as the app's messages (SPEC §4): mapped, type-checked and sanitised.
+
+Everything the app shows comes through `article_message`, whether it came from Zammad's API
+or from its webhook, so nothing reaches the app's HTML view that the allowlist does not
+keep: what Zammad's editor produces (paragraphs, line breaks, lists, emphasis, quotes,
+links with safe schemes), never scripts, event handlers, images or styles.
+"""
+import html
+from typing import Any, Dict, Optional
+
+from .http import replace_lone_surrogates
+
+USER_ARTICLE_SUBJECT = "app user message"
+AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
+
+_TAGS = {"p", "br", "div", "span", "b", "strong", "i", "em", "u", "s", "strike", "del", "sub",
+         "sup", "ul", "ol", "li", "blockquote", "pre", "code", "h1", "h2", "h3", "h4", "h5",
+         "h6", "hr", "a"}
+_ATTRIBUTES = {"a": {"href", "title"}}
+_URL_SCHEMES = {"http", "https", "mailto", "tel"}
+
+
+class MalformedArticle(ValueError):
+    """An article that is not what Zammad sends (wrong types, no id)."""
+
+
+def escape_user_text(text: str) -> str:
+    """Plain text as safe HTML: escaped, newlines as <br>."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return html.escape(text, quote=True).replace("\n", "<br>")
+
+
+def sanitize_html(body: str) -> str:
+    """HTML restricted to the allowlist (nh3: the Rust crate ammonia); links open safely."""
+    import nh3  # a compiled module: loaded by the first request that maps an article
+
+    return nh3.clean(replace_lone_surrogates(body), tags=_TAGS, attributes=_ATTRIBUTES,
+                     url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer nofollow",
+                     strip_comments=True)
+
+
+def _text(article: Dict[str, Any], field: str) -> str:
+    value = article.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedArticle("%s must be text" % field)
+    return value
+
+
+def article_message(article: Any) -> Optional[Dict[str, Any]]:
+    """A Zammad article as the app's message, or None for an internal one.
+    `MalformedArticle` for anything that is not shaped like Zammad's article."""
+    if not isinstance(article, dict):
+        raise MalformedArticle("an article must be an object")
+    article_id = article.get("id")
+    if not isinstance(article_id, int) or isinstance(article_id, bool) or article_id < 0:
+        raise MalformedArticle("id must be a number")
+    if article.get("internal"):
+        return None
+    body = _text(article, "body")
+    is_html = _text(article, "content_type").lower().startswith("text/html")
+    sender = article.get("sender")
+    if isinstance(sender, dict):  # some webhook payload templates expand the sender object
+        sender = sender.get("name")
+    return {
+        "id": article_id,
+        "content": sanitize_html(body if is_html else escape_user_text(replace_lone_surrogates(body))),
+        "role": "user" if sender == "Customer" else "agent",
+        "automatic_answer": _text(article, "subject") == AUTOMATIC_ANSWER_SUBJECT,
+        "created_at": replace_lone_surrogates(_text(article, "created_at")),
+    }
