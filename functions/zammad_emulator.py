@@ -20,7 +20,8 @@ Like a trigger without conditions it also posts internal notes and the customer'
 
 Controls for tests and people (no token; the server listens on loopback only):
     POST   /_emulator/tickets/<id>/articles  {"body": "...", "internal": false}  an agent reply or note
-    PUT    /_emulator/faults    {"status": 500, "delay": 0, "latency": 0, "count": null}  faults on
+    PUT    /_emulator/faults    {"status": 500, "delay": 0, "latency": 0, "count": null,
+                                 "request": "POST /api/v1/tickets"}  faults on (request: optional)
     DELETE /_emulator/faults    switch them off
     PUT    /_emulator/webhook   {"url": "...", "secret": "..."}  where deliveries go
     POST   /_emulator/deliveries/<id>/repeat  deliver again, as Zammad's retry does
@@ -149,13 +150,16 @@ class ZammadEmulator:
 
     # --- controls ----------------------------------------------------------------------
     def set_fault(self, status: Optional[int] = None, delay: float = 0.0,
-                  count: Optional[int] = None, latency: float = 0.0) -> None:
+                  count: Optional[int] = None, latency: float = 0.0,
+                  request: Optional[str] = None) -> None:
         """Answer API requests with `status` (a Zammad error body) and/or after `delay` seconds
         (a slow Zammad: the answer is made after the wait), and/or with `latency` (a slow
         network: the answer is made at once, sent after the wait); for the next `count`
-        requests, or until `clear_faults`."""
+        requests, or until `clear_faults`; only requests that start with `request` (e.g.
+        "POST /api/v1/tickets") when it is given."""
         with self._lock:
-            self._fault = {"status": status, "delay": delay, "count": count, "latency": latency}
+            self._fault = {"status": status, "delay": delay, "count": count, "latency": latency,
+                           "request": request}
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -350,9 +354,11 @@ class ZammadEmulator:
             self._create_article(ticket_id, article, self._me)
         return 201, self._ticket_view(ticket, with_ids=True)
 
-    def _take_fault(self) -> Dict[str, Any]:
+    def _take_fault(self, method: str, path: str) -> Dict[str, Any]:
         with self._lock:
             fault = dict(self._fault)
+            if fault.get("request") and not ("%s %s" % (method, path)).startswith(fault["request"]):
+                return {}
             if fault.get("count") is not None:
                 self._fault["count"] -= 1
                 if self._fault["count"] <= 0:
@@ -420,7 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
             emulator.requests.append((self.command, path))
         if path.startswith("/_emulator/"):
             return self._control(path, body)
-        fault = emulator._take_fault()
+        fault = emulator._take_fault(self.command, path)
         if fault.get("delay"):
             time.sleep(fault["delay"])
         if fault.get("status"):
@@ -449,7 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(201, article)
         if path == "/_emulator/faults" and self.command == "PUT":
             emulator.set_fault(body.get("status"), float(body.get("delay") or 0), body.get("count"),
-                               float(body.get("latency") or 0))
+                               float(body.get("latency") or 0), body.get("request"))
             return self._send(200, {"fault": emulator._fault})
         if path == "/_emulator/faults" and self.command == "DELETE":
             emulator.clear_faults()

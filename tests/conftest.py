@@ -82,9 +82,11 @@ SERVERS = {  # how each server is started on a port
 
 
 @contextmanager
-def running_api(dynamodb_endpoint: str, log_path: Path, server: str = "chalice", **settings):
+def running_api(dynamodb_endpoint: str, log_path: Path, server: str = "chalice",
+                create: bool = True, **settings):
     """The API served in its own process (Chalice's local server, or gunicorn with the WSGI
-    app) on fresh tables of a unique prefix. Yields (base URL, admin headers, environment)."""
+    app) on fresh tables of a unique prefix (made unless `create` is false). Yields (base
+    URL, admin headers, environment)."""
     from chalicelib.auth import issue_hs256_token
     from chalicelib.config import load_settings
     from chalicelib.storage.connection import bind_models
@@ -95,7 +97,8 @@ def running_api(dynamodb_endpoint: str, log_path: Path, server: str = "chalice",
            "AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1",
            **{name: str(value) for name, value in settings.items()}}
     bind_models(ALL_MODELS, load_settings(env))
-    create_tables(ALL_MODELS)
+    if create:
+        create_tables(ALL_MODELS)
     port = free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, *SERVERS[server](port)], cwd=str(PROJECT),

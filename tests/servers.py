@@ -41,13 +41,14 @@ def _dynamodb_local_home() -> Path:
 
 
 @contextmanager
-def dynamodb_local():
-    """Amazon's DynamoDB Local, in memory, on a free loopback port; yields its endpoint."""
+def dynamodb_local(port: int = 0):
+    """Amazon's DynamoDB Local, in memory, on a loopback port (a free one unless given);
+    yields its endpoint."""
     java = shutil.which("java")
     if java is None:
         raise RuntimeError("DynamoDB Local needs Java on PATH")
     home = _dynamodb_local_home()
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [java, "-Djava.library.path=%s" % (home / "DynamoDBLocal_lib"), "-jar",
          str(home / "DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-port", str(port)],
