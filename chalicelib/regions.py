@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from .errors import BadRequest, Conflict, NotFound
+from .http import check_text_values
 from .storage.models import RegionRecord
 from .times import iso_utc, utc_datetime
 
@@ -67,6 +68,7 @@ def chat_configured(record: RegionRecord) -> bool:
 
 
 def _check_changes(changes: Dict[str, Any]) -> Dict[str, Any]:
+    check_text_values(changes)  # the CLI's arguments too: not only what came as JSON
     unknown = sorted(set(changes) - _FIELDS)
     if unknown:
         raise BadRequest("Unknown field(s): %s." % ", ".join(unknown))

@@ -5,7 +5,7 @@ app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer 
 from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import unquote
 
-from . import admin_api, author_chat_api, user_chat_api, webhook_api
+from . import admin_api, author_chat_api, openapi, user_chat_api, webhook_api
 
 Handler = Callable  # (api, Request) -> Response
 
@@ -30,6 +30,7 @@ ROUTES: Dict[str, Dict[str, Handler]] = {
         "PUT": admin_api.put_region,
         "DELETE": admin_api.delete_region,
     },
+    "/api/v3/openapi.json": {"GET": openapi.serve},
 }
 
 

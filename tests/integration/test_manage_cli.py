@@ -72,3 +72,11 @@ def test_region_put_refuses_bad_input(env):
     assert "chat_beta_tester_percentage" in result.stderr
     result = manage(env, "region", "put", "augsburg", "--json", "{nope")
     assert result.returncode == 1 and "--json" in result.stderr
+
+
+def test_a_name_that_is_not_valid_unicode_is_refused(env):
+    assert manage(env, "create-tables").returncode == 0
+    # Linux hands undecodable argument bytes to Python as lone surrogates.
+    result = manage(env, "region", "put", "bad-name", "--name", b"caf\xe9".decode("utf-8", "surrogateescape"))
+    assert result.returncode != 0
+    assert "not valid Unicode" in result.stderr and "Traceback" not in result.stderr
