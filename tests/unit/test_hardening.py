@@ -1,7 +1,6 @@
 """What an attacker's review and an unlucky user found (issue 9), in process: ChatApi on moto
 with an injected clock, Zammad emulated over HTTP. Each test failed before its fix."""
 import json
-import logging
 import threading
 import time
 
@@ -14,7 +13,7 @@ from chalicelib.auth import issue_hs256_token
 from chalicelib.config import load_settings
 from chalicelib.http import Request, Response
 from chalicelib.rate_limit import client_bucket
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, RegionRecord, UserChatRecord
+from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.times import utc_datetime
 from chalicelib.user_chat import SETTLE_SECONDS
