@@ -84,6 +84,8 @@ def test_the_zip_ships_the_app_and_chalicelib_only(package):
     assert "app.py" in names and "chalicelib/api.py" in names
     assert not any(n.startswith(("functions/", "tests/")) for n in names)
     assert "chalice/app.py" in names or any(n.startswith("chalice/") for n in names)
+    # Compiled for Lambda's Linux (nh3 is Rust), and the OpenAPI document served at run time.
+    assert "nh3/nh3.abi3.so" in names and "chalicelib/openapi.json" in names
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
