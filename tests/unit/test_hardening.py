@@ -17,7 +17,6 @@ from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.times import utc_datetime
 from chalicelib.user_chat import SETTLE_SECONDS
-from functions.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
 from tests.signing import hub_signature
@@ -33,12 +32,6 @@ CREATE = "POST /api/v1/tickets"
 
 
 @pytest.fixture
-def zammad():
-    with ZammadEmulator(token="t") as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def world(zammad):
     clock = Clock(time.time())  # real time: Zammad's created_at is compared with the claim's
     with mock_aws():
@@ -46,7 +39,7 @@ def world(zammad):
                                      "ZAMMAD_TIMEOUT_SECONDS": str(BUDGET)}), clock=clock)
         create_tables(ALL_MODELS)
         api.regions.put("augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                     "zammad_access_token": "t", "zammad_webhook_token": TOKEN,
+                                     "zammad_access_token": zammad.token, "zammad_webhook_token": TOKEN,
                                      "zammad_webhook_secret": SECRET})
         yield api, clock
 
