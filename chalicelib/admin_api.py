@@ -1,4 +1,5 @@
 """Admin API for regions (SPEC §6). Every handler requires the `admin` role."""
+
 from .http import Request, Response
 from .regions import public_view
 

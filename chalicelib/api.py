@@ -4,6 +4,7 @@ Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests 
 `handle`, which finds the handler, turns domain errors into `{"error": ...}` JSON, adds
 `X-Request-Id` (and `Server-Timing` when asked), and logs one JSON line per request.
 """
+
 import json
 import logging
 import re
@@ -11,7 +12,7 @@ import sys
 import time
 import traceback
 import uuid
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from . import metrics
 from .auth import Authenticator
@@ -65,23 +66,27 @@ class ChatApi:
             response = self._respond(request)
             try:
                 response.body_bytes()  # encoded here, so a failure is still ours to answer
-            except Exception:  # noqa: BLE001 - see _respond
+            except Exception:
                 response = self._internal_error(request)
         response.headers["X-Request-Id"] = request.request_id
         if request.route in CORS_ROUTES:
             response.headers["Access-Control-Allow-Origin"] = "*"
         if self.settings.server_timing:
             response.headers["Server-Timing"] = calls.server_timing()
-        log.info(json.dumps({
-            "event": "request",
-            "method": request.method,
-            "route": request.route or None,  # the template: never a device id or a token
-            "status": response.status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            "ddb_calls": calls.calls["ddb"],
-            "zammad_calls": calls.calls["zammad"],
-            "request_id": request.request_id,
-        }))
+        log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": request.method,
+                    "route": request.route or None,  # the template: never a device id or a token
+                    "status": response.status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "ddb_calls": calls.calls["ddb"],
+                    "zammad_calls": calls.calls["zammad"],
+                    "request_id": request.request_id,
+                }
+            )
+        )
         return response
 
     def _respond(self, request: Request) -> Response:
@@ -92,22 +97,25 @@ class ChatApi:
             return handler(self, request)
         except ApiError as error:
             return Response(error.status, {"error": error.message}, dict(error.headers))
-        except Exception as error:  # noqa: BLE001 - the one place that catches everything
+        except Exception as error:
             unavailable = storage_unavailable(error)
             if unavailable is not None:
-                return Response(unavailable.status, {"error": unavailable.message},
-                                dict(unavailable.headers))
+                return Response(unavailable.status, {"error": unavailable.message}, dict(unavailable.headers))
             return self._internal_error(request)
 
     @staticmethod
     def _internal_error(request: Request) -> Response:
-        log.error(json.dumps({
-            "event": "unhandled_exception",
-            "request_id": request.request_id,
-            "route": request.route or None,
-            "error_type": getattr(sys.exc_info()[0], "__name__", None),
-            "traceback": traceback.format_exc(),
-        }))
+        log.error(
+            json.dumps(
+                {
+                    "event": "unhandled_exception",
+                    "request_id": request.request_id,
+                    "route": request.route or None,
+                    "error_type": getattr(sys.exc_info()[0], "__name__", None),
+                    "traceback": traceback.format_exc(),
+                }
+            )
+        )
         return Response(500, {"error": "Internal server error."})
 
     @staticmethod
@@ -126,13 +134,19 @@ class ChatApi:
 def _preflight(api, request: Request) -> Response:
     """A browser's CORS preflight for a public route."""
     methods = ", ".join(sorted(ROUTES[request.route]))
-    return Response(204, None, {"Access-Control-Allow-Methods": methods,
-                                "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
-                                "Access-Control-Max-Age": "86400"})
+    return Response(
+        204,
+        None,
+        {
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
 
 
 def _request_id(request: Request) -> str:
-    incoming: Optional[str] = request.header("x-request-id")
+    incoming: str | None = request.header("x-request-id")
     if incoming and _CLIENT_REQUEST_ID.match(incoming):
         return incoming
     return request.request_id or uuid.uuid4().hex

@@ -5,17 +5,45 @@ or from its webhook, so nothing reaches the app's HTML view that the allowlist d
 keep: what Zammad's editor produces (paragraphs, line breaks, lists, emphasis, quotes,
 links with safe schemes), never scripts, event handlers, images or styles.
 """
+
 import html
-from typing import Any, Dict, Optional
+from typing import Any
 
 from .http import replace_lone_surrogates
 
 USER_ARTICLE_SUBJECT = "app user message"
 AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
 
-_TAGS = {"p", "br", "div", "span", "b", "strong", "i", "em", "u", "s", "strike", "del", "sub",
-         "sup", "ul", "ol", "li", "blockquote", "pre", "code", "h1", "h2", "h3", "h4", "h5",
-         "h6", "hr", "a"}
+_TAGS = {
+    "p",
+    "br",
+    "div",
+    "span",
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "s",
+    "strike",
+    "del",
+    "sub",
+    "sup",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "pre",
+    "code",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "a",
+}
 _ATTRIBUTES = {"a": {"href", "title"}}
 _URL_SCHEMES = {"http", "https", "mailto", "tel"}
 
@@ -34,12 +62,17 @@ def sanitize_html(body: str) -> str:
     """HTML restricted to the allowlist (nh3: the Rust crate ammonia); links open safely."""
     import nh3  # a compiled module: loaded by the first request that maps an article
 
-    return nh3.clean(replace_lone_surrogates(body), tags=_TAGS, attributes=_ATTRIBUTES,
-                     url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer nofollow",
-                     strip_comments=True)
+    return nh3.clean(
+        replace_lone_surrogates(body),
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
 
 
-def _text(article: Dict[str, Any], field: str) -> str:
+def _text(article: dict[str, Any], field: str) -> str:
     value = article.get(field)
     if value is None:
         return ""
@@ -48,7 +81,7 @@ def _text(article: Dict[str, Any], field: str) -> str:
     return value
 
 
-def article_message(article: Any) -> Optional[Dict[str, Any]]:
+def article_message(article: Any) -> dict[str, Any] | None:
     """A Zammad article as the app's message, or None for an internal one.
     `MalformedArticle` for anything that is not shaped like Zammad's article."""
     if not isinstance(article, dict):

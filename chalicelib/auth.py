@@ -4,17 +4,19 @@ checked against an identity provider's JWKS (Cognito, Keycloak).
 PyJWT (and with it `cryptography`) is imported on the first token check, not at start-up:
 the app-user endpoints never need it, so a Lambda cold start does not pay for it.
 """
+
 import threading
-from typing import NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 from .config import Settings
 from .errors import Forbidden, Unauthorized
+
 
 class Principal(NamedTuple):
     sub: str
     name: str
     email: str
-    roles: Tuple[str, ...]
+    roles: tuple[str, ...]
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -26,17 +28,17 @@ class Authenticator:
         self._jwks_url = settings.jwks_url
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
-        self._jwks_client = None
+        self._jwks_client: Any = None
         self._lock = threading.Lock()
 
-    def require(self, authorization: Optional[str], *roles: str) -> Principal:
+    def require(self, authorization: str | None, *roles: str) -> Principal:
         """The caller of a request with this Authorization header; 401 or 403 otherwise."""
         principal = self.authenticate(authorization)
         if not principal.has_role(*roles):
             raise Forbidden()
         return principal
 
-    def authenticate(self, authorization: Optional[str]) -> Principal:
+    def authenticate(self, authorization: str | None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized()
@@ -52,8 +54,12 @@ class Authenticator:
         sub = claims["sub"]
         if not isinstance(sub, str) or not sub:
             raise Unauthorized()
-        return Principal(sub=sub, name=str(claims.get("name") or sub),
-                         email=str(claims.get("email") or ""), roles=tuple(roles))
+        return Principal(
+            sub=sub,
+            name=str(claims.get("name") or sub),
+            email=str(claims.get("email") or ""),
+            roles=tuple(roles),
+        )
 
     def _decode(self, jwt, token: str) -> dict:
         algorithm = jwt.get_unverified_header(token).get("alg")
@@ -66,8 +72,14 @@ class Authenticator:
             key = self._jwks().get_signing_key_from_jwt(token).key
             if self._issuer:
                 options["require"].append("iss")
-            return jwt.decode(token, key, algorithms=["RS256"], options=options,
-                              issuer=self._issuer, audience=self._audience)
+            return jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                options=options,
+                issuer=self._issuer,
+                audience=self._audience,
+            )
         raise jwt.InvalidAlgorithmError("unsupported algorithm")
 
     def _jwks(self):
@@ -77,12 +89,19 @@ class Authenticator:
 
                 # Keys are cached for the life of a warm instance; an unknown key id
                 # makes PyJWKClient fetch the set again (key rotation).
-                self._jwks_client = PyJWKClient(self._jwks_url, cache_keys=True, timeout=5)
+                self._jwks_client = PyJWKClient(self._jwks_url or "", cache_keys=True, timeout=5)
             return self._jwks_client
 
 
-def issue_hs256_token(secret: str, sub: str, roles, name: str = "", email: str = "",
-                      lifetime_seconds: int = 12 * 3600, now: Optional[float] = None) -> str:
+def issue_hs256_token(
+    secret: str,
+    sub: str,
+    roles,
+    name: str = "",
+    email: str = "",
+    lifetime_seconds: int = 12 * 3600,
+    now: float | None = None,
+) -> str:
     """A token for the configured HS256 secret (`manage token`, `make dev`, tests)."""
     import time
 

@@ -5,14 +5,16 @@ The window is enforced twice: the history is a key-range query on the send time 
 ids start with it), so it reads only messages inside the window however many older ones
 the table still holds; and every message carries a TTL so DynamoDB deletes it afterwards.
 """
+
 import base64
 import binascii
 import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, Dict, Optional
+from typing import Any
 
 from .auth import Principal
 from .config import Settings
@@ -57,19 +59,25 @@ class AuthorChat:
         return self._clock() - self.history_days * 86400
 
     # --- the API ----------------------------------------------------------------------
-    def post(self, author: Principal, text: Any) -> Dict[str, Any]:
+    def post(self, author: Principal, text: Any) -> dict[str, Any]:
         text = text.strip() if isinstance(text, str) else ""
         if not 1 <= len(text) <= MAX_TEXT_CHARACTERS:
             raise BadRequest("text must be 1 to %d characters." % MAX_TEXT_CHARACTERS)
         now = self._clock()
         record = AuthorMessageRecord(
-            ROOM, "%013d-%s" % (int(now * 1000), secrets.token_hex(4)), text=text,
-            sender_id=author.sub, sender_name=author.name, sender_email=author.email,
-            sent_at=utc_datetime(now), expires_at=utc_datetime(now + self.history_days * 86400))
+            ROOM,
+            "%013d-%s" % (int(now * 1000), secrets.token_hex(4)),
+            text=text,
+            sender_id=author.sub,
+            sender_name=author.name,
+            sender_email=author.email,
+            sent_at=utc_datetime(now),
+            expires_at=utc_datetime(now + self.history_days * 86400),
+        )
         record.save(condition=AuthorMessageRecord.message_id.does_not_exist())
         return self._view(record, author, unread_after=None)
 
-    def history(self, reader: Principal, limit: int, cursor: Optional[str]) -> Dict[str, Any]:
+    def history(self, reader: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
         page, next_id, _scanned = self.read_page(limit, decode_cursor(cursor) if cursor else None)
         visited = self._last_visit(reader.sub)
         unread_after = _key_at(visited.timestamp(), after_all=True) if visited else None
@@ -85,7 +93,7 @@ class AuthorChat:
             "next_cursor": encode_cursor(next_id) if next_id else None,
         }
 
-    def read_page(self, limit: int, before_id: Optional[str]):
+    def read_page(self, limit: int, before_id: str | None):
         """(messages newest first, id to continue before or None, items DynamoDB read)."""
         lower = _key_at(self.window_start())
         if before_id is not None and before_id <= lower:
@@ -93,24 +101,34 @@ class AuthorChat:
         start = {"room": {"S": ROOM}, "message_id": {"S": before_id}} if before_id else None
         # One more than asked for tells whether there is a next page without an empty one.
         results = AuthorMessageRecord.query(
-            ROOM, AuthorMessageRecord.message_id > lower, scan_index_forward=False,
-            limit=limit + 1, last_evaluated_key=start)
+            ROOM,
+            AuthorMessageRecord.message_id > lower,
+            scan_index_forward=False,
+            limit=limit + 1,
+            last_evaluated_key=start,
+        )
         records = list(results)
         next_id = records[limit - 1].message_id if len(records) > limit else None
         return records[:limit], next_id, results.page_iter.total_scanned_count
 
-    def count_unread(self, reader: Principal, unread_after: Optional[str]) -> int:
+    def count_unread(self, reader: Principal, unread_after: str | None) -> int:
         lower = max(_key_at(self.window_start()), unread_after or "")
-        return AuthorMessageRecord.count(ROOM, AuthorMessageRecord.message_id > lower,
-                                         filter_condition=AuthorMessageRecord.sender_id != reader.sub)
+        return AuthorMessageRecord.count(
+            ROOM,
+            AuthorMessageRecord.message_id > lower,
+            filter_condition=AuthorMessageRecord.sender_id != reader.sub,
+        )
 
-    def mark_read(self, reader: Principal) -> Dict[str, Any]:
+    def mark_read(self, reader: Principal) -> dict[str, Any]:
         previous = self._last_visit(reader.sub)
         now = utc_datetime(self._clock())
         AuthorVisitRecord(reader.sub, last_visited_at=now).save()
-        return {"last_visited_at": iso_utc(now), "previous_visited_at": iso_utc(previous) if previous else None}
+        return {
+            "last_visited_at": iso_utc(now),
+            "previous_visited_at": iso_utc(previous) if previous else None,
+        }
 
-    def delete(self, caller: Principal, message_id: str) -> Dict[str, Any]:
+    def delete(self, caller: Principal, message_id: str) -> dict[str, Any]:
         record = self._find(message_id)
         if record.sender_id != caller.sub and not caller.has_role("admin"):
             raise Forbidden("Only the sender or an admin may delete this message.")
@@ -122,8 +140,10 @@ class AuthorChat:
         """Delete the messages older than the window (DynamoDB's TTL does this in AWS, late;
         moto never does). A key-range query on the send time: no table scan."""
         expired = AuthorMessageRecord.query(
-            ROOM, AuthorMessageRecord.message_id < _key_at(self.window_start()),
-            attributes_to_get=["room", "message_id"])
+            ROOM,
+            AuthorMessageRecord.message_id < _key_at(self.window_start()),
+            attributes_to_get=["room", "message_id"],
+        )
         count = 0
         with AuthorMessageRecord.batch_write() as batch:
             for record in expired:
@@ -141,18 +161,19 @@ class AuthorChat:
             raise NotFound("Chat message not found.") from None
 
     @staticmethod
-    def _last_visit(user_id: str) -> Optional[datetime]:
+    def _last_visit(user_id: str) -> datetime | None:
         try:
             return AuthorVisitRecord.get(user_id).last_visited_at
         except AuthorVisitRecord.DoesNotExist:
             return None
 
     @staticmethod
-    def _unread(record: AuthorMessageRecord, reader: Principal, unread_after: Optional[str]) -> bool:
+    def _unread(record: AuthorMessageRecord, reader: Principal, unread_after: str | None) -> bool:
         return record.sender_id != reader.sub and (unread_after is None or record.message_id > unread_after)
 
-    def _view(self, record: AuthorMessageRecord, reader: Principal,
-              unread_after: Optional[str]) -> Dict[str, Any]:
+    def _view(
+        self, record: AuthorMessageRecord, reader: Principal, unread_after: str | None
+    ) -> dict[str, Any]:
         return {
             "id": record.message_id,
             "text": record.text,
@@ -163,7 +184,7 @@ class AuthorChat:
         }
 
 
-def parse_limit(value: Optional[str]) -> int:
+def parse_limit(value: str | None) -> int:
     if value is None or value == "":
         return DEFAULT_LIMIT
     if not _LIMIT.match(value) or not 1 <= int(value) <= MAX_LIMIT:

@@ -1,4 +1,5 @@
 """Handlers of the author chat (SPEC §5): bearer tokens with role `author` or `admin`."""
+
 from .author_chat import parse_limit
 from .http import Request, Response
 

@@ -5,10 +5,12 @@ its messages, and the conditional writes that keep it consistent when requests r
 Every write names the chat it means (its generation, or the claim's lease), so a write
 racing a deletion fails instead of recreating a partial item: `ChatGone`.
 """
+
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
 
 from .config import Settings
 from .errors import Busy
@@ -36,11 +38,13 @@ def condition_failed(error: Exception) -> bool:
 
 
 def too_large(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ValidationException" and \
-        "size" in (getattr(error, "cause_response_message", "") or "").lower()
+    return (
+        getattr(error, "cause_response_code", None) == "ValidationException"
+        and "size" in (getattr(error, "cause_response_message", "") or "").lower()
+    )
 
 
-def entries(value: Any) -> Dict[str, Any]:
+def entries(value: Any) -> dict[str, Any]:
     """A raw map attribute's entries ({} when absent)."""
     return value.as_dict() if value is not None else {}
 
@@ -77,27 +81,44 @@ class ChatStore:
     def __init__(self, settings: Settings):
         self.retention_seconds = settings.ticket_retention_days * 86400
 
-    def get(self, key: str) -> Optional[UserChatRecord]:
+    def get(self, key: str) -> UserChatRecord | None:
         try:
             return UserChatRecord.get(key, consistent_read=True)
         except UserChatRecord.DoesNotExist:
             return None
 
     # --- a new chat: claim, then open (or withdraw, or leave uncertain) -----------------
-    def claim(self, key: str, previous: Optional[UserChatRecord], language: str,
-              consent: Optional[bool], mark: str, now: float,
-              lease_seconds: float) -> Optional[UserChatRecord]:
+    def claim(
+        self,
+        key: str,
+        previous: UserChatRecord | None,
+        language: str,
+        consent: bool | None,
+        mark: str,
+        now: float,
+        lease_seconds: float,
+    ) -> UserChatRecord | None:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
         record = UserChatRecord(
-            key, region_slug=key.split("#", 1)[0], state="creating",
-            generation=(previous.generation + 1) if previous else 1, lease_id=uuid.uuid4().hex,
-            lease_until=now + lease_seconds, claimed_at=now, creating_mark=mark, language=language,
-            evaluation_consent=bool(consent), messages=[], last_activity=now,
-            expires_at=utc_datetime(now + self.retention_seconds))
-        if previous is None:
-            condition = UserChatRecord.chat_key.does_not_exist()
-        else:
-            condition = UserChatRecord.generation == previous.generation
+            key,
+            region_slug=key.split("#", 1)[0],
+            state="creating",
+            generation=(previous.generation + 1) if previous else 1,
+            lease_id=uuid.uuid4().hex,
+            lease_until=now + lease_seconds,
+            claimed_at=now,
+            creating_mark=mark,
+            language=language,
+            evaluation_consent=bool(consent),
+            messages=[],
+            last_activity=now,
+            expires_at=utc_datetime(now + self.retention_seconds),
+        )
+        condition: Condition = (
+            UserChatRecord.chat_key.does_not_exist()
+            if previous is None
+            else UserChatRecord.generation == previous.generation
+        )
         try:
             record.save(condition=condition)
         except PutError as error:
@@ -113,14 +134,22 @@ class ChatStore:
     def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
         """Creating the ticket was sent but not answered: Zammad may have it."""
         try:
-            _update(claim, [UserChatRecord.state.set("uncertain"),
-                            UserChatRecord.lease_until.set(now)],
-                    UserChatRecord.lease_id == claim.lease_id)
+            _update(
+                claim,
+                [UserChatRecord.state.set("uncertain"), UserChatRecord.lease_until.set(now)],
+                UserChatRecord.lease_id == claim.lease_id,
+            )
         except ChatGone:
             pass  # another request took the claim over; it settles the chat
 
-    def open(self, claim: UserChatRecord, ticket_id: int, messages: List[Dict[str, Any]],
-             now: float, fetched_at: float) -> None:
+    def open(
+        self,
+        claim: UserChatRecord,
+        ticket_id: int,
+        messages: list[Any],  # dicts, or StoredMessage
+        now: float,
+        fetched_at: float,
+    ) -> None:
         """The claim has its ticket (created, or found when settling). `ChatGone` if the
         claim was taken over or withdrawn meanwhile."""
         actions = [
@@ -144,10 +173,12 @@ class ChatStore:
         """Mark a message as being sent, unless the same one is (False). `ChatGone` when
         the chat is no longer this open chat."""
         try:
-            chat.update(actions=[UserChatRecord.sending[mark].set(until)],
-                        condition=_same_chat(chat) & (UserChatRecord.state == "open") & (
-                            UserChatRecord.sending[mark].does_not_exist()
-                            | (UserChatRecord.sending[mark] < now)))
+            chat.update(
+                actions=[UserChatRecord.sending[mark].set(until)],
+                condition=_same_chat(chat)
+                & (UserChatRecord.state == "open")
+                & (UserChatRecord.sending[mark].does_not_exist() | (UserChatRecord.sending[mark] < now)),
+            )
             return True
         except UpdateError as error:
             if not condition_failed(error):
@@ -157,8 +188,15 @@ class ChatStore:
             raise ChatGone()
         return False
 
-    def finish_send(self, chat: UserChatRecord, mark: str, message: Dict[str, Any], now: float,
-                    language: str, consent: Optional[bool]) -> None:
+    def finish_send(
+        self,
+        chat: UserChatRecord,
+        mark: str,
+        message: dict[str, Any],
+        now: float,
+        language: str,
+        consent: bool | None,
+    ) -> None:
         """Store a sent message with the chat (atomically: concurrent sends all stay)."""
         actions = [
             UserChatRecord.sending[mark].remove(),
@@ -179,16 +217,21 @@ class ChatStore:
             _update(chat, actions, _same_chat(chat))
             return
         try:
-            _update(chat, actions + [
-                UserChatRecord.messages.set(UserChatRecord.messages.append([message])),
-                UserChatRecord.messages_version.add(1)], _same_chat(chat))
+            _update(
+                chat,
+                actions
+                + [
+                    UserChatRecord.messages.set(UserChatRecord.messages.append([message])),
+                    UserChatRecord.messages_version.add(1),
+                ],
+                _same_chat(chat),
+            )
         except UpdateError as error:
             if not too_large(error):
                 raise
             _update(chat, actions + self._stop_storing(), _same_chat(chat))
 
-    def abandon_send(self, chat: UserChatRecord, mark: str,
-                     unanswered_after: Optional[int] = None) -> None:
+    def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None:
         """The message was not sent (or, with `unanswered_after`, may have been)."""
         actions = [UserChatRecord.sending[mark].remove()]
         if unanswered_after is not None:
@@ -200,18 +243,27 @@ class ChatStore:
 
     @staticmethod
     def _stop_storing() -> list:
-        return [UserChatRecord.messages.set([]), UserChatRecord.messages_stored.set(False),
-                UserChatRecord.messages_version.add(1)]
+        return [
+            UserChatRecord.messages.set([]),
+            UserChatRecord.messages_stored.set(False),
+            UserChatRecord.messages_version.add(1),
+        ]
 
     # --- messages learnt from Zammad ----------------------------------------------------
-    def replace_messages(self, chat: UserChatRecord, messages: List[StoredMessage], now: float,
-                         settled_mark: Optional[str] = None) -> None:
+    def replace_messages(
+        self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
+    ) -> None:
         """Store what Zammad said, unless a send changed the messages meanwhile."""
-        actions = [UserChatRecord.messages.set(messages), UserChatRecord.messages_version.add(1),
-                   UserChatRecord.messages_fetched_at.set(now)]
+        actions = [
+            UserChatRecord.messages.set(messages),
+            UserChatRecord.messages_version.add(1),
+            UserChatRecord.messages_fetched_at.set(now),
+        ]
         if settled_mark is not None:  # an unanswered send, found in the ticket
-            actions += [UserChatRecord.unanswered[settled_mark].remove(),
-                        UserChatRecord.sent[settled_mark].set(now)]
+            actions += [
+                UserChatRecord.unanswered[settled_mark].remove(),
+                UserChatRecord.sent[settled_mark].set(now),
+            ]
         try:
             _update(chat, actions, UserChatRecord.messages_version == chat.messages_version)
         except ChatGone:
@@ -225,7 +277,7 @@ class ChatStore:
                 pass
         chat.messages = messages  # answer with Zammad's list in any case
 
-    def find_by_ticket(self, region: str, ticket_id: int) -> Optional[UserChatRecord]:
+    def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
         """The open chat of a ticket (the index is read eventually consistent: the chat
         itself is then read consistently and checked)."""
         for hit in UserChatRecord.ticket_index.query(ticket_key(region, ticket_id), limit=1):
@@ -242,9 +294,14 @@ class ChatStore:
             if any(int(known.id) == int(message.id) for known in chat.messages):
                 return False
             try:
-                _update(chat, [UserChatRecord.messages.set(list(chat.messages) + [message]),
-                               UserChatRecord.messages_version.add(1)],
-                        UserChatRecord.messages_version == chat.messages_version)
+                _update(
+                    chat,
+                    [
+                        UserChatRecord.messages.set(list(chat.messages) + [message]),
+                        UserChatRecord.messages_version.add(1),
+                    ],
+                    UserChatRecord.messages_version == chat.messages_version,
+                )
                 return True
             except ChatGone:
                 pass
@@ -267,8 +324,10 @@ class ChatStore:
         """Delete the region's chats with no activity since then (an index range query);
         a chat that became active meanwhile is kept (conditional delete)."""
         hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
-        return sum(_delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
-                   for hit in hits)
+        return sum(
+            _delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
+            for hit in hits
+        )
 
     def forget(self, chat: UserChatRecord) -> None:
         _delete_if(chat, _same_chat(chat))

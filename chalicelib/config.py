@@ -3,8 +3,10 @@
 `load_settings()` raises `ConfigError` naming the variable, so a bad value stops
 start-up (a Lambda init, a WSGI worker, the CLI) instead of failing later on a request.
 """
+
 import re
-from typing import Mapping, NamedTuple, Optional
+from collections.abc import Mapping
+from typing import NamedTuple
 
 
 class ConfigError(ValueError):
@@ -12,7 +14,7 @@ class ConfigError(ValueError):
 
 
 class Settings(NamedTuple):
-    dynamodb_endpoint: Optional[str] = None
+    dynamodb_endpoint: str | None = None
     aws_region: str = "eu-central-1"
     table_prefix: str = "integreat-chat-"
     author_chat_history_days: int = 30
@@ -20,19 +22,21 @@ class Settings(NamedTuple):
     ticket_group: str = "integreat-chat"
     rate_limit_requests: int = 120
     rate_limit_window_minutes: int = 1
-    trusted_ip_header: Optional[str] = None
+    trusted_ip_header: str | None = None
     message_cache_seconds: int = 60
     zammad_timeout_seconds: float = 10.0
-    jwt_secret: Optional[str] = None
-    jwks_url: Optional[str] = None
-    jwt_issuer: Optional[str] = None
-    jwt_audience: Optional[str] = None
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
     server_timing: bool = False
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
         return "Settings(table_prefix=%r, dynamodb_endpoint=%r, ...)" % (
-            self.table_prefix, self.dynamodb_endpoint)
+            self.table_prefix,
+            self.dynamodb_endpoint,
+        )
 
 
 _TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,200}\Z")
@@ -40,7 +44,7 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+\Z")
 _URL = re.compile(r"^https?://[^\s/]+")
 
 
-def _text(env: Mapping[str, str], name: str) -> Optional[str]:
+def _text(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
 
@@ -78,7 +82,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return raw == "1"
 
 
-def _url(env: Mapping[str, str], name: str) -> Optional[str]:
+def _url(env: Mapping[str, str], name: str) -> str | None:
     raw = _text(env, name)
     if raw is not None and not _URL.match(raw):
         raise ConfigError("%s must be an http(s) URL, got %r" % (name, raw))
@@ -88,7 +92,7 @@ def _url(env: Mapping[str, str], name: str) -> Optional[str]:
 MIN_JWT_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 
 
-def _jwt_secret(env: Mapping[str, str]) -> Optional[str]:
+def _jwt_secret(env: Mapping[str, str]) -> str | None:
     secret = _text(env, "AUTH_JWT_SECRET")
     if secret is not None and len(secret.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
         # The value itself is never echoed: it is a secret, even a bad one.
@@ -99,8 +103,9 @@ def _jwt_secret(env: Mapping[str, str]) -> Optional[str]:
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
-        raise ConfigError("CHAT_TABLE_PREFIX may hold only letters, digits, '_', '-' and '.', got %r"
-                          % prefix)
+        raise ConfigError(
+            "CHAT_TABLE_PREFIX may hold only letters, digits, '_', '-' and '.', got %r" % prefix
+        )
     header = _text(env, "TRUSTED_IP_HEADER")
     if header is not None and not _HEADER_NAME.match(header):
         raise ConfigError("TRUSTED_IP_HEADER must be a header name, got %r" % header)

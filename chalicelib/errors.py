@@ -1,12 +1,11 @@
 """Domain errors. The dispatcher turns each into `{"error": message}` with its status."""
-from typing import Dict, Optional
 
 
 class ApiError(Exception):
     status = 500
     message = "Internal server error."
 
-    def __init__(self, message: Optional[str] = None, headers: Optional[Dict[str, str]] = None):
+    def __init__(self, message: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.headers = headers or {}

@@ -5,9 +5,10 @@ data: a JSON body is parsed by `parse_json`, which refuses deep nesting and text
 lone UTF-16 surrogate (what `JSON.stringify` makes of an emoji cut in half), and the
 response encoder cannot fail on anything already stored.
 """
+
 import json
 import re
-from typing import Any, Dict, Optional
+from typing import Any
 
 from .errors import BadRequest
 
@@ -55,12 +56,28 @@ def parse_json(data: bytes) -> Any:
 
 class Request:
     # Plain classes, not dataclasses: generating those costs a cold start milliseconds.
-    __slots__ = ("method", "route", "path_params", "query", "headers", "body", "source_ip",
-                 "request_id")
+    __slots__ = (
+        "body",
+        "headers",
+        "method",
+        "path_params",
+        "query",
+        "request_id",
+        "route",
+        "source_ip",
+    )
 
-    def __init__(self, method: str, route: str, path_params: Optional[Dict[str, str]] = None,
-                 query: Optional[Dict[str, str]] = None, headers: Optional[Dict[str, str]] = None,
-                 body: bytes = b"", source_ip: str = "", request_id: str = ""):
+    def __init__(
+        self,
+        method: str,
+        route: str,
+        path_params: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        source_ip: str = "",
+        request_id: str = "",
+    ):
         self.method = method.upper()
         self.route = route  # the route template, e.g. "/api/v3/admin/regions/{slug}"
         self.path_params = path_params or {}
@@ -70,14 +87,14 @@ class Request:
         self.source_ip = source_ip
         self.request_id = request_id
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
     @property
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";")[0].strip().lower()
 
-    def json_object(self) -> Dict[str, Any]:
+    def json_object(self) -> dict[str, Any]:
         """The body as a JSON object; 400 for anything else."""
         if not self.body.strip():
             raise BadRequest("A JSON body is required.")
@@ -88,13 +105,13 @@ class Request:
 
 
 class Response:
-    __slots__ = ("status", "body", "headers", "_encoded")
+    __slots__ = ("_encoded", "body", "headers", "status")
 
-    def __init__(self, status: int = 200, body: Any = None, headers: Optional[Dict[str, str]] = None):
+    def __init__(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None):
         self.status = status
         self.body = body  # JSON-serialisable, or None for an empty body
         self.headers = headers if headers is not None else {}
-        self._encoded: Optional[bytes] = None
+        self._encoded: bytes | None = None
 
     def body_bytes(self) -> bytes:
         """The body as UTF-8 JSON. `ChatApi.handle` encodes it once, inside its error

@@ -8,21 +8,23 @@ data the spec names, by key-range queries: author messages past the window, and 
 past their retention. The small bookkeeping tables (rate-limit counters, webhook delivery
 ids, is_chat_enabled draws) are left to TTL alone.
 """
-from typing import Any, Callable, Dict
+
+from collections.abc import Callable
+from typing import Any
 
 
-def purge_author_messages(api) -> Dict[str, Any]:
+def purge_author_messages(api) -> dict[str, Any]:
     return {"job": "purge-author-messages", "deleted": api.author_chat.purge_expired()}
 
 
-def forget_expired_chats(api) -> Dict[str, Any]:
+def forget_expired_chats(api) -> dict[str, Any]:
     inactive_since = api.clock() - api.user_chats.store.retention_seconds
     regions = [region.slug for region in api.regions.list()]
     forgotten = sum(api.user_chats.store.forget_inactive(slug, inactive_since) for slug in regions)
     return {"job": "forget-expired-chats", "regions": len(regions), "forgotten": forgotten}
 
 
-JOBS: Dict[str, Callable[[Any], Dict[str, Any]]] = {
+JOBS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "purge-author-messages": purge_author_messages,
     "forget-expired-chats": forget_expired_chats,
 }

@@ -1,5 +1,6 @@
 """Logging set-up shared by the entry points: our JSON lines at INFO, through whatever
 handler the platform installed (Lambda's, `chalice local`'s), or stderr when there is none."""
+
 import logging
 
 

@@ -3,10 +3,11 @@
 Counting happens at the client level: botocore events on the DynamoDB client and a
 response hook on each Zammad `requests.Session`, so no handler counts by hand.
 """
+
 import contextvars
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Dict, Iterator, List
 
 KINDS = ("ddb", "zammad")
 
@@ -15,19 +16,21 @@ class CallStats:
     __slots__ = ("calls", "seconds")
 
     def __init__(self) -> None:
-        self.calls: Dict[str, int] = dict.fromkeys(KINDS, 0)
-        self.seconds: Dict[str, float] = dict.fromkeys(KINDS, 0.0)
+        self.calls: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
 
     def add(self, kind: str, seconds: float) -> None:
         self.calls[kind] += 1
         self.seconds[kind] += seconds
 
     def server_timing(self) -> str:
-        parts: List[str] = []
+        parts: list[str] = []
         for kind in KINDS:
             count = self.calls[kind]
-            parts.append('%s;desc="%d call%s";dur=%.1f' % (
-                kind, count, "" if count == 1 else "s", self.seconds[kind] * 1000))
+            parts.append(
+                '%s;desc="%d call%s";dur=%.1f'
+                % (kind, count, "" if count == 1 else "s", self.seconds[kind] * 1000)
+            )
         return ", ".join(parts)
 
 

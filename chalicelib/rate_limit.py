@@ -5,10 +5,11 @@ A client is its IPv4 address, or its IPv6 /64 network: one subscriber commonly h
 /64 and could otherwise take a fresh bucket per address. Once a client is over the limit,
 this instance answers 429 until the window ends without writing to DynamoDB again.
 """
+
 import hashlib
 import ipaddress
 import math
-from typing import Callable, Dict
+from collections.abc import Callable
 
 from .config import Settings
 from .errors import TooManyRequests
@@ -38,7 +39,7 @@ class RateLimiter:
         self._window = settings.rate_limit_window_minutes * 60
         self._header = settings.trusted_ip_header
         self._clock = clock
-        self._blocked: Dict[str, float] = {}  # client digest -> end of its window
+        self._blocked: dict[str, float] = {}  # client digest -> end of its window
 
     def client_ip(self, request: Request) -> str:
         """The connection's source IP, or the first value of the trusted header. Without
@@ -59,10 +60,12 @@ class RateLimiter:
         if blocked_until is not None and now < blocked_until:
             raise self._too_many(window_end, now)
         counter = RateLimitCounter("%s#%d" % (client, window_start))
-        counter.update(actions=[
-            RateLimitCounter.requests.add(1),
-            RateLimitCounter.expires_at.set(utc_datetime(window_end + 60)),
-        ])
+        counter.update(
+            actions=[
+                RateLimitCounter.requests.add(1),
+                RateLimitCounter.expires_at.set(utc_datetime(window_end + 60)),
+            ]
+        )
         if counter.requests > self._limit:
             if len(self._blocked) >= _MAX_BLOCKED:
                 self._blocked.clear()

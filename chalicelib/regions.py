@@ -4,10 +4,12 @@ PUT semantics: a field left out keeps its stored value (the defaults for a new r
 and `null` clears an optional one. Secrets are write-only, so a client that reads a
 region, changes its name and writes it back must not erase the Zammad token.
 """
+
 import re
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 from .errors import BadRequest, Conflict, NotFound
 from .http import check_text_values
@@ -42,7 +44,7 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
-def public_view(record: RegionRecord) -> Dict[str, Any]:
+def public_view(record: RegionRecord) -> dict[str, Any]:
     """What the API shows of a region: every setting, and of each secret only whether it is set."""
     view = {
         "slug": record.slug,
@@ -55,8 +57,9 @@ def public_view(record: RegionRecord) -> Dict[str, Any]:
         "chat_configured": chat_configured(record),
         "updated_at": iso_utc(record.updated_at),
         # Whether Zammad's webhook works: the time of the last valid delivery.
-        "zammad_webhook_last_delivery_at":
-            iso_utc(utc_datetime(record.webhook_seen_at)) if record.webhook_seen_at else None,
+        "zammad_webhook_last_delivery_at": iso_utc(utc_datetime(record.webhook_seen_at))
+        if record.webhook_seen_at
+        else None,
     }
     for secret in SECRETS:
         view[secret + "_set"] = bool(getattr(record, secret))
@@ -67,7 +70,7 @@ def chat_configured(record: RegionRecord) -> bool:
     return bool(record.integreat_chat_enabled and record.zammad_url and record.zammad_access_token)
 
 
-def _check_changes(changes: Dict[str, Any]) -> Dict[str, Any]:
+def _check_changes(changes: dict[str, Any]) -> dict[str, Any]:
     check_text_values(changes)  # the CLI's arguments too: not only what came as JSON
     unknown = sorted(set(changes) - _FIELDS)
     if unknown:
@@ -86,8 +89,9 @@ def _check_changes(changes: Dict[str, Any]) -> Dict[str, Any]:
         changes["zammad_url"] = changes["zammad_url"].rstrip("/")
         if not _URL.match(changes["zammad_url"]):
             raise BadRequest("zammad_url must be an http(s) URL.")
-    if changes.get("zammad_webhook_token") is not None and \
-            not WEBHOOK_TOKEN.match(changes["zammad_webhook_token"]):
+    if changes.get("zammad_webhook_token") is not None and not WEBHOOK_TOKEN.match(
+        changes["zammad_webhook_token"]
+    ):
         raise BadRequest("zammad_webhook_token must be 16-200 letters, digits, '-' or '_'.")
     secret = changes.get("zammad_webhook_secret")
     if secret is not None and len(secret.strip()) < MIN_WEBHOOK_SECRET:
@@ -112,16 +116,16 @@ class RegionStore:
             raise NotFound("Region not found.")
         return record
 
-    def find(self, slug: str) -> Optional[RegionRecord]:
+    def find(self, slug: str) -> RegionRecord | None:
         try:
             return RegionRecord.get(slug)
         except RegionRecord.DoesNotExist:
             return None
 
-    def list(self) -> List[RegionRecord]:
+    def list(self) -> list[RegionRecord]:
         return sorted(RegionRecord.scan(), key=lambda record: record.slug)
 
-    def put(self, slug: str, changes: Dict[str, Any]) -> RegionRecord:
+    def put(self, slug: str, changes: dict[str, Any]) -> RegionRecord:
         validate_slug(slug)
         changes = _check_changes(dict(changes))
         record = self.find(slug) or RegionRecord(slug, name=slug)
@@ -154,15 +158,16 @@ class RegionCache:
 
     MAX_ENTRIES = 1000  # unknown slugs are cached too; bound what random ones can fill
 
-    def __init__(self, store: RegionStore, clock: Callable[[], float] = time.monotonic,
-                 seconds: float = CACHE_SECONDS):
+    def __init__(
+        self, store: RegionStore, clock: Callable[[], float] = time.monotonic, seconds: float = CACHE_SECONDS
+    ):
         self._store = store
         self._clock = clock
         self._seconds = seconds
-        self._entries: Dict[str, tuple] = {}
+        self._entries: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
-    def get(self, slug: str) -> Optional[RegionRecord]:
+    def get(self, slug: str) -> RegionRecord | None:
         if not SLUG.match(slug) or slug in RESERVED_SLUGS:
             return None
         now = self._clock()

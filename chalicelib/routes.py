@@ -2,7 +2,8 @@
 
 app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer alike.
 """
-from typing import Callable, Dict, Optional, Tuple
+
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from . import admin_api, author_chat_api, openapi, user_chat_api, webhook_api
@@ -11,7 +12,7 @@ Handler = Callable  # (api, Request) -> Response
 
 # API Gateway allows one variable name per path level, so the segment after {region} is
 # {language_or_device} in both app routes.
-ROUTES: Dict[str, Dict[str, Handler]] = {
+ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v3/{region}/{language_or_device}/is_chat_enabled": {"GET": user_chat_api.is_chat_enabled},
     "/api/v3/{region}/{language_or_device}/chat/{device_id}": {
         "GET": user_chat_api.get_chat,
@@ -36,13 +37,15 @@ ROUTES: Dict[str, Dict[str, Handler]] = {
 
 # The app's endpoints are public (no credentials): any web origin may call them, as the
 # Integreat web app does from the browser.
-CORS_ROUTES = frozenset({
-    "/api/v3/{region}/{language_or_device}/is_chat_enabled",
-    "/api/v3/{region}/{language_or_device}/chat/{device_id}",
-})
+CORS_ROUTES = frozenset(
+    {
+        "/api/v3/{region}/{language_or_device}/is_chat_enabled",
+        "/api/v3/{region}/{language_or_device}/chat/{device_id}",
+    }
+)
 
 
-def _specificity(template: str) -> Tuple[int, ...]:
+def _specificity(template: str) -> tuple[int, ...]:
     # Literal segments win over {variables} at the same place, as in API Gateway.
     return tuple(0 if part.startswith("{") else 1 for part in template.split("/"))
 
@@ -50,7 +53,7 @@ def _specificity(template: str) -> Tuple[int, ...]:
 _BY_SPECIFICITY = sorted(ROUTES, key=_specificity, reverse=True)
 
 
-def match_path(path: str) -> Optional[Tuple[str, Dict[str, str]]]:
+def match_path(path: str) -> tuple[str, dict[str, str]] | None:
     """(template, path parameters) for a concrete path, with or without a trailing slash."""
     if path != "/" and path.endswith("/"):
         path = path[:-1]
@@ -60,7 +63,7 @@ def match_path(path: str) -> Optional[Tuple[str, Dict[str, str]]]:
         if len(template_parts) != len(parts):
             continue
         params = {}
-        for actual, expected in zip(parts, template_parts):
+        for actual, expected in zip(parts, template_parts, strict=True):
             if expected.startswith("{"):
                 if not actual:
                     break

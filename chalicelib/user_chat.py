@@ -17,16 +17,17 @@ after it was sent, and the same Idempotency-Key for a day. Otherwise a message i
 again (people write "yes" twice). A send that went unanswered is looked for in the ticket
 before it is sent again.
 """
+
 import hashlib
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from typing import Any, NamedTuple, TypeGuard
 
 from pynamodb.exceptions import PutError
 
-from .articles import (USER_ARTICLE_SUBJECT, MalformedArticle, article_message, escape_user_text,
-                       sanitize_html)
+from .articles import USER_ARTICLE_SUBJECT, MalformedArticle, article_message, escape_user_text, sanitize_html
 from .chat_store import ChatGone, ChatStore, chat_key, condition_failed, entries
 from .config import Settings
 from .errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
@@ -58,7 +59,7 @@ def ticket_title(language: str, device_id: str) -> str:
     return "[Integreat Chat] [%s] %s" % (language, device_id)
 
 
-def device_of_title(title: Any) -> Optional[str]:
+def device_of_title(title: Any) -> str | None:
     """The device id of a title we made, or None."""
     if not isinstance(title, str) or not title.startswith("[Integreat Chat] ["):
         return None
@@ -66,13 +67,18 @@ def device_of_title(title: Any) -> Optional[str]:
     return device_id or None
 
 
-def message_view(message) -> Dict[str, Any]:
-    return {"id": int(message.id), "content": message.content,
-            "user_is_author": message.role == "user", "automatic_answer": bool(message.automatic_answer),
-            "role": message.role, "created_at": message.created_at}
+def message_view(message) -> dict[str, Any]:
+    return {
+        "id": int(message.id),
+        "content": message.content,
+        "user_is_author": message.role == "user",
+        "automatic_answer": bool(message.automatic_answer),
+        "role": message.role,
+        "created_at": message.created_at,
+    }
 
 
-def send_mark(text: str, idempotency_key: Optional[str]) -> str:
+def send_mark(text: str, idempotency_key: str | None) -> str:
     if idempotency_key is not None:
         return "k" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:40]
     return "t" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
@@ -80,9 +86,10 @@ def send_mark(text: str, idempotency_key: Optional[str]) -> str:
 
 class Outgoing(NamedTuple):
     """A message the app user sends."""
+
     text: str
     language: str
-    consent: Optional[bool]
+    consent: bool | None
     mark: str
 
     @property
@@ -91,8 +98,13 @@ class Outgoing(NamedTuple):
 
 
 class UserChats:
-    def __init__(self, settings: Settings, connections: ZammadConnections,
-                 clock: Callable[[], float] = time.time, draw: Callable[[], float] = random.random):
+    def __init__(
+        self,
+        settings: Settings,
+        connections: ZammadConnections,
+        clock: Callable[[], float] = time.time,
+        draw: Callable[[], float] = random.random,
+    ):
         self._settings = settings
         self._connections = connections
         self._clock = clock
@@ -110,8 +122,9 @@ class UserChats:
         except ChatAssignmentRecord.DoesNotExist:
             pass
         enabled = self._draw() < int(region.chat_beta_tester_percentage) / 100
-        record = ChatAssignmentRecord(key, enabled=enabled,
-                                      expires_at=utc_datetime(self._clock() + ASSIGNMENT_DAYS * 86400))
+        record = ChatAssignmentRecord(
+            key, enabled=enabled, expires_at=utc_datetime(self._clock() + ASSIGNMENT_DAYS * 86400)
+        )
         try:
             record.save(condition=ChatAssignmentRecord.assignment_key.does_not_exist())
         except PutError as error:
@@ -121,7 +134,7 @@ class UserChats:
         return enabled
 
     # --- the chat ---------------------------------------------------------------------
-    def poll(self, region: RegionRecord, device_id: str) -> Dict[str, Any]:
+    def poll(self, region: RegionRecord, device_id: str) -> dict[str, Any]:
         self._require_configured(region)
         chat = self.store.get(chat_key(region.slug, device_id))
         zammad = self._zammad(region)
@@ -139,8 +152,15 @@ class UserChats:
             self.store.replace_messages(chat, self._messages_from_zammad(zammad, chat), now)
         return self._view(region, chat)
 
-    def send(self, region: RegionRecord, language: str, device_id: str, text: str,
-             consent: Optional[bool], idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+    def send(
+        self,
+        region: RegionRecord,
+        language: str,
+        device_id: str,
+        text: str,
+        consent: bool | None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
         self._require_configured(region)
         key = chat_key(region.slug, device_id)
         zammad = self._zammad(region)
@@ -152,7 +172,7 @@ class UserChats:
             if chat is not None and chat.state == "creating" and chat.lease_until > self._clock():
                 claimed = chat
                 chat = self._wait_for_claim(key, give_up_at)
-                if self._joined(claimed, chat, outgoing.mark):
+                if self._joined(chat, claimed, outgoing.mark):
                     return self._view(region, chat)
                 continue
             if chat is not None and chat.state == "uncertain":
@@ -171,8 +191,15 @@ class UserChats:
                     pass
                 chat = self.store.get(key)
                 continue
-            claim = self.store.claim(key, chat, language, consent, outgoing.mark, self._clock(),
-                                     lease_seconds=self._settings.zammad_timeout_seconds + 5)
+            claim = self.store.claim(
+                key,
+                chat,
+                language,
+                consent,
+                outgoing.mark,
+                self._clock(),
+                lease_seconds=self._settings.zammad_timeout_seconds + 5,
+            )
             if claim is None:  # another request claimed it first
                 chat = self.store.get(key)
                 continue
@@ -180,10 +207,16 @@ class UserChats:
         raise Busy()
 
     # --- a new chat -------------------------------------------------------------------
-    def _create_ticket(self, region: RegionRecord, zammad: ZammadClient, claim: UserChatRecord,
-                       device_id: str, outgoing: Outgoing) -> Dict[str, Any]:
+    def _create_ticket(
+        self,
+        region: RegionRecord,
+        zammad: ZammadClient,
+        claim: UserChatRecord,
+        device_id: str,
+        outgoing: Outgoing,
+    ) -> dict[str, Any]:
         try:
-            fields = {
+            fields: dict[str, Any] = {
                 "title": ticket_title(outgoing.language, device_id),
                 "group": region.ticket_group or self._settings.ticket_group,
                 "customer": zammad.api_user_login(),
@@ -209,8 +242,9 @@ class UserChats:
             raise Busy() from None
         return self._view(region, claim)  # update() refreshed it from DynamoDB's answer
 
-    def _settle(self, region: RegionRecord, zammad: ZammadClient, chat: UserChatRecord,
-                device_id: str) -> Optional[UserChatRecord]:
+    def _settle(
+        self, region: RegionRecord, zammad: ZammadClient, chat: UserChatRecord, device_id: str
+    ) -> UserChatRecord | None:
         """An uncertain chat, settled: open with the ticket Zammad made after all; None
         once ruled out (the claim is withdrawn); 504 while it cannot be told yet."""
         ticket = self.find_uncertain_ticket(zammad, region, chat, device_id)
@@ -223,19 +257,22 @@ class UserChats:
             raise GatewayTimeout()
         return self.store.get(chat.chat_key)
 
-    def find_uncertain_ticket(self, zammad: ZammadClient, region: RegionRecord,
-                              chat: UserChatRecord, device_id: str) -> Optional[Dict[str, Any]]:
+    def find_uncertain_ticket(
+        self, zammad: ZammadClient, region: RegionRecord, chat: UserChatRecord, device_id: str
+    ) -> dict[str, Any] | None:
         title = ticket_title(chat.language, device_id)
         newest = None
         for ticket in zammad.search_tickets(device_id):
-            if isinstance(ticket, dict) and self.made_for(ticket, chat, title, region) and \
-                    (newest is None or ticket["id"] > newest["id"]):
+            if (
+                isinstance(ticket, dict)
+                and self.made_for(ticket, chat, title, region)
+                and (newest is None or ticket["id"] > newest["id"])
+            ):
                 newest = ticket
         return newest
 
     @staticmethod
-    def made_for(ticket: Dict[str, Any], chat: UserChatRecord, title: str,
-                 region: RegionRecord) -> bool:
+    def made_for(ticket: dict[str, Any], chat: UserChatRecord, title: str, region: RegionRecord) -> bool:
         """Whether Zammad's ticket is the one this chat's claim created."""
         if ticket.get("title") != title or ticket.get("region_slug") not in (None, region.slug):
             return False
@@ -247,25 +284,32 @@ class UserChats:
             return False
         return created.timestamp() >= (chat.claimed_at or 0) - SETTLE_CLOCK_MARGIN_SECONDS
 
-    def adopt(self, chat: UserChatRecord, ticket_id: int, messages: List[Any]) -> None:
+    def adopt(self, chat: UserChatRecord, ticket_id: int, messages: list[Any]) -> None:
         """Open an uncertain chat with the ticket Zammad made after all."""
         now = self._clock()
         try:
-            self.store.open(chat, ticket_id, messages, chat.claimed_at or now,
-                            fetched_at=now if messages else 0)
+            self.store.open(
+                chat, ticket_id, messages, chat.claimed_at or now, fetched_at=now if messages else 0
+            )
         except ChatGone:
             pass  # settled by another request meanwhile
 
     # --- a later message --------------------------------------------------------------
-    def _send_to_ticket(self, region: RegionRecord, zammad: ZammadClient, chat: UserChatRecord,
-                        outgoing: Outgoing, give_up_at: float) -> Dict[str, Any]:
+    def _send_to_ticket(
+        self,
+        region: RegionRecord,
+        zammad: ZammadClient,
+        chat: UserChatRecord,
+        outgoing: Outgoing,
+        give_up_at: float,
+    ) -> dict[str, Any]:
         mark = outgoing.mark
         if mark in entries(chat.unanswered) and self._found_unanswered(zammad, chat, outgoing):
             return self._view(region, chat)
         now = self._clock()
         if not self.store.begin_send(chat, mark, now, until=now + self._settings.zammad_timeout_seconds + 5):
             return self._wait_for_send(region, chat, mark, give_up_at)
-        changes: Dict[str, Any] = {}
+        changes: dict[str, Any] = {}
         if outgoing.language != chat.language:
             changes["language_slug"] = outgoing.language
         if outgoing.consent is not None and outgoing.consent != bool(chat.evaluation_consent):
@@ -296,15 +340,23 @@ class UserChats:
         (then the chat is refreshed from Zammad and nothing is sent again)."""
         after = entries(chat.unanswered)[outgoing.mark]
         articles = self._articles(zammad, chat)
-        found = any(isinstance(a, dict) and a.get("sender") == "Customer" and a.get("body") == outgoing.body
-                    and isinstance(a.get("id"), int) and a["id"] > after for a in articles)
+        found = any(
+            isinstance(a, dict)
+            and a.get("sender") == "Customer"
+            and a.get("body") == outgoing.body
+            and isinstance(a.get("id"), int)
+            and a["id"] > after
+            for a in articles
+        )
         if found:
-            self.store.replace_messages(chat, self._messages(articles), self._clock(),
-                                        settled_mark=outgoing.mark)
+            self.store.replace_messages(
+                chat, self._messages(articles), self._clock(), settled_mark=outgoing.mark
+            )
         return found
 
-    def _wait_for_send(self, region: RegionRecord, chat: UserChatRecord, mark: str,
-                       give_up_at: float) -> Dict[str, Any]:
+    def _wait_for_send(
+        self, region: RegionRecord, chat: UserChatRecord, mark: str, give_up_at: float
+    ) -> dict[str, Any]:
         """The same message is being sent by another request: its answer is ours."""
         sent_before = entries(chat.sent).get(mark)  # an earlier send of the same text
         step = _WAIT_STEP_SECONDS
@@ -315,13 +367,14 @@ class UserChats:
             if fresh is None or fresh.generation != chat.generation:
                 raise ChatGone()
             if mark not in entries(fresh.sending) or entries(fresh.sending)[mark] < self._clock():
-                if entries(fresh.sent).get(mark) not in (None, sent_before) and \
-                        mark not in entries(fresh.unanswered):
+                if entries(fresh.sent).get(mark) not in (None, sent_before) and mark not in entries(
+                    fresh.unanswered
+                ):
                     return self._view(region, fresh)
                 raise ChatGone()  # the other request failed: try it ourselves
         raise GatewayTimeout()
 
-    def _wait_for_claim(self, key: str, give_up_at: float) -> Optional[UserChatRecord]:
+    def _wait_for_claim(self, key: str, give_up_at: float) -> UserChatRecord | None:
         step = _WAIT_STEP_SECONDS
         while time.monotonic() < give_up_at:
             time.sleep(step)
@@ -338,14 +391,21 @@ class UserChats:
             return False
         return mark.startswith("k") or self._clock() - sent_at < RESEND_GRACE_SECONDS
 
-    def _joined(self, claim: UserChatRecord, chat: Optional[UserChatRecord], mark: str) -> bool:
+    def _joined(
+        self, chat: UserChatRecord | None, claim: UserChatRecord, mark: str
+    ) -> TypeGuard[UserChatRecord]:
         """Whether the claim that was waited for opened the chat with this very message."""
-        return chat is not None and chat.generation == claim.generation and \
-            claim.creating_mark == mark and self._usable(chat)
+        return (
+            chat is not None
+            and chat.generation == claim.generation
+            and claim.creating_mark == mark
+            and self._usable(chat)
+        )
 
     # --- Zammad's articles ------------------------------------------------------------
-    def _articles(self, zammad: ZammadClient, chat: UserChatRecord,
-                  ticket_id: Optional[int] = None) -> List[Any]:
+    def _articles(
+        self, zammad: ZammadClient, chat: UserChatRecord, ticket_id: int | None = None
+    ) -> list[Any]:
         try:
             articles = zammad.articles(ticket_id or int(chat.ticket_id))
         except TicketGone:
@@ -356,14 +416,15 @@ class UserChats:
         return articles
 
     @staticmethod
-    def _messages(articles: List[Any]) -> List[StoredMessage]:
+    def _messages(articles: list[Any]) -> list[StoredMessage]:
         try:
             return [StoredMessage(**message) for message in map(article_message, articles) if message]
         except MalformedArticle:
             raise BadGateway() from None
 
-    def _messages_from_zammad(self, zammad: ZammadClient, chat: UserChatRecord,
-                              ticket_id: Optional[int] = None) -> List[StoredMessage]:
+    def _messages_from_zammad(
+        self, zammad: ZammadClient, chat: UserChatRecord, ticket_id: int | None = None
+    ) -> list[StoredMessage]:
         return self._messages(self._articles(zammad, chat, ticket_id))
 
     def _cache_seconds(self, region: RegionRecord, now: float) -> float:
@@ -373,19 +434,33 @@ class UserChats:
         return self._settings.message_cache_seconds
 
     @staticmethod
-    def _own_message(article_id: Any, created_at: Any, body_html: str) -> Dict[str, Any]:
+    def _own_message(article_id: Any, created_at: Any, body_html: str) -> dict[str, Any]:
         """The app user's message as stored, from Zammad's answer to sending it."""
-        return {"id": int(article_id), "content": sanitize_html(body_html), "role": "user",
-                "automatic_answer": False, "created_at": created_at if isinstance(created_at, str) else ""}
+        return {
+            "id": int(article_id),
+            "content": sanitize_html(body_html),
+            "role": "user",
+            "automatic_answer": False,
+            "created_at": created_at if isinstance(created_at, str) else "",
+        }
 
     @staticmethod
-    def _user_article(body_html: str) -> Dict[str, Any]:
-        return {"body": body_html, "content_type": "text/html", "type": "web",
-                "internal": False, "sender": "Customer", "subject": USER_ARTICLE_SUBJECT}
+    def _user_article(body_html: str) -> dict[str, Any]:
+        return {
+            "body": body_html,
+            "content_type": "text/html",
+            "type": "web",
+            "internal": False,
+            "sender": "Customer",
+            "subject": USER_ARTICLE_SUBJECT,
+        }
 
-    def _usable(self, chat: Optional[UserChatRecord]) -> bool:
-        return chat is not None and chat.state == "open" and \
-            chat.last_activity + self.store.retention_seconds > self._clock()
+    def _usable(self, chat: UserChatRecord | None) -> TypeGuard[UserChatRecord]:
+        return (
+            chat is not None
+            and chat.state == "open"
+            and chat.last_activity + self.store.retention_seconds > self._clock()
+        )
 
     def _zammad(self, region: RegionRecord) -> ZammadClient:
         connection = self._connections.get(region.zammad_url, region.zammad_access_token)
@@ -397,7 +472,7 @@ class UserChats:
             raise ServiceUnavailable("No chat server is configured for your region.")
 
     @staticmethod
-    def _view(region: RegionRecord, chat: UserChatRecord) -> Dict[str, Any]:
+    def _view(region: RegionRecord, chat: UserChatRecord) -> dict[str, Any]:
         # By article id (webhook deliveries may arrive out of order), each id once (a
         # delivery of the user's own article may race the request that sent it).
         unique = {int(message.id): message for message in reversed(chat.messages or [])}

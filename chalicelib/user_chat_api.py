@@ -1,6 +1,6 @@
 """Handlers of the app's chat endpoints (SPEC §4), wire-compatible with Integreat CMS API v3."""
+
 import re
-from typing import Optional
 
 from .errors import BadRequest, NotFound
 from .forms import form_fields
@@ -32,7 +32,7 @@ def _region(api, slug: str) -> RegionRecord:
     return region
 
 
-def _consent(value) -> Optional[bool]:
+def _consent(value) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
@@ -48,7 +48,7 @@ def _message(value) -> str:
     return value
 
 
-def _idempotency_key(value: Optional[str]) -> Optional[str]:
+def _idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not IDEMPOTENCY_KEY.match(value):

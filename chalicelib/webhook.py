@@ -8,11 +8,13 @@ the chat does not have yet is stored, sanitised: agents' replies, and the custom
 articles made outside this backend (an agent writing on their behalf, a reply by e-mail).
 A delivery for a chat whose ticket creation went unanswered adopts that ticket.
 """
+
 import hashlib
 import hmac
 import re
 import time
-from typing import Any, Callable, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
@@ -35,23 +37,23 @@ class ChatNotReady(ServiceUnavailable):
     message = "The chat of this ticket is still being created; please retry."
 
 
-def signature_valid(secret: str, body: bytes, header: Optional[str]) -> bool:
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     scheme, _, received = (header or "").partition("=")
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest().encode("ascii")
     # As bytes: compare_digest refuses str with non-ASCII characters (a forged header).
     return scheme == "sha1" and hmac.compare_digest(
-        expected, received.strip().lower().encode("utf-8", "replace"))
+        expected, received.strip().lower().encode("utf-8", "replace")
+    )
 
 
 class ZammadWebhook:
-    def __init__(self, chats: UserChats, region_cache: RegionCache,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, chats: UserChats, region_cache: RegionCache, clock: Callable[[], float] = time.time):
         self._user_chats = chats
         self._chats: ChatStore = chats.store
         self._regions = region_cache
         self._clock = clock
 
-    def authenticate(self, token: Optional[str], body: bytes, signature: Optional[str]) -> RegionRecord:
+    def authenticate(self, token: str | None, body: bytes, signature: str | None) -> RegionRecord:
         """The region whose webhook this is; 401 for a wrong token or signature (and for a
         region without a secret: a token alone, in a URL, is not enough to write chats)."""
         if not token or not WEBHOOK_TOKEN.match(token):
@@ -60,12 +62,13 @@ class ZammadWebhook:
         region = self._regions.get(hits[0].slug) if hits else None
         if region is None or not hmac.compare_digest(region.zammad_webhook_token or "", token):
             raise Unauthorized("Invalid webhook token or signature.")
-        if not region.zammad_webhook_secret or \
-                not signature_valid(region.zammad_webhook_secret, body, signature):
+        if not region.zammad_webhook_secret or not signature_valid(
+            region.zammad_webhook_secret, body, signature
+        ):
             raise Unauthorized("Invalid webhook token or signature.")
         return region
 
-    def process(self, region: RegionRecord, payload: Any, delivery_id: Optional[str]) -> List[str]:
+    def process(self, region: RegionRecord, payload: Any, delivery_id: str | None) -> list[str]:
         if delivery_id is not None and not _DELIVERY_ID.match(delivery_id):
             raise BadRequest("Invalid X-Zammad-Delivery.")
         delivery_key = "%s#%s" % (region.slug, delivery_id) if delivery_id else None
@@ -73,12 +76,13 @@ class ZammadWebhook:
             return ["delivery %s: already processed" % delivery_id]
         actions = self._article(region, payload)
         if delivery_key:
-            WebhookDeliveryRecord(delivery_key, expires_at=utc_datetime(
-                self._clock() + DELIVERY_MEMORY_DAYS * 86400)).save()
+            WebhookDeliveryRecord(
+                delivery_key, expires_at=utc_datetime(self._clock() + DELIVERY_MEMORY_DAYS * 86400)
+            ).save()
         self._mark_seen(region)
         return actions
 
-    def _article(self, region: RegionRecord, payload: Any) -> List[str]:
+    def _article(self, region: RegionRecord, payload: Any) -> list[str]:
         if not isinstance(payload, dict) or not isinstance(payload.get("ticket"), dict):
             raise BadRequest("The payload must be an object with a ticket.")
         ticket, article = payload["ticket"], payload.get("article")
@@ -97,8 +101,9 @@ class ZammadWebhook:
             chat = self._find_chat(region, ticket)
         except ChatNotReady:
             if message["role"] == "user":  # the article the ticket was created with
-                return ["article %d: the first message, stored by the request creating the chat"
-                        % article["id"]]
+                return [
+                    "article %d: the first message, stored by the request creating the chat" % article["id"]
+                ]
             raise
         if chat is None:
             return ["ticket %d: no chat of this region has it, ignored" % ticket_id]
@@ -121,8 +126,11 @@ class ZammadWebhook:
         chat = self._chats.get(chat_key(region.slug, device_id))
         if chat is not None and chat.state == "creating":
             raise ChatNotReady()
-        if chat is not None and chat.state == "uncertain" and self._user_chats.made_for(
-                ticket, chat, ticket_title(chat.language, device_id), region):
+        if (
+            chat is not None
+            and chat.state == "uncertain"
+            and self._user_chats.made_for(ticket, chat, ticket_title(chat.language, device_id), region)
+        ):
             self._user_chats.adopt(chat, ticket_id, [])  # the next poll reads its articles
             chat = self._chats.get(chat.chat_key)
         if chat is not None and chat.ticket_id == ticket_id:
@@ -143,8 +151,9 @@ class ZammadWebhook:
         if region.webhook_seen_at is not None and now - region.webhook_seen_at < _SEEN_REFRESH_SECONDS:
             return
         try:
-            RegionRecord(region.slug).update(actions=[RegionRecord.webhook_seen_at.set(now)],
-                                             condition=RegionRecord.slug.exists())
+            RegionRecord(region.slug).update(
+                actions=[RegionRecord.webhook_seen_at.set(now)], condition=RegionRecord.slug.exists()
+            )
         except UpdateError as error:
             if condition_failed(error):
                 return  # the region was deleted meanwhile

@@ -12,11 +12,12 @@
   but never answered (a read timeout, a connection dropped mid-answer) raises an error that
   is also `OutcomeUnknown`: Zammad may have done it, so the caller must not assume either.
 """
+
 import json
 import logging
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -57,23 +58,30 @@ class ZammadConnection:
         # method (a write may have reached Zammad), and a timeout stays a timeout (504)
         # instead of becoming a connection error (502). other=0, status=0: nothing else is
         # retried by urllib3 (a GET's 5xx is retried in `_call`, within the budget).
-        retry = Retry(total=ATTEMPTS - 1, connect=ATTEMPTS - 1, read=False, other=0, status=0,
-                      backoff_factor=0.05, raise_on_status=False, respect_retry_after_header=False)
+        retry = Retry(
+            total=ATTEMPTS - 1,
+            connect=ATTEMPTS - 1,
+            read=False,
+            other=0,
+            status=0,
+            backoff_factor=0.05,
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
         self.session = requests.Session()
-        self.session.headers.update({"Authorization": "Token token=%s" % token,
-                                     "Accept": "application/json"})
+        self.session.headers.update({"Authorization": "Token token=%s" % token, "Accept": "application/json"})
         self.session.trust_env = False  # no proxy or netrc from the environment
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         instrument_requests_session(self.session)
-        self.login: Optional[str] = None  # of GET /users/me, cached
+        self.login: str | None = None  # of GET /users/me, cached
 
 
 class ZammadConnections:
     """Connections by (URL, token): a changed token gets fresh sessions."""
 
     def __init__(self):
-        self._connections: Dict[Tuple[str, str], ZammadConnection] = {}
+        self._connections: dict[tuple[str, str], ZammadConnection] = {}
         self._lock = threading.Lock()
 
     def get(self, base_url: str, token: str) -> ZammadConnection:
@@ -91,7 +99,7 @@ class ZammadClient:
         self._connection = connection
         self._budget = budget_seconds
         self._clock = clock
-        self._deadline: Optional[float] = None
+        self._deadline: float | None = None
 
     # --- the API ----------------------------------------------------------------------
     def api_user_login(self) -> str:
@@ -100,28 +108,29 @@ class ZammadClient:
             self._connection.login = self._call("GET", "/api/v1/users/me")["login"]
         return self._connection.login
 
-    def create_ticket(self, fields: Dict[str, Any], article: Dict[str, Any]) -> Dict[str, Any]:
+    def create_ticket(self, fields: dict[str, Any], article: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/api/v1/tickets", dict(fields, article=article))
 
-    def update_ticket(self, ticket_id: int, fields: Dict[str, Any]) -> Dict[str, Any]:
+    def update_ticket(self, ticket_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", "/api/v1/tickets/%d" % ticket_id, fields, ticket_id=ticket_id)
 
-    def add_article(self, ticket_id: int, article: Dict[str, Any]) -> Dict[str, Any]:
-        return self._call("POST", "/api/v1/ticket_articles", dict(article, ticket_id=ticket_id),
-                          ticket_id=ticket_id)
+    def add_article(self, ticket_id: int, article: dict[str, Any]) -> dict[str, Any]:
+        return self._call(
+            "POST", "/api/v1/ticket_articles", dict(article, ticket_id=ticket_id), ticket_id=ticket_id
+        )
 
-    def articles(self, ticket_id: int) -> List[Dict[str, Any]]:
-        return self._call("GET", "/api/v1/ticket_articles/by_ticket/%d" % ticket_id,
-                          ticket_id=ticket_id)
+    def articles(self, ticket_id: int) -> list[dict[str, Any]]:
+        return self._call("GET", "/api/v1/ticket_articles/by_ticket/%d" % ticket_id, ticket_id=ticket_id)
 
-    def search_tickets(self, query: str, limit: int = 20) -> List[Dict[str, Any]]:
+    def search_tickets(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Tickets matching Zammad's full-text search, expanded (`title`, attributes)."""
-        found = self._call("GET", "/api/v1/tickets/search",
-                           params={"query": query, "limit": limit, "expand": "true"})
+        found = self._call(
+            "GET", "/api/v1/tickets/search", params={"query": query, "limit": limit, "expand": "true"}
+        )
         return found if isinstance(found, list) else []
 
     # --- transport --------------------------------------------------------------------
-    def _timeouts(self) -> Tuple[float, float]:
+    def _timeouts(self) -> tuple[float, float]:
         """(connect, read) timeouts such that all attempts of the call end by the deadline:
         urllib3 retries only a failed connect, so the read gets all that is left after them."""
         now = self._clock()
@@ -133,8 +142,14 @@ class ZammadClient:
         connect = min(remaining / (4 * ATTEMPTS), MAX_CONNECT_SECONDS)
         return connect, remaining - ATTEMPTS * connect
 
-    def _call(self, method: str, path: str, body: Any = None, ticket_id: Optional[int] = None,
-              params: Optional[Dict[str, Any]] = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        ticket_id: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
         for attempt in range(1, ATTEMPTS + 1):
             response = self._send(method, path, body, params)
             if response.status_code == 404 and ticket_id is not None:
@@ -152,11 +167,12 @@ class ZammadClient:
             _warn("zammad_bad_body", method, path)
             raise BadGateway() from None
 
-    def _send(self, method: str, path: str, body: Any, params: Optional[Dict[str, Any]]):
+    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None):
         url = self._connection.base_url + path
         try:
-            return self._connection.session.request(method, url, json=body, params=params,
-                                                    timeout=self._timeouts())
+            return self._connection.session.request(
+                method, url, json=body, params=params, timeout=self._timeouts()
+            )
         except requests.ConnectTimeout:
             _warn("zammad_timeout", method, path)
             raise GatewayTimeout() from None

@@ -10,11 +10,12 @@ IAM policies: the API function's (`policy-<stage>.json`) and the scheduled jobs'
 (`policy-jobs-<stage>.json`, named per function in `.chalice/config.json`), each with only
 the DynamoDB actions it calls, only on the project's tables.
 """
+
 import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
@@ -23,8 +24,13 @@ PROJECT = Path(__file__).resolve().parent.parent
 # The DynamoDB actions each kind of function calls (PynamoDB uses no DescribeTable at run
 # time). The API reads and writes items; the jobs only query and delete.
 ACTIONS = {
-    "api": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
-            "dynamodb:UpdateItem"],
+    "api": [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    ],
     "jobs": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"],
 }
 JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats")  # app.py's schedules
@@ -41,8 +47,7 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers (no Lambda involved), in our er
 def stage_prefix(stage: str) -> str:
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     stage_config = config["stages"][stage]
-    variables = {**config.get("environment_variables", {}),
-                 **stage_config.get("environment_variables", {})}
+    variables = {**config.get("environment_variables", {}), **stage_config.get("environment_variables", {})}
     return variables.get("CHAT_TABLE_PREFIX", "integreat-chat-")
 
 
@@ -55,9 +60,9 @@ def _hash_first(key_schema):
     return sorted(key_schema, key=lambda key: key["KeyType"] != "HASH")
 
 
-def table_resource(model, prefix: str) -> Dict[str, Any]:
+def table_resource(model, prefix: str) -> dict[str, Any]:
     schema = model._get_schema()
-    properties: Dict[str, Any] = {
+    properties: dict[str, Any] = {
         "TableName": prefix + model.base_table_name,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": schema["attribute_definitions"],
@@ -67,23 +72,31 @@ def table_resource(model, prefix: str) -> Dict[str, Any]:
     }
     if schema["global_secondary_indexes"]:
         properties["GlobalSecondaryIndexes"] = [
-            {"IndexName": index["index_name"], "KeySchema": _hash_first(index["key_schema"]),
-             "Projection": index["projection"]}
-            for index in schema["global_secondary_indexes"]]
+            {
+                "IndexName": index["index_name"],
+                "KeySchema": _hash_first(index["key_schema"]),
+                "Projection": index["projection"],
+            }
+            for index in schema["global_secondary_indexes"]
+        ]
     ttl_name = ttl_attribute_name(model)
     if ttl_name:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl_name, "Enabled": True}
     # Chat data outlives a deleted or replaced stack unless an operator removes it.
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain", "Properties": properties}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
 
 
-def resources(prefix: str) -> Dict[str, Any]:
-    template: Dict[str, Any] = {}
+def resources(prefix: str) -> dict[str, Any]:
+    template: dict[str, Any] = {}
     for model in ALL_MODELS:
         template[_logical_id(model)] = table_resource(model, prefix)
     for response_type, (status, message) in _GATEWAY_ERRORS.items():
-        properties: Dict[str, Any] = {
+        properties: dict[str, Any] = {
             "RestApiId": {"Ref": "RestAPI"},
             "ResponseType": response_type,
             "ResponseTemplates": {"application/json": json.dumps({"error": message})},
@@ -95,20 +108,27 @@ def resources(prefix: str) -> Dict[str, Any]:
     return {"Resources": template}
 
 
-def policy(prefix: str, kind: str = "api") -> Dict[str, Any]:
+def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
     tables = ["arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name) for model in ALL_MODELS]
-    scanned = ["arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name)
-               for model in SCANNED_MODELS]
+    scanned = [
+        "arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name) for model in SCANNED_MODELS
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "ChatTables", "Effect": "Allow", "Action": ACTIONS[kind],
-             "Resource": tables + [table + "/index/*" for table in tables]},
-            {"Sid": "SmallTablesScan", "Effect": "Allow", "Action": ["dynamodb:Scan"],
-             "Resource": scanned},
-            {"Sid": "Logs", "Effect": "Allow",
-             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": "arn:*:logs:*:*:*"},
+            {
+                "Sid": "ChatTables",
+                "Effect": "Allow",
+                "Action": ACTIONS[kind],
+                "Resource": tables + [table + "/index/*" for table in tables],
+            },
+            {"Sid": "SmallTablesScan", "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": scanned},
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": "arn:*:logs:*:*:*",
+            },
         ],
     }
 
@@ -118,8 +138,11 @@ def policy_path(stage: str, kind: str = "api") -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m functions.cloudformation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.cloudformation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("what", choices=["resources", "policy"])
     parser.add_argument("--stage", default="prod")
     args = parser.parse_args()

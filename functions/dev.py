@@ -5,6 +5,7 @@ creates the tables, writes a demo region that points at the emulator, serves the
 with Chalice's local server on http://127.0.0.1:8000 and prints what to try.
 Ctrl-C stops everything.
 """
+
 import argparse
 import os
 import secrets
@@ -61,12 +62,15 @@ def main() -> None:
     emulator = ZammadEmulator(token=zammad_token, port=args.zammad_port).start()
 
     env = dict(os.environ)
-    env.update({
-        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
-        "AWS_ACCESS_KEY_ID": "dev", "AWS_SECRET_ACCESS_KEY": "dev",
-        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "eu-central-1"),
-        "SERVER_TIMING": env.get("SERVER_TIMING", "1"),
-    })
+    env.update(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
+            "AWS_ACCESS_KEY_ID": "dev",
+            "AWS_SECRET_ACCESS_KEY": "dev",
+            "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "eu-central-1"),
+            "SERVER_TIMING": env.get("SERVER_TIMING", "1"),
+        }
+    )
     env.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(32))
     env.pop("AWS_PROFILE", None)
     os.environ.update(env)
@@ -76,19 +80,27 @@ def main() -> None:
     for line in create_tables(ALL_MODELS):
         print("table " + line)
     webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    RegionStore().put(DEMO_REGION, {
-        "name": "Demo region", "integreat_chat_enabled": True, "zammad_url": emulator.url,
-        "zammad_access_token": zammad_token, "chat_beta_tester_percentage": 100,
-        "zammad_webhook_token": webhook_token, "zammad_webhook_secret": webhook_secret,
-    })
+    RegionStore().put(
+        DEMO_REGION,
+        {
+            "name": "Demo region",
+            "integreat_chat_enabled": True,
+            "zammad_url": emulator.url,
+            "zammad_access_token": zammad_token,
+            "chat_beta_tester_percentage": 100,
+            "zammad_webhook_token": webhook_token,
+            "zammad_webhook_secret": webhook_secret,
+        },
+    )
     # Agent replies reach the API as in production: through Zammad's (signed) webhook.
-    emulator.configure_webhook("http://127.0.0.1:%d/api/v3/webhook/zammad/?token=%s"
-                               % (args.port, webhook_token), webhook_secret)
+    emulator.configure_webhook(
+        "http://127.0.0.1:%d/api/v3/webhook/zammad/?token=%s" % (args.port, webhook_token), webhook_secret
+    )
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(args.port)],
-        env=env)
-    stopping = []
+        [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
+    )
+    stopping: list[bool] = []
 
     def stop(*_args) -> None:
         if not stopping:
@@ -98,9 +110,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         _wait_for_port(args.port, server)
-        admin = issue_hs256_token(settings.jwt_secret, "dev-admin", ["admin"], name="Dev Admin")
+        admin = issue_hs256_token(settings.jwt_secret or "", "dev-admin", ["admin"], name="Dev Admin")
         api = "http://127.0.0.1:%d" % args.port
-        print("""
+        print(
+            """
 Integreat Chat is running.
   API             %(api)s
   DynamoDB (moto) http://127.0.0.1:%(ddb)d
@@ -115,10 +128,19 @@ Try:
   curl %(api)s/api/v3/%(region)s/%(device)s/is_chat_enabled/
   curl -F message=Hallo %(api)s/api/v3/%(region)s/de/chat/%(device)s/
   curl %(api)s/api/v3/%(region)s/de/chat/%(device)s/
-  curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' %(zammad)s/_emulator/tickets/1/articles
-Ready. Ctrl-C stops everything.""" % {
-            "api": api, "ddb": dynamodb_port, "zammad": emulator.url, "region": DEMO_REGION,
-            "device": uuid.uuid4(), "admin": admin}, flush=True)
+  curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' \\
+       %(zammad)s/_emulator/tickets/1/articles
+Ready. Ctrl-C stops everything."""
+            % {
+                "api": api,
+                "ddb": dynamodb_port,
+                "zammad": emulator.url,
+                "region": DEMO_REGION,
+                "device": uuid.uuid4(),
+                "admin": admin,
+            },
+            flush=True,
+        )
         server.wait()
     except KeyboardInterrupt:
         pass

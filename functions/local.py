@@ -8,6 +8,7 @@ app's own JSON line per request replaces it. Everything else is Chalice's local 
 
     python -m functions.local --host 127.0.0.1 --port 8000 [--stage local]
 """
+
 import argparse
 import logging
 import os
@@ -51,8 +52,11 @@ def create_server(host: str, port: int, stage: str = "local", project_dir: str =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m functions.local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--stage", default="local")

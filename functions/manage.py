@@ -6,10 +6,12 @@
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset).
 """
+
 import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from chalicelib.config import ConfigError, load_settings
 from chalicelib.errors import ApiError
@@ -26,8 +28,11 @@ _REGION_OPTIONS = {  # option -> field of the admin API
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m functions.manage", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.manage",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-tables", help="create every table (idempotent) and enable TTL")
 
@@ -75,8 +80,17 @@ def run(argv, out=sys.stdout) -> int:
             raise ConfigError("AUTH_JWT_SECRET must be set to issue tokens")
         from chalicelib.auth import issue_hs256_token
 
-        print(issue_hs256_token(settings.jwt_secret, args.sub, args.role, name=args.name,
-                                email=args.email, lifetime_seconds=int(args.hours * 3600)), file=out)
+        print(
+            issue_hs256_token(
+                settings.jwt_secret,
+                args.sub,
+                args.role,
+                name=args.name,
+                email=args.email,
+                lifetime_seconds=int(args.hours * 3600),
+            ),
+            file=out,
+        )
         return 0
 
     from chalicelib.storage.connection import bind_models
@@ -93,6 +107,7 @@ def run(argv, out=sys.stdout) -> int:
     from chalicelib.regions import RegionStore, public_view
 
     store = RegionStore()
+    result: Any
     if args.action == "put":
         result = public_view(store.put(args.slug, _region_changes(args)))
     elif args.action == "get":

@@ -8,9 +8,10 @@ status codes, headers and bodies; only the transport differs. Unknown paths are 
 here (API Gateway's gateway responses do that in AWS). The client IP is the connection's
 (`REMOTE_ADDR`); behind a proxy, set `TRUSTED_IP_HEADER`.
 """
+
 import os
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Callable, Dict, Iterable
 from urllib.parse import parse_qsl, quote
 
 from chalicelib.api import MAX_BODY_BYTES, ChatApi
@@ -18,16 +19,19 @@ from chalicelib.config import load_settings
 from chalicelib.logs import configure_logging
 
 
-def _headers(environ: Dict) -> Dict[str, str]:
-    headers = {name[5:].replace("_", "-").lower(): value
-               for name, value in environ.items() if name.startswith("HTTP_")}
+def _headers(environ: dict) -> dict[str, str]:
+    headers = {
+        name[5:].replace("_", "-").lower(): value
+        for name, value in environ.items()
+        if name.startswith("HTTP_")
+    }
     for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(name):
             headers[name.replace("_", "-").lower()] = environ[name]
     return headers
 
 
-def _path(environ: Dict) -> str:
+def _path(environ: dict) -> str:
     # The undecoded path where the server gives it, so an encoded "/" stays inside its segment.
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
@@ -35,7 +39,7 @@ def _path(environ: Dict) -> str:
     return quote((environ.get("PATH_INFO") or "/").encode("latin-1").decode("utf-8", "replace"))
 
 
-def _body(environ: Dict) -> bytes:
+def _body(environ: dict) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -45,13 +49,18 @@ def _body(environ: Dict) -> bytes:
 
 
 def make_application(api: ChatApi) -> Callable:
-    def application(environ: Dict, start_response: Callable) -> Iterable[bytes]:
+    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
         query = {}
         for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
             query[name] = value  # the last value of a repeated name, as Chalice gives it
         response = api.handle_path(
-            environ["REQUEST_METHOD"], _path(environ), query=query, headers=_headers(environ),
-            body=_body(environ), source_ip=environ.get("REMOTE_ADDR", ""))
+            environ["REQUEST_METHOD"],
+            _path(environ),
+            query=query,
+            headers=_headers(environ),
+            body=_body(environ),
+            source_ip=environ.get("REMOTE_ADDR", ""),
+        )
         body = response.body_bytes()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         headers += [(name, value) for name, value in response.headers.items()]

@@ -28,23 +28,24 @@ Controls for tests and people (no token; the server listens on loopback only):
     GET    /_emulator/state     tickets, articles, deliveries and the requests received
 The same controls exist as methods (`add_article`, `set_fault`, `refuse_connections`, ...).
 """
+
 import argparse
 import copy
 import hashlib
 import hmac
 import json
 import queue
-import urllib.error
-import urllib.request
-import uuid
 import re
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import parse_qs
 
 FIXTURES = Path(__file__).with_name("zammad_fixtures")
@@ -59,10 +60,10 @@ def _recorded(name: str, method: str, path: str) -> Any:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _error(message: str) -> Dict[str, str]:
+def _error(message: str) -> dict[str, str]:
     return {"error": message, "error_human": message}
 
 
@@ -71,30 +72,41 @@ _ARTICLE_TYPES = {"email": 1, "sms": 2, "chat": 3, "fax": 4, "phone": 5, "web": 
 
 
 class ZammadEmulator:
-    def __init__(self, token: str = "emulator-token", host: str = "127.0.0.1", port: int = 0,
-                 groups: Tuple[str, ...] = ("Users", "integreat-chat")):
+    def __init__(
+        self,
+        token: str = "emulator-token",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        groups: tuple[str, ...] = ("Users", "integreat-chat"),
+    ):
         self.token = token
         self.host = host
         self._port = port
         self._lock = threading.Lock()
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
         self._me = _recorded("users.json", "GET", "/api/v1/users/me")
-        self._agent = dict(self._me, id=4, login="agent@example.org", email="agent@example.org",
-                           firstname="Anna", lastname="Agent")
+        self._agent = dict(
+            self._me,
+            id=4,
+            login="agent@example.org",
+            email="agent@example.org",
+            firstname="Anna",
+            lastname="Agent",
+        )
         self._ticket_shape = _recorded("tickets.json", "POST", "/api/v1/tickets")
         self._group_ids = {name: index + 1 for index, name in enumerate(groups)}
-        self.tickets: Dict[int, Dict[str, Any]] = {}
-        self.articles: Dict[int, Dict[str, Any]] = {}
-        self.requests: List[Tuple[str, str]] = []
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.articles: dict[int, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str]] = []
         self._next_ticket = 1
         self._next_article = 1
-        self._fault: Dict[str, Any] = {}
+        self._fault: dict[str, Any] = {}
         self._open_connections: set = set()
-        self.webhook_url: Optional[str] = None
-        self.webhook_secret: Optional[str] = None
-        self.deliveries: Dict[str, Dict[str, Any]] = {}  # by delivery id, in order
-        self._outbox: "queue.Queue[str]" = queue.Queue()
+        self.webhook_url: str | None = None
+        self.webhook_secret: str | None = None
+        self.deliveries: dict[str, dict[str, Any]] = {}  # by delivery id, in order
+        self._outbox: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._deliver_forever, daemon=True).start()
 
     # --- running -----------------------------------------------------------------------
@@ -149,54 +161,88 @@ class ZammadEmulator:
         self.stop()
 
     # --- controls ----------------------------------------------------------------------
-    def set_fault(self, status: Optional[int] = None, delay: float = 0.0,
-                  count: Optional[int] = None, latency: float = 0.0,
-                  request: Optional[str] = None) -> None:
+    def set_fault(
+        self,
+        status: int | None = None,
+        delay: float = 0.0,
+        count: int | None = None,
+        latency: float = 0.0,
+        request: str | None = None,
+    ) -> None:
         """Answer API requests with `status` (a Zammad error body) and/or after `delay` seconds
         (a slow Zammad: the answer is made after the wait), and/or with `latency` (a slow
         network: the answer is made at once, sent after the wait); for the next `count`
         requests, or until `clear_faults`; only requests that start with `request` (e.g.
         "POST /api/v1/tickets") when it is given."""
         with self._lock:
-            self._fault = {"status": status, "delay": delay, "count": count, "latency": latency,
-                           "request": request}
+            self._fault = {
+                "status": status,
+                "delay": delay,
+                "count": count,
+                "latency": latency,
+                "request": request,
+            }
 
     def clear_faults(self) -> None:
         with self._lock:
             self._fault = {}
 
-    def add_article(self, ticket_id: int, body: str, internal: bool = False, sender: str = "Agent",
-                    content_type: str = "text/html", subject: str = "",
-                    article_type: str = "note") -> Dict[str, Any]:
+    def add_article(
+        self,
+        ticket_id: int,
+        body: str,
+        internal: bool = False,
+        sender: str = "Agent",
+        content_type: str = "text/html",
+        subject: str = "",
+        article_type: str = "note",
+    ) -> dict[str, Any]:
         """Add an article as an agent would in Zammad's UI (a reply, or an internal note)."""
         with self._lock:
             if ticket_id not in self.tickets:
                 raise KeyError(ticket_id)
             author = self._agent if sender == "Agent" else self._me
-            return self._create_article(ticket_id, {
-                "body": body, "internal": internal, "sender": sender, "subject": subject,
-                "content_type": content_type, "type": article_type}, author)
+            return self._create_article(
+                ticket_id,
+                {
+                    "body": body,
+                    "internal": internal,
+                    "sender": sender,
+                    "subject": subject,
+                    "content_type": content_type,
+                    "type": article_type,
+                },
+                author,
+            )
 
     # --- webhooks ----------------------------------------------------------------------
-    def configure_webhook(self, url: Optional[str], secret: Optional[str] = None) -> None:
+    def configure_webhook(self, url: str | None, secret: str | None = None) -> None:
         with self._lock:
             self.webhook_url, self.webhook_secret = url, secret
 
-    def _queue_delivery(self, ticket: Dict[str, Any], article: Dict[str, Any]) -> None:
+    def _queue_delivery(self, ticket: dict[str, Any], article: dict[str, Any]) -> None:
         """Called with the lock held, when an article is created."""
         if not self.webhook_url:
             return
-        body = json.dumps({"ticket": self._ticket_view(ticket, with_ids=True),
-                           "article": copy.deepcopy(article)}).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8",
-                   "X-Zammad-Trigger": "Integreat Chat", "X-Zammad-Delivery": uuid.uuid4().hex,
-                   "User-Agent": "Zammad User Agent"}
+        body = json.dumps(
+            {"ticket": self._ticket_view(ticket, with_ids=True), "article": copy.deepcopy(article)}
+        ).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Zammad-Trigger": "Integreat Chat",
+            "X-Zammad-Delivery": uuid.uuid4().hex,
+            "User-Agent": "Zammad User Agent",
+        }
         if self.webhook_secret:
             digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha1).hexdigest()
             headers["X-Hub-Signature"] = "sha1=%s" % digest
         delivery_id = headers["X-Zammad-Delivery"]
-        self.deliveries[delivery_id] = {"url": self.webhook_url, "body": body, "headers": headers,
-                                        "statuses": []}
+        self.deliveries[delivery_id] = {
+            "url": self.webhook_url,
+            "body": body,
+            "headers": headers,
+            "statuses": [],
+        }
         self._outbox.put(delivery_id)
 
     def _deliver_forever(self) -> None:
@@ -210,8 +256,9 @@ class ZammadEmulator:
     def redeliver(self, delivery_id: str) -> int:
         """Post a delivery (again, as a retry does: same id, same body); returns the status."""
         delivery = self.deliveries[delivery_id]
-        request = urllib.request.Request(delivery["url"], data=delivery["body"],
-                                         headers=delivery["headers"], method="POST")
+        request = urllib.request.Request(
+            delivery["url"], data=delivery["body"], headers=delivery["headers"], method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 status = response.status
@@ -234,25 +281,43 @@ class ZammadEmulator:
         return sum(1 for _method, path in self.requests if path.startswith("/api/"))
 
     # --- the Zammad API ----------------------------------------------------------------
-    def _create_article(self, ticket_id: int, fields: Dict[str, Any],
-                        author: Dict[str, Any]) -> Dict[str, Any]:
+    def _create_article(
+        self, ticket_id: int, fields: dict[str, Any], author: dict[str, Any]
+    ) -> dict[str, Any]:
         article_id = self._next_article
         self._next_article += 1
         sender = fields.get("sender") or "Customer"
         article_type = fields.get("type") or "note"
         stamp = _now()
         article = {
-            "id": article_id, "ticket_id": ticket_id,
-            "type_id": _ARTICLE_TYPES.get(article_type, 10), "sender_id": _SENDERS.get(sender, 2),
-            "from": "%s %s" % (author["firstname"], author["lastname"]), "to": None, "cc": None,
-            "subject": fields.get("subject") or None, "reply_to": None, "message_id": None,
-            "message_id_md5": None, "in_reply_to": None,
-            "content_type": fields.get("content_type") or "text/plain", "references": None,
-            "body": fields.get("body") or "", "internal": bool(fields.get("internal", False)),
-            "preferences": {}, "updated_by_id": author["id"], "created_by_id": author["id"],
-            "origin_by_id": None, "created_at": stamp, "updated_at": stamp,
-            "attachments": [], "type": article_type, "sender": sender,
-            "created_by": author["login"], "updated_by": author["login"], "time_unit": None,
+            "id": article_id,
+            "ticket_id": ticket_id,
+            "type_id": _ARTICLE_TYPES.get(article_type, 10),
+            "sender_id": _SENDERS.get(sender, 2),
+            "from": "%s %s" % (author["firstname"], author["lastname"]),
+            "to": None,
+            "cc": None,
+            "subject": fields.get("subject") or None,
+            "reply_to": None,
+            "message_id": None,
+            "message_id_md5": None,
+            "in_reply_to": None,
+            "content_type": fields.get("content_type") or "text/plain",
+            "references": None,
+            "body": fields.get("body") or "",
+            "internal": bool(fields.get("internal", False)),
+            "preferences": {},
+            "updated_by_id": author["id"],
+            "created_by_id": author["id"],
+            "origin_by_id": None,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "attachments": [],
+            "type": article_type,
+            "sender": sender,
+            "created_by": author["login"],
+            "updated_by": author["login"],
+            "time_unit": None,
         }
         self.articles[article_id] = article
         ticket = self.tickets[ticket_id]
@@ -262,22 +327,22 @@ class ZammadEmulator:
         self._queue_delivery(ticket, article)
         return copy.deepcopy(article)
 
-    def _ticket_view(self, ticket: Dict[str, Any], with_ids: bool) -> Dict[str, Any]:
+    def _ticket_view(self, ticket: dict[str, Any], with_ids: bool) -> dict[str, Any]:
         view = copy.deepcopy(ticket)
         if not with_ids:  # GET /tickets/<id> leaves these out, as the recording shows
             view.pop("article_ids", None)
             view.pop("ticket_time_accounting_ids", None)
         return view
 
-    def api(self, method: str, path: str, body: Any,
-            query: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
+    def api(self, method: str, path: str, body: Any, query: dict[str, str] | None = None) -> tuple[int, Any]:
         """Answer one authenticated API request: (status, JSON body or None for empty)."""
         with self._lock:
             if method == "GET" and path == "/api/v1/users/me":
                 return 200, copy.deepcopy(self._me)
             if method == "GET" and path == "/api/v1/tickets/search":
-                return 200, self._search((query or {}).get("query", ""),
-                                         int((query or {}).get("limit") or 10))
+                return 200, self._search(
+                    (query or {}).get("query", ""), int((query or {}).get("limit") or 10)
+                )
             if method == "POST" and path == "/api/v1/tickets":
                 return self._create_ticket(body)
             if method == "POST" and path == "/api/v1/ticket_articles":
@@ -316,16 +381,19 @@ class ZammadEmulator:
                     return 200, None
             return 404, _error("No route matches [%s] %r" % (method, path))
 
-    def _search(self, query: str, limit: int) -> List[Dict[str, Any]]:
+    def _search(self, query: str, limit: int) -> list[dict[str, Any]]:
         """As Zammad's search with `expand=true` (the recorded shape): tickets whose title
         or number holds every word of the query, newest first."""
         words = query.lower().split()
-        found = [ticket for ticket in self.tickets.values() if words and all(
-            word in ticket["title"].lower() or word == ticket["number"] for word in words)]
+        found = [
+            ticket
+            for ticket in self.tickets.values()
+            if words and all(word in ticket["title"].lower() or word == ticket["number"] for word in words)
+        ]
         found.sort(key=lambda ticket: ticket["id"], reverse=True)
         return [self._ticket_view(ticket, with_ids=True) for ticket in found[:limit]]
 
-    def _create_ticket(self, body: Any) -> Tuple[int, Any]:
+    def _create_ticket(self, body: Any) -> tuple[int, Any]:
         if not isinstance(body, dict) or not body.get("title"):
             return 422, _error("Need title!")
         group = body.get("group")
@@ -340,21 +408,37 @@ class ZammadEmulator:
         self._next_ticket += 1
         stamp = _now()
         ticket = copy.deepcopy(self._ticket_shape)
-        ticket.update({
-            "id": ticket_id, "number": str(77000 + ticket_id), "title": body["title"],
-            "group_id": self._group_ids[group], "customer_id": self._me["id"],
-            "created_by_id": self._me["id"], "updated_by_id": self._me["id"],
-            "created_at": stamp, "updated_at": stamp, "article_ids": [], "article_count": 0,
-        })
+        ticket.update(
+            {
+                "id": ticket_id,
+                "number": str(77000 + ticket_id),
+                "title": body["title"],
+                "group_id": self._group_ids[group],
+                "customer_id": self._me["id"],
+                "created_by_id": self._me["id"],
+                "updated_by_id": self._me["id"],
+                "created_at": stamp,
+                "updated_at": stamp,
+                "article_ids": [],
+                "article_count": 0,
+            }
+        )
         for key, value in body.items():  # custom attributes: region_slug, language_slug, ...
-            if key not in ticket and key not in ("article", "group", "customer", "state", "priority", "owner"):
+            if key not in ticket and key not in (
+                "article",
+                "group",
+                "customer",
+                "state",
+                "priority",
+                "owner",
+            ):
                 ticket[key] = value
         self.tickets[ticket_id] = ticket
         if article is not None:
             self._create_article(ticket_id, article, self._me)
         return 201, self._ticket_view(ticket, with_ids=True)
 
-    def _take_fault(self, method: str, path: str) -> Dict[str, Any]:
+    def _take_fault(self, method: str, path: str) -> dict[str, Any]:
         with self._lock:
             fault = dict(self._fault)
             if fault.get("request") and not ("%s %s" % (method, path)).startswith(fault["request"]):
@@ -365,13 +449,17 @@ class ZammadEmulator:
                     self._fault = {}
             return fault
 
-    def state(self) -> Dict[str, Any]:
+    def state(self) -> dict[str, Any]:
         with self._lock:
-            return {"tickets": copy.deepcopy(self.tickets), "articles": copy.deepcopy(self.articles),
-                    "requests": ["%s %s" % request for request in self.requests],
-                    "webhook_url": self.webhook_url,
-                    "deliveries": [{"id": key, "statuses": value["statuses"]}
-                                   for key, value in self.deliveries.items()]}
+            return {
+                "tickets": copy.deepcopy(self.tickets),
+                "articles": copy.deepcopy(self.articles),
+                "requests": ["%s %s" % request for request in self.requests],
+                "webhook_url": self.webhook_url,
+                "deliveries": [
+                    {"id": key, "statuses": value["statuses"]} for key, value in self.deliveries.items()
+                ],
+            }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -448,14 +536,22 @@ class _Handler(BaseHTTPRequestHandler):
         if found and self.command == "POST":
             try:
                 article = emulator.add_article(
-                    int(found.group(1)), str(body.get("body", "")), bool(body.get("internal", False)),
-                    content_type=body.get("content_type", "text/html"))
+                    int(found.group(1)),
+                    str(body.get("body", "")),
+                    bool(body.get("internal", False)),
+                    content_type=body.get("content_type", "text/html"),
+                )
             except KeyError:
                 return self._send(404, _error("No such ticket"))
             return self._send(201, article)
         if path == "/_emulator/faults" and self.command == "PUT":
-            emulator.set_fault(body.get("status"), float(body.get("delay") or 0), body.get("count"),
-                               float(body.get("latency") or 0), body.get("request"))
+            emulator.set_fault(
+                body.get("status"),
+                float(body.get("delay") or 0),
+                body.get("count"),
+                float(body.get("latency") or 0),
+                body.get("request"),
+            )
             return self._send(200, {"fault": emulator._fault})
         if path == "/_emulator/faults" and self.command == "DELETE":
             emulator.clear_faults()
@@ -476,8 +572,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m functions.zammad_emulator",
-                                     description="Serve the Zammad emulator on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.zammad_emulator", description="Serve the Zammad emulator on 127.0.0.1."
+    )
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token", default="dev-zammad-token")
     parser.add_argument("--webhook-url", help="post every new article there")

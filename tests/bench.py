@@ -7,6 +7,7 @@
 3. Zammad calls per 1,000 polls of an active chat, with and without the webhook.
 4. Items the author history query reads on DynamoDB Local with 10,000 expired messages.
 """
+
 import json
 import os
 import re
@@ -29,8 +30,9 @@ APP = "import app"
 def _import_seconds(statement: str) -> float:
     code = "import time; t = time.perf_counter(); %s; print(time.perf_counter() - t)" % statement
     env = dict(os.environ, AWS_DEFAULT_REGION="eu-central-1", PYTHONDONTWRITEBYTECODE="")
-    result = subprocess.run([sys.executable, "-c", code], cwd=str(PROJECT), env=env,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=str(PROJECT), env=env, capture_output=True, text=True, check=True
+    )
     return float(result.stdout.strip())
 
 
@@ -49,8 +51,9 @@ def _calls(header: str):
 def calls_per_request():
     from moto import mock_aws
 
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="eu-central-1")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-central-1"
+    )
     from chalicelib.api import ChatApi
     from chalicelib.auth import issue_hs256_token
     from chalicelib.config import load_settings
@@ -72,15 +75,47 @@ def calls_per_request():
         api = ChatApi(load_settings({"AUTH_JWT_SECRET": secret, "SERVER_TIMING": "1"}), clock=clock)
         create_tables(ALL_MODELS)
         cases = [
-            ("admin: PUT region (new)", "PUT", "/api/v3/admin/regions/{slug}", {"slug": "bench"}, admin,
-             json.dumps({"zammad_url": zammad.url, "zammad_access_token": "bench",
-                         "integreat_chat_enabled": True, "chat_beta_tester_percentage": 100})),
-            ("admin: PUT region (update)", "PUT", "/api/v3/admin/regions/{slug}", {"slug": "bench"},
-             admin, '{"name": "Bench"}'),
+            (
+                "admin: PUT region (new)",
+                "PUT",
+                "/api/v3/admin/regions/{slug}",
+                {"slug": "bench"},
+                admin,
+                json.dumps(
+                    {
+                        "zammad_url": zammad.url,
+                        "zammad_access_token": "bench",
+                        "integreat_chat_enabled": True,
+                        "chat_beta_tester_percentage": 100,
+                    }
+                ),
+            ),
+            (
+                "admin: PUT region (update)",
+                "PUT",
+                "/api/v3/admin/regions/{slug}",
+                {"slug": "bench"},
+                admin,
+                '{"name": "Bench"}',
+            ),
             ("admin: GET region", "GET", "/api/v3/admin/regions/{slug}", {"slug": "bench"}, admin, ""),
             ("admin: GET regions", "GET", "/api/v3/admin/regions", {}, admin, ""),
-            ("is_chat_enabled (first, cold)", "GET", enabled, {"region": "bench", "language_or_device": "device-1"}, {}, ""),
-            ("is_chat_enabled (again)", "GET", enabled, {"region": "bench", "language_or_device": "device-1"}, {}, ""),
+            (
+                "is_chat_enabled (first, cold)",
+                "GET",
+                enabled,
+                {"region": "bench", "language_or_device": "device-1"},
+                {},
+                "",
+            ),
+            (
+                "is_chat_enabled (again)",
+                "GET",
+                enabled,
+                {"region": "bench", "language_or_device": "device-1"},
+                {},
+                "",
+            ),
             ("first message (cold instance)", "POST", chat, device, form, "message=Hallo"),
             ("first message (warm)", "POST", chat, other, form, "message=Hallo"),
             ("later message", "POST", chat, device, form, "message=Noch+eine+Frage"),
@@ -93,8 +128,9 @@ def calls_per_request():
             if method is None:
                 clock.now += 61
                 continue
-            response = api.handle(Request(method, route, params, headers=headers, body=body.encode(),
-                                          source_ip="127.0.0.1"))
+            response = api.handle(
+                Request(method, route, params, headers=headers, body=body.encode(), source_ip="127.0.0.1")
+            )
             assert response.status == 200, (label, response.body)
             rows.append((label, _calls(response.headers["Server-Timing"])))
     return rows
@@ -119,19 +155,40 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     with mock_aws(), ZammadEmulator(token="bench") as zammad:
         api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
         create_tables(ALL_MODELS)
-        api.regions.put("bench", {"zammad_url": zammad.url, "zammad_access_token": "bench",
-                                  "integreat_chat_enabled": True, "zammad_webhook_token": token,
-                                  "zammad_webhook_secret": secret})
-        api.handle(Request("POST", chat, device, headers={"Content-Type": "application/json"},
-                           body=b'{"message": "Hallo"}', source_ip="127.0.0.1"))
+        api.regions.put(
+            "bench",
+            {
+                "zammad_url": zammad.url,
+                "zammad_access_token": "bench",
+                "integreat_chat_enabled": True,
+                "zammad_webhook_token": token,
+                "zammad_webhook_secret": secret,
+            },
+        )
+        api.handle(
+            Request(
+                "POST",
+                chat,
+                device,
+                headers={"Content-Type": "application/json"},
+                body=b'{"message": "Hallo"}',
+                source_ip="127.0.0.1",
+            )
+        )
         [ticket_id] = zammad.tickets
 
         def deliver(article):  # as Zammad's trigger does for each new article
             if webhook:
                 body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()
-                delivered = api.handle(Request("POST", "/api/v3/webhook/zammad", query={"token": token},
-                                               headers={"X-Hub-Signature": hub_signature(secret, body)},
-                                               body=body))
+                delivered = api.handle(
+                    Request(
+                        "POST",
+                        "/api/v3/webhook/zammad",
+                        query={"token": token},
+                        headers={"X-Hub-Signature": hub_signature(secret, body)},
+                        body=body,
+                    )
+                )
                 assert delivered.status == 200, delivered.body
 
         deliver(zammad.articles[zammad.tickets[ticket_id]["article_ids"][0]])  # the user's own
@@ -161,14 +218,23 @@ def author_history_reads():
     reader = {"Authorization": "Bearer " + issue_hs256_token(secret, "bob", ["author"])}
     with servers.dynamodb_local() as endpoint:
         now = time.time()
-        api = ChatApi(load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AUTH_JWT_SECRET": secret,
-                                     "AUTHOR_CHAT_HISTORY_DAYS": "7", "SERVER_TIMING": "1"}),
-                      clock=lambda: now)
+        api = ChatApi(
+            load_settings(
+                {
+                    "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+                    "AUTH_JWT_SECRET": secret,
+                    "AUTHOR_CHAT_HISTORY_DAYS": "7",
+                    "SERVER_TIMING": "1",
+                }
+            ),
+            clock=lambda: now,
+        )
         create_tables(ALL_MODELS)
         author_history.seed(now, old=10_000, recent=50, window_days=7)
         _page, _next, scanned = api.author_chat.read_page(50, None)
-        response = api.handle(Request("GET", "/api/v3/author-chat/messages", query={"limit": "50"},
-                                      headers=reader))
+        response = api.handle(
+            Request("GET", "/api/v3/author-chat/messages", query={"limit": "50"}, headers=reader)
+        )
         assert response.status == 200 and len(response.body["messages"]) == 50
         return scanned, _calls(response.headers["Server-Timing"])["ddb"]
 
@@ -189,8 +255,10 @@ def main() -> None:
     print()
     print("Zammad calls per 1,000 polls of an active chat (one poll per 15 s, 10 agent replies)")
     print("  with the webhook working:   %4d  (target 0)" % zammad_calls_per_thousand_polls(True))
-    print("  without a webhook:          %4d  (at most one per MESSAGE_CACHE_SECONDS = 60 s: 250)"
-          % zammad_calls_per_thousand_polls(False))
+    print(
+        "  without a webhook:          %4d  (at most one per MESSAGE_CACHE_SECONDS = 60 s: 250)"
+        % zammad_calls_per_thousand_polls(False)
+    )
     print()
     scanned, calls = author_history_reads()
     print("Author chat history on DynamoDB Local (10,000 messages past the window, 50 inside)")

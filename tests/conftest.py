@@ -1,5 +1,6 @@
 """Shared fixtures: real servers on 127.0.0.1 (DynamoDB Local, moto server, the Zammad
 emulator, the API itself), each started by the tests that need it and stopped after."""
+
 import os
 import subprocess
 import sys
@@ -17,8 +18,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 # Never reach real AWS from a test, whatever the developer's shell holds.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
     os.environ.pop(_name, None)
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                  AWS_DEFAULT_REGION="eu-central-1")
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="eu-central-1"
+)
 
 JWT_SECRET = "test-secret-that-is-long-enough-for-hs256"
 
@@ -70,20 +72,36 @@ def python_env(**overrides) -> dict:
 
 
 def run_python(*args, env=None, timeout=60):
-    return subprocess.run([sys.executable, *args], cwd=str(PROJECT), env=env or python_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=str(PROJECT),
+        env=env or python_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 SERVERS = {  # how each server is started on a port
     "chalice": lambda port: ["-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
-    "gunicorn": lambda port: ["-m", "gunicorn", "--bind", "127.0.0.1:%d" % port, "--workers", "2",
-                              "--threads", "4", "functions.wsgi:application"],
+    "gunicorn": lambda port: [
+        "-m",
+        "gunicorn",
+        "--bind",
+        "127.0.0.1:%d" % port,
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "functions.wsgi:application",
+    ],
 }
 
 
 @contextmanager
-def running_api(dynamodb_endpoint: str, log_path: Path, server: str = "chalice",
-                create: bool = True, **settings):
+def running_api(
+    dynamodb_endpoint: str, log_path: Path, server: str = "chalice", create: bool = True, **settings
+):
     """The API served in its own process (Chalice's local server, or gunicorn with the WSGI
     app) on fresh tables of a unique prefix (made unless `create` is false). Yields (base
     URL, admin headers, environment)."""
@@ -93,16 +111,25 @@ def running_api(dynamodb_endpoint: str, log_path: Path, server: str = "chalice",
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
 
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "CHAT_TABLE_PREFIX": unique_prefix(),
-           "AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1",
-           **{name: str(value) for name, value in settings.items()}}
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "CHAT_TABLE_PREFIX": unique_prefix(),
+        "AUTH_JWT_SECRET": JWT_SECRET,
+        "SERVER_TIMING": "1",
+        **{name: str(value) for name, value in settings.items()},
+    }
     bind_models(ALL_MODELS, load_settings(env))
     if create:
         create_tables(ALL_MODELS)
     port = free_port()
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, *SERVERS[server](port)], cwd=str(PROJECT),
-                                   env=python_env(**env), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, *SERVERS[server](port)],
+            cwd=str(PROJECT),
+            env=python_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = "http://127.0.0.1:%d" % port
     admin = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "test-admin", ["admin"])}
     try:

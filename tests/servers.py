@@ -1,4 +1,5 @@
 """Starting real servers on loopback for tests and `make bench`."""
+
 import glob
 import os
 import shutil
@@ -50,9 +51,20 @@ def dynamodb_local(port: int = 0):
     home = _dynamodb_local_home()
     port = port or free_port()
     process = subprocess.Popen(
-        [java, "-Djava.library.path=%s" % (home / "DynamoDBLocal_lib"), "-jar",
-         str(home / "DynamoDBLocal.jar"), "-inMemory", "-sharedDb", "-port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(home))
+        [
+            java,
+            "-Djava.library.path=%s" % (home / "DynamoDBLocal_lib"),
+            "-jar",
+            str(home / "DynamoDBLocal.jar"),
+            "-inMemory",
+            "-sharedDb",
+            "-port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(home),
+    )
     endpoint = "http://127.0.0.1:%d" % port
     try:
         wait_for_http(endpoint, process=process)

@@ -1,4 +1,5 @@
 """Zammad's webhook signature, as its trigger computes it (for tests and `make bench`)."""
+
 import hashlib
 import hmac
 

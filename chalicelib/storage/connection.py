@@ -5,7 +5,9 @@ client costs tens of milliseconds of a Lambda cold start. Here all models share 
 `Connection` (botocore clients are thread-safe), and that client's calls are counted for
 `Server-Timing` and `make bench`.
 """
-from typing import Iterable, Optional, Type
+
+from collections.abc import Iterable
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.models import Model
@@ -35,14 +37,17 @@ class CountingConnection(Connection):
         return client
 
 
-def bind_models(models: Iterable[Type[Model]], settings: Settings) -> CountingConnection:
+def bind_models(models: Iterable[Any], settings: Settings) -> CountingConnection:
     """Point each model at `<prefix><base name>` on the configured endpoint; returns the connection."""
     # PynamoDB's defaults (15 s to connect, 30 s to read) would hold a request past Lambda's
     # timeout when DynamoDB is unreachable; it answers in milliseconds when it is there.
-    connection = CountingConnection(region=settings.aws_region, host=settings.dynamodb_endpoint,
-                                    connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
-                                    read_timeout_seconds=READ_TIMEOUT_SECONDS,
-                                    max_retry_attempts=MAX_RETRY_ATTEMPTS)
+    connection = CountingConnection(
+        region=settings.aws_region,
+        host=settings.dynamodb_endpoint,
+        connect_timeout_seconds=CONNECT_TIMEOUT_SECONDS,
+        read_timeout_seconds=READ_TIMEOUT_SECONDS,
+        max_retry_attempts=MAX_RETRY_ATTEMPTS,
+    )
     for model in models:
         model.Meta.table_name = settings.table_prefix + model.base_table_name
         model.Meta.region = settings.aws_region
@@ -54,7 +59,7 @@ def bind_models(models: Iterable[Type[Model]], settings: Settings) -> CountingCo
     return connection
 
 
-def ttl_attribute_name(model: Type[Model]) -> Optional[str]:
+def ttl_attribute_name(model: type[Model]) -> str | None:
     """The name of the model's TTL attribute, or None when its items never expire."""
     attribute = model._ttl_attribute()
     return attribute.attr_name if attribute is not None else None

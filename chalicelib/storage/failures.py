@@ -1,7 +1,6 @@
 """Which DynamoDB failures are passing (unreachable, throttled, failing inside AWS): those are
 a 503 with Retry-After that the client may retry, not an anonymous 500. Once DynamoDB
 answers again, the next request succeeds: nothing is cached about the failure."""
-from typing import Optional
 
 from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import PynamoDBException
@@ -9,10 +8,16 @@ from pynamodb.exceptions import PynamoDBException
 from ..errors import ServiceUnavailable
 
 RETRY_AFTER_SECONDS = 2
-_PASSING_CODES = frozenset({
-    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
-})
+_PASSING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
 
 
 class StorageUnavailable(ServiceUnavailable):
@@ -22,7 +27,7 @@ class StorageUnavailable(ServiceUnavailable):
         super().__init__(headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def storage_unavailable(error: BaseException) -> Optional[StorageUnavailable]:
+def storage_unavailable(error: BaseException) -> StorageUnavailable | None:
     """A 503 for a passing DynamoDB failure; None for anything else (a bug: 500)."""
     if not isinstance(error, PynamoDBException):
         return None

@@ -5,8 +5,18 @@ give it a `TTLAttribute` if its items expire, and list it in `ALL_MODELS`. Bindi
 (`connection.bind_models`), `manage create-tables`, the IAM policy test and the
 CloudFormation template test all go by that list.
 """
-from pynamodb.attributes import (BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute,
-                                 TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute)
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -106,9 +116,9 @@ class UserChatRecord(Model):
     # Send marks ("t<digest of the text>" or "k<digest of an Idempotency-Key>") of messages
     # being sent now (mark -> lease end, epoch s), sent lately (mark -> when), and sent
     # without an answer (mark -> the highest article id known before: look above it).
-    sending = MapAttribute(default=dict)
-    sent = MapAttribute(default=dict)
-    unanswered = MapAttribute(default=dict)
+    sending: MapAttribute[str, Any] = MapAttribute(default=dict)
+    sent: MapAttribute[str, Any] = MapAttribute(default=dict)
+    unanswered: MapAttribute[str, Any] = MapAttribute(default=dict)
     ticket_id = NumberAttribute(null=True)
     ticket_key = UnicodeAttribute(null=True)  # "<region>#<ticket id>", for TicketIndex
     language = UnicodeAttribute()
@@ -197,5 +207,12 @@ class AuthorVisitRecord(Model):
     last_visited_at = UTCDateTimeAttribute()
 
 
-ALL_MODELS = (RegionRecord, UserChatRecord, ChatAssignmentRecord, RateLimitCounter,
-              WebhookDeliveryRecord, AuthorMessageRecord, AuthorVisitRecord)
+ALL_MODELS = (
+    RegionRecord,
+    UserChatRecord,
+    ChatAssignmentRecord,
+    RateLimitCounter,
+    WebhookDeliveryRecord,
+    AuthorMessageRecord,
+    AuthorVisitRecord,
+)

@@ -1,12 +1,13 @@
 """Creating the tables (idempotently) and switching on TTL where items expire."""
-from typing import Iterable, List, Type
+
+from collections.abc import Iterable
 
 from pynamodb.models import Model
 
 from .connection import ttl_attribute_name
 
 
-def create_tables(models: Iterable[Type[Model]]) -> List[str]:
+def create_tables(models: Iterable[type[Model]]) -> list[str]:
     """Create each missing table and make sure TTL is on; returns one line per table.
 
     Running it again changes nothing: existing tables are left as they are, and TTL is

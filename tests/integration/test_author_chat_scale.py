@@ -1,4 +1,5 @@
 """The author history window on Amazon's DynamoDB Local, at scale."""
+
 import time
 
 from chalicelib.api import ChatApi
@@ -11,8 +12,13 @@ from tests.conftest import unique_prefix
 
 
 def test_the_history_query_reads_only_the_window(dynamodb_local):
-    settings = load_settings({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, "CHAT_TABLE_PREFIX": unique_prefix(),
-                              "AUTHOR_CHAT_HISTORY_DAYS": "7"})
+    settings = load_settings(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+            "CHAT_TABLE_PREFIX": unique_prefix(),
+            "AUTHOR_CHAT_HISTORY_DAYS": "7",
+        }
+    )
     now = time.time()
     api = ChatApi(settings, clock=lambda: now)
     create_tables(ALL_MODELS)

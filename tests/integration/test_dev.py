@@ -1,4 +1,5 @@
 """`make dev`'s program: everything starts, the printed admin token works, Ctrl-C stops all."""
+
 import queue
 import re
 import signal
@@ -21,11 +22,24 @@ def read_lines(stream, lines):
 def test_dev_serves_the_admin_api_and_stops_cleanly():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "functions.dev", "--port", str(port), "--zammad-port", "0",
-         "--dynamodb-port", "0"],
-        cwd=str(PROJECT), env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
-    lines: "queue.Queue[str]" = queue.Queue()
+        [
+            sys.executable,
+            "-m",
+            "functions.dev",
+            "--port",
+            str(port),
+            "--zammad-port",
+            "0",
+            "--dynamodb-port",
+            "0",
+        ],
+        cwd=str(PROJECT),
+        env=python_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
     output = []
     try:
@@ -40,8 +54,11 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         token = re.search(r"admin token\s+(\S+)", text).group(1)
         zammad_url = re.search(r"Zammad emulator (http://\S+)", text).group(1)
 
-        response = requests.get("http://127.0.0.1:%d/api/v3/admin/regions" % port, timeout=10,
-                                headers={"Authorization": "Bearer " + token})
+        response = requests.get(
+            "http://127.0.0.1:%d/api/v3/admin/regions" % port,
+            timeout=10,
+            headers={"Authorization": "Bearer " + token},
+        )
         assert response.status_code == 200, response.text
         [demo] = response.json()["regions"]
         assert demo["slug"] == "demo" and demo["chat_configured"] is True
@@ -51,8 +68,11 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         chat = re.search(r"curl -F message=Hallo (\S+)", text).group(1)
         assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
         [ticket_id] = requests.get(zammad_url + "/_emulator/state", timeout=5).json()["tickets"]
-        reply = requests.post("%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
-                              json={"body": "<p>Hallo vom Team</p>"}, timeout=30)
+        reply = requests.post(
+            "%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
+            json={"body": "<p>Hallo vom Team</p>"},
+            timeout=30,
+        )
         assert reply.status_code == 201
         deadline = time.monotonic() + 10
         while True:

@@ -1,4 +1,5 @@
 """The WSGI app under a production WSGI server (gunicorn), on DynamoDB Local."""
+
 import subprocess
 import sys
 import uuid
@@ -21,9 +22,12 @@ def test_gunicorn_serves_the_api(gunicorn):
     gunicorn, admin = gunicorn
     with ZammadEmulator(token="g") as zammad:
         slug = "g" + uuid.uuid4().hex[:8]
-        put = requests.put("%s/api/v3/admin/regions/%s" % (gunicorn, slug), headers=admin, timeout=10,
-                           json={"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                 "zammad_access_token": "g"})
+        put = requests.put(
+            "%s/api/v3/admin/regions/%s" % (gunicorn, slug),
+            headers=admin,
+            timeout=10,
+            json={"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "g"},
+        )
         assert put.status_code == 200
         chat = "%s/api/v3/%s/de/chat/%s/" % (gunicorn, slug, uuid.uuid4())
         sent = requests.post(chat, files={"message": (None, "Hallo über gunicorn")}, timeout=30)
@@ -39,6 +43,11 @@ def test_gunicorn_serves_the_api(gunicorn):
 
 def test_a_bad_configuration_stops_the_worker(dynamodb_local):
     result = subprocess.run(
-        [sys.executable, "-c", "import functions.wsgi"], cwd=str(PROJECT), capture_output=True, text=True,
-        env=python_env(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local, ZAMMAD_TIMEOUT_SECONDS="soon"), timeout=60)
+        [sys.executable, "-c", "import functions.wsgi"],
+        cwd=str(PROJECT),
+        capture_output=True,
+        text=True,
+        env=python_env(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local, ZAMMAD_TIMEOUT_SECONDS="soon"),
+        timeout=60,
+    )
     assert result.returncode != 0 and "ZAMMAD_TIMEOUT_SECONDS" in result.stderr

@@ -1,6 +1,7 @@
 """Issue 9 against the running app (Chalice's local server and gunicorn) on DynamoDB Local,
 Zammad emulated over HTTP: poisoned text, duplicates in flight, contention, DynamoDB and
 Zammad going away."""
+
 import json
 import threading
 import time
@@ -31,8 +32,9 @@ BUSY = {"error": "This chat is busy. Please try again."}
 @pytest.fixture(scope="module", params=["chalice", "gunicorn"])
 def app(request, dynamodb_local, tmp_path_factory):
     log_path = tmp_path_factory.mktemp(request.param) / "server.log"
-    with running_api(dynamodb_local, log_path, server=request.param, API_RATE_LIMIT_WINDOW=100000,
-                     ZAMMAD_TIMEOUT_SECONDS=3) as (url, admin, env):
+    with running_api(
+        dynamodb_local, log_path, server=request.param, API_RATE_LIMIT_WINDOW=100000, ZAMMAD_TIMEOUT_SECONDS=3
+    ) as (url, admin, env):
         # This process writes to the same tables (as data from before the fix would be there).
         bind_models(ALL_MODELS, load_settings(env))
         yield type("App", (), {"url": url, "admin": admin, "log": log_path})
@@ -47,12 +49,30 @@ def zammad():
 def make_region(app, zammad, **fields):
     slug = "h" + uuid.uuid4().hex[:12]
     token, secret = uuid.uuid4().hex + "-hook", uuid.uuid4().hex + "-secret"
-    response = requests.put("%s/api/v3/admin/regions/%s" % (app.url, slug), headers=app.admin, timeout=10, json={
-        "integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token,
-        "zammad_webhook_token": token, "zammad_webhook_secret": secret, **fields})
+    response = requests.put(
+        "%s/api/v3/admin/regions/%s" % (app.url, slug),
+        headers=app.admin,
+        timeout=10,
+        json={
+            "integreat_chat_enabled": True,
+            "zammad_url": zammad.url,
+            "zammad_access_token": zammad.token,
+            "zammad_webhook_token": token,
+            "zammad_webhook_secret": secret,
+            **fields,
+        },
+    )
     assert response.status_code == 200, response.text
-    return type("Region", (), {"slug": slug, "token": token, "secret": secret,
-                               "chat": "%s/api/v3/%s/de/chat/%s/" % (app.url, slug, uuid.uuid4())})
+    return type(
+        "Region",
+        (),
+        {
+            "slug": slug,
+            "token": token,
+            "secret": secret,
+            "chat": "%s/api/v3/%s/de/chat/%s/" % (app.url, slug, uuid.uuid4()),
+        },
+    )
 
 
 def post(url, text):
@@ -60,20 +80,36 @@ def post(url, text):
 
 
 def test_poisoned_text_is_refused_and_old_poison_is_served(app):
-    response = requests.post(app.url + "/api/v3/author-chat/messages", headers=AUTHOR, timeout=10,
-                             data=b'{"text": "half an emoji \\ud83d"}')
-    assert (response.status_code, response.json()) == (400, {"error": "The body holds text that is not valid Unicode."})
+    response = requests.post(
+        app.url + "/api/v3/author-chat/messages",
+        headers=AUTHOR,
+        timeout=10,
+        data=b'{"text": "half an emoji \\ud83d"}',
+    )
+    assert (response.status_code, response.json()) == (
+        400,
+        {"error": "The body holds text that is not valid Unicode."},
+    )
     # As it was stored before input was checked (DynamoDB Local keeps what it is given).
     now = time.time()
-    AuthorMessageRecord("room", "%013d-%s" % (int(now * 1000), uuid.uuid4().hex[:8]), text="x\udfff",
-                        sender_id="eve", sender_name="Eve", sent_at=utc_datetime(now),
-                        expires_at=utc_datetime(now + 86400)).save()
+    AuthorMessageRecord(
+        "room",
+        "%013d-%s" % (int(now * 1000), uuid.uuid4().hex[:8]),
+        text="x\udfff",
+        sender_id="eve",
+        sender_name="Eve",
+        sent_at=utc_datetime(now),
+        expires_at=utc_datetime(now + 86400),
+    ).save()
     history = requests.get(app.url + "/api/v3/author-chat/messages", headers=AUTHOR, timeout=10)
     assert history.status_code == 200
     assert history.json()["messages"][0]["text"] == "x\udfff"  # a JSON escape, valid JSON
     request_id = history.headers["X-Request-Id"]
-    [line] = [json.loads(line[line.index("{"):]) for line in app.log.read_text().splitlines()
-              if request_id in line and '"event": "request"' in line]
+    [line] = [
+        json.loads(line[line.index("{") :])
+        for line in app.log.read_text().splitlines()
+        if request_id in line and '"event": "request"' in line
+    ]
     assert line["status"] == 200
 
 
@@ -87,7 +123,9 @@ def test_identical_messages_in_flight_are_sent_once(app, zammad):
     [ticket] = [t for t in zammad.tickets.values() if t["region_slug"] == region.slug]
     bodies = [zammad.articles[i]["body"] for i in ticket["article_ids"]]
     assert bodies == ["Hallo", "Is anyone there?"]
-    assert all([m["content"] for m in r.json()["messages"]] == ["Hallo", "Is anyone there?"] for r in responses)
+    assert all(
+        [m["content"] for m in r.json()["messages"]] == ["Hallo", "Is anyone there?"] for r in responses
+    )
 
 
 def test_deliveries_racing_for_one_chat_lose_nothing(app, zammad):
@@ -95,12 +133,23 @@ def test_deliveries_racing_for_one_chat_lose_nothing(app, zammad):
     assert post(region.chat, "Hallo").status_code == 200
     [ticket] = [t for t in zammad.tickets.values() if t["region_slug"] == region.slug]
     hook = "%s/api/v3/webhook/zammad/?token=%s" % (app.url, region.token)
-    bodies = [json.dumps({"ticket": ticket, "article": zammad.add_article(ticket["id"], "<p>%d</p>" % index)}).encode()
-              for index in range(19)]
+    bodies = [
+        json.dumps(
+            {"ticket": ticket, "article": zammad.add_article(ticket["id"], "<p>%d</p>" % index)}
+        ).encode()
+        for index in range(19)
+    ]
 
     def deliver(body):
-        return requests.post(hook, data=body, timeout=30, headers={
-            "Content-Type": "application/json", "X-Hub-Signature": hub_signature(region.secret, body)})
+        return requests.post(
+            hook,
+            data=body,
+            timeout=30,
+            headers={
+                "Content-Type": "application/json",
+                "X-Hub-Signature": hub_signature(region.secret, body),
+            },
+        )
 
     pending = bodies
     for _round in range(10):  # as Zammad retries a delivery that was not answered 2xx
@@ -110,7 +159,7 @@ def test_deliveries_racing_for_one_chat_lose_nothing(app, zammad):
             assert answer.status_code in (200, 503), answer.text
             if answer.status_code == 503:
                 assert answer.json() == BUSY and answer.headers["Retry-After"] == "1"
-        pending = [body for body, answer in zip(pending, answers) if answer.status_code != 200]
+        pending = [body for body, answer in zip(pending, answers, strict=False) if answer.status_code != 200]
         if not pending:
             break
     assert pending == []
@@ -126,7 +175,10 @@ def test_zammad_down_for_one_region_leaves_the_others_alone(app, zammad):
         down.refuse_connections()
         assert post(broken.chat, "lost?").status_code == 502
         assert post(working.chat, "fine").status_code == 200
-        assert requests.get(app.url + "/api/v3/author-chat/messages", headers=AUTHOR, timeout=10).status_code == 200
+        assert (
+            requests.get(app.url + "/api/v3/author-chat/messages", headers=AUTHOR, timeout=10).status_code
+            == 200
+        )
         down.accept_connections()
         assert post(broken.chat, "back").status_code == 200
 
@@ -136,15 +188,20 @@ def test_dynamodb_unreachable_is_a_503_and_recovers_by_itself(tmp_path):
     endpoint = "http://127.0.0.1:%d" % port
     with running_api(endpoint, tmp_path / "server.log", server="gunicorn", create=False) as (url, admin, env):
         chat = "%s/api/v3/somewhere/de/chat/%s/" % (url, uuid.uuid4())
-        for response in (requests.get(chat, timeout=30), post(chat, "hello?"),
-                         requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=30)):
+        for response in (
+            requests.get(chat, timeout=30),
+            post(chat, "hello?"),
+            requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=30),
+        ):
             assert response.status_code == 503
             assert response.json() == {"error": "The service is busy or unavailable. Please try again later."}
             assert response.headers["Retry-After"] == "2"
         with servers.dynamodb_local(port=port):
             bind_models(ALL_MODELS, load_settings(env))
             create_tables(ALL_MODELS)
-            assert requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=30).json() == {"regions": []}
+            assert requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=30).json() == {
+                "regions": []
+            }
             assert requests.get(chat, timeout=30).json() == {"error": "Region not found."}
 
 
@@ -153,11 +210,15 @@ class _Throttling(BaseHTTPRequestHandler):
 
     requests_seen = 0
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         type(self).requests_seen += 1
-        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-                           "message": "Rate of requests exceeds the allowed throughput."}).encode()
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Rate of requests exceeds the allowed throughput.",
+            }
+        ).encode()
         self.send_response(400)
         self.send_header("Content-Type", "application/x-amz-json-1.0")
         self.send_header("Content-Length", str(len(body)))
@@ -172,8 +233,14 @@ def test_dynamodb_throttling_is_a_503():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        api = ChatApi(load_settings({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % server.server_port,
-                                     "AUTH_JWT_SECRET": JWT_SECRET}))
+        api = ChatApi(
+            load_settings(
+                {
+                    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % server.server_port,
+                    "AUTH_JWT_SECRET": JWT_SECRET,
+                }
+            )
+        )
         response = api.handle(Request("GET", "/api/v3/author-chat/messages", headers=AUTHOR))
         assert (response.status, response.headers["Retry-After"]) == (503, "2")
         assert _Throttling.requests_seen >= 2  # botocore retried before giving up

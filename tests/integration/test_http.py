@@ -1,4 +1,5 @@
 """HTTP to the running app (Chalice's local server) on DynamoDB Local."""
+
 import json
 from types import SimpleNamespace
 
@@ -23,9 +24,17 @@ ADMIN = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["a
 
 def test_admin_api_over_http(server):
     url = server.url + "/api/v3/admin/regions/"
-    put = requests.put(url + "augsburg", headers=ADMIN, timeout=10,
-                       json={"name": "Augsburg", "zammad_url": "http://127.0.0.1:9",
-                             "zammad_access_token": SECRET, "integreat_chat_enabled": True})
+    put = requests.put(
+        url + "augsburg",
+        headers=ADMIN,
+        timeout=10,
+        json={
+            "name": "Augsburg",
+            "zammad_url": "http://127.0.0.1:9",
+            "zammad_access_token": SECRET,
+            "integreat_chat_enabled": True,
+        },
+    )
     assert put.status_code == 200, put.text
     assert put.json()["zammad_access_token_set"] is True
     assert SECRET not in put.text
@@ -54,8 +63,12 @@ def test_an_unknown_method_is_a_json_405(server):
 
 
 def test_a_malformed_body_is_a_json_400(server):
-    response = requests.put(server.url + "/api/v3/admin/regions/x", data=b"{oops", timeout=10,
-                            headers={**ADMIN, "Content-Type": "application/json"})
+    response = requests.put(
+        server.url + "/api/v3/admin/regions/x",
+        data=b"{oops",
+        timeout=10,
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "Malformed JSON body."}
 
@@ -73,8 +86,12 @@ def test_headers_request_id_and_server_timing(server):
 
 
 def test_the_log_has_one_json_line_per_request_and_no_secrets(server):
-    requests.put(server.url + "/api/v3/admin/regions/logcheck", headers=ADMIN, timeout=10,
-                 json={"zammad_access_token": SECRET})
+    requests.put(
+        server.url + "/api/v3/admin/regions/logcheck",
+        headers=ADMIN,
+        timeout=10,
+        json={"zammad_access_token": SECRET},
+    )
     response = requests.get(server.url + "/api/v3/admin/regions/logcheck", headers=ADMIN, timeout=10)
     request_id = response.headers["X-Request-Id"]
     text = server.log_path.read_text()
@@ -88,8 +105,12 @@ def test_the_log_has_one_json_line_per_request_and_no_secrets(server):
 
 
 def author(sub, *roles):
-    return {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, sub, roles or ("author",),
-                                                           name=sub.title(), email=sub + "@example.org")}
+    return {
+        "Authorization": "Bearer "
+        + issue_hs256_token(
+            JWT_SECRET, sub, roles or ("author",), name=sub.title(), email=sub + "@example.org"
+        )
+    }
 
 
 def test_author_chat_over_http(server):
@@ -105,7 +126,9 @@ def test_author_chat_over_http(server):
     assert read["previous_visited_at"] is None
     assert requests.get(url + "messages", headers=bob, timeout=10).json()["unread_count"] == 0
     assert requests.delete(url + "messages/" + message["id"], headers=bob, timeout=10).status_code == 403
-    assert requests.delete(url + "messages/" + message["id"], headers=alice, timeout=10).json() == \
-        {"success": True, "status": "The chat message was successfully deleted."}
+    assert requests.delete(url + "messages/" + message["id"], headers=alice, timeout=10).json() == {
+        "success": True,
+        "status": "The chat message was successfully deleted.",
+    }
     assert requests.get(url + "messages", headers=author("eve", "guest"), timeout=10).status_code == 403
     assert requests.get(url + "messages", timeout=10).json() == {"error": "Authentication required."}

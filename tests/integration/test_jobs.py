@@ -1,5 +1,6 @@
 """The scheduled jobs on DynamoDB Local: from the command line and from the Chalice app's
 schedule events, with the same result; safe to run twice and at the same time."""
+
 import json
 import subprocess
 import sys
@@ -21,8 +22,11 @@ DAY = 86400
 def world(endpoint):
     """Fresh tables holding 30 expired and 5 current author messages, 6 expired and 4
     active user chats in two regions. Returns the environment that names them."""
-    env = {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix(),
-           "AUTHOR_CHAT_HISTORY_DAYS": "7"}
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "CHAT_TABLE_PREFIX": unique_prefix(),
+        "AUTHOR_CHAT_HISTORY_DAYS": "7",
+    }
     api = ChatApi(load_settings(env))
     create_tables(ALL_MODELS)
     now = time.time()
@@ -32,14 +36,22 @@ def world(endpoint):
     for index in range(10):
         region, active = ("one", index < 2) if index < 8 else ("two", True)
         last = now - (DAY if active else 40 * DAY)
-        UserChatRecord("%s#device-%d" % (region, index), region_slug=region, state="open",
-                       language="de", ticket_id=index + 1, last_activity=last,
-                       expires_at=utc_datetime(last + 30 * DAY)).save()
+        UserChatRecord(
+            "%s#device-%d" % (region, index),
+            region_slug=region,
+            state="open",
+            language="de",
+            ticket_id=index + 1,
+            last_activity=last,
+            expires_at=utc_datetime(last + 30 * DAY),
+        ).save()
     return env, api
 
 
-EXPECTED = [{"job": "forget-expired-chats", "regions": 2, "forgotten": 6},
-            {"job": "purge-author-messages", "deleted": 30}]
+EXPECTED = [
+    {"job": "forget-expired-chats", "regions": 2, "forgotten": 6},
+    {"job": "purge-author-messages", "deleted": 30},
+]
 
 
 def cli(env, job="all"):
@@ -58,27 +70,42 @@ def test_the_command_line_and_the_schedule_do_the_same(dynamodb_local):
     env, _ = world(dynamodb_local)
     assert cli(env) == EXPECTED
     assert AuthorMessageRecord.count("room") == 5
-    assert sorted(chat.chat_key for chat in UserChatRecord.scan()) == \
-        ["one#device-0", "one#device-1", "two#device-8", "two#device-9"]
+    assert sorted(chat.chat_key for chat in UserChatRecord.scan()) == [
+        "one#device-0",
+        "one#device-1",
+        "two#device-8",
+        "two#device-9",
+    ]
     assert cli(env) == [dict(EXPECTED[0], forgotten=0), dict(EXPECTED[1], deleted=0)]  # twice: nothing
 
     import app as app_module
 
     _env, app_module.api = world(dynamodb_local)
     with Client(app_module.app) as client:
-        event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
-                                                detail={}, resources=[])
-        reports = [client.lambda_.invoke(name, event).payload
-                   for name in ("forget_expired_chats", "purge_author_messages")]
+        event = client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
+        reports = [
+            client.lambda_.invoke(name, event).payload
+            for name in ("forget_expired_chats", "purge_author_messages")
+        ]
     assert reports == EXPECTED
     assert AuthorMessageRecord.count("room") == 5
 
 
 def test_two_runs_at_the_same_time_are_safe(dynamodb_local):
     env, _ = world(dynamodb_local)
-    runs = [subprocess.Popen([sys.executable, "-m", "functions.jobs", "all"], cwd=str(PROJECT),
-                             env=python_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "functions.jobs", "all"],
+            cwd=str(PROJECT),
+            env=python_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     for stdout, _ in outputs:

@@ -1,4 +1,5 @@
 """`python -m functions.manage`, run as an operator would, against DynamoDB Local."""
+
 import json
 
 import jwt
@@ -10,8 +11,11 @@ from tests.conftest import JWT_SECRET, python_env, run_python, unique_prefix
 
 @pytest.fixture
 def env(dynamodb_local):
-    return python_env(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local, CHAT_TABLE_PREFIX=unique_prefix(),
-                      AUTH_JWT_SECRET=JWT_SECRET)
+    return python_env(
+        AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local,
+        CHAT_TABLE_PREFIX=unique_prefix(),
+        AUTH_JWT_SECRET=JWT_SECRET,
+    )
 
 
 def manage(env, *args):
@@ -47,13 +51,30 @@ def test_token_without_a_secret_is_refused(env):
 
 def test_region_commands(env):
     assert manage(env, "create-tables").returncode == 0
-    put = manage(env, "region", "put", "augsburg", "--name", "Augsburg", "--enabled",
-                 "--zammad-url", "https://zammad.example.org", "--zammad-access-token", "SECRET-XYZ",
-                 "--beta-percentage", "25", "--json", '{"ticket_group": "support"}')
+    put = manage(
+        env,
+        "region",
+        "put",
+        "augsburg",
+        "--name",
+        "Augsburg",
+        "--enabled",
+        "--zammad-url",
+        "https://zammad.example.org",
+        "--zammad-access-token",
+        "SECRET-XYZ",
+        "--beta-percentage",
+        "25",
+        "--json",
+        '{"ticket_group": "support"}',
+    )
     assert put.returncode == 0, put.stderr
     region = json.loads(put.stdout)
-    assert (region["name"], region["chat_beta_tester_percentage"], region["ticket_group"]) == \
-        ("Augsburg", 25, "support")
+    assert (region["name"], region["chat_beta_tester_percentage"], region["ticket_group"]) == (
+        "Augsburg",
+        25,
+        "support",
+    )
     assert region["chat_configured"] is True
     assert "SECRET-XYZ" not in put.stdout
 

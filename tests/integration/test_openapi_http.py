@@ -2,16 +2,21 @@
 OpenAPI document: real answers of every kind validate, and a bounded property-based fuzz
 (schemathesis, fixed seed) finds no 5xx, no answer outside the document, no traceback and
 no secret in any body."""
+
 import json
 import uuid
 
 import pytest
 import requests
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.checks import (content_type_conformance, not_a_server_error,
-                                 response_schema_conformance, status_code_conformance)
+from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from chalicelib.auth import issue_hs256_token
 from chalicelib.openapi import DOCUMENT
@@ -31,18 +36,33 @@ LEAKS = ("Traceback", 'File "/', JWT_SECRET, HOOK_SECRET, ZAMMAD_TOKEN)
 @pytest.fixture(scope="module")
 def world(dynamodb_local, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("openapi") / "server.log"
-    with ZammadEmulator(token=ZAMMAD_TOKEN) as zammad, \
-            running_api(dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=100000,
-                        ZAMMAD_TIMEOUT_SECONDS=2) as (url, admin, _env):
-        response = requests.put("%s/api/v3/admin/regions/%s" % (url, REGION), headers=admin, timeout=10, json={
-            "integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": ZAMMAD_TOKEN,
-            "chat_beta_tester_percentage": 100, "zammad_webhook_token": HOOK_TOKEN,
-            "zammad_webhook_secret": HOOK_SECRET})
+    with (
+        ZammadEmulator(token=ZAMMAD_TOKEN) as zammad,
+        running_api(dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=100000, ZAMMAD_TIMEOUT_SECONDS=2) as (
+            url,
+            admin,
+            _env,
+        ),
+    ):
+        response = requests.put(
+            "%s/api/v3/admin/regions/%s" % (url, REGION),
+            headers=admin,
+            timeout=10,
+            json={
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": ZAMMAD_TOKEN,
+                "chat_beta_tester_percentage": 100,
+                "zammad_webhook_token": HOOK_TOKEN,
+                "zammad_webhook_secret": HOOK_SECRET,
+            },
+        )
         assert response.status_code == 200
         schema = schemathesis.openapi.from_url(url + "/api/v3/openapi.json")
         schema.config.update(base_url=url)
-        yield type("World", (), {"url": url, "admin": admin, "zammad": zammad, "schema": schema,
-                                 "log": log_path})
+        yield type(
+            "World", (), {"url": url, "admin": admin, "zammad": zammad, "schema": schema, "log": log_path}
+        )
 
 
 def check_against_document(world, response, path, method):
@@ -65,7 +85,11 @@ def test_real_answers_of_every_kind_match_the_document(world):
 
     check(requests.get(chat, timeout=10), chat_path, "GET")  # 404: no chat yet
     check(requests.post(chat, files={"message": (None, "Hallo")}, timeout=10), chat_path, "POST")
-    check(requests.post(chat, data={"message": "again", "evaluation_consent": "true"}, timeout=10), chat_path, "POST")
+    check(
+        requests.post(chat, data={"message": "again", "evaluation_consent": "true"}, timeout=10),
+        chat_path,
+        "POST",
+    )
     check(requests.post(chat, json={"message": ""}, timeout=10), chat_path, "POST")  # 400
     check(requests.post(chat, data=b"x", headers={"Content-Type": "text/csv"}, timeout=10), chat_path, "POST")
     check(requests.post(chat, data=b"x" * (1024 * 1024 + 1), timeout=30), chat_path, "POST")  # 413
@@ -73,7 +97,9 @@ def test_real_answers_of_every_kind_match_the_document(world):
     check(requests.options(chat, timeout=10), chat_path, "OPTIONS")
     check(requests.get("%s/api/v3/nowhere/de/chat/%s/" % (url, device), timeout=10), chat_path, "GET")
     enabled = "/api/v3/{region}/{device_id}/is_chat_enabled/"
-    check(requests.get("%s/api/v3/%s/%s/is_chat_enabled/" % (url, REGION, device), timeout=10), enabled, "GET")
+    check(
+        requests.get("%s/api/v3/%s/%s/is_chat_enabled/" % (url, REGION, device), timeout=10), enabled, "GET"
+    )
     check(requests.get("%s/api/v3/%s/bad!/is_chat_enabled/" % (url, REGION), timeout=10), enabled, "GET")
 
     [ticket] = [t for t in world.zammad.tickets.values() if t["title"].endswith(device)]
@@ -81,11 +107,22 @@ def test_real_answers_of_every_kind_match_the_document(world):
     body = json.dumps({"ticket": ticket, "article": article}).encode()
     hook = "/api/v3/webhook/zammad/"
     for headers in ({"X-Hub-Signature": hub_signature(HOOK_SECRET, body)}, {}):
-        check(requests.post("%s%s?token=%s" % (url, hook, HOOK_TOKEN), data=body, headers=headers, timeout=10),
-              hook, "POST")
+        check(
+            requests.post("%s%s?token=%s" % (url, hook, HOOK_TOKEN), data=body, headers=headers, timeout=10),
+            hook,
+            "POST",
+        )
     bad = b'{"ticket": {"id": "x"}}'
-    check(requests.post("%s%s?token=%s" % (url, hook, HOOK_TOKEN), data=bad, timeout=10,
-                        headers={"X-Hub-Signature": hub_signature(HOOK_SECRET, bad)}), hook, "POST")
+    check(
+        requests.post(
+            "%s%s?token=%s" % (url, hook, HOOK_TOKEN),
+            data=bad,
+            timeout=10,
+            headers={"X-Hub-Signature": hub_signature(HOOK_SECRET, bad)},
+        ),
+        hook,
+        "POST",
+    )
 
     messages = "/api/v3/author-chat/messages"
     posted = requests.post(url + messages, json={"text": "Hi all"}, headers=AUTHOR, timeout=10)
@@ -93,18 +130,50 @@ def test_real_answers_of_every_kind_match_the_document(world):
     check(requests.get(url + messages, headers=AUTHOR, timeout=10), messages, "GET")
     check(requests.get(url + messages + "?limit=0", headers=AUTHOR, timeout=10), messages, "GET")
     check(requests.get(url + messages, timeout=10), messages, "GET")  # 401
-    check(requests.post(url + "/api/v3/author-chat/read", headers=AUTHOR, timeout=10), "/api/v3/author-chat/read", "POST")
+    check(
+        requests.post(url + "/api/v3/author-chat/read", headers=AUTHOR, timeout=10),
+        "/api/v3/author-chat/read",
+        "POST",
+    )
     one = "/api/v3/author-chat/messages/{message_id}"
-    check(requests.delete(url + messages + "/" + posted.json()["id"], headers=world.admin, timeout=10), one, "DELETE")
-    check(requests.delete(url + messages + "/0000000000000-00000000", headers=AUTHOR, timeout=10), one, "DELETE")
+    check(
+        requests.delete(url + messages + "/" + posted.json()["id"], headers=world.admin, timeout=10),
+        one,
+        "DELETE",
+    )
+    check(
+        requests.delete(url + messages + "/0000000000000-00000000", headers=AUTHOR, timeout=10), one, "DELETE"
+    )
 
     region = "/api/v3/admin/regions/{slug}"
-    check(requests.get(url + "/api/v3/admin/regions", headers=world.admin, timeout=10), "/api/v3/admin/regions", "GET")
-    check(requests.get(url + "/api/v3/admin/regions", headers=AUTHOR, timeout=10), "/api/v3/admin/regions", "GET")
-    check(requests.get(url + "/api/v3/admin/regions/" + REGION, headers=world.admin, timeout=10), region, "GET")
-    check(requests.put(url + "/api/v3/admin/regions/other", json={"zammad_webhook_token": HOOK_TOKEN,
-                       "zammad_webhook_secret": HOOK_SECRET}, headers=world.admin, timeout=10), region, "PUT")  # 409
-    check(requests.delete(url + "/api/v3/admin/regions/nothing-here", headers=world.admin, timeout=10), region, "DELETE")
+    check(
+        requests.get(url + "/api/v3/admin/regions", headers=world.admin, timeout=10),
+        "/api/v3/admin/regions",
+        "GET",
+    )
+    check(
+        requests.get(url + "/api/v3/admin/regions", headers=AUTHOR, timeout=10),
+        "/api/v3/admin/regions",
+        "GET",
+    )
+    check(
+        requests.get(url + "/api/v3/admin/regions/" + REGION, headers=world.admin, timeout=10), region, "GET"
+    )
+    check(
+        requests.put(
+            url + "/api/v3/admin/regions/other",
+            json={"zammad_webhook_token": HOOK_TOKEN, "zammad_webhook_secret": HOOK_SECRET},
+            headers=world.admin,
+            timeout=10,
+        ),
+        region,
+        "PUT",
+    )  # 409
+    check(
+        requests.delete(url + "/api/v3/admin/regions/nothing-here", headers=world.admin, timeout=10),
+        region,
+        "DELETE",
+    )
     check(requests.get(url + "/api/v3/openapi.json", timeout=10), "/api/v3/openapi.json", "GET")
     statuses = {status for _method, _path, status in seen}
     assert statuses >= {200, 201, 204, 400, 401, 403, 404, 409, 413, 415}
@@ -127,13 +196,20 @@ def test_fuzz_finds_nothing(world, operation, mode):
     method, path = operation.split(" ", 1)
 
     @given(world.schema[path][method].as_strategy(generation_mode=mode))
-    @settings(max_examples=FUZZ_CASES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @settings(
+        max_examples=FUZZ_CASES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def fuzz(case):
         if isinstance(case.body, dict) and isinstance(case.body.get("zammad_url"), str):
             case.body["zammad_url"] = world.zammad.url  # traffic stays on 127.0.0.1
-        response = case.call_and_validate(headers=dict(world.admin, **(case.headers or {})),
-                                          checks=CHECKS, timeout=30)
+        response = case.call_and_validate(
+            headers=dict(world.admin, **(case.headers or {})), checks=CHECKS, timeout=30
+        )
         assert not any(leak in response.text for leak in LEAKS), response.text
 
     fuzz()

@@ -1,5 +1,6 @@
 """`make package`: the deployable template has the tables with TTL, our error shapes at the
 gateway, and the least-privilege policy; the policy files match the table models."""
+
 import json
 import subprocess
 import sys
@@ -17,16 +18,22 @@ from tests.conftest import PROJECT
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     out = tmp_path_factory.mktemp("package") / "out"
-    result = subprocess.run(["make", "package", "STAGE=prod", "OUT=%s" % out], cwd=str(PROJECT),
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["make", "package", "STAGE=prod", "OUT=%s" % out],
+        cwd=str(PROJECT),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
 
 def test_the_template_creates_every_table_with_ttl(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
-    tables = {r["Properties"]["TableName"]: r for r in resources.values()
-              if r["Type"] == "AWS::DynamoDB::Table"}
+    tables = {
+        r["Properties"]["TableName"]: r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"
+    }
     assert set(tables) == {"integreat-chat-" + model.base_table_name for model in ALL_MODELS}
     for model in ALL_MODELS:
         properties = tables["integreat-chat-" + model.base_table_name]["Properties"]
@@ -45,8 +52,9 @@ def test_the_template_creates_every_table_with_ttl(package):
 def test_cloudformation_lint_passes(package):
     """cfn-lint checks the template against CloudFormation's and SAM's schemas and rules."""
     cfn_lint = Path(sys.executable).with_name("cfn-lint")  # the virtualenv's script
-    result = subprocess.run([str(cfn_lint), str(package / "sam.json")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(cfn_lint), str(package / "sam.json")], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

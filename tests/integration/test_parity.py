@@ -5,6 +5,7 @@ Each side runs in a fresh world of its own (moto, a new Zammad emulator, the sam
 so values that differ by nature (author message ids, Zammad's timestamps and port) are
 normalised before comparing.
 """
+
 import hashlib
 import hmac
 import io
@@ -24,45 +25,73 @@ from chalicelib.config import load_settings
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from functions.zammad_emulator import ZammadEmulator
-from tests.conftest import JWT_SECRET
 from tests.clock import Clock
+from tests.conftest import JWT_SECRET
 
 ADMIN = "Bearer " + issue_hs256_token(JWT_SECRET, "root", ["admin"], name="Root")
 ALICE = "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Alice")
 BOB = "Bearer " + issue_hs256_token(JWT_SECRET, "bob", ["author"], name="Bob")
 HOOK_TOKEN, HOOK_SECRET = "parity-webhook-token-0123", "parity-webhook-secret-0123"
 DEVICE = "3f1c7a52-1b0e-4c39-9a51-2f7d1a9e0c44"
-RELEVANT_HEADERS = ("content-type", "allow", "retry-after", "access-control-allow-origin",
-                    "access-control-allow-methods")
-
+RELEVANT_HEADERS = (
+    "content-type",
+    "allow",
+    "retry-after",
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+)
 
 
 def multipart(fields):
     boundary = "parityboundary"
-    body = "".join('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, k, v)
-                   for k, v in fields.items()) + "--%s--\r\n" % boundary
+    body = (
+        "".join(
+            '--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, k, v)
+            for k, v in fields.items()
+        )
+        + "--%s--\r\n" % boundary
+    )
     return {"Content-Type": "multipart/form-data; boundary=" + boundary}, body.encode()
 
 
 def signed(body):
-    return {"Content-Type": "application/json", "X-Zammad-Delivery": "delivery-1",
-            "X-Hub-Signature": "sha1=" + hmac.new(HOOK_SECRET.encode(), body, hashlib.sha1).hexdigest()}
+    return {
+        "Content-Type": "application/json",
+        "X-Zammad-Delivery": "delivery-1",
+        "X-Hub-Signature": "sha1=" + hmac.new(HOOK_SECRET.encode(), body, hashlib.sha1).hexdigest(),
+    }
 
 
 def suite(zammad_url):
     """(method, path, headers, body) of every case; a callable body is made when reached."""
-    region = {"name": "Parity", "integreat_chat_enabled": True, "zammad_url": zammad_url,
-              "zammad_access_token": "parity-zammad", "chat_beta_tester_percentage": 100,
-              "zammad_webhook_token": HOOK_TOKEN, "zammad_webhook_secret": HOOK_SECRET}
+    region = {
+        "name": "Parity",
+        "integreat_chat_enabled": True,
+        "zammad_url": zammad_url,
+        "zammad_access_token": "parity-zammad",
+        "chat_beta_tester_percentage": 100,
+        "zammad_webhook_token": HOOK_TOKEN,
+        "zammad_webhook_secret": HOOK_SECRET,
+    }
     admin, alice, bob = {"Authorization": ADMIN}, {"Authorization": ALICE}, {"Authorization": BOB}
     as_json = {"Content-Type": "application/json"}
     chat = "/api/v3/parity/de/chat/%s/" % DEVICE
     form_headers, form_body = multipart({"message": "Hallo <b>Team</b>\nzweite Zeile"})
-    hook_payload = json.dumps({"ticket": {"id": 1, "title": "[Integreat Chat] [de] %s" % DEVICE},
-                               "article": {"id": 99, "ticket_id": 1, "body": "<p>Antwort</p>",
-                                           "content_type": "text/html", "sender": "Agent",
-                                           "internal": False, "subject": "",
-                                           "created_at": "2027-01-15T08:00:01.000Z"}}).encode()
+    hook_payload = json.dumps(
+        {
+            "ticket": {"id": 1, "title": "[Integreat Chat] [de] %s" % DEVICE},
+            "article": {
+                "id": 99,
+                "ticket_id": 1,
+                "body": "<p>Antwort</p>",
+                "content_type": "text/html",
+                "sender": "Agent",
+                "internal": False,
+                "subject": "",
+                "created_at": "2027-01-15T08:00:01.000Z",
+            },
+        }
+    ).encode()
     return [
         # admin
         ("PUT", "/api/v3/admin/regions/parity", {**admin, **as_json}, json.dumps(region).encode()),
@@ -83,8 +112,12 @@ def suite(zammad_url):
         ("GET", "/api/v3/parity/bad!device/is_chat_enabled/", {}, b""),
         ("GET", chat, {}, b""),
         ("POST", chat, form_headers, form_body),
-        ("POST", chat.rstrip("/"), {"Content-Type": "application/x-www-form-urlencoded"},
-         b"message=zweite+Nachricht&evaluation_consent=true"),
+        (
+            "POST",
+            chat.rstrip("/"),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            b"message=zweite+Nachricht&evaluation_consent=true",
+        ),
         ("POST", chat, as_json, b'{"message": "dritte"}'),
         ("POST", chat, as_json, b'{"message": ""}'),
         ("POST", chat, {"Content-Type": "text/csv"}, b"message"),
@@ -96,9 +129,18 @@ def suite(zammad_url):
         # Zammad's webhook
         ("POST", "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN, signed(hook_payload), hook_payload),
         ("POST", "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN, signed(hook_payload), hook_payload),
-        ("POST", "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN, {"Content-Type": "application/json"},
-         hook_payload),
-        ("POST", "/api/v3/webhook/zammad/?token=unknown-token-0123456789", signed(hook_payload), hook_payload),
+        (
+            "POST",
+            "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN,
+            {"Content-Type": "application/json"},
+            hook_payload,
+        ),
+        (
+            "POST",
+            "/api/v3/webhook/zammad/?token=unknown-token-0123456789",
+            signed(hook_payload),
+            hook_payload,
+        ),
         ("POST", "/api/v3/webhook/zammad/?token=" + HOOK_TOKEN, signed(b"{oops"), b"{oops"),
         ("GET", chat, {}, b""),
         # author chat
@@ -124,6 +166,7 @@ def chalice_side(api, world):
     def send(method, path, headers, body):
         response = client.http.request(method, path, headers=headers, body=body)
         return response.status_code, response.headers, response.body
+
     return send
 
 
@@ -134,9 +177,15 @@ def wsgi_side(api, world):
 
     def send(method, path, headers, body):
         parts = urlsplit(path)
-        environ = {"REQUEST_METHOD": method, "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
-                   "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(body),
-                   "CONTENT_LENGTH": str(len(body)), "wsgi.errors": sys.stderr}
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.errors": sys.stderr,
+        }
         for name, value in headers.items():
             key = name.upper().replace("-", "_")
             environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key] = value
@@ -145,8 +194,10 @@ def wsgi_side(api, world):
 
         def start_response(status, response_headers):
             answer["status"], answer["headers"] = int(status.split()[0]), dict(response_headers)
+
         body_out = b"".join(application(environ, start_response))
         return answer["status"], answer["headers"], body_out
+
     return send
 
 
@@ -169,7 +220,9 @@ def run(side):
             text = text.replace(zammad.url, "<zammad>")
             text = re.sub(r"\d{13}-[0-9a-f]{8}", "<message id>", text)
             text = re.sub(r"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "<time>", text)
-            headers_seen = {k.lower(): v for k, v in response_headers.items() if k.lower() in RELEVANT_HEADERS}
+            headers_seen = {
+                k.lower(): v for k, v in response_headers.items() if k.lower() in RELEVANT_HEADERS
+            }
             assert "x-request-id" in {k.lower() for k in response_headers}
             shown_path = re.sub(r"\d{13}-[0-9a-f]{8}", "<message id>", path.split("?")[0])
             answers.append((method, shown_path, status, headers_seen, text))
@@ -181,7 +234,7 @@ def test_chalice_and_wsgi_answer_alike():
     through_chalice = run(chalice_side)
     through_wsgi = run(wsgi_side)
     assert len(through_chalice) == len(through_wsgi) == len(suite("x"))
-    for chalice_answer, wsgi_answer in zip(through_chalice, through_wsgi):
+    for chalice_answer, wsgi_answer in zip(through_chalice, through_wsgi, strict=False):
         assert chalice_answer == wsgi_answer
     statuses = {answer[2] for answer in through_wsgi}
     assert {200, 201, 400, 401, 403, 404, 405, 503} <= statuses  # the suite covers errors too
@@ -191,4 +244,8 @@ def test_unknown_paths_through_wsgi_are_a_json_404():
     with mock_aws():
         send = wsgi_side(ChatApi(load_settings({})), None)
         status, headers, body = send("GET", "/nothing/here", {}, b"")
-    assert (status, json.loads(body), headers["Content-Type"]) == (404, {"error": "Not found."}, "application/json")
+    assert (status, json.loads(body), headers["Content-Type"]) == (
+        404,
+        {"error": "Not found."},
+        "application/json",
+    )

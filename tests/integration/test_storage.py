@@ -1,4 +1,5 @@
 """Storage on real engines: moto's server and Amazon's DynamoDB Local."""
+
 from datetime import timedelta
 
 import pytest
@@ -33,8 +34,9 @@ MODELS = ALL_MODELS + (ExpiringThing,)
 
 @pytest.fixture
 def settings(dynamodb_endpoint):
-    settings = load_settings({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
-                              "CHAT_TABLE_PREFIX": unique_prefix()})
+    settings = load_settings(
+        {"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}
+    )
     bind_models(MODELS, settings)
     return settings
 
@@ -49,9 +51,16 @@ def describe(model):
 
 def test_create_tables_twice_changes_nothing_and_leaves_ttl_on(settings):
     def expected(action):
-        return ["%s%s: %s%s" % (settings.table_prefix, model.base_table_name, action,
-                                ", TTL on expires_at" if ttl_attribute_name(model) else "")
-                for model in MODELS]
+        return [
+            "%s%s: %s%s"
+            % (
+                settings.table_prefix,
+                model.base_table_name,
+                action,
+                ", TTL on expires_at" if ttl_attribute_name(model) else "",
+            )
+            for model in MODELS
+        ]
 
     assert create_tables(MODELS) == expected("created")
     before = [describe(model) for model in MODELS]
@@ -65,9 +74,12 @@ def test_create_tables_twice_changes_nothing_and_leaves_ttl_on(settings):
 
 def test_create_tables_switches_ttl_on_for_an_existing_table_without_it(settings):
     client = ExpiringThing._get_connection().connection.client
-    client.create_table(TableName=ExpiringThing.Meta.table_name, BillingMode="PAY_PER_REQUEST",
-                        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-                        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}])
+    client.create_table(
+        TableName=ExpiringThing.Meta.table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+    )
     report = create_tables([ExpiringThing])
     assert report == ["%sexpiring-things: exists, TTL switched on for expires_at" % settings.table_prefix]
     assert describe(ExpiringThing)[1]["TimeToLiveStatus"] == "ENABLED"
@@ -83,8 +95,9 @@ def test_tables_carry_the_prefix_and_the_webhook_index(settings):
 def test_regions_round_trip_and_are_found_by_webhook_token(settings):
     create_tables(ALL_MODELS)
     store = RegionStore()
-    store.put("augsburg", {"name": "Augsburg", "zammad_webhook_token": "t" * 24,
-                           "zammad_webhook_secret": "s" * 24})
+    store.put(
+        "augsburg", {"name": "Augsburg", "zammad_webhook_token": "t" * 24, "zammad_webhook_secret": "s" * 24}
+    )
     store.put("berlin", {"name": "Berlin"})
     assert [record.slug for record in store.list()] == ["augsburg", "berlin"]
     found = list(RegionRecord.webhook_token_index.query("t" * 24))
@@ -98,9 +111,9 @@ def test_each_dynamodb_call_is_counted_once(settings):
     create_tables(ALL_MODELS)
     store = RegionStore()
     with metrics.collect() as calls:
-        store.put("a", {})          # GetItem + PutItem
-        store.find("a")             # GetItem
-        store.find("missing")       # GetItem
+        store.put("a", {})  # GetItem + PutItem
+        store.find("a")  # GetItem
+        store.find("missing")  # GetItem
     assert calls.calls == {"ddb": 4, "zammad": 0}
     assert calls.seconds["ddb"] > 0
 
@@ -109,5 +122,6 @@ def test_expired_items_carry_epoch_seconds(settings):
     create_tables([ExpiringThing])
     ExpiringThing("a", expires_at=timedelta(days=1)).save()
     raw = ExpiringThing._get_connection().connection.client.get_item(
-        TableName=ExpiringThing.Meta.table_name, Key={"key": {"S": "a"}})["Item"]
+        TableName=ExpiringThing.Meta.table_name, Key={"key": {"S": "a"}}
+    )["Item"]
     assert raw["expires_at"]["N"].isdigit()

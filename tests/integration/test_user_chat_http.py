@@ -2,6 +2,7 @@
 
 Requests are made as the Integreat app makes them (multipart POST with `message`, GET).
 """
+
 import re
 import time
 import uuid
@@ -30,8 +31,13 @@ LOGS = {}
 @pytest.fixture(scope="module")
 def api(dynamodb_local, tmp_path_factory):
     log_path = LOGS["chat"] = tmp_path_factory.mktemp("chat") / "server.log"
-    with running_api(dynamodb_local, log_path, ZAMMAD_TIMEOUT_SECONDS=BUDGET,
-                     MESSAGE_CACHE_SECONDS=CACHE, API_RATE_LIMIT_WINDOW=100000) as (url, admin, _env):
+    with running_api(
+        dynamodb_local,
+        log_path,
+        ZAMMAD_TIMEOUT_SECONDS=BUDGET,
+        MESSAGE_CACHE_SECONDS=CACHE,
+        API_RATE_LIMIT_WINDOW=100000,
+    ) as (url, admin, _env):
         yield url, admin
 
 
@@ -59,9 +65,14 @@ class Chat:
 def make_region(api, emulator, token=None, **fields):
     url, admin = api
     slug = "r" + uuid.uuid4().hex[:12]
-    body = {"name": slug, "integreat_chat_enabled": True, "zammad_url": emulator.url,
-            "zammad_access_token": token or emulator.token, "chat_beta_tester_percentage": 100,
-            **fields}
+    body = {
+        "name": slug,
+        "integreat_chat_enabled": True,
+        "zammad_url": emulator.url,
+        "zammad_access_token": token or emulator.token,
+        "chat_beta_tester_percentage": 100,
+        **fields,
+    }
     response = requests.put("%s/api/v3/admin/regions/%s" % (url, slug), json=body, headers=admin, timeout=10)
     assert response.status_code == 200, response.text
     return slug
@@ -85,8 +96,12 @@ def test_first_message_creates_one_ticket_with_the_article(api, zammad):
     assert set(body) == {"messages", "evaluation_consent", "chatbot_typing", "ticket_url"}
     [message] = body["messages"]
     assert set(message) == {"id", "content", "user_is_author", "automatic_answer", "role", "created_at"}
-    assert (message["content"], message["user_is_author"], message["role"], message["automatic_answer"]) == \
-        ("Hallo, ich brauche Hilfe", True, "user", False)
+    assert (message["content"], message["user_is_author"], message["role"], message["automatic_answer"]) == (
+        "Hallo, ich brauche Hilfe",
+        True,
+        "user",
+        False,
+    )
     assert isinstance(message["id"], int)
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", message["created_at"])
     assert body["chatbot_typing"] is False and body["evaluation_consent"] is False
@@ -96,11 +111,16 @@ def test_first_message_creates_one_ticket_with_the_article(api, zammad):
     assert ticket["title"] == "[Integreat Chat] [de] %s" % chat.device
     assert (ticket["region_slug"], ticket["language_slug"], ticket["customer_id"]) == (chat.region, "de", 3)
     [article] = [zammad.articles[i] for i in ticket["article_ids"]]
-    assert (article["body"], article["content_type"], article["type"], article["internal"],
-            article["sender"], article["subject"]) == \
-        ("Hallo, ich brauche Hilfe", "text/html", "web", False, "Customer", "app user message")
+    assert (
+        article["body"],
+        article["content_type"],
+        article["type"],
+        article["internal"],
+        article["sender"],
+        article["subject"],
+    ) == ("Hallo, ich brauche Hilfe", "text/html", "web", False, "Customer", "app user message")
     assert message["id"] == article["id"]
-    made = [r for r in zammad.requests[len(before):] if r[0] != "GET" or r[1] != "/api/v1/users/me"]
+    made = [r for r in zammad.requests[len(before) :] if r[0] != "GET" or r[1] != "/api/v1/users/me"]
     assert made == [("POST", "/api/v1/tickets")]
 
 
@@ -128,8 +148,9 @@ def test_agent_reply_visible_and_internal_note_hidden(api, zammad):
     [ticket] = tickets_of(zammad, chat.device)
     reply = zammad.add_article(ticket["id"], "<p>Antwort <b>vom</b> Team</p>")
     zammad.add_article(ticket["id"], "secret internal note", internal=True)
-    zammad.add_article(ticket["id"], "Auto\nreply", content_type="text/plain",
-                       subject="automatically generated message")
+    zammad.add_article(
+        ticket["id"], "Auto\nreply", content_type="text/plain", subject="automatically generated message"
+    )
     time.sleep(CACHE + 0.2)
     poll = chat.get()
     assert calls(poll)["zammad"] == 1
@@ -137,7 +158,8 @@ def test_agent_reply_visible_and_internal_note_hidden(api, zammad):
     assert [(m["content"], m["role"], m["user_is_author"], m["automatic_answer"]) for m in messages] == [
         ("Frage", "user", True, False),
         ("<p>Antwort <b>vom</b> Team</p>", "agent", False, False),
-        ("Auto<br>reply", "agent", False, True)]
+        ("Auto<br>reply", "agent", False, True),
+    ]
     assert messages[1]["id"] == reply["id"]
     assert "secret internal note" not in poll.text
     assert calls(chat.get())["zammad"] == 0  # fresh again for CACHE seconds
@@ -153,14 +175,18 @@ def test_html_in_a_user_message_is_escaped(api, zammad):
     assert zammad.articles[ticket["article_ids"][0]]["body"] == sent
 
 
-@pytest.mark.parametrize("content_type, body", [
-    ("application/x-www-form-urlencoded", "message=urlencoded+text&evaluation_consent=true"),
-    ("application/json", '{"message": "json text", "evaluation_consent": true}'),
-])
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/x-www-form-urlencoded", "message=urlencoded+text&evaluation_consent=true"),
+        ("application/json", '{"message": "json text", "evaluation_consent": true}'),
+    ],
+)
 def test_urlencoded_and_json_bodies(api, zammad, content_type, body):
     chat = Chat(api[0], make_region(api, zammad))
-    response = requests.post(chat.url.rstrip("/"), data=body.encode(), timeout=30,
-                             headers={"Content-Type": content_type})
+    response = requests.post(
+        chat.url.rstrip("/"), data=body.encode(), timeout=30, headers={"Content-Type": content_type}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["evaluation_consent"] is True
     [ticket] = tickets_of(zammad, chat.device)
@@ -195,17 +221,22 @@ def test_the_same_device_in_two_regions_has_two_chats(api, zammad):
 def test_unknown_region_is_404_and_unconfigured_chat_503(api, zammad):
     assert Chat(api[0], "no-such-region").post("x").json() == {"error": "Region not found."}
     assert Chat(api[0], "no-such-region").get().status_code == 404
-    for fields in ({"integreat_chat_enabled": False}, {"zammad_access_token": None},
-                   {"zammad_url": None}):
+    for fields in ({"integreat_chat_enabled": False}, {"zammad_access_token": None}, {"zammad_url": None}):
         chat = Chat(api[0], make_region(api, zammad, **fields))
         for response in (chat.post("x"), chat.get()):
             assert response.status_code == 503
             assert response.json() == {"error": "No chat server is configured for your region."}
 
 
-@pytest.mark.parametrize("device, language", [
-    ("bad!id", "de"), ("x" * 201, "de"), ("ok-device", "DE!"), ("ok-device", "deutsch-lang-too-long"),
-])
+@pytest.mark.parametrize(
+    "device, language",
+    [
+        ("bad!id", "de"),
+        ("x" * 201, "de"),
+        ("ok-device", "DE!"),
+        ("ok-device", "deutsch-lang-too-long"),
+    ],
+)
 def test_bad_device_id_or_language_is_400(api, zammad, device, language):
     chat = Chat(api[0], make_region(api, zammad), device=device, language=language)
     for response in (chat.post("x"), chat.get()):
@@ -218,17 +249,20 @@ def test_zh_cn_and_uuid_devices_are_fine(api, zammad):
     assert chat.post("你好").status_code == 200
 
 
-@pytest.mark.parametrize("headers, body", [
-    ({"Content-Type": "multipart/form-data; boundary=xyz"}, b"--xyz\r\nbroken"),
-    ({"Content-Type": "multipart/form-data"}, b"no boundary"),
-    ({"Content-Type": "application/json"}, b"{not json"),
-    ({"Content-Type": "application/json"}, b'{"message": 5}'),
-    ({"Content-Type": "application/json"}, b'{"text": "wrong field"}'),
-    ({"Content-Type": "application/json"}, b'{"message": "   "}'),
-    ({"Content-Type": "application/json"}, b'{"message": "x", "evaluation_consent": "maybe"}'),
-    ({"Content-Type": "application/x-www-form-urlencoded"}, b"message=%FF%FE"),
-    ({"Content-Type": "text/csv"}, b"message,x"),
-])
+@pytest.mark.parametrize(
+    "headers, body",
+    [
+        ({"Content-Type": "multipart/form-data; boundary=xyz"}, b"--xyz\r\nbroken"),
+        ({"Content-Type": "multipart/form-data"}, b"no boundary"),
+        ({"Content-Type": "application/json"}, b"{not json"),
+        ({"Content-Type": "application/json"}, b'{"message": 5}'),
+        ({"Content-Type": "application/json"}, b'{"text": "wrong field"}'),
+        ({"Content-Type": "application/json"}, b'{"message": "   "}'),
+        ({"Content-Type": "application/json"}, b'{"message": "x", "evaluation_consent": "maybe"}'),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"message=%FF%FE"),
+        ({"Content-Type": "text/csv"}, b"message,x"),
+    ],
+)
 def test_a_malformed_body_is_400_and_sends_nothing(api, zammad, headers, body):
     chat = Chat(api[0], make_region(api, zammad))
     response = requests.post(chat.url, data=body, headers=headers, timeout=30)
@@ -247,8 +281,11 @@ def test_an_over_long_message_is_400(api, zammad):
 
 def delete_in_zammad(zammad, ticket_id):
     """As Zammad's clean-up of old tickets does."""
-    response = requests.delete("%s/api/v1/tickets/%d" % (zammad.url, ticket_id), timeout=5,
-                               headers={"Authorization": "Token token=%s" % zammad.token})
+    response = requests.delete(
+        "%s/api/v1/tickets/%d" % (zammad.url, ticket_id),
+        timeout=5,
+        headers={"Authorization": "Token token=%s" % zammad.token},
+    )
     assert response.status_code == 200
 
 
@@ -348,13 +385,19 @@ def test_is_chat_enabled_is_drawn_once_and_sticky(api, zammad):
             assert response.status_code == 200
             assert response.json() == {"is_chat_enabled": expected}
     # Sticky: the percentage changing afterwards does not change a device's answer.
-    requests.put("%s/api/v3/admin/regions/%s" % (url, never), headers=api[1], timeout=10,
-                 json={"chat_beta_tester_percentage": 100})
-    assert requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (never, device),
-                        timeout=10).json() == {"is_chat_enabled": False}
+    requests.put(
+        "%s/api/v3/admin/regions/%s" % (url, never),
+        headers=api[1],
+        timeout=10,
+        json={"chat_beta_tester_percentage": 100},
+    )
+    assert requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (never, device), timeout=10).json() == {
+        "is_chat_enabled": False
+    }
     other = str(uuid.uuid4())
-    assert requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (never, other),
-                        timeout=10).json() == {"is_chat_enabled": True}
+    assert requests.get(url + "/api/v3/%s/%s/is_chat_enabled/" % (never, other), timeout=10).json() == {
+        "is_chat_enabled": True
+    }
 
 
 def test_is_chat_enabled_errors(api, zammad):
@@ -371,8 +414,9 @@ def test_is_chat_enabled_errors(api, zammad):
 @pytest.fixture(scope="module")
 def limited_api(dynamodb_local, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("limited") / "server.log"
-    with running_api(dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=5,
-                     TRUSTED_IP_HEADER="X-Forwarded-For") as (url, admin, _env):
+    with running_api(
+        dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=5, TRUSTED_IP_HEADER="X-Forwarded-For"
+    ) as (url, admin, _env):
         yield url, admin
 
 
@@ -397,14 +441,23 @@ def test_rate_limit_per_client_ip_with_retry_after(limited_api, zammad):
     # Leaving the header out is no way around the limit: all such requests share one.
     assert [ask().status_code for _ in range(6)][-1] == 429
     # Only the app endpoints are limited.
-    assert requests.get(url + "/api/v3/admin/regions", headers=limited_api[1], timeout=10,
-                        ).status_code == 200
+    assert (
+        requests.get(
+            url + "/api/v3/admin/regions",
+            headers=limited_api[1],
+            timeout=10,
+        ).status_code
+        == 200
+    )
 
 
 def test_the_app_endpoints_allow_browsers_of_any_origin(api, zammad):
     chat = Chat(api[0], make_region(api, zammad))
-    preflight = requests.options(chat.url, timeout=10, headers={
-        "Origin": "https://integreat.app", "Access-Control-Request-Method": "POST"})
+    preflight = requests.options(
+        chat.url,
+        timeout=10,
+        headers={"Origin": "https://integreat.app", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status_code == 204
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert preflight.headers["Access-Control-Allow-Methods"] == "GET, POST"

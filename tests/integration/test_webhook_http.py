@@ -1,4 +1,5 @@
 """Zammad's webhook over HTTP: the emulator posts real, signed deliveries to the running app."""
+
 import hashlib
 import hmac
 import json
@@ -19,8 +20,11 @@ CACHE = 1  # MESSAGE_CACHE_SECONDS of the server under test
 @pytest.fixture(scope="module")
 def api(dynamodb_local, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("webhook") / "server.log"
-    with running_api(dynamodb_local, log_path, MESSAGE_CACHE_SECONDS=CACHE,
-                     API_RATE_LIMIT_WINDOW=100000) as (url, admin, _env):
+    with running_api(dynamodb_local, log_path, MESSAGE_CACHE_SECONDS=CACHE, API_RATE_LIMIT_WINDOW=100000) as (
+        url,
+        admin,
+        _env,
+    ):
         yield url, admin
 
 
@@ -31,15 +35,34 @@ def region(api):
     with ZammadEmulator(token="zammad-token") as zammad:
         slug = "w" + uuid.uuid4().hex[:12]
         token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        response = requests.put("%s/api/v3/admin/regions/%s" % (url, slug), headers=admin, timeout=10, json={
-            "integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token,
-            "zammad_webhook_token": token, "zammad_webhook_secret": secret})
+        response = requests.put(
+            "%s/api/v3/admin/regions/%s" % (url, slug),
+            headers=admin,
+            timeout=10,
+            json={
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": zammad.token,
+                "zammad_webhook_token": token,
+                "zammad_webhook_secret": secret,
+            },
+        )
         assert response.status_code == 200
         hook = "%s/api/v3/webhook/zammad/?token=%s" % (url, token)
         zammad.configure_webhook(hook, secret)
         chat_url = "%s/api/v3/%s/de/chat/%s/" % (url, slug, uuid.uuid4())
-        yield type("Region", (), {"slug": slug, "zammad": zammad, "hook": hook, "secret": secret,
-                                  "token": token, "chat_url": chat_url})
+        yield type(
+            "Region",
+            (),
+            {
+                "slug": slug,
+                "zammad": zammad,
+                "hook": hook,
+                "secret": secret,
+                "token": token,
+                "chat_url": chat_url,
+            },
+        )
 
 
 def post(region, text):
@@ -75,8 +98,11 @@ def test_an_agent_reply_by_webhook_is_in_the_next_poll_without_asking_zammad(reg
     time.sleep(CACHE + 0.2)
     response, zammad_calls = poll(region)
     assert zammad_calls == 0
-    assert [(m["id"], m["content"], m["role"]) for m in response.json()["messages"]][-1] == \
-        (reply["id"], "<p>Antwort</p>", "agent")
+    assert [(m["id"], m["content"], m["role"]) for m in response.json()["messages"]][-1] == (
+        reply["id"],
+        "<p>Antwort</p>",
+        "agent",
+    )
 
 
 def test_internal_notes_are_never_visible(region):
@@ -90,24 +116,38 @@ def test_internal_notes_are_never_visible(region):
 
 
 def deliver(region, body, headers=None, url=None):
-    return requests.post(url or region.hook, data=body, timeout=10,
-                         headers={"Content-Type": "application/json", **(headers or {})})
+    return requests.post(
+        url or region.hook,
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def signed(region, body):
-    return {"X-Hub-Signature": "sha1=" + hmac.new(region.secret.encode(), body, hashlib.sha1).hexdigest(),
-            "X-Zammad-Delivery": uuid.uuid4().hex, "X-Zammad-Trigger": "Integreat Chat"}
+    return {
+        "X-Hub-Signature": "sha1=" + hmac.new(region.secret.encode(), body, hashlib.sha1).hexdigest(),
+        "X-Zammad-Delivery": uuid.uuid4().hex,
+        "X-Zammad-Trigger": "Integreat Chat",
+    }
 
 
 def agent_payload(region, body="<p>forged?</p>"):
     ticket = only_ticket(region)
-    article = {"id": 9999, "ticket_id": ticket["id"], "body": body, "content_type": "text/html",
-               "sender": "Agent", "internal": False, "subject": "", "created_at": "2026-11-26T10:00:00.000Z"}
+    article = {
+        "id": 9999,
+        "ticket_id": ticket["id"],
+        "body": body,
+        "content_type": "text/html",
+        "sender": "Agent",
+        "internal": False,
+        "subject": "",
+        "created_at": "2026-11-26T10:00:00.000Z",
+    }
     return json.dumps({"ticket": ticket, "article": article}).encode()
 
 
-@pytest.mark.parametrize("case", ["unsigned", "wrong signature", "wrong secret", "unknown token",
-                                  "no token"])
+@pytest.mark.parametrize("case", ["unsigned", "wrong signature", "wrong secret", "unknown token", "no token"])
 def test_bad_deliveries_are_401_and_store_nothing(region, case):
     post(region, "Hallo")
     body = agent_payload(region)
@@ -144,8 +184,11 @@ def test_the_same_delivery_twice_is_processed_once(region):
     region.zammad.wait_for_webhooks()
     delivery_id = list(region.zammad.deliveries)[-1]
     assert region.zammad.redeliver(delivery_id) == 200
-    repeated = deliver(region, region.zammad.deliveries[delivery_id]["body"],
-                       region.zammad.deliveries[delivery_id]["headers"])
+    repeated = deliver(
+        region,
+        region.zammad.deliveries[delivery_id]["body"],
+        region.zammad.deliveries[delivery_id]["headers"],
+    )
     assert repeated.json()["actions"] == ["delivery %s: already processed" % delivery_id]
     # A new delivery of an article already stored (another trigger) stores nothing either.
     body = region.zammad.deliveries[delivery_id]["body"]
@@ -157,7 +200,7 @@ def test_the_same_delivery_twice_is_processed_once(region):
 
 def test_the_user_s_own_article_and_unknown_tickets(region):
     post(region, "Hallo")
-    own = region.zammad.deliveries[list(region.zammad.deliveries)[0]]
+    own = region.zammad.deliveries[next(iter(region.zammad.deliveries))]
     assert json.loads(own["body"])["article"]["sender"] == "Customer"
     body = own["body"]
     response = deliver(region, body, signed(region, body))
@@ -172,8 +215,10 @@ def test_the_user_s_own_article_and_unknown_tickets(region):
     assert response.json()["actions"] == ["ticket 424242: no chat of this region has it, ignored"]
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"ticket": {"id": "x"}}',
-                                  b'{"ticket": {"id": 1}, "article": {"id": "x"}}'])
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[]", b'{"ticket": {"id": "x"}}', b'{"ticket": {"id": 1}, "article": {"id": "x"}}'],
+)
 def test_a_malformed_payload_is_400(region, body):
     post(region, "Hallo")
     response = deliver(region, body, signed(region, body))
@@ -185,8 +230,16 @@ def test_without_a_working_webhook_polls_ask_zammad_again_after_the_cache(api):
     url, admin = api
     with ZammadEmulator(token="zammad-token") as zammad:
         slug = "n" + uuid.uuid4().hex[:12]
-        requests.put("%s/api/v3/admin/regions/%s" % (url, slug), headers=admin, timeout=10, json={
-            "integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token})
+        requests.put(
+            "%s/api/v3/admin/regions/%s" % (url, slug),
+            headers=admin,
+            timeout=10,
+            json={
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": zammad.token,
+            },
+        )
         chat_url = "%s/api/v3/%s/de/chat/%s/" % (url, slug, uuid.uuid4())
         requests.post(chat_url, files={"message": (None, "Hallo")}, timeout=30)
         time.sleep(CACHE + 0.2)

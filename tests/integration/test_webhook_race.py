@@ -4,6 +4,7 @@ instances in one process (one polling, one receiving the webhook), Zammad over H
 The interleaving is forced: the poll's answer from Zammad is delayed (network latency),
 so the poll takes Zammad's list, then the agent replies and the webhook stores the reply,
 then the poll writes its older list. The reply must survive that write."""
+
 import json
 import threading
 import time
@@ -14,8 +15,8 @@ from chalicelib.http import Request
 from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from functions.zammad_emulator import ZammadEmulator
-from tests.signing import hub_signature
 from tests.conftest import unique_prefix
+from tests.signing import hub_signature
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 PARAMS = {"region": "race", "language_or_device": "de", "device_id": "device-1"}
@@ -24,16 +25,36 @@ LATENCY = 0.4
 
 
 def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
-    settings = load_settings({"AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local, "MESSAGE_CACHE_SECONDS": "0",
-                              "CHAT_TABLE_PREFIX": unique_prefix(), "API_RATE_LIMIT_WINDOW": "100000"})
+    settings = load_settings(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
+            "MESSAGE_CACHE_SECONDS": "0",
+            "CHAT_TABLE_PREFIX": unique_prefix(),
+            "API_RATE_LIMIT_WINDOW": "100000",
+        }
+    )
     with ZammadEmulator(token="z") as zammad:
         poller, receiver = ChatApi(settings), ChatApi(settings)
         create_tables(ALL_MODELS)
-        poller.regions.put("race", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                    "zammad_access_token": "z", "zammad_webhook_token": TOKEN,
-                                    "zammad_webhook_secret": SECRET})
-        sent = poller.handle(Request("POST", CHAT, PARAMS, headers={"Content-Type": "application/json"},
-                                     body=b'{"message": "Hallo"}'))
+        poller.regions.put(
+            "race",
+            {
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": "z",
+                "zammad_webhook_token": TOKEN,
+                "zammad_webhook_secret": SECRET,
+            },
+        )
+        sent = poller.handle(
+            Request(
+                "POST",
+                CHAT,
+                PARAMS,
+                headers={"Content-Type": "application/json"},
+                body=b'{"message": "Hallo"}',
+            )
+        )
         assert sent.status == 200
         [ticket_id] = zammad.tickets
         # The poller read the region before any delivery, so (cache 0) each of its polls asks
@@ -42,16 +63,26 @@ def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
         replies = []
         for index in range(3):
             polled = []
-            poll = threading.Thread(target=lambda: polled.append(
-                poller.handle(Request("GET", CHAT, PARAMS)).status))
+            poll = threading.Thread(
+                target=lambda polled=polled: polled.append(poller.handle(Request("GET", CHAT, PARAMS)).status)
+            )
             poll.start()
             time.sleep(LATENCY / 2)  # Zammad has made the poll's answer; it is on its way
             article = zammad.add_article(ticket_id, "<p>reply %d</p>" % index)
             replies.append(article["id"])
             body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()
-            delivered = receiver.handle(Request(
-                "POST", "/api/v3/webhook/zammad", query={"token": TOKEN}, body=body,
-                headers={"X-Zammad-Delivery": "d%d" % index, "X-Hub-Signature": hub_signature(SECRET, body)}))
+            delivered = receiver.handle(
+                Request(
+                    "POST",
+                    "/api/v3/webhook/zammad",
+                    query={"token": TOKEN},
+                    body=body,
+                    headers={
+                        "X-Zammad-Delivery": "d%d" % index,
+                        "X-Hub-Signature": hub_signature(SECRET, body),
+                    },
+                )
+            )
             assert delivered.body["actions"] == ["article %d: agent message stored" % article["id"]]
             poll.join()
             assert polled == [200]

@@ -1,4 +1,5 @@
 """The Zammad emulator answers over real HTTP in the shapes recorded from a real Zammad."""
+
 import json
 import time
 from pathlib import Path
@@ -24,11 +25,22 @@ def session(zammad):
 
 
 def new_ticket(zammad, session, **extra):
-    body = {"title": "[Integreat Chat] [de] device", "group": "integreat-chat",
-            "customer": "johndoe@example.com", "region_slug": "augsburg", "language_slug": "de",
-            "article": {"body": "Hallo", "content_type": "text/html", "type": "web",
-                        "internal": False, "sender": "Customer", "subject": "app user message"},
-            **extra}
+    body = {
+        "title": "[Integreat Chat] [de] device",
+        "group": "integreat-chat",
+        "customer": "johndoe@example.com",
+        "region_slug": "augsburg",
+        "language_slug": "de",
+        "article": {
+            "body": "Hallo",
+            "content_type": "text/html",
+            "type": "web",
+            "internal": False,
+            "sender": "Customer",
+            "subject": "app user message",
+        },
+        **extra,
+    }
     return session.post(zammad.url + "/api/v1/tickets", json=body, timeout=5)
 
 
@@ -52,8 +64,9 @@ def test_ticket_create_get_update_delete_have_the_recorded_shapes(zammad, sessio
     shape = recorded("tickets.json", "GET", "/api/v1/tickets/1")["response_body"]
     assert set(fetched) == set(shape) | {"region_slug", "language_slug"}
 
-    updated = session.put("%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]),
-                          json={"evaluation_consent": True}, timeout=5)
+    updated = session.put(
+        "%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]), json={"evaluation_consent": True}, timeout=5
+    )
     assert updated.status_code == 200
     assert updated.json()["evaluation_consent"] is True
     assert set(recorded("tickets.json", "PUT", "/api/v1/tickets/5")["response_body"]) <= set(updated.json())
@@ -63,34 +76,67 @@ def test_ticket_create_get_update_delete_have_the_recorded_shapes(zammad, sessio
     gone = session.get("%s/api/v1/tickets/%d" % (zammad.url, ticket["id"]), timeout=5)
     assert gone.status_code == 404
     assert set(gone.json()) == {"error", "error_human"}
-    assert session.get("%s/api/v1/ticket_articles/by_ticket/%d" % (zammad.url, ticket["id"]),
-                       timeout=5).status_code == 404
+    assert (
+        session.get(
+            "%s/api/v1/ticket_articles/by_ticket/%d" % (zammad.url, ticket["id"]), timeout=5
+        ).status_code
+        == 404
+    )
 
 
 def test_articles_customer_agent_and_internal(zammad, session):
     ticket = new_ticket(zammad, session).json()
-    article = session.post(zammad.url + "/api/v1/ticket_articles", timeout=5, json={
-        "ticket_id": ticket["id"], "body": "Second", "content_type": "text/html", "type": "web",
-        "internal": False, "sender": "Customer", "subject": "app user message"})
+    article = session.post(
+        zammad.url + "/api/v1/ticket_articles",
+        timeout=5,
+        json={
+            "ticket_id": ticket["id"],
+            "body": "Second",
+            "content_type": "text/html",
+            "type": "web",
+            "internal": False,
+            "sender": "Customer",
+            "subject": "app user message",
+        },
+    )
     assert article.status_code == 201
     assert article.json()["sender"] == "Customer"
-    reply = requests.post("%s/_emulator/tickets/%d/articles" % (zammad.url, ticket["id"]),
-                          json={"body": "<p>Answer</p>"}, timeout=5)
+    reply = requests.post(
+        "%s/_emulator/tickets/%d/articles" % (zammad.url, ticket["id"]),
+        json={"body": "<p>Answer</p>"},
+        timeout=5,
+    )
     assert reply.status_code == 201
     zammad.add_article(ticket["id"], "internal note", internal=True)
-    articles = session.get("%s/api/v1/ticket_articles/by_ticket/%d" % (zammad.url, ticket["id"]),
-                           timeout=5).json()
+    articles = session.get(
+        "%s/api/v1/ticket_articles/by_ticket/%d" % (zammad.url, ticket["id"]), timeout=5
+    ).json()
     assert [(a["body"], a["sender"], a["internal"]) for a in articles] == [
-        ("Hallo", "Customer", False), ("Second", "Customer", False),
-        ("<p>Answer</p>", "Agent", False), ("internal note", "Agent", True)]
-    assert {"id", "ticket_id", "subject", "content_type", "created_at", "type", "sender",
-            "internal", "body", "from", "attachments"} <= set(articles[0])
+        ("Hallo", "Customer", False),
+        ("Second", "Customer", False),
+        ("<p>Answer</p>", "Agent", False),
+        ("internal note", "Agent", True),
+    ]
+    assert {
+        "id",
+        "ticket_id",
+        "subject",
+        "content_type",
+        "created_at",
+        "type",
+        "sender",
+        "internal",
+        "body",
+        "from",
+        "attachments",
+    } <= set(articles[0])
     assert articles[0]["subject"] == "app user message"
 
 
 def test_a_bad_token_is_401_and_no_token_403(zammad):
-    bad = requests.get(zammad.url + "/api/v1/users/me", timeout=5,
-                       headers={"Authorization": "Token token=wrong"})
+    bad = requests.get(
+        zammad.url + "/api/v1/users/me", timeout=5, headers={"Authorization": "Token token=wrong"}
+    )
     assert bad.status_code == 401
     assert set(bad.json()) == {"error", "error_human"}
     assert requests.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 403

@@ -1,4 +1,5 @@
 """The API through the Chalice adapter and through ChatApi itself, on moto (in process)."""
+
 import json
 import logging
 
@@ -14,9 +15,11 @@ from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from tests.conftest import JWT_SECRET
 
-SECRETS = {"zammad_access_token": "zammad-token-SECRET-1",
-           "zammad_webhook_token": "webhook-token-SECRET-2",
-           "zammad_webhook_secret": "webhook-secret-SECRET-3"}
+SECRETS = {
+    "zammad_access_token": "zammad-token-SECRET-1",
+    "zammad_webhook_token": "webhook-token-SECRET-2",
+    "zammad_webhook_secret": "webhook-secret-SECRET-3",
+}
 
 
 def bearer(*roles, sub="alice"):
@@ -42,8 +45,9 @@ def chalice_app(monkeypatch):
 @pytest.fixture
 def api():
     with mock_aws():
-        chat_api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1",
-                                          "CHAT_TABLE_PREFIX": "unit-"}))
+        chat_api = ChatApi(
+            load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1", "CHAT_TABLE_PREFIX": "unit-"})
+        )
         create_tables(ALL_MODELS)
         yield chat_api
 
@@ -58,8 +62,14 @@ def put_region(client, slug="augsburg", **fields):
 
 
 def test_region_lifecycle(chalice_app):
-    response = put_region(chalice_app, name="Augsburg", zammad_url="https://zammad.example.org/",
-                          integreat_chat_enabled=True, chat_beta_tester_percentage=50, **SECRETS)
+    response = put_region(
+        chalice_app,
+        name="Augsburg",
+        zammad_url="https://zammad.example.org/",
+        integreat_chat_enabled=True,
+        chat_beta_tester_percentage=50,
+        **SECRETS,
+    )
     assert response.status_code == 200
     region = json.loads(response.body)
     assert region["slug"] == "augsburg" and region["name"] == "Augsburg"
@@ -86,9 +96,11 @@ def test_put_keeps_fields_left_out_and_null_clears(chalice_app):
 
 def test_secrets_are_never_returned_nor_logged(chalice_app, caplog):
     caplog.set_level(logging.INFO)
-    bodies = [put_region(chalice_app, zammad_url="https://z.example.org", **SECRETS).body,
-              chalice_app.http.get("/api/v3/admin/regions/augsburg", headers=ADMIN).body,
-              chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN).body]
+    bodies = [
+        put_region(chalice_app, zammad_url="https://z.example.org", **SECRETS).body,
+        chalice_app.http.get("/api/v3/admin/regions/augsburg", headers=ADMIN).body,
+        chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN).body,
+    ]
     token = ADMIN["Authorization"].split()[1]
     for secret in list(SECRETS.values()) + [token]:
         assert all(secret.encode() not in body for body in bodies)
@@ -96,21 +108,24 @@ def test_secrets_are_never_returned_nor_logged(chalice_app, caplog):
     assert caplog.text.count('"event": "request"') == 3
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"chat_beta_tester_percentage": 101}, "chat_beta_tester_percentage"),
-    ({"chat_beta_tester_percentage": -1}, "chat_beta_tester_percentage"),
-    ({"chat_beta_tester_percentage": "50"}, "chat_beta_tester_percentage"),
-    ({"chat_beta_tester_percentage": True}, "chat_beta_tester_percentage"),
-    ({"integreat_chat_enabled": "yes"}, "integreat_chat_enabled"),
-    ({"zammad_url": "ftp://z.example.org"}, "zammad_url"),
-    ({"zammad_url": 5}, "zammad_url"),
-    ({"name": "x" * 201}, "name"),
-    ({"zammad_webhook_token": "short"}, "zammad_webhook_token"),
-    ({"zammad_webhook_token": "w" * 20}, "zammad_webhook_secret is required"),
-    ({"zammad_webhook_token": "w" * 20, "zammad_webhook_secret": "short"}, "zammad_webhook_secret"),
-    ({"name": "Augsburg \udfff"}, "not valid Unicode"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"chat_beta_tester_percentage": 101}, "chat_beta_tester_percentage"),
+        ({"chat_beta_tester_percentage": -1}, "chat_beta_tester_percentage"),
+        ({"chat_beta_tester_percentage": "50"}, "chat_beta_tester_percentage"),
+        ({"chat_beta_tester_percentage": True}, "chat_beta_tester_percentage"),
+        ({"integreat_chat_enabled": "yes"}, "integreat_chat_enabled"),
+        ({"zammad_url": "ftp://z.example.org"}, "zammad_url"),
+        ({"zammad_url": 5}, "zammad_url"),
+        ({"name": "x" * 201}, "name"),
+        ({"zammad_webhook_token": "short"}, "zammad_webhook_token"),
+        ({"zammad_webhook_token": "w" * 20}, "zammad_webhook_secret is required"),
+        ({"zammad_webhook_token": "w" * 20, "zammad_webhook_secret": "short"}, "zammad_webhook_secret"),
+        ({"name": "Augsburg \udfff"}, "not valid Unicode"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_invalid_region_fields_are_400(chalice_app, fields, message):
     response = put_region(chalice_app, **fields)
     assert response.status_code == 400
@@ -132,12 +147,21 @@ def test_a_webhook_token_used_by_another_region_is_409(chalice_app):
     assert "error" in json.loads(response.body)
 
 
-@pytest.mark.parametrize("headers, status", [
-    ({}, 401), (bearer("author"), 403), ({"Authorization": "Bearer x.y.z"}, 401),
-])
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 401),
+        (bearer("author"), 403),
+        ({"Authorization": "Bearer x.y.z"}, 401),
+    ],
+)
 def test_admin_routes_need_the_admin_role(chalice_app, headers, status):
-    for method, path in [("get", "/api/v3/admin/regions"), ("get", "/api/v3/admin/regions/a"),
-                         ("put", "/api/v3/admin/regions/a"), ("delete", "/api/v3/admin/regions/a")]:
+    for method, path in [
+        ("get", "/api/v3/admin/regions"),
+        ("get", "/api/v3/admin/regions/a"),
+        ("put", "/api/v3/admin/regions/a"),
+        ("delete", "/api/v3/admin/regions/a"),
+    ]:
         response = getattr(chalice_app.http, method)(path, headers=headers, body=b"{}")
         assert response.status_code == status
         assert set(json.loads(response.body)) == {"error"}
@@ -152,23 +176,33 @@ def test_an_unknown_method_is_a_json_405(chalice_app):
     assert response.headers["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"{not json", "Malformed JSON body."),
-    (b"[1, 2]", "The JSON body must be an object."),
-    (b"", "A JSON body is required."),
-    (b"\xff\xfe", "Malformed JSON body."),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"{not json", "Malformed JSON body."),
+        (b"[1, 2]", "The JSON body must be an object."),
+        (b"", "A JSON body is required."),
+        (b"\xff\xfe", "Malformed JSON body."),
+    ],
+)
 def test_a_bad_json_body_is_400(chalice_app, body, message):
     for content_type in ("application/json", "text/plain"):
-        response = chalice_app.http.put("/api/v3/admin/regions/augsburg", body=body,
-                                        headers={**ADMIN, "Content-Type": content_type})
+        response = chalice_app.http.put(
+            "/api/v3/admin/regions/augsburg", body=body, headers={**ADMIN, "Content-Type": content_type}
+        )
         assert response.status_code == 400
         assert json.loads(response.body) == {"error": message}
 
 
 def test_a_huge_body_is_413(api):
-    status, body, _ = call(api, "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
-                           body=b" " * (1024 * 1024 + 1), headers=ADMIN)
+    status, body, _ = call(
+        api,
+        "PUT",
+        "/api/v3/admin/regions/{slug}",
+        {"slug": "a"},
+        body=b" " * (1024 * 1024 + 1),
+        headers=ADMIN,
+    )
     assert (status, body) == (413, {"error": "Request body too large."})
 
 
@@ -217,9 +251,15 @@ def test_server_timing_counts_dynamodb_calls(api):
     timing = headers["Server-Timing"]
     assert timing.startswith('ddb;desc="1 call";dur=')
     assert 'zammad;desc="0 calls";dur=0.0' in timing
-    _, _, headers = call(api, "PUT", "/api/v3/admin/regions/{slug}", {"slug": "a"},
-                         body=b'{"zammad_webhook_token": "wwwwwwwwwwwwwwwwwwww", '
-                              b'"zammad_webhook_secret": "ssssssssssssssssssss"}', headers=ADMIN)
+    _, _, headers = call(
+        api,
+        "PUT",
+        "/api/v3/admin/regions/{slug}",
+        {"slug": "a"},
+        body=b'{"zammad_webhook_token": "wwwwwwwwwwwwwwwwwwww", '
+        b'"zammad_webhook_secret": "ssssssssssssssssssss"}',
+        headers=ADMIN,
+    )
     assert headers["Server-Timing"].startswith('ddb;desc="3 calls"')  # get, index query, put
 
 

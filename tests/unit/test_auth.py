@@ -31,13 +31,26 @@ def auth():
 def test_a_valid_token_gives_the_principal(auth):
     token = issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Alice", email="a@example.org")
     principal = auth.require("Bearer " + token, "author", "admin")
-    assert (principal.sub, principal.name, principal.email, principal.roles) == \
-        ("alice", "Alice", "a@example.org", ("author",))
+    assert (principal.sub, principal.name, principal.email, principal.roles) == (
+        "alice",
+        "Alice",
+        "a@example.org",
+        ("author",),
+    )
 
 
-@pytest.mark.parametrize("header", [
-    None, "", "Bearer", "Bearer ", "Basic YWxpY2U6cHc=", "Bearer not.a.token", "Bearer abc",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic YWxpY2U6cHc=",
+        "Bearer not.a.token",
+        "Bearer abc",
+    ],
+)
 def test_no_token_or_garbage_is_401(auth, header):
     with pytest.raises(Unauthorized):
         auth.require(header, "admin")
@@ -45,7 +58,10 @@ def test_no_token_or_garbage_is_401(auth, header):
 
 def test_a_wrong_signature_is_401(auth):
     with pytest.raises(Unauthorized):
-        auth.require(hs256({"sub": "a", "roles": ["admin"], "exp": NOW + 3600}, "other-secret-xxxxxxxxxxxxxxxxxxxxxx"), "admin")
+        auth.require(
+            hs256({"sub": "a", "roles": ["admin"], "exp": NOW + 3600}, "other-secret-xxxxxxxxxxxxxxxxxxxxxx"),
+            "admin",
+        )
 
 
 def test_a_token_without_exp_is_401(auth):
@@ -120,31 +136,59 @@ def rs256(rsa_key, claims, kid="key-1"):
 
 @pytest.fixture
 def idp_auth(jwks_url):
-    return Authenticator(load_settings({
-        "AUTH_JWKS_URL": jwks_url, "AUTH_JWT_ISSUER": "https://idp.example.org",
-        "AUTH_JWT_AUDIENCE": "integreat-chat", "AUTH_JWT_SECRET": JWT_SECRET}))
+    return Authenticator(
+        load_settings(
+            {
+                "AUTH_JWKS_URL": jwks_url,
+                "AUTH_JWT_ISSUER": "https://idp.example.org",
+                "AUTH_JWT_AUDIENCE": "integreat-chat",
+                "AUTH_JWT_SECRET": JWT_SECRET,
+            }
+        )
+    )
 
 
 def test_rs256_from_the_jwks_is_accepted(idp_auth, rsa_key):
-    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 3600,
-              "iss": "https://idp.example.org", "aud": "integreat-chat"}
+    claims = {
+        "sub": "bob",
+        "roles": ["admin"],
+        "exp": NOW + 3600,
+        "iss": "https://idp.example.org",
+        "aud": "integreat-chat",
+    }
     assert idp_auth.require(rs256(rsa_key, claims), "admin").sub == "bob"
 
 
-@pytest.mark.parametrize("change", [
-    {"iss": "https://evil.example.org"}, {"aud": "other-app"}, {"exp": NOW - 5},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"iss": "https://evil.example.org"},
+        {"aud": "other-app"},
+        {"exp": NOW - 5},
+    ],
+)
 def test_rs256_with_wrong_issuer_audience_or_expiry_is_401(idp_auth, rsa_key, change):
-    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 3600,
-              "iss": "https://idp.example.org", "aud": "integreat-chat", **change}
+    claims = {
+        "sub": "bob",
+        "roles": ["admin"],
+        "exp": NOW + 3600,
+        "iss": "https://idp.example.org",
+        "aud": "integreat-chat",
+        **change,
+    }
     with pytest.raises(Unauthorized):
         idp_auth.require(rs256(rsa_key, claims), "admin")
 
 
 def test_rs256_signed_by_another_key_is_401(idp_auth):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    claims = {"sub": "bob", "roles": ["admin"], "exp": NOW + 3600,
-              "iss": "https://idp.example.org", "aud": "integreat-chat"}
+    claims = {
+        "sub": "bob",
+        "roles": ["admin"],
+        "exp": NOW + 3600,
+        "iss": "https://idp.example.org",
+        "aud": "integreat-chat",
+    }
     with pytest.raises(Unauthorized):
         idp_auth.require(rs256(other, claims), "admin")
 
@@ -152,14 +196,18 @@ def test_rs256_signed_by_another_key_is_401(idp_auth):
 def test_the_public_key_used_as_an_hs256_secret_is_401(idp_auth, rsa_key):
     """Algorithm confusion: an HS256 token whose HMAC key is the (public) RSA key."""
     public_pem = rsa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
     def b64(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=")
 
     # PyJWT refuses to sign with a PEM key as an HMAC secret, so forge the token by hand.
-    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(
-        json.dumps({"sub": "x", "roles": ["admin"], "exp": NOW + 3600}).encode())
+    signing_input = (
+        b64(b'{"alg":"HS256","typ":"JWT"}')
+        + b"."
+        + b64(json.dumps({"sub": "x", "roles": ["admin"], "exp": NOW + 3600}).encode())
+    )
     signature = b64(hmac.new(public_pem, signing_input, hashlib.sha256).digest())
     with pytest.raises(Unauthorized):
         idp_auth.require("Bearer " + (signing_input + b"." + signature).decode(), "admin")

@@ -1,4 +1,5 @@
 """The author chat in process on moto, with an injected clock (time travel, no sleeping)."""
+
 import json
 
 import pytest
@@ -10,8 +11,8 @@ from chalicelib.config import load_settings
 from chalicelib.http import Request
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
-from tests.conftest import JWT_SECRET
 from tests.clock import Clock
+from tests.conftest import JWT_SECRET
 
 MESSAGES = "/api/v3/author-chat/messages"
 MESSAGE = "/api/v3/author-chat/messages/{message_id}"
@@ -19,11 +20,14 @@ READ = "/api/v3/author-chat/read"
 DAY = 86400
 
 
-
 def token(sub, *roles, name=None, email=None):
     # Tokens are checked against the real time, the chat against the test's clock.
-    return {"Authorization": "Bearer " + issue_hs256_token(
-        JWT_SECRET, sub, roles, name=name or sub.title(), email=email or "%s@example.org" % sub)}
+    return {
+        "Authorization": "Bearer "
+        + issue_hs256_token(
+            JWT_SECRET, sub, roles, name=name or sub.title(), email=email or "%s@example.org" % sub
+        )
+    }
 
 
 ALICE = token("alice", "author")
@@ -41,8 +45,16 @@ def world():
 
 
 def call(api, method, route, headers, body=None, params=None, query=None):
-    response = api.handle(Request(method, route, params or {}, query=query or {}, headers=headers,
-                                  body=json.dumps(body).encode() if body is not None else b""))
+    response = api.handle(
+        Request(
+            method,
+            route,
+            params or {},
+            query=query or {},
+            headers=headers,
+            body=json.dumps(body).encode() if body is not None else b"",
+        )
+    )
     return response.status, response.body
 
 
@@ -58,16 +70,26 @@ def history(api, headers, **query):
     return body
 
 
-@pytest.mark.parametrize("route, method, params", [
-    (MESSAGES, "GET", {}), (MESSAGES, "POST", {}), (READ, "POST", {}),
-    (MESSAGE, "DELETE", {"message_id": "1800000000000-abcdef01"}),
-])
+@pytest.mark.parametrize(
+    "route, method, params",
+    [
+        (MESSAGES, "GET", {}),
+        (MESSAGES, "POST", {}),
+        (READ, "POST", {}),
+        (MESSAGE, "DELETE", {"message_id": "1800000000000-abcdef01"}),
+    ],
+)
 def test_tokens_and_roles_are_required(world, route, method, params):
     api, _ = world
     expired = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "a", ["author"], now=1_000)}
     tampered = {"Authorization": token("x", "author")["Authorization"] + "x"}
-    for headers, status in [({}, 401), ({"Authorization": "Bearer nope"}, 401), (expired, 401),
-                            (tampered, 401), (token("guest"), 403)]:
+    for headers, status in [
+        ({}, 401),
+        ({"Authorization": "Bearer nope"}, 401),
+        (expired, 401),
+        (tampered, 401),
+        (token("guest"), 403),
+    ]:
         assert call(api, method, route, headers, {"text": "hi"}, params)[0] == status
 
 
@@ -80,8 +102,9 @@ def test_a_message_takes_its_sender_from_the_token(world):
     assert (message["unread"], message["can_delete"]) == (False, True)
 
 
-@pytest.mark.parametrize("body", [{"text": ""}, {"text": "   \n "}, {"text": "x" * 10_001},
-                                  {"text": 5}, {}, {"text": None}])
+@pytest.mark.parametrize(
+    "body", [{"text": ""}, {"text": "   \n "}, {"text": "x" * 10_001}, {"text": 5}, {}, {"text": None}]
+)
 def test_text_limits(world, body):
     api, _ = world
     status, answer = call(api, "POST", MESSAGES, ALICE, body)
@@ -143,8 +166,9 @@ def test_a_shortened_window_applies_to_messages_already_stored(world):
     old = post(api, ALICE, "ten days ago")
     clock.now += 10 * DAY
     new = post(api, ALICE, "today")
-    shorter = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_HISTORY_DAYS": "7"}),
-                      clock=clock)
+    shorter = ChatApi(
+        load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_HISTORY_DAYS": "7"}), clock=clock
+    )
     page = history(shorter, BOB)
     assert [m["id"] for m in page["messages"]] == [new["id"]]
     assert page["history_days"] == 7
@@ -156,7 +180,8 @@ def test_every_message_carries_its_ttl(world):
     message = post(api, ALICE, "expires")
     raw = AuthorMessageRecord._get_connection().connection.client.get_item(
         TableName=AuthorMessageRecord.Meta.table_name,
-        Key={"room": {"S": "room"}, "message_id": {"S": message["id"]}})["Item"]
+        Key={"room": {"S": "room"}, "message_id": {"S": message["id"]}},
+    )["Item"]
     assert int(raw["expires_at"]["N"]) == int(clock.now) + 30 * DAY
 
 
@@ -167,7 +192,9 @@ def test_delete_rules(world):
     assert call(api, "DELETE", MESSAGE, BOB, params={"message_id": mine})[0] == 403
     assert history(api, BOB)["messages"][0]["can_delete"] is False
     assert call(api, "DELETE", MESSAGE, ALICE, params={"message_id": mine}) == (
-        200, {"success": True, "status": "The chat message was successfully deleted."})
+        200,
+        {"success": True, "status": "The chat message was successfully deleted."},
+    )
     assert call(api, "DELETE", MESSAGE, ADMIN, params={"message_id": other})[0] == 200
     assert history(api, ALICE)["messages"] == []
     for unknown in (mine, "1800000000000-00000000", "not-an-id"):
@@ -211,8 +238,10 @@ def test_unread_count_beyond_the_page(world):
     assert second["unread_count"] == 60
 
 
-@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"},
-                                   {"cursor": "garbage!"}, {"cursor": "eyJtIjogMX0"}])
+@pytest.mark.parametrize(
+    "query",
+    [{"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"cursor": "garbage!"}, {"cursor": "eyJtIjogMX0"}],
+)
 def test_bad_limit_or_cursor_is_400(world, query):
     api, _ = world
     status, body = call(api, "GET", MESSAGES, ALICE, query=query)

@@ -20,12 +20,18 @@ def test_defaults_follow_the_spec():
 
 
 def test_values_are_read():
-    settings = load_settings({
-        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8002", "CHAT_TABLE_PREFIX": "x-",
-        "AUTHOR_CHAT_HISTORY_DAYS": "7", "API_RATE_LIMIT_WINDOW": "5",
-        "TRUSTED_IP_HEADER": "X-Forwarded-For", "ZAMMAD_TIMEOUT_SECONDS": "2.5",
-        "SERVER_TIMING": "1", "MESSAGE_CACHE_SECONDS": "0",
-    })
+    settings = load_settings(
+        {
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8002",
+            "CHAT_TABLE_PREFIX": "x-",
+            "AUTHOR_CHAT_HISTORY_DAYS": "7",
+            "API_RATE_LIMIT_WINDOW": "5",
+            "TRUSTED_IP_HEADER": "X-Forwarded-For",
+            "ZAMMAD_TIMEOUT_SECONDS": "2.5",
+            "SERVER_TIMING": "1",
+            "MESSAGE_CACHE_SECONDS": "0",
+        }
+    )
     assert settings.dynamodb_endpoint == "http://127.0.0.1:8002"
     assert settings.table_prefix == "x-"
     assert settings.author_chat_history_days == 7
@@ -36,22 +42,25 @@ def test_values_are_read():
     assert settings.message_cache_seconds == 0
 
 
-@pytest.mark.parametrize("name, value", [
-    ("AUTHOR_CHAT_HISTORY_DAYS", "-1"),
-    ("AUTHOR_CHAT_HISTORY_DAYS", "thirty"),
-    ("INTEGREAT_CHAT_TICKET_RETENTION_DAYS", "0"),
-    ("API_RATE_LIMIT_WINDOW", "-5"),
-    ("API_RATE_LIMIT_WINDOW", "1.5"),
-    ("API_RATE_LIMIT_WINDOW_MINUTES", "x"),
-    ("MESSAGE_CACHE_SECONDS", "-1"),
-    ("ZAMMAD_TIMEOUT_SECONDS", "0"),
-    ("ZAMMAD_TIMEOUT_SECONDS", "ten"),
-    ("SERVER_TIMING", "yes"),
-    ("CHAT_TABLE_PREFIX", "bad prefix/"),
-    ("TRUSTED_IP_HEADER", "X Forwarded"),
-    ("AUTH_JWKS_URL", "not-a-url"),
-    ("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("AUTHOR_CHAT_HISTORY_DAYS", "-1"),
+        ("AUTHOR_CHAT_HISTORY_DAYS", "thirty"),
+        ("INTEGREAT_CHAT_TICKET_RETENTION_DAYS", "0"),
+        ("API_RATE_LIMIT_WINDOW", "-5"),
+        ("API_RATE_LIMIT_WINDOW", "1.5"),
+        ("API_RATE_LIMIT_WINDOW_MINUTES", "x"),
+        ("MESSAGE_CACHE_SECONDS", "-1"),
+        ("ZAMMAD_TIMEOUT_SECONDS", "0"),
+        ("ZAMMAD_TIMEOUT_SECONDS", "ten"),
+        ("SERVER_TIMING", "yes"),
+        ("CHAT_TABLE_PREFIX", "bad prefix/"),
+        ("TRUSTED_IP_HEADER", "X Forwarded"),
+        ("AUTH_JWKS_URL", "not-a-url"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", "localhost:8000"),
+    ],
+)
 def test_a_bad_value_is_refused_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value})
@@ -64,8 +73,9 @@ def test_a_bad_value_stops_the_lambda_start_up():
 
 
 def test_a_bad_value_stops_the_cli():
-    result = run_python("-m", "functions.manage", "region", "list",
-                        env=python_env(AUTHOR_CHAT_HISTORY_DAYS="abc"))
+    result = run_python(
+        "-m", "functions.manage", "region", "list", env=python_env(AUTHOR_CHAT_HISTORY_DAYS="abc")
+    )
     assert result.returncode != 0
     assert "AUTHOR_CHAT_HISTORY_DAYS" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """What an attacker's review and an unlucky user found (issue 9), in process: ChatApi on moto
 with an injected clock, Zammad emulated over HTTP. Each test failed before its fix."""
+
 import json
 import threading
 import time
@@ -35,18 +36,36 @@ CREATE = "POST /api/v1/tickets"
 def world(zammad):
     clock = Clock(time.time())  # real time: Zammad's created_at is compared with the claim's
     with mock_aws():
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1",
-                                     "ZAMMAD_TIMEOUT_SECONDS": str(BUDGET)}), clock=clock)
+        api = ChatApi(
+            load_settings(
+                {"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1", "ZAMMAD_TIMEOUT_SECONDS": str(BUDGET)}
+            ),
+            clock=clock,
+        )
         create_tables(ALL_MODELS)
-        api.regions.put("augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                     "zammad_access_token": zammad.token, "zammad_webhook_token": TOKEN,
-                                     "zammad_webhook_secret": SECRET})
+        api.regions.put(
+            "augsburg",
+            {
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": zammad.token,
+                "zammad_webhook_token": TOKEN,
+                "zammad_webhook_secret": SECRET,
+            },
+        )
         yield api, clock
 
 
 def send(api, text, headers=None):
-    response = api.handle(Request("POST", CHAT, DEVICE, body=json.dumps({"message": text}).encode(),
-                                  headers={"Content-Type": "application/json", **(headers or {})}))
+    response = api.handle(
+        Request(
+            "POST",
+            CHAT,
+            DEVICE,
+            body=json.dumps({"message": text}).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+    )
     return response.status, response.body
 
 
@@ -83,11 +102,25 @@ def test_a_lone_surrogate_is_refused_and_the_author_chat_stays_up(world):
     for text in ("x\udfff", "\ud83d", "ok \udc00 ok"):
         body = json.dumps({"text": text}).encode()  # "\\udfff" on the wire, as a browser sends
         response = api.handle(Request("POST", "/api/v3/author-chat/messages", headers=AUTHOR, body=body))
-        assert (response.status, response.body) == (400, {"error": "The body holds text that is not valid Unicode."})
-    assert api.handle(Request("POST", "/api/v3/author-chat/messages", headers=AUTHOR,
-                              body=json.dumps({"text": "a whole emoji \U0001F600"}).encode())).status == 201
+        assert (response.status, response.body) == (
+            400,
+            {"error": "The body holds text that is not valid Unicode."},
+        )
+    assert (
+        api.handle(
+            Request(
+                "POST",
+                "/api/v3/author-chat/messages",
+                headers=AUTHOR,
+                body=json.dumps({"text": "a whole emoji \U0001f600"}).encode(),
+            )
+        ).status
+        == 201
+    )
     history = api.handle(Request("GET", "/api/v3/author-chat/messages", headers=AUTHOR))
-    assert history.status == 200 and json.loads(history.body_bytes())["messages"][0]["text"].endswith("\U0001F600")
+    assert history.status == 200 and json.loads(history.body_bytes())["messages"][0]["text"].endswith(
+        "\U0001f600"
+    )
 
 
 def test_the_encoder_cannot_fail():
@@ -96,16 +129,23 @@ def test_the_encoder_cannot_fail():
     assert Response(200, {"b": "ä"}).body_bytes() == '{"b":"ä"}'.encode()  # UTF-8, not escapes
 
 
-@pytest.mark.parametrize("content_type, body", [
-    ("application/json", b'{"message": "x\\udfff"}'),
-    ("application/x-www-form-urlencoded", b"message=x%ED%BF%BF"),
-    ("multipart/form-data; boundary=b",
-     b'--b\r\nContent-Disposition: form-data; name="message"\r\nContent-Type: text/plain; '
-     b'charset=unicode_escape\r\n\r\nx\\udfff\r\n--b--\r\n'),
-    ("multipart/form-data; boundary=b",
-     b'--b\r\nContent-Disposition: form-data; name="message"\r\nContent-Type: text/plain; '
-     b'charset=no-such-charset\r\n\r\nhello\r\n--b--\r\n'),
-])
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/json", b'{"message": "x\\udfff"}'),
+        ("application/x-www-form-urlencoded", b"message=x%ED%BF%BF"),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="message"\r\nContent-Type: text/plain; '
+            b"charset=unicode_escape\r\n\r\nx\\udfff\r\n--b--\r\n",
+        ),
+        (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="message"\r\nContent-Type: text/plain; '
+            b"charset=no-such-charset\r\n\r\nhello\r\n--b--\r\n",
+        ),
+    ],
+)
 def test_poisonous_chat_messages_are_400_and_send_nothing(world, zammad, content_type, body):
     api, _clock = world
     response = api.handle(Request("POST", CHAT, DEVICE, headers={"Content-Type": content_type}, body=body))
@@ -205,15 +245,22 @@ def test_a_message_whose_send_went_unanswered_is_not_sent_twice(world, zammad):
 
 
 # --- 3. what agents write is sanitised; a token alone writes nothing -----------------
-@pytest.mark.parametrize("body, expected", [
-    ('<img src=x onerror="alert(1)">', ""),
-    ('<p onclick="x()">Hi <script>alert(1)</script><b>you</b></p>', "<p>Hi <b>you</b></p>"),
-    ('<a href="javascript:alert(1)">click</a>', '<a rel="noopener noreferrer nofollow">click</a>'),
-    ('<a href="https://integreat.app/x" target="_top">ok</a>',
-     '<a href="https://integreat.app/x" rel="noopener noreferrer nofollow">ok</a>'),
-    ("<ul><li><i>one</i></li></ul><br><div>two</div><style>*{}</style>",
-     "<ul><li><i>one</i></li></ul><br><div>two</div>"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ('<img src=x onerror="alert(1)">', ""),
+        ('<p onclick="x()">Hi <script>alert(1)</script><b>you</b></p>', "<p>Hi <b>you</b></p>"),
+        ('<a href="javascript:alert(1)">click</a>', '<a rel="noopener noreferrer nofollow">click</a>'),
+        (
+            '<a href="https://integreat.app/x" target="_top">ok</a>',
+            '<a href="https://integreat.app/x" rel="noopener noreferrer nofollow">ok</a>',
+        ),
+        (
+            "<ul><li><i>one</i></li></ul><br><div>two</div><style>*{}</style>",
+            "<ul><li><i>one</i></li></ul><br><div>two</div>",
+        ),
+    ],
+)
 def test_article_html_is_sanitised(body, expected):
     article = {"id": 1, "body": body, "content_type": "text/html", "sender": "Agent"}
     assert article_message(article)["content"] == expected
@@ -282,11 +329,12 @@ def test_a_customer_article_made_in_zammad_is_shown(world, zammad):
     send(api, "Hallo")
     [ticket_id] = zammad.tickets
     assert deliver(api, zammad, zammad.articles[zammad.tickets[ticket_id]["article_ids"][0]])[0] == 200
-    by_mail = zammad.add_article(ticket_id, "a reply by e-mail", sender="Customer",
-                                 content_type="text/plain", article_type="email")
-    status, body = deliver(api, zammad, by_mail)
+    by_mail = zammad.add_article(
+        ticket_id, "a reply by e-mail", sender="Customer", content_type="text/plain", article_type="email"
+    )
+    _status, body = deliver(api, zammad, by_mail)
     assert body["actions"] == ["article %d: user message stored" % by_mail["id"]]
-    status, body = poll(api)
+    _status, body = poll(api)
     assert contents(body) == ["Hallo", "a reply by e-mail"]
     assert [m["role"] for m in body["messages"]] == ["user", "user"]
 
@@ -295,18 +343,35 @@ def test_a_customer_article_made_in_zammad_is_shown(world, zammad):
 DEEP = b'{"message": ' + b"[" * 1100 + b"]" * 1100 + b"}"
 
 
-@pytest.mark.parametrize("method, route, params, query, headers, body", [
-    ("POST", CHAT, DEVICE, {}, {"Content-Type": "application/json"}, DEEP),
-    ("POST", CHAT, DEVICE, {}, {"Content-Type": "application/json"}, b'{"message": ' + b"[" * 40 + b"]" * 40 + b"}"),
-    ("POST", "/api/v3/author-chat/messages", {}, {}, AUTHOR, DEEP),
-    ("GET", "/api/v3/author-chat/messages", {}, {"limit": "\u00b2"}, AUTHOR, b""),
-    ("GET", "/api/v3/author-chat/messages", {}, {"limit": "5\n"}, AUTHOR, b""),
-    ("GET", "/api/v3/author-chat/messages", {}, {"cursor": "W" * 4000}, AUTHOR, b""),
-    ("GET", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b""),
-    ("DELETE", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b""),
-    ("POST", CHAT, dict(DEVICE, device_id="device-1\n"), {}, {"Content-Type": "application/json"}, b'{"message": "x"}'),
-    ("POST", HOOK, {}, {"token": TOKEN}, {"X-Hub-Signature": "sha1=\u00e9\u00e9"}, b"{}"),
-])
+@pytest.mark.parametrize(
+    "method, route, params, query, headers, body",
+    [
+        ("POST", CHAT, DEVICE, {}, {"Content-Type": "application/json"}, DEEP),
+        (
+            "POST",
+            CHAT,
+            DEVICE,
+            {},
+            {"Content-Type": "application/json"},
+            b'{"message": ' + b"[" * 40 + b"]" * 40 + b"}",
+        ),
+        ("POST", "/api/v3/author-chat/messages", {}, {}, AUTHOR, DEEP),
+        ("GET", "/api/v3/author-chat/messages", {}, {"limit": "\u00b2"}, AUTHOR, b""),
+        ("GET", "/api/v3/author-chat/messages", {}, {"limit": "5\n"}, AUTHOR, b""),
+        ("GET", "/api/v3/author-chat/messages", {}, {"cursor": "W" * 4000}, AUTHOR, b""),
+        ("GET", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b""),
+        ("DELETE", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b""),
+        (
+            "POST",
+            CHAT,
+            dict(DEVICE, device_id="device-1\n"),
+            {},
+            {"Content-Type": "application/json"},
+            b'{"message": "x"}',
+        ),
+        ("POST", HOOK, {}, {"token": TOKEN}, {"X-Hub-Signature": "sha1=\u00e9\u00e9"}, b"{}"),
+    ],
+)
 def test_bad_input_is_a_json_4xx(world, method, route, params, query, headers, body):
     api, _clock = world
     response = api.handle(Request(method, route, params, query=query, headers=headers, body=body))
@@ -319,12 +384,23 @@ def test_a_deeply_nested_cursor_is_400(world):
 
     api, _clock = world
     cursor = base64.urlsafe_b64encode(b"[" * 1100 + b"]" * 1100).decode()
-    response = api.handle(Request("GET", "/api/v3/author-chat/messages", query={"cursor": cursor}, headers=AUTHOR))
+    response = api.handle(
+        Request("GET", "/api/v3/author-chat/messages", query={"cursor": cursor}, headers=AUTHOR)
+    )
     assert (response.status, response.body) == (400, {"error": "Invalid cursor."})
 
 
-@pytest.mark.parametrize("change", [{"body": {"html": "<p>x</p>"}}, {"content_type": 5},
-                                    {"subject": ["x"]}, {"created_at": 1}, {"id": True}, {"id": -1}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": {"html": "<p>x</p>"}},
+        {"content_type": 5},
+        {"subject": ["x"]},
+        {"created_at": 1},
+        {"id": True},
+        {"id": -1},
+    ],
+)
 def test_a_signed_article_of_the_wrong_shape_is_400(world, zammad, change):
     api, _clock = world
     send(api, "Hallo")
@@ -348,19 +424,23 @@ def test_webhook_contention_is_a_503_with_retry_after(world, zammad):
     writer = threading.Thread(target=keep_changing)
     writer.start()
     try:
-        results = [deliver(api, zammad, zammad.add_article(ticket_id, "<p>%d</p>" % index))
-                   for index in range(5)]
+        results = [
+            deliver(api, zammad, zammad.add_article(ticket_id, "<p>%d</p>" % index)) for index in range(5)
+        ]
     finally:
         stop.set()
         writer.join()
     assert {status for status, _ in results} <= {200, 503}
-    assert all(body == {"error": "This chat is busy. Please try again."}
-               for status, body in results if status == 503)
+    assert all(
+        body == {"error": "This chat is busy. Please try again."} for status, body in results if status == 503
+    )
 
 
 # --- 8. rate limit --------------------------------------------------------------------------
 def test_ipv6_clients_are_counted_per_64():
-    assert client_bucket("2001:db8:1:2:aaaa::1") == client_bucket("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert (
+        client_bucket("2001:db8:1:2:aaaa::1") == client_bucket("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
     assert client_bucket("2001:db8:1:3::1") != client_bucket("2001:db8:1:2::1")
     assert client_bucket("::ffff:203.0.113.7") == client_bucket("203.0.113.7") == "203.0.113.7"
     assert client_bucket("missing X-Forwarded-For") == "missing X-Forwarded-For"
@@ -368,7 +448,9 @@ def test_ipv6_clients_are_counted_per_64():
 
 def test_a_limited_client_costs_no_more_dynamodb_writes(zammad):
     with mock_aws():
-        api = ChatApi(load_settings({"SERVER_TIMING": "1", "API_RATE_LIMIT_WINDOW": "3"}), clock=Clock(time.time()))
+        api = ChatApi(
+            load_settings({"SERVER_TIMING": "1", "API_RATE_LIMIT_WINDOW": "3"}), clock=Clock(time.time())
+        )
         create_tables(ALL_MODELS)
         path = {"region": "nowhere", "language_or_device": "device-1"}
         route = "/api/v3/{region}/{language_or_device}/is_chat_enabled"

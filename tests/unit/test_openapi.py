@@ -1,4 +1,5 @@
 """The OpenAPI document describes exactly the route table, and is served."""
+
 import re
 
 import schemathesis
@@ -15,9 +16,12 @@ def _shape(path: str) -> str:
 
 
 def test_every_route_is_described_and_nothing_else():
-    described = {(method.upper(), _shape(path))
-                 for path, item in document()["paths"].items()
-                 for method in item if method != "parameters"}
+    described = {
+        (method.upper(), _shape(path))
+        for path, item in document()["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
     served = {(method, _shape(template)) for template, methods in ROUTES.items() for method in methods}
     served |= {("OPTIONS", _shape(template)) for template in CORS_ROUTES}
     assert described == served
@@ -31,15 +35,19 @@ def test_the_document_is_valid_openapi_3_1_with_every_reference_resolved():
 
 
 def test_every_operation_documents_its_errors_as_json():
-    for path, item in document()["paths"].items():
+    for _path, item in document()["paths"].items():
         for method, operation in item.items():
             if method == "parameters":
                 continue
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
-                    assert response == {"$ref": "#/components/responses/%s" % response["$ref"].rsplit("/", 1)[1]}
+                    assert response == {
+                        "$ref": "#/components/responses/%s" % response["$ref"].rsplit("/", 1)[1]
+                    }
                     target = document()["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-                    assert target["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+                    assert target["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/Error"
+                    }
 
 
 def test_it_is_served():

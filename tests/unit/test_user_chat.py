@@ -1,5 +1,6 @@
 """User chat rules that need a clock: ChatApi in process on moto, with an injected clock,
 and the Zammad emulator over HTTP (the network edge)."""
+
 import json
 import time
 
@@ -19,7 +20,6 @@ CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
 
 
-
 @pytest.fixture
 def zammad():
     with ZammadEmulator(token="t") as emulator:
@@ -32,23 +32,30 @@ def world(zammad):
     with mock_aws():
         api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
         create_tables(ALL_MODELS)
-        api.regions.put("augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                     "zammad_access_token": "t"})
+        api.regions.put(
+            "augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
+        )
         yield api, clock
 
 
 def send(api, text, device="device-1", language="de", headers=None):
     body = json.dumps({"message": text}).encode()
-    response = api.handle(Request("POST", CHAT, {"region": "augsburg", "language_or_device": language,
-                                                 "device_id": device},
-                                  headers={"Content-Type": "application/json", **(headers or {})},
-                                  body=body))
+    response = api.handle(
+        Request(
+            "POST",
+            CHAT,
+            {"region": "augsburg", "language_or_device": language, "device_id": device},
+            headers={"Content-Type": "application/json", **(headers or {})},
+            body=body,
+        )
+    )
     return response.status, response.body
 
 
 def poll(api, device="device-1"):
-    response = api.handle(Request("GET", CHAT, {"region": "augsburg", "language_or_device": "de",
-                                                "device_id": device}))
+    response = api.handle(
+        Request("GET", CHAT, {"region": "augsburg", "language_or_device": "de", "device_id": device})
+    )
     return response.status, response.body
 
 
@@ -140,17 +147,30 @@ def test_escape_user_text():
 
 
 def test_article_mapping():
-    article = {"id": 7, "body": "x\ny", "content_type": "text/plain", "sender": "Agent",
-               "subject": "automatically generated message", "internal": False,
-               "created_at": "2026-11-26T10:00:00.123Z"}
-    assert article_message(article) == {"id": 7, "content": "x<br>y", "role": "agent",
-                                        "automatic_answer": True, "created_at": "2026-11-26T10:00:00.123Z"}
+    article = {
+        "id": 7,
+        "body": "x\ny",
+        "content_type": "text/plain",
+        "sender": "Agent",
+        "subject": "automatically generated message",
+        "internal": False,
+        "created_at": "2026-11-26T10:00:00.123Z",
+    }
+    assert article_message(article) == {
+        "id": 7,
+        "content": "x<br>y",
+        "role": "agent",
+        "automatic_answer": True,
+        "created_at": "2026-11-26T10:00:00.123Z",
+    }
     assert article_message(dict(article, internal=True)) is None
     assert article_message(dict(article, sender="Customer", content_type="text/html"))["role"] == "user"
 
 
-@pytest.mark.parametrize("percentage, draw, expected", [
-    (50, 0.49, True), (50, 0.5, False), (0, 0.0, False), (100, 0.999, True), (1, 0.0099, True)])
+@pytest.mark.parametrize(
+    "percentage, draw, expected",
+    [(50, 0.49, True), (50, 0.5, False), (0, 0.0, False), (100, 0.999, True), (1, 0.0099, True)],
+)
 def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, expected):
     from chalicelib.user_chat import UserChats
     from chalicelib.zammad import ZammadConnections
@@ -158,9 +178,15 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
     with mock_aws():
         api = ChatApi(load_settings({}))
         create_tables(ALL_MODELS)
-        region = api.regions.put("augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url,
-                                              "zammad_access_token": "t",
-                                              "chat_beta_tester_percentage": percentage})
+        region = api.regions.put(
+            "augsburg",
+            {
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": "t",
+                "chat_beta_tester_percentage": percentage,
+            },
+        )
         chats = UserChats(api.settings, ZammadConnections(), draw=lambda: draw)
         assert chats.is_chat_enabled(region, "device") is expected
         # Sticky: a different draw later does not change the stored answer.
@@ -184,7 +210,7 @@ def test_a_failed_read_is_retried_a_failed_write_is_not(world, zammad):
 
 
 def test_a_refused_connection_on_a_write_is_502_within_the_budget(world, zammad):
-    api, clock = world
+    api, _clock = world
     send(api, "hello")
     zammad.refuse_connections()
     started = time.monotonic()
