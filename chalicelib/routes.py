@@ -6,7 +6,11 @@ app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer 
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from . import admin_api, author_chat_api, openapi, user_chat_api, webhook_api
+from chalicelib import openapi
+from chalicelib.author_chat import routes as author_chat_api
+from chalicelib.regions import routes as admin_api
+from chalicelib.user_chat import routes as user_chat_api
+from chalicelib.webhook import routes as webhook_api
 
 Handler = Callable  # (api, Request) -> Response
 

@@ -14,8 +14,8 @@ import sys
 from typing import Any
 
 from chalicelib import jobs
-from chalicelib.api import ChatApi
-from chalicelib.config import ConfigError, load_settings
+from chalicelib.platform.config import ConfigError, load_settings
+from chalicelib.web.dispatch import ChatApi
 
 
 def _api() -> ChatApi:

@@ -13,8 +13,8 @@ import os
 import sys
 from typing import Any
 
-from chalicelib.config import ConfigError, load_settings
-from chalicelib.errors import ApiError
+from chalicelib.platform.config import ConfigError, load_settings
+from chalicelib.web.errors import ApiError
 
 _REGION_OPTIONS = {  # option -> field of the admin API
     "--name": "name",
@@ -78,7 +78,7 @@ def run(argv, out=sys.stdout) -> int:
     if args.command == "token":
         if not settings.jwt_secret:
             raise ConfigError("AUTH_JWT_SECRET must be set to issue tokens")
-        from chalicelib.auth import issue_hs256_token
+        from chalicelib.platform.auth import issue_hs256_token
 
         print(
             issue_hs256_token(
@@ -104,7 +104,7 @@ def run(argv, out=sys.stdout) -> int:
             print(line, file=out)
         return 0
 
-    from chalicelib.regions import RegionStore, public_view
+    from chalicelib.regions.store import RegionStore, public_view
 
     store = RegionStore()
     result: Any

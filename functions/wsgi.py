@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from urllib.parse import parse_qsl, quote
 
-from chalicelib.api import MAX_BODY_BYTES, ChatApi
-from chalicelib.config import load_settings
-from chalicelib.logs import configure_logging
+from chalicelib.platform.config import load_settings
+from chalicelib.platform.logs import configure_logging
+from chalicelib.web.dispatch import MAX_BODY_BYTES, ChatApi
 
 
 def _headers(environ: dict) -> dict[str, str]:

@@ -5,7 +5,7 @@ shortened), and a few inside it."""
 import secrets
 from datetime import UTC, datetime
 
-from chalicelib.author_chat import ROOM
+from chalicelib.author_chat.service import ROOM
 from chalicelib.storage.models import AuthorMessageRecord
 
 DAY = 86400

@@ -54,13 +54,13 @@ def calls_per_request():
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-central-1"
     )
-    from chalicelib.api import ChatApi
-    from chalicelib.auth import issue_hs256_token
-    from chalicelib.config import load_settings
-    from chalicelib.http import Request
+    from chalicelib.platform.auth import issue_hs256_token
+    from chalicelib.platform.config import load_settings
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from functions.zammad_emulator import ZammadEmulator
+    from chalicelib.web.dispatch import ChatApi
+    from chalicelib.web.http import Request
+    from devtools.zammad_emulator import ZammadEmulator
 
     secret = "bench-secret-bench-secret-bench-secret"
     admin = {"Authorization": "Bearer " + issue_hs256_token(secret, "bench", ["admin"])}
@@ -141,12 +141,12 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     now and then; with the region's webhook delivering the replies, or without a webhook."""
     from moto import mock_aws
 
-    from chalicelib.api import ChatApi
-    from chalicelib.config import load_settings
-    from chalicelib.http import Request
+    from chalicelib.platform.config import load_settings
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from functions.zammad_emulator import ZammadEmulator
+    from chalicelib.web.dispatch import ChatApi
+    from chalicelib.web.http import Request
+    from devtools.zammad_emulator import ZammadEmulator
 
     clock = Clock(time.time())
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
@@ -206,12 +206,12 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
 def author_history_reads():
     """On DynamoDB Local: 10,000 messages older than the window but still stored, and 50
     inside it. Items the history query reads (ScannedCount), and the whole GET's calls."""
-    from chalicelib.api import ChatApi
-    from chalicelib.auth import issue_hs256_token
-    from chalicelib.config import load_settings
-    from chalicelib.http import Request
+    from chalicelib.platform.auth import issue_hs256_token
+    from chalicelib.platform.config import load_settings
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.web.dispatch import ChatApi
+    from chalicelib.web.http import Request
     from tests import author_history, servers
 
     secret = "bench-secret-bench-secret-bench-secret"

@@ -58,7 +58,7 @@ def dynamodb_endpoint(request):
 
 @pytest.fixture
 def zammad():
-    from functions.zammad_emulator import ZammadEmulator
+    from devtools.zammad_emulator import ZammadEmulator
 
     with ZammadEmulator(token="zammad-test-token") as emulator:
         yield emulator
@@ -83,7 +83,7 @@ def run_python(*args, env=None, timeout=60):
 
 
 SERVERS = {  # how each server is started on a port
-    "chalice": lambda port: ["-m", "functions.local", "--host", "127.0.0.1", "--port", str(port)],
+    "chalice": lambda port: ["-m", "devtools.local", "--host", "127.0.0.1", "--port", str(port)],
     "gunicorn": lambda port: [
         "-m",
         "gunicorn",
@@ -105,8 +105,8 @@ def running_api(
     """The API served in its own process (Chalice's local server, or gunicorn with the WSGI
     app) on fresh tables of a unique prefix (made unless `create` is false). Yields (base
     URL, admin headers, environment)."""
-    from chalicelib.auth import issue_hs256_token
-    from chalicelib.config import load_settings
+    from chalicelib.platform.auth import issue_hs256_token
+    from chalicelib.platform.config import load_settings
     from chalicelib.storage.connection import bind_models
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables

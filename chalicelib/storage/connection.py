@@ -12,8 +12,8 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-from ..config import Settings
-from ..metrics import instrument_botocore_client
+from chalicelib.platform.config import Settings
+from chalicelib.platform.metrics import instrument_botocore_client
 
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 4.0

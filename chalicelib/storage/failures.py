@@ -5,7 +5,7 @@ answers again, the next request succeeds: nothing is cached about the failure.""
 from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import PynamoDBException
 
-from ..errors import ServiceUnavailable
+from chalicelib.web.errors import ServiceUnavailable
 
 RETRY_AFTER_SECONDS = 2
 _PASSING_CODES = frozenset(

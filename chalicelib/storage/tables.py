@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from pynamodb.models import Model
 
-from .connection import ttl_attribute_name
+from chalicelib.storage.connection import ttl_attribute_name
 
 
 def create_tables(models: Iterable[type[Model]]) -> list[str]:

@@ -2,11 +2,11 @@
 
 import time
 
-from chalicelib.api import ChatApi
-from chalicelib.auth import Principal
-from chalicelib.config import load_settings
+from chalicelib.platform.auth import Principal
+from chalicelib.platform.config import load_settings
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.web.dispatch import ChatApi
 from tests import author_history
 from tests.conftest import unique_prefix
 

@@ -25,7 +25,7 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         [
             sys.executable,
             "-m",
-            "functions.dev",
+            "devtools.dev",
             "--port",
             str(port),
             "--zammad-port",

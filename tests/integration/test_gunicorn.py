@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from functions.zammad_emulator import ZammadEmulator
+from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import PROJECT, python_env, running_api
 
 

@@ -12,15 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from chalicelib.api import ChatApi
-from chalicelib.auth import issue_hs256_token
-from chalicelib.config import load_settings
-from chalicelib.http import Request
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.times import utc_datetime
-from functions.zammad_emulator import ZammadEmulator
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.http import Request
+from devtools.zammad_emulator import ZammadEmulator
 from tests import servers
 from tests.conftest import JWT_SECRET, running_api
 from tests.signing import hub_signature

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from chalicelib.auth import issue_hs256_token
+from chalicelib.platform.auth import issue_hs256_token
 from tests.conftest import JWT_SECRET, running_api
 
 SECRET = "zammad-access-token-TOPSECRET"

@@ -8,11 +8,11 @@ import time
 
 from chalice.test import Client
 
-from chalicelib.api import ChatApi
-from chalicelib.config import load_settings
+from chalicelib.platform.config import load_settings
+from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.times import utc_datetime
+from chalicelib.web.dispatch import ChatApi
 from tests import author_history
 from tests.conftest import PROJECT, python_env, run_python, unique_prefix
 

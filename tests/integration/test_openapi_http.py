@@ -18,9 +18,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from chalicelib.auth import issue_hs256_token
 from chalicelib.openapi import DOCUMENT
-from functions.zammad_emulator import ZammadEmulator
+from chalicelib.platform.auth import issue_hs256_token
+from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET, running_api
 from tests.signing import hub_signature
 

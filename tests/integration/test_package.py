@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS
-from functions import cloudformation
+from devtools import cloudformation
 from tests.conftest import PROJECT
 
 
@@ -89,7 +89,7 @@ def test_every_function_has_the_least_privilege_policy(package):
 
 def test_the_zip_ships_the_app_and_chalicelib_only(package):
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
-    assert "app.py" in names and "chalicelib/api.py" in names
+    assert "app.py" in names and "chalicelib/web/dispatch.py" in names
     assert not any(n.startswith(("functions/", "tests/")) for n in names)
     assert "chalice/app.py" in names or any(n.startswith("chalice/") for n in names)
     # Compiled for Lambda's Linux (nh3 is Rust), and the OpenAPI document served at run time.

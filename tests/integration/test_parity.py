@@ -19,12 +19,12 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib.api import ChatApi
-from chalicelib.auth import issue_hs256_token
-from chalicelib.config import load_settings
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from functions.zammad_emulator import ZammadEmulator
+from chalicelib.web.dispatch import ChatApi
+from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
 

@@ -6,13 +6,13 @@ import pytest
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib import metrics
-from chalicelib.config import load_settings
-from chalicelib.errors import NotFound
-from chalicelib.regions import RegionStore
+from chalicelib.platform import metrics
+from chalicelib.platform.config import load_settings
+from chalicelib.regions.store import RegionStore
 from chalicelib.storage.connection import bind_models, ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.web.errors import NotFound
 from tests.conftest import unique_prefix
 
 

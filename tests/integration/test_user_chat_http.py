@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from functions.zammad_emulator import ZammadEmulator
+from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
 
 BUDGET = 2  # ZAMMAD_TIMEOUT_SECONDS of the server under test

@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from functions.zammad_emulator import ZammadEmulator
+from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
 
 CACHE = 1  # MESSAGE_CACHE_SECONDS of the server under test

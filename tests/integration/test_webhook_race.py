@@ -9,12 +9,12 @@ import json
 import threading
 import time
 
-from chalicelib.api import ChatApi
-from chalicelib.config import load_settings
-from chalicelib.http import Request
+from chalicelib.platform.config import load_settings
 from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
-from functions.zammad_emulator import ZammadEmulator
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.http import Request
+from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import unique_prefix
 from tests.signing import hub_signature
 

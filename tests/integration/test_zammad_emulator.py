@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-FIXTURES = Path(__file__).resolve().parents[2] / "functions" / "zammad_fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "devtools" / "zammad_fixtures"
 
 
 def recorded(name, method, path):

@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.auth import Authenticator, issue_hs256_token
-from chalicelib.config import load_settings
-from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.platform.auth import Authenticator, issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.web.errors import Forbidden, Unauthorized
 from tests.conftest import JWT_SECRET
 
 NOW = time.time()  # tokens below live an hour: long enough for any test order

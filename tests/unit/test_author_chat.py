@@ -5,12 +5,12 @@ import json
 import pytest
 from moto import mock_aws
 
-from chalicelib.api import ChatApi
-from chalicelib.auth import issue_hs256_token
-from chalicelib.config import load_settings
-from chalicelib.http import Request
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
 

@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib.config import ConfigError, load_settings
+from chalicelib.platform.config import ConfigError, load_settings
 from tests.conftest import python_env, run_python
 
 

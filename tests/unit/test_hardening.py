@@ -8,16 +8,16 @@ import time
 import pytest
 from moto import mock_aws
 
-from chalicelib.api import ChatApi
-from chalicelib.articles import article_message
-from chalicelib.auth import issue_hs256_token
-from chalicelib.config import load_settings
-from chalicelib.http import Request, Response
-from chalicelib.rate_limit import client_bucket
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.platform.rate_limit import client_bucket
+from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.times import utc_datetime
-from chalicelib.user_chat import SETTLE_SECONDS
+from chalicelib.user_chat.articles import article_message
+from chalicelib.user_chat.service import SETTLE_SECONDS
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.http import Request, Response
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
 from tests.signing import hub_signature

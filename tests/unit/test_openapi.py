@@ -4,10 +4,10 @@ import re
 
 import schemathesis
 
-from chalicelib.api import ChatApi
-from chalicelib.config import load_settings
 from chalicelib.openapi import document
+from chalicelib.platform.config import load_settings
 from chalicelib.routes import CORS_ROUTES, ROUTES
+from chalicelib.web.dispatch import ChatApi
 
 
 def _shape(path: str) -> str:

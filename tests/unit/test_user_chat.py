@@ -7,13 +7,13 @@ import time
 import pytest
 from moto import mock_aws
 
-from chalicelib.api import ChatApi
-from chalicelib.config import load_settings
-from chalicelib.http import Request
+from chalicelib.platform.config import load_settings
 from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.user_chat import article_message, escape_user_text
-from functions.zammad_emulator import ZammadEmulator
+from chalicelib.user_chat.service import article_message, escape_user_text
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.http import Request
+from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
@@ -172,8 +172,8 @@ def test_article_mapping():
     [(50, 0.49, True), (50, 0.5, False), (0, 0.0, False), (100, 0.999, True), (1, 0.0099, True)],
 )
 def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, expected):
-    from chalicelib.user_chat import UserChats
-    from chalicelib.zammad import ZammadConnections
+    from chalicelib.user_chat.service import UserChats
+    from chalicelib.user_chat.zammad import ZammadConnections
 
     with mock_aws():
         api = ChatApi(load_settings({}))
@@ -220,8 +220,8 @@ def test_a_refused_connection_on_a_write_is_502_within_the_budget(world, zammad)
 
 
 def test_the_budget_is_shared_so_a_slow_zammad_still_answers_in_time():
-    from chalicelib.errors import GatewayTimeout
-    from chalicelib.zammad import ZammadClient, ZammadConnection
+    from chalicelib.user_chat.zammad import ZammadClient, ZammadConnection
+    from chalicelib.web.errors import GatewayTimeout
 
     now = [0.0]
     client = ZammadClient(ZammadConnection("http://zammad.invalid", "t"), 10.0, clock=lambda: now[0])

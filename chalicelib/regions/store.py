@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BadRequest, Conflict, NotFound
-from .http import check_text_values
-from .storage.models import RegionRecord
-from .times import iso_utc, utc_datetime
+from chalicelib.platform.times import iso_utc, utc_datetime
+from chalicelib.storage.models import RegionRecord
+from chalicelib.web.errors import BadRequest, Conflict, NotFound
+from chalicelib.web.http import check_text_values
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
 # Path segments of other routes at the place of a region slug in /api/v3/{region}/...

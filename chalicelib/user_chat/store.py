@@ -12,10 +12,10 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from .config import Settings
-from .errors import Busy
-from .storage.models import StoredMessage, UserChatRecord
-from .times import utc_datetime
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.models import StoredMessage, UserChatRecord
+from chalicelib.web.errors import Busy
 
 TEXT_MARK_SECONDS = 300  # how long a sent text's mark is kept: for requests that waited on it
 KEY_MARK_SECONDS = 86400  # how long an Idempotency-Key is honoured

@@ -1,6 +1,6 @@
 """Handler of Zammad's webhook: `POST /api/v3/webhook/zammad/?token=<region webhook token>`."""
 
-from .http import Request, Response, parse_json
+from chalicelib.web.http import Request, Response, parse_json
 
 
 def zammad_webhook(api, request: Request) -> Response:

@@ -4,8 +4,8 @@ application/x-www-form-urlencoded, or a JSON object."""
 from io import BytesIO
 from urllib.parse import parse_qs
 
-from .errors import BadRequest, UnsupportedMediaType
-from .http import Request, check_text_values
+from chalicelib.web.errors import BadRequest, UnsupportedMediaType
+from chalicelib.web.http import Request, check_text_values
 
 _MAX_PARTS = 20
 # What browsers and the app send; any other codec (rot13, unicode_escape, ...) is refused.

@@ -18,13 +18,13 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from .articles import MalformedArticle, article_message
-from .chat_store import ChatStore, chat_key, condition_failed
-from .errors import BadRequest, ServiceUnavailable, Unauthorized
-from .regions import WEBHOOK_TOKEN, RegionCache
-from .storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
-from .times import utc_datetime
-from .user_chat import UserChats, device_of_title, ticket_title
+from chalicelib.platform.times import utc_datetime
+from chalicelib.regions.store import WEBHOOK_TOKEN, RegionCache
+from chalicelib.storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
+from chalicelib.user_chat.articles import MalformedArticle, article_message
+from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
+from chalicelib.user_chat.store import ChatStore, chat_key, condition_failed
+from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
 
 DELIVERY_MEMORY_DAYS = 7
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")

@@ -23,8 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .errors import BadGateway, GatewayTimeout
-from .metrics import instrument_requests_session
+from chalicelib.platform.metrics import instrument_requests_session
+from chalicelib.web.errors import BadGateway, GatewayTimeout
 
 log = logging.getLogger("integreat_chat")
 

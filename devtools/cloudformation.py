@@ -1,7 +1,7 @@
 """Deployment files derived from the table models, so they cannot drift from the code.
 
-    python -m functions.cloudformation resources --stage prod > build/resources.json
-    python -m functions.cloudformation policy --stage prod   # rewrites .chalice/policy-prod.json
+    python -m devtools.cloudformation resources --stage prod > build/resources.json
+    python -m devtools.cloudformation policy --stage prod   # rewrites .chalice/policy-prod.json
 
 `resources` is the template merged into Chalice's `sam.json` (`chalice package
 --merge-template`): the DynamoDB tables with their indexes and TTL, and API Gateway
@@ -139,7 +139,7 @@ def policy_path(stage: str, kind: str = "api") -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m functions.cloudformation",
+        prog="python -m devtools.cloudformation",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

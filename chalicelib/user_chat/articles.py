@@ -9,7 +9,7 @@ links with safe schemes), never scripts, event handlers, images or styles.
 import html
 from typing import Any
 
-from .http import replace_lone_surrogates
+from chalicelib.web.http import replace_lone_surrogates
 
 USER_ARTICLE_SUBJECT = "app user message"
 AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"

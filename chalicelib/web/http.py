@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from .errors import BadRequest
+from chalicelib.web.errors import BadRequest
 
 MAX_JSON_DEPTH = 32  # far more than any of our bodies needs; bounded before anything recurses
 _SURROGATE = re.compile("[\ud800-\udfff]")

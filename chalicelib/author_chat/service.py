@@ -16,12 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .auth import Principal
-from .config import Settings
-from .errors import BadRequest, Forbidden, NotFound
-from .http import parse_json
-from .storage.models import AuthorMessageRecord, AuthorVisitRecord
-from .times import iso_utc, utc_datetime
+from chalicelib.platform.auth import Principal
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import iso_utc, utc_datetime
+from chalicelib.storage.models import AuthorMessageRecord, AuthorVisitRecord
+from chalicelib.web.errors import BadRequest, Forbidden, NotFound
+from chalicelib.web.http import parse_json
 
 ROOM = "room"
 MAX_TEXT_CHARACTERS = 10_000

@@ -2,11 +2,11 @@
 
 Plain `chalice local` answers a path no route matches itself, like API Gateway, with
 `403 {"message": "Missing Authentication Token"}`. In AWS the deployed API's gateway
-responses turn that into `404 {"error": "Not found."}` (functions/cloudformation.py); this
+responses turn that into `404 {"error": "Not found."}` (devtools/cloudformation.py); this
 does the same locally. Its access log prints every raw path, device ids included; the
 app's own JSON line per request replaces it. Everything else is Chalice's local server:
 
-    python -m functions.local --host 127.0.0.1 --port 8000 [--stage local]
+    python -m devtools.local --host 127.0.0.1 --port 8000 [--stage local]
 """
 
 import argparse
@@ -53,7 +53,7 @@ def create_server(host: str, port: int, stage: str = "local", project_dir: str =
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m functions.local",
+        prog="python -m devtools.local",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -14,21 +14,21 @@ import traceback
 import uuid
 from collections.abc import Callable
 
-from . import metrics
-from .auth import Authenticator
-from .author_chat import AuthorChat
-from .config import Settings
-from .errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
-from .http import Request, Response
-from .rate_limit import RateLimiter
-from .regions import RegionCache, RegionStore
-from .routes import CORS_ROUTES, ROUTES, match_path
-from .storage.connection import bind_models
-from .storage.failures import storage_unavailable
-from .storage.models import ALL_MODELS
-from .user_chat import UserChats
-from .webhook import ZammadWebhook
-from .zammad import ZammadConnections
+from chalicelib.author_chat.service import AuthorChat
+from chalicelib.platform import metrics
+from chalicelib.platform.auth import Authenticator
+from chalicelib.platform.config import Settings
+from chalicelib.platform.rate_limit import RateLimiter
+from chalicelib.regions.store import RegionCache, RegionStore
+from chalicelib.routes import CORS_ROUTES, ROUTES, match_path
+from chalicelib.storage.connection import bind_models
+from chalicelib.storage.failures import storage_unavailable
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.user_chat.service import UserChats
+from chalicelib.user_chat.zammad import ZammadConnections
+from chalicelib.web.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
+from chalicelib.web.http import Request, Response
+from chalicelib.webhook.service import ZammadWebhook
 
 log = logging.getLogger("integreat_chat")
 

@@ -27,14 +27,20 @@ from typing import Any, NamedTuple, TypeGuard
 
 from pynamodb.exceptions import PutError
 
-from .articles import USER_ARTICLE_SUBJECT, MalformedArticle, article_message, escape_user_text, sanitize_html
-from .chat_store import ChatGone, ChatStore, chat_key, condition_failed, entries
-from .config import Settings
-from .errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
-from .regions import chat_configured
-from .storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
-from .times import utc_datetime
-from .zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import utc_datetime
+from chalicelib.regions.store import chat_configured
+from chalicelib.storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.user_chat.articles import (
+    USER_ARTICLE_SUBJECT,
+    MalformedArticle,
+    article_message,
+    escape_user_text,
+    sanitize_html,
+)
+from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, condition_failed, entries
+from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
+from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before

@@ -1,7 +1,7 @@
 """Handlers of the author chat (SPEC §5): bearer tokens with role `author` or `admin`."""
 
-from .author_chat import parse_limit
-from .http import Request, Response
+from chalicelib.author_chat.service import parse_limit
+from chalicelib.web.http import Request, Response
 
 ROLES = ("author", "admin")
 

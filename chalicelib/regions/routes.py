@@ -1,7 +1,7 @@
 """Admin API for regions (SPEC §6). Every handler requires the `admin` role."""
 
-from .http import Request, Response
-from .regions import public_view
+from chalicelib.regions.store import public_view
+from chalicelib.web.http import Request, Response
 
 
 def _admin(api, request: Request) -> None:

@@ -2,10 +2,10 @@
 
 import re
 
-from .errors import BadRequest, NotFound
-from .forms import form_fields
-from .http import Request, Response
-from .storage.models import RegionRecord
+from chalicelib.storage.models import RegionRecord
+from chalicelib.web.errors import BadRequest, NotFound
+from chalicelib.web.forms import form_fields
+from chalicelib.web.http import Request, Response
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")

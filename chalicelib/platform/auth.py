@@ -8,8 +8,8 @@ the app-user endpoints never need it, so a Lambda cold start does not pay for it
 import threading
 from typing import Any, NamedTuple
 
-from .config import Settings
-from .errors import Forbidden, Unauthorized
+from chalicelib.platform.config import Settings
+from chalicelib.web.errors import Forbidden, Unauthorized
 
 
 class Principal(NamedTuple):

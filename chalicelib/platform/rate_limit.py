@@ -11,11 +11,11 @@ import ipaddress
 import math
 from collections.abc import Callable
 
-from .config import Settings
-from .errors import TooManyRequests
-from .http import Request
-from .storage.models import RateLimitCounter
-from .times import utc_datetime
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.models import RateLimitCounter
+from chalicelib.web.errors import TooManyRequests
+from chalicelib.web.http import Request
 
 _MAX_BLOCKED = 10_000  # bound the instance's memory of limited clients
 

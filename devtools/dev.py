@@ -18,13 +18,13 @@ import uuid
 
 from moto.server import ThreadedMotoServer
 
-from chalicelib.auth import issue_hs256_token
-from chalicelib.config import load_settings
-from chalicelib.regions import RegionStore
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.regions.store import RegionStore
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from functions.zammad_emulator import ZammadEmulator
+from devtools.zammad_emulator import ZammadEmulator
 
 DEMO_REGION = "demo"
 
@@ -49,7 +49,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30.0) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m functions.dev", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.dev", description=__doc__)
     parser.add_argument("--port", type=int, default=8000, help="API port")
     parser.add_argument("--zammad-port", type=int, default=8001, help="Zammad emulator port (0: any)")
     parser.add_argument("--dynamodb-port", type=int, default=8002, help="moto server port (0: any)")
@@ -98,7 +98,7 @@ def main() -> None:
     )
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "functions.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
+        [sys.executable, "-m", "devtools.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
     )
     stopping: list[bool] = []
 

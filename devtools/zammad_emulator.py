@@ -1,7 +1,7 @@
 """A Zammad emulator: the subset of Zammad's REST API v1 that Integreat Chat uses, over real
 HTTP on 127.0.0.1, answering in the shapes recorded from a real Zammad (zammad_fixtures/).
 
-    python -m functions.zammad_emulator --port 8001 --token dev-zammad-token
+    python -m devtools.zammad_emulator --port 8001 --token dev-zammad-token
 
 Zammad API (header `Authorization: Token token=<token>`; a wrong token gives 401):
     GET    /api/v1/users/me
@@ -573,7 +573,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m functions.zammad_emulator", description="Serve the Zammad emulator on 127.0.0.1."
+        prog="python -m devtools.zammad_emulator", description="Serve the Zammad emulator on 127.0.0.1."
     )
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token", default="dev-zammad-token")
