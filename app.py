@@ -51,13 +51,13 @@ def _adapt(template: str):
     return view
 
 
-for _index, _template in enumerate(ROUTES):
+for _index, _template in enumerate(ROUTES.paths()):
     app.route(_template, methods=_METHODS, content_types=["*/*"], name="route_%d" % _index)(_adapt(_template))
 
 
 def _scheduled(job):
     def run(event):
-        return job(api)
+        return job(api.services)
 
     return run
 

@@ -1,4 +1,4 @@
-"""Scheduled work, as plain functions of the API object: Chalice schedules them in AWS
+"""Scheduled work, as plain functions of the services: Chalice schedules them in AWS
 (app.py), `python -m functions.jobs` runs them anywhere else. Each reports what it did and
 is safe to run twice or at the same time as itself (deletes are idempotent or conditional).
 
@@ -12,19 +12,21 @@ ids, is_chat_enabled draws) are left to TTL alone.
 from collections.abc import Callable
 from typing import Any
 
-
-def purge_author_messages(api) -> dict[str, Any]:
-    return {"job": "purge-author-messages", "deleted": api.author_chat.purge_expired()}
+from chalicelib.services import Services
 
 
-def forget_expired_chats(api) -> dict[str, Any]:
-    inactive_since = api.clock() - api.user_chats.store.retention_seconds
-    regions = [region.slug for region in api.regions.list()]
-    forgotten = sum(api.user_chats.store.forget_inactive(slug, inactive_since) for slug in regions)
+def purge_author_messages(services: Services) -> dict[str, Any]:
+    return {"job": "purge-author-messages", "deleted": services.author_chat.purge_expired()}
+
+
+def forget_expired_chats(services: Services) -> dict[str, Any]:
+    inactive_since = services.clock() - services.user_chats.store.retention_seconds
+    regions = [region.slug for region in services.regions.list()]
+    forgotten = sum(services.user_chats.store.forget_inactive(slug, inactive_since) for slug in regions)
     return {"job": "forget-expired-chats", "regions": len(regions), "forgotten": forgotten}
 
 
-JOBS: dict[str, Callable[[Any], dict[str, Any]]] = {
+JOBS: dict[str, Callable[[Services], dict[str, Any]]] = {
     "purge-author-messages": purge_author_messages,
     "forget-expired-chats": forget_expired_chats,
 }

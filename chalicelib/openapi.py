@@ -19,5 +19,5 @@ def document() -> dict[str, Any]:
     return _loaded
 
 
-def serve(_api, _request: Request) -> Response:
+def serve(_services: object, _request: Request, _anyone: None) -> Response:
     return Response(200, document())

@@ -1,79 +1,40 @@
-"""Every route of the API: path template (Chalice syntax) -> method -> handler.
+"""Every route of the API, one row each: method, path, who may call it, and its handler.
 
-app.py (Chalice) and functions/wsgi.py serve exactly this table, so both answer alike.
+The caller column is the policy the dispatcher applies before the handler runs (see
+`web/routing.py`): `APP` routes are rate limited and open to any web origin, `AUTHOR` and
+`ADMIN` need a bearer token with that role, `ZAMMAD` the region's webhook token and
+signature. app.py (Chalice) and functions/wsgi.py serve exactly this table.
+
+API Gateway allows one variable name per path level, so the segment after {region} is
+{language_or_device} in both app routes.
 """
 
-from collections.abc import Callable
-from urllib.parse import unquote
-
 from chalicelib import openapi
-from chalicelib.author_chat import routes as author_chat_api
-from chalicelib.regions import routes as admin_api
-from chalicelib.user_chat import routes as user_chat_api
-from chalicelib.webhook import routes as webhook_api
+from chalicelib.author_chat import routes as author_chat
+from chalicelib.regions import routes as regions
+from chalicelib.user_chat import routes as user_chat
+from chalicelib.web.routing import ADMIN, ANYONE, APP, AUTHOR, ZAMMAD, Route, RouteTable
+from chalicelib.webhook import routes as webhook
 
-Handler = Callable  # (api, Request) -> Response
+_CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 
-# API Gateway allows one variable name per path level, so the segment after {region} is
-# {language_or_device} in both app routes.
-ROUTES: dict[str, dict[str, Handler]] = {
-    "/api/v3/{region}/{language_or_device}/is_chat_enabled": {"GET": user_chat_api.is_chat_enabled},
-    "/api/v3/{region}/{language_or_device}/chat/{device_id}": {
-        "GET": user_chat_api.get_chat,
-        "POST": user_chat_api.post_message,
-    },
-    "/api/v3/webhook/zammad": {"POST": webhook_api.zammad_webhook},
-    "/api/v3/author-chat/messages": {
-        "GET": author_chat_api.list_messages,
-        "POST": author_chat_api.post_message,
-    },
-    "/api/v3/author-chat/messages/{message_id}": {"DELETE": author_chat_api.delete_message},
-    "/api/v3/author-chat/read": {"POST": author_chat_api.mark_read},
-    "/api/v3/admin/regions": {"GET": admin_api.list_regions},
-    "/api/v3/admin/regions/{slug}": {
-        "GET": admin_api.get_region,
-        "PUT": admin_api.put_region,
-        "DELETE": admin_api.delete_region,
-    },
-    "/api/v3/openapi.json": {"GET": openapi.serve},
-}
-
-
-# The app's endpoints are public (no credentials): any web origin may call them, as the
-# Integreat web app does from the browser.
-CORS_ROUTES = frozenset(
-    {
-        "/api/v3/{region}/{language_or_device}/is_chat_enabled",
-        "/api/v3/{region}/{language_or_device}/chat/{device_id}",
-    }
-)
-
-
-def _specificity(template: str) -> tuple[int, ...]:
-    # Literal segments win over {variables} at the same place, as in API Gateway.
-    return tuple(0 if part.startswith("{") else 1 for part in template.split("/"))
-
-
-_BY_SPECIFICITY = sorted(ROUTES, key=_specificity, reverse=True)
+ROUTES = RouteTable([
+    Route("GET", "/api/v3/{region}/{language_or_device}/is_chat_enabled", APP, user_chat.is_chat_enabled),
+    Route("GET", _CHAT, APP, user_chat.get_chat),
+    Route("POST", _CHAT, APP, user_chat.post_message),
+    Route("POST", "/api/v3/webhook/zammad", ZAMMAD, webhook.zammad_webhook),
+    Route("GET", "/api/v3/author-chat/messages", AUTHOR, author_chat.list_messages),
+    Route("POST", "/api/v3/author-chat/messages", AUTHOR, author_chat.post_message),
+    Route("DELETE", "/api/v3/author-chat/messages/{message_id}", AUTHOR, author_chat.delete_message),
+    Route("POST", "/api/v3/author-chat/read", AUTHOR, author_chat.mark_read),
+    Route("GET", "/api/v3/admin/regions", ADMIN, regions.list_regions),
+    Route("GET", "/api/v3/admin/regions/{slug}", ADMIN, regions.get_region),
+    Route("PUT", "/api/v3/admin/regions/{slug}", ADMIN, regions.put_region),
+    Route("DELETE", "/api/v3/admin/regions/{slug}", ADMIN, regions.delete_region),
+    Route("GET", "/api/v3/openapi.json", ANYONE, openapi.serve),
+])  # fmt: skip
 
 
 def match_path(path: str) -> tuple[str, dict[str, str]] | None:
     """(template, path parameters) for a concrete path, with or without a trailing slash."""
-    if path != "/" and path.endswith("/"):
-        path = path[:-1]
-    parts = path.split("/")
-    for template in _BY_SPECIFICITY:
-        template_parts = template.split("/")
-        if len(template_parts) != len(parts):
-            continue
-        params = {}
-        for actual, expected in zip(parts, template_parts, strict=True):
-            if expected.startswith("{"):
-                if not actual:
-                    break
-                params[expected[1:-1]] = unquote(actual)
-            elif actual != expected:
-                break
-        else:
-            return template, params
-    return None
+    return ROUTES.match(path)

@@ -15,24 +15,24 @@ from typing import Any
 
 from chalicelib import jobs
 from chalicelib.platform.config import ConfigError, load_settings
-from chalicelib.web.dispatch import ChatApi
+from chalicelib.services import Services
 
 
-def _api() -> ChatApi:
-    return ChatApi(load_settings(os.environ))
+def _services() -> Services:
+    return Services(load_settings(os.environ))
 
 
-def purge_author_messages(api: ChatApi | None = None) -> dict[str, Any]:
-    return jobs.purge_author_messages(api or _api())
+def purge_author_messages(services: Services | None = None) -> dict[str, Any]:
+    return jobs.purge_author_messages(services or _services())
 
 
-def forget_expired_chats(api: ChatApi | None = None) -> dict[str, Any]:
-    return jobs.forget_expired_chats(api or _api())
+def forget_expired_chats(services: Services | None = None) -> dict[str, Any]:
+    return jobs.forget_expired_chats(services or _services())
 
 
-def run(names: list[str], api: ChatApi | None = None) -> list[dict[str, Any]]:
-    api = api or _api()
-    return [jobs.JOBS[name](api) for name in names]
+def run(names: list[str], services: Services | None = None) -> list[dict[str, Any]]:
+    services = services or _services()
+    return [jobs.JOBS[name](services) for name in names]
 
 
 def main() -> None:

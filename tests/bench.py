@@ -155,7 +155,7 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     with mock_aws(), ZammadEmulator(token="bench") as zammad:
         api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
         create_tables(ALL_MODELS)
-        api.regions.put(
+        api.services.regions.put(
             "bench",
             {
                 "zammad_url": zammad.url,
@@ -231,7 +231,7 @@ def author_history_reads():
         )
         create_tables(ALL_MODELS)
         author_history.seed(now, old=10_000, recent=50, window_days=7)
-        _page, _next, scanned = api.author_chat.read_page(50, None)
+        _page, _next, scanned = api.services.author_chat.read_page(50, None)
         response = api.handle(
             Request("GET", "/api/v3/author-chat/messages", query={"limit": "50"}, headers=reader)
         )

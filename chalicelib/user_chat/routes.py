@@ -1,7 +1,9 @@
-"""Handlers of the app's chat endpoints (SPEC §4), wire-compatible with Integreat CMS API v3."""
+"""Handlers of the app's chat endpoints (SPEC §4), wire-compatible with Integreat CMS API v3.
+Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
 import re
 
+from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.errors import BadRequest, NotFound
 from chalicelib.web.forms import form_fields
@@ -25,8 +27,8 @@ def _language(value: str) -> str:
     return value
 
 
-def _region(api, slug: str) -> RegionRecord:
-    region = api.region_cache.get(slug)
+def _region(services: Services, slug: str) -> RegionRecord:
+    region = services.region_cache.get(slug)
     if region is None:
         raise NotFound("Region not found.")
     return region
@@ -56,29 +58,26 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
-def is_chat_enabled(api, request: Request) -> Response:
-    api.rate_limiter.check(request)
+def is_chat_enabled(services: Services, request: Request, _app: None) -> Response:
     # API Gateway allows one variable name per path level: here that segment is the device id.
     device_id = _device_id(request.path_params["language_or_device"])
-    region = _region(api, request.path_params["region"])
-    return Response(200, {"is_chat_enabled": api.user_chats.is_chat_enabled(region, device_id)})
+    region = _region(services, request.path_params["region"])
+    return Response(200, {"is_chat_enabled": services.user_chats.is_chat_enabled(region, device_id)})
 
 
-def get_chat(api, request: Request) -> Response:
-    api.rate_limiter.check(request)
+def get_chat(services: Services, request: Request, _app: None) -> Response:
     _language(request.path_params["language_or_device"])
     device_id = _device_id(request.path_params["device_id"])
-    region = _region(api, request.path_params["region"])
-    return Response(200, api.user_chats.poll(region, device_id))
+    region = _region(services, request.path_params["region"])
+    return Response(200, services.user_chats.poll(region, device_id))
 
 
-def post_message(api, request: Request) -> Response:
-    api.rate_limiter.check(request)
+def post_message(services: Services, request: Request, _app: None) -> Response:
     language = _language(request.path_params["language_or_device"])
     device_id = _device_id(request.path_params["device_id"])
-    region = _region(api, request.path_params["region"])
+    region = _region(services, request.path_params["region"])
     fields = form_fields(request)
     text = _message(fields.get("message"))
     consent = _consent(fields.get("evaluation_consent"))
     key = _idempotency_key(request.header("idempotency-key"))
-    return Response(200, api.user_chats.send(region, language, device_id, text, consent, key))
+    return Response(200, services.user_chats.send(region, language, device_id, text, consent, key))

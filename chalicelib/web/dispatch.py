@@ -1,8 +1,10 @@
 """The API as one object: `ChatApi.handle(Request) -> Response`.
 
 Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests to
-`handle`, which finds the handler, turns domain errors into `{"error": ...}` JSON, adds
-`X-Request-Id` (and `Server-Timing` when asked), and logs one JSON line per request.
+`handle`, which finds the route's row (routes.py), applies its policy (rate limit, token,
+webhook signature, CORS), calls the handler with the services, turns domain errors into
+`{"error": ...}` JSON, adds `X-Request-Id` (and `Server-Timing` when asked), and logs one
+JSON line per request.
 """
 
 import json
@@ -13,22 +15,16 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from chalicelib.author_chat.service import AuthorChat
 from chalicelib.platform import metrics
-from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
-from chalicelib.platform.rate_limit import RateLimiter
-from chalicelib.regions.store import RegionCache, RegionStore
-from chalicelib.routes import CORS_ROUTES, ROUTES, match_path
-from chalicelib.storage.connection import bind_models
+from chalicelib.routes import ROUTES
+from chalicelib.services import Services
 from chalicelib.storage.failures import storage_unavailable
-from chalicelib.storage.models import ALL_MODELS
-from chalicelib.user_chat.service import UserChats
-from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.web.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from chalicelib.web.http import Request, Response
-from chalicelib.webhook.service import ZammadWebhook
+from chalicelib.web.routing import ADMIN, APP, AUTHOR, ZAMMAD, Route
 
 log = logging.getLogger("integreat_chat")
 
@@ -37,24 +33,15 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}\Z")
 
 
 class ChatApi:
-    """`clock` (epoch seconds) drives every business time: tests travel in time with it."""
+    """The services of one instance and the dispatcher in front of them."""
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
         self.settings = settings
-        self.clock = clock
-        bind_models(ALL_MODELS, settings)
-        self.auth = Authenticator(settings)
-        self.regions = RegionStore(clock)
-        self.region_cache = RegionCache(self.regions)
-        self.rate_limiter = RateLimiter(settings, clock)
-        self.zammad = ZammadConnections()
-        self.user_chats = UserChats(settings, self.zammad, clock)
-        self.webhook = ZammadWebhook(self.user_chats, self.region_cache, clock)
-        self.author_chat = AuthorChat(settings, clock)
+        self.services = Services(settings, clock)
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
-        found = match_path(path)
+        found = ROUTES.match(path)
         route, params = found if found else ("", {})
         return self.handle(Request(method, route, params, **request_fields))
 
@@ -69,7 +56,7 @@ class ChatApi:
             except Exception:
                 response = self._internal_error(request)
         response.headers["X-Request-Id"] = request.request_id
-        if request.route in CORS_ROUTES:
+        if ROUTES.for_app(request.route):
             response.headers["Access-Control-Allow-Origin"] = "*"
         if self.settings.server_timing:
             response.headers["Server-Timing"] = calls.server_timing()
@@ -91,10 +78,12 @@ class ChatApi:
 
     def _respond(self, request: Request) -> Response:
         try:
-            handler = self._handler(request)
+            route = self._route(request)
+            if route is None:
+                return _preflight(request)
             if len(request.body) > MAX_BODY_BYTES:
                 raise PayloadTooLarge()
-            return handler(self, request)
+            return route.handler(self.services, request, self._caller(route, request))
         except ApiError as error:
             return Response(error.status, {"error": error.message}, dict(error.headers))
         except Exception as error:
@@ -119,21 +108,37 @@ class ChatApi:
         return Response(500, {"error": "Internal server error."})
 
     @staticmethod
-    def _handler(request: Request):
-        methods = ROUTES.get(request.route)
+    def _route(request: Request) -> Route | None:
+        """The request's row; None for a browser's CORS preflight of an app route."""
+        methods = ROUTES.by_path.get(request.route)
         if methods is None:
             raise NotFound()
-        if request.method == "OPTIONS" and request.route in CORS_ROUTES:
-            return _preflight
-        handler = methods.get(request.method)
-        if handler is None:
+        if request.method == "OPTIONS" and ROUTES.for_app(request.route):
+            return None
+        route = methods.get(request.method)
+        if route is None:
             raise MethodNotAllowed(headers={"Allow": ", ".join(sorted(methods))})
-        return handler
+        return route
+
+    def _caller(self, route: Route, request: Request) -> Any:
+        """The row's policy, applied: who is calling (None for the app and anyone)."""
+        services = self.services
+        if route.caller == APP:
+            services.rate_limiter.check(request)
+        elif route.caller == AUTHOR:
+            return services.auth.require(request.header("authorization"), "author", "admin")
+        elif route.caller == ADMIN:
+            return services.auth.require(request.header("authorization"), "admin")
+        elif route.caller == ZAMMAD:
+            return services.webhook.authenticate(
+                request.query.get("token"), request.body, request.header("x-hub-signature")
+            )
+        return None
 
 
-def _preflight(api, request: Request) -> Response:
-    """A browser's CORS preflight for a public route."""
-    methods = ", ".join(sorted(ROUTES[request.route]))
+def _preflight(request: Request) -> Response:
+    """A browser's CORS preflight for an app route."""
+    methods = ", ".join(sorted(ROUTES.by_path[request.route]))
     return Response(
         204,
         None,

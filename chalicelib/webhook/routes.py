@@ -1,12 +1,13 @@
-"""Handler of Zammad's webhook: `POST /api/v3/webhook/zammad/?token=<region webhook token>`."""
+"""Handler of Zammad's webhook: `POST /api/v3/webhook/zammad/?token=<region webhook token>`.
+Caller: the region's Zammad, authenticated by the dispatcher (token and signature, see
+routes.py), which hands over the region."""
 
+from chalicelib.services import Services
+from chalicelib.storage.models import RegionRecord
 from chalicelib.web.http import Request, Response, parse_json
 
 
-def zammad_webhook(api, request: Request) -> Response:
-    region = api.webhook.authenticate(
-        request.query.get("token"), request.body, request.header("x-hub-signature")
-    )
+def zammad_webhook(services: Services, request: Request, region: RegionRecord) -> Response:
     payload = parse_json(request.body)
-    actions = api.webhook.process(region, payload, request.header("x-zammad-delivery"))
+    actions = services.webhook.process(region, payload, request.header("x-zammad-delivery"))
     return Response(200, {"region": region.slug, "actions": actions})

@@ -24,16 +24,16 @@ def test_the_history_query_reads_only_the_window(dynamodb_local):
     create_tables(ALL_MODELS)
     author_history.seed(now, old=10_000, recent=50, window_days=7)
 
-    page, next_id, scanned = api.author_chat.read_page(50, None)
+    page, next_id, scanned = api.services.author_chat.read_page(50, None)
     assert (len(page), next_id, scanned) == (50, None, 50)
-    page, next_id, scanned = api.author_chat.read_page(20, None)
+    page, next_id, scanned = api.services.author_chat.read_page(20, None)
     assert (len(page), scanned) == (20, 21)  # one more than asked tells there is a next page
 
     reader = Principal("bob", "Bob", "", ("author",))
-    history = api.author_chat.history(reader, 100, None)
+    history = api.services.author_chat.history(reader, 100, None)
     assert len(history["messages"]) == 50 and history["next_cursor"] is None
     assert history["unread_count"] == 50
 
     # The scheduled purge removes what is past the window with a key-range query.
-    assert api.author_chat.purge_expired() == 10_000
+    assert api.services.author_chat.purge_expired() == 10_000
     assert AuthorMessageRecord.count("room") == 50

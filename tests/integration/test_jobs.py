@@ -30,8 +30,8 @@ def world(endpoint):
     api = ChatApi(load_settings(env))
     create_tables(ALL_MODELS)
     now = time.time()
-    api.regions.put("one", {})
-    api.regions.put("two", {})
+    api.services.regions.put("one", {})
+    api.services.regions.put("two", {})
     author_history.seed(now, old=30, recent=5, window_days=7)
     for index in range(10):
         region, active = ("one", index < 2) if index < 8 else ("two", True)

@@ -36,7 +36,7 @@ def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
     with ZammadEmulator(token="z") as zammad:
         poller, receiver = ChatApi(settings), ChatApi(settings)
         create_tables(ALL_MODELS)
-        poller.regions.put(
+        poller.services.regions.put(
             "race",
             {
                 "integreat_chat_enabled": True,

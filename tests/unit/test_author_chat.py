@@ -253,6 +253,6 @@ def test_purge_deletes_only_expired_messages_by_key_range(world):
     post(api, ALICE, "old")
     clock.now += 31 * DAY
     kept = post(api, ALICE, "new")
-    assert api.author_chat.purge_expired() == 1
+    assert api.services.author_chat.purge_expired() == 1
     assert [r.message_id for r in AuthorMessageRecord.query("room")] == [kept["id"]]
-    assert api.author_chat.purge_expired() == 0
+    assert api.services.author_chat.purge_expired() == 0

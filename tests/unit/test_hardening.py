@@ -43,7 +43,7 @@ def world(zammad):
             clock=clock,
         )
         create_tables(ALL_MODELS)
-        api.regions.put(
+        api.services.regions.put(
             "augsburg",
             {
                 "integreat_chat_enabled": True,
@@ -281,7 +281,7 @@ def test_a_region_with_a_token_but_no_secret_gets_no_delivery(world, zammad):
     record = RegionRecord.get("augsburg")  # written before secrets were required
     record.zammad_webhook_secret = None
     record.save()
-    api.region_cache.forget("augsburg")
+    api.services.region_cache.forget("augsburg")
     [ticket_id] = zammad.tickets
     article = zammad.add_article(ticket_id, "<p>forged?</p>")
     body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()

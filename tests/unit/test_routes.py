@@ -17,7 +17,7 @@ def test_unknown_paths_match_nothing():
 
 
 def test_every_template_matches_itself():
-    for template in ROUTES:
+    for template in ROUTES.paths():
         concrete = template.replace("{", "x").replace("}", "")
         assert match_path(concrete)[0] == template
 
@@ -25,10 +25,34 @@ def test_every_template_matches_itself():
 def test_api_gateway_allows_one_variable_name_per_path_level():
     """API Gateway refuses a deployment where siblings are different {variables}."""
     variables_under = {}
-    for template in ROUTES:
+    for template in ROUTES.paths():
         parts = template.split("/")
         for depth, part in enumerate(parts):
             if part.startswith("{"):
                 parent = "/".join(parts[:depth])
                 variables_under.setdefault(parent, set()).add(part)
     assert all(len(names) == 1 for names in variables_under.values()), variables_under
+
+
+def test_every_row_states_who_may_call_it_and_the_documents_agree():
+    from chalicelib.openapi import document
+    from chalicelib.web.routing import ADMIN, ANYONE, APP, AUTHOR, ZAMMAD
+
+    expected = {
+        "/api/v3/admin": ADMIN,
+        "/api/v3/author-chat": AUTHOR,
+        "/api/v3/webhook": ZAMMAD,
+        "/api/v3/openapi.json": ANYONE,
+    }
+    for route in ROUTES.rows:
+        prefix = next((p for p in expected if route.path.startswith(p)), None)
+        assert route.caller == (expected[prefix] if prefix else APP), route
+    # The OpenAPI document asks for a bearer token exactly where a row needs a role.
+    for route in ROUTES.rows:
+        path = next(
+            p
+            for p in document()["paths"]
+            if match_path(p.replace("{", "x").replace("}", ""))[0] == route.path
+        )
+        secured = "security" in document()["paths"][path][route.method.lower()]
+        assert secured == (route.caller in (AUTHOR, ADMIN)), route

@@ -32,7 +32,7 @@ def world(zammad):
     with mock_aws():
         api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
         create_tables(ALL_MODELS)
-        api.regions.put(
+        api.services.regions.put(
             "augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
         )
         yield api, clock
@@ -178,7 +178,7 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
     with mock_aws():
         api = ChatApi(load_settings({}))
         create_tables(ALL_MODELS)
-        region = api.regions.put(
+        region = api.services.regions.put(
             "augsburg",
             {
                 "integreat_chat_enabled": True,
