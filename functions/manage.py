@@ -104,7 +104,8 @@ def run(argv, out=sys.stdout) -> int:
             print(line, file=out)
         return 0
 
-    from chalicelib.regions.store import RegionStore, public_view
+    from chalicelib.regions.rules import public_view
+    from chalicelib.regions.store import RegionStore
 
     store = RegionStore()
     result: Any

@@ -2,7 +2,7 @@
 the dispatcher (see routes.py)."""
 
 from chalicelib.platform.auth import Principal
-from chalicelib.regions.store import public_view
+from chalicelib.regions.rules import public_view
 from chalicelib.services import Services
 from chalicelib.web.http import Request, Response
 

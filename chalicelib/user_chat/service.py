@@ -29,7 +29,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
-from chalicelib.regions.store import chat_configured
+from chalicelib.regions.rules import chat_configured
 from chalicelib.storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,

@@ -19,7 +19,8 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.platform.times import utc_datetime
-from chalicelib.regions.store import WEBHOOK_TOKEN, RegionCache
+from chalicelib.regions.rules import WEBHOOK_TOKEN
+from chalicelib.regions.store import RegionCache
 from chalicelib.storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
 from chalicelib.user_chat.articles import MalformedArticle, article_message
 from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title

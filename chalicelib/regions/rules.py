@@ -1,0 +1,99 @@
+"""The rules of a region's settings (SPEC §6): what a slug is, which fields a PUT may
+change and how (a field left out keeps its stored value, `null` clears an optional one), a
+webhook token needs a secret, and what the API shows (never a secret, only whether it is
+set). Shared by the admin API and `manage region`."""
+
+import re
+from typing import Any
+
+from chalicelib.platform.times import iso_utc, utc_datetime
+from chalicelib.storage.models import RegionRecord
+from chalicelib.web.errors import BadRequest
+from chalicelib.web.http import check_text_values
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
+# Path segments of other routes at the place of a region slug in /api/v3/{region}/...
+RESERVED_SLUGS = frozenset({"admin", "author-chat", "webhook"})
+MIN_WEBHOOK_SECRET = 16
+SECRETS = ("zammad_access_token", "zammad_webhook_token", "zammad_webhook_secret")
+_TEXT_FIELDS = {  # field: (may be null, max length)
+    "name": (False, 200),
+    "zammad_url": (True, 500),
+    "zammad_access_token": (True, 500),
+    "zammad_webhook_token": (True, 200),
+    "zammad_webhook_secret": (True, 500),
+    "zammad_privacy_policy": (False, 2000),
+    "ticket_group": (True, 200),
+}
+_FIELDS = set(_TEXT_FIELDS) | {"integreat_chat_enabled", "chat_beta_tester_percentage"}
+_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
+WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG.match(slug or ""):
+        raise BadRequest("A region slug is 1-100 lower-case letters, digits, '-' or '_'.")
+    if slug in RESERVED_SLUGS:
+        raise BadRequest("%r is reserved for other routes of the API." % slug)
+    return slug
+
+
+def public_view(record: RegionRecord) -> dict[str, Any]:
+    """What the API shows of a region: every setting, and of each secret only whether it is set."""
+    view = {
+        "slug": record.slug,
+        "name": record.name,
+        "integreat_chat_enabled": bool(record.integreat_chat_enabled),
+        "zammad_url": record.zammad_url,
+        "chat_beta_tester_percentage": int(record.chat_beta_tester_percentage),
+        "zammad_privacy_policy": record.zammad_privacy_policy,
+        "ticket_group": record.ticket_group,
+        "chat_configured": chat_configured(record),
+        "updated_at": iso_utc(record.updated_at),
+        # Whether Zammad's webhook works: the time of the last valid delivery.
+        "zammad_webhook_last_delivery_at": iso_utc(utc_datetime(record.webhook_seen_at))
+        if record.webhook_seen_at
+        else None,
+    }
+    for secret in SECRETS:
+        view[secret + "_set"] = bool(getattr(record, secret))
+    return view
+
+
+def chat_configured(record: RegionRecord) -> bool:
+    return bool(record.integreat_chat_enabled and record.zammad_url and record.zammad_access_token)
+
+
+def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    check_text_values(changes)  # the CLI's arguments too: not only what came as JSON
+    unknown = sorted(set(changes) - _FIELDS)
+    if unknown:
+        raise BadRequest("Unknown field(s): %s." % ", ".join(unknown))
+    for field, (nullable, max_length) in _TEXT_FIELDS.items():
+        if field not in changes:
+            continue
+        value = changes[field]
+        if value is None and nullable:
+            continue
+        if not isinstance(value, str) or len(value) > max_length:
+            raise BadRequest("%s must be a string of at most %d characters." % (field, max_length))
+        if nullable and not value.strip():
+            changes[field] = None  # an empty string clears, like null
+    if changes.get("zammad_url") is not None:
+        changes["zammad_url"] = changes["zammad_url"].rstrip("/")
+        if not _URL.match(changes["zammad_url"]):
+            raise BadRequest("zammad_url must be an http(s) URL.")
+    if changes.get("zammad_webhook_token") is not None and not WEBHOOK_TOKEN.match(
+        changes["zammad_webhook_token"]
+    ):
+        raise BadRequest("zammad_webhook_token must be 16-200 letters, digits, '-' or '_'.")
+    secret = changes.get("zammad_webhook_secret")
+    if secret is not None and len(secret.strip()) < MIN_WEBHOOK_SECRET:
+        raise BadRequest("zammad_webhook_secret must be at least %d characters." % MIN_WEBHOOK_SECRET)
+    if "integreat_chat_enabled" in changes and not isinstance(changes["integreat_chat_enabled"], bool):
+        raise BadRequest("integreat_chat_enabled must be true or false.")
+    if "chat_beta_tester_percentage" in changes:
+        value = changes["chat_beta_tester_percentage"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise BadRequest("chat_beta_tester_percentage must be a whole number from 0 to 100.")
+    return changes
