@@ -4,31 +4,78 @@ service by a typed attribute, so "go to definition" leads from a route to its ru
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from chalicelib.author_chat.service import AuthorChat
+from chalicelib.author_chat.store import (
+    AuthorMessages,
+    AuthorVisits,
+    DynamoAuthorMessages,
+    DynamoAuthorVisits,
+    MemoryAuthorMessages,
+    MemoryAuthorVisits,
+)
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.platform.rate_limit import RateLimiter
 from chalicelib.regions.store import RegionCache, RegionStore
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.small_tables import (
+    Counters,
+    Deliveries,
+    Draws,
+    DynamoCounters,
+    DynamoDeliveries,
+    DynamoDraws,
+    MemoryCounters,
+    MemoryDeliveries,
+    MemoryDraws,
+)
 from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.webhook.service import ZammadWebhook
 
 
+class Stores(NamedTuple):
+    """The tables behind interfaces with in-memory twins (the rest: regions, user chats,
+    still go to DynamoDB directly)."""
+
+    author_messages: AuthorMessages
+    author_visits: AuthorVisits
+    counters: Counters
+    draws: Draws
+    deliveries: Deliveries
+
+
+def dynamo_stores() -> Stores:
+    return Stores(
+        DynamoAuthorMessages(), DynamoAuthorVisits(), DynamoCounters(), DynamoDraws(), DynamoDeliveries()
+    )
+
+
+def memory_stores() -> Stores:
+    """Twins that keep the same promises in memory: for fast tests of the rules."""
+    return Stores(
+        MemoryAuthorMessages(), MemoryAuthorVisits(), MemoryCounters(), MemoryDraws(), MemoryDeliveries()
+    )
+
+
 class Services:
     """`clock` (epoch seconds) drives every business time: tests travel in time with it."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
-        bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client
+    def __init__(
+        self, settings: Settings, clock: Callable[[], float] = time.time, stores: Stores | None = None
+    ):
+        bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client; no I/O
+        stores = stores or dynamo_stores()
         self.settings = settings
         self.clock = clock
         self.auth = Authenticator(settings)
-        self.rate_limiter = RateLimiter(settings, clock)
+        self.rate_limiter = RateLimiter(settings, clock, stores.counters)
         self.regions = RegionStore(clock)
         self.region_cache = RegionCache(self.regions)
         self.zammad = ZammadConnections()
-        self.user_chats = UserChats(settings, self.zammad, clock)
-        self.webhook = ZammadWebhook(self.user_chats, self.region_cache, clock)
-        self.author_chat = AuthorChat(settings, clock)
+        self.user_chats = UserChats(settings, self.zammad, clock, draws=stores.draws)
+        self.webhook = ZammadWebhook(self.user_chats, self.region_cache, clock, stores.deliveries)
+        self.author_chat = AuthorChat(settings, clock, stores.author_messages, stores.author_visits)

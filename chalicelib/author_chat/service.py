@@ -16,14 +16,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from chalicelib.author_chat.store import (
+    ROOM,
+    AuthorMessages,
+    AuthorVisits,
+    DynamoAuthorMessages,
+    DynamoAuthorVisits,
+)
 from chalicelib.platform.auth import Principal
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
-from chalicelib.storage.models import AuthorMessageRecord, AuthorVisitRecord
+from chalicelib.storage.models import AuthorMessageRecord
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.http import parse_json
 
-ROOM = "room"
 MAX_TEXT_CHARACTERS = 10_000
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 _MESSAGE_ID = re.compile(r"^[0-9]{13}-[0-9a-f]{8}\Z")
@@ -51,9 +57,17 @@ def decode_cursor(cursor: str) -> str:
 
 
 class AuthorChat:
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        messages: AuthorMessages | None = None,
+        visits: AuthorVisits | None = None,
+    ):
         self.history_days = settings.author_chat_history_days
         self._clock = clock
+        self._messages: AuthorMessages = messages or DynamoAuthorMessages()
+        self._visits: AuthorVisits = visits or DynamoAuthorVisits()
 
     def window_start(self) -> float:
         return self._clock() - self.history_days * 86400
@@ -74,7 +88,7 @@ class AuthorChat:
             sent_at=utc_datetime(now),
             expires_at=utc_datetime(now + self.history_days * 86400),
         )
-        record.save(condition=AuthorMessageRecord.message_id.does_not_exist())
+        self._messages.add(record)  # a new id: 8 random hex digits within one millisecond
         return self._view(record, author, unread_after=None)
 
     def history(self, reader: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -98,31 +112,19 @@ class AuthorChat:
         lower = _key_at(self.window_start())
         if before_id is not None and before_id <= lower:
             return [], None, 0
-        start = {"room": {"S": ROOM}, "message_id": {"S": before_id}} if before_id else None
         # One more than asked for tells whether there is a next page without an empty one.
-        results = AuthorMessageRecord.query(
-            ROOM,
-            AuthorMessageRecord.message_id > lower,
-            scan_index_forward=False,
-            limit=limit + 1,
-            last_evaluated_key=start,
-        )
-        records = list(results)
+        records, scanned = self._messages.page(lower, before_id, limit + 1)
         next_id = records[limit - 1].message_id if len(records) > limit else None
-        return records[:limit], next_id, results.page_iter.total_scanned_count
+        return records[:limit], next_id, scanned
 
     def count_unread(self, reader: Principal, unread_after: str | None) -> int:
         lower = max(_key_at(self.window_start()), unread_after or "")
-        return AuthorMessageRecord.count(
-            ROOM,
-            AuthorMessageRecord.message_id > lower,
-            filter_condition=AuthorMessageRecord.sender_id != reader.sub,
-        )
+        return self._messages.count(lower, not_sender=reader.sub)
 
     def mark_read(self, reader: Principal) -> dict[str, Any]:
         previous = self._last_visit(reader.sub)
         now = utc_datetime(self._clock())
-        AuthorVisitRecord(reader.sub, last_visited_at=now).save()
+        self._visits.record_visit(reader.sub, now)
         return {
             "last_visited_at": iso_utc(now),
             "previous_visited_at": iso_utc(previous) if previous else None,
@@ -132,40 +134,26 @@ class AuthorChat:
         record = self._find(message_id)
         if record.sender_id != caller.sub and not caller.has_role("admin"):
             raise Forbidden("Only the sender or an admin may delete this message.")
-        record.delete()
+        self._messages.delete(record.message_id)
         return {"success": True, "status": "The chat message was successfully deleted."}
 
     # --- upkeep -----------------------------------------------------------------------
     def purge_expired(self) -> int:
         """Delete the messages older than the window (DynamoDB's TTL does this in AWS, late;
         moto never does). A key-range query on the send time: no table scan."""
-        expired = AuthorMessageRecord.query(
-            ROOM,
-            AuthorMessageRecord.message_id < _key_at(self.window_start()),
-            attributes_to_get=["room", "message_id"],
-        )
-        count = 0
-        with AuthorMessageRecord.batch_write() as batch:
-            for record in expired:
-                batch.delete(record)
-                count += 1
-        return count
+        return self._messages.purge(_key_at(self.window_start()))
 
     # --- helpers ----------------------------------------------------------------------
     def _find(self, message_id: str) -> AuthorMessageRecord:
         if not _MESSAGE_ID.match(message_id) or message_id <= _key_at(self.window_start()):
             raise NotFound("Chat message not found.")
-        try:
-            return AuthorMessageRecord.get(ROOM, message_id)
-        except AuthorMessageRecord.DoesNotExist:
-            raise NotFound("Chat message not found.") from None
+        record = self._messages.get(message_id)
+        if record is None:
+            raise NotFound("Chat message not found.")
+        return record
 
-    @staticmethod
-    def _last_visit(user_id: str) -> datetime | None:
-        try:
-            return AuthorVisitRecord.get(user_id).last_visited_at
-        except AuthorVisitRecord.DoesNotExist:
-            return None
+    def _last_visit(self, user_id: str) -> datetime | None:
+        return self._visits.last_visit(user_id)
 
     @staticmethod
     def _unread(record: AuthorMessageRecord, reader: Principal, unread_after: str | None) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
-from chalicelib.storage.models import RateLimitCounter
+from chalicelib.storage.small_tables import Counters, DynamoCounters
 from chalicelib.web.errors import TooManyRequests
 from chalicelib.web.http import Request
 
@@ -34,7 +34,8 @@ def client_bucket(ip: str) -> str:
 
 
 class RateLimiter:
-    def __init__(self, settings: Settings, clock: Callable[[], float]):
+    def __init__(self, settings: Settings, clock: Callable[[], float], counters: Counters | None = None):
+        self._counters: Counters = counters or DynamoCounters()
         self._limit = settings.rate_limit_requests
         self._window = settings.rate_limit_window_minutes * 60
         self._header = settings.trusted_ip_header
@@ -59,14 +60,8 @@ class RateLimiter:
         blocked_until = self._blocked.get(client)
         if blocked_until is not None and now < blocked_until:
             raise self._too_many(window_end, now)
-        counter = RateLimitCounter("%s#%d" % (client, window_start))
-        counter.update(
-            actions=[
-                RateLimitCounter.requests.add(1),
-                RateLimitCounter.expires_at.set(utc_datetime(window_end + 60)),
-            ]
-        )
-        if counter.requests > self._limit:
+        count = self._counters.increment("%s#%d" % (client, window_start), utc_datetime(window_end + 60))
+        if count > self._limit:
             if len(self._blocked) >= _MAX_BLOCKED:
                 self._blocked.clear()
             self._blocked[client] = window_end

@@ -25,12 +25,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple, TypeGuard
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
-from chalicelib.storage.models import ChatAssignmentRecord, RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.storage.small_tables import Draws, DynamoDraws
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
     MalformedArticle,
@@ -38,7 +37,7 @@ from chalicelib.user_chat.articles import (
     escape_user_text,
     sanitize_html,
 )
-from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, condition_failed, entries
+from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
 from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
 
@@ -110,8 +109,10 @@ class UserChats:
         connections: ZammadConnections,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
+        draws: Draws | None = None,
     ):
         self._settings = settings
+        self._draws: Draws = draws or DynamoDraws()
         self._connections = connections
         self._clock = clock
         self._draw = draw
@@ -123,21 +124,12 @@ class UserChats:
         if not chat_configured(region):
             return False
         key = chat_key(region.slug, device_id)
-        try:
-            return bool(ChatAssignmentRecord.get(key).enabled)
-        except ChatAssignmentRecord.DoesNotExist:
-            pass
+        drawn = self._draws.get(key)
+        if drawn is not None:
+            return drawn
         enabled = self._draw() < int(region.chat_beta_tester_percentage) / 100
-        record = ChatAssignmentRecord(
-            key, enabled=enabled, expires_at=utc_datetime(self._clock() + ASSIGNMENT_DAYS * 86400)
-        )
-        try:
-            record.save(condition=ChatAssignmentRecord.assignment_key.does_not_exist())
-        except PutError as error:
-            if not condition_failed(error):
-                raise
-            return bool(ChatAssignmentRecord.get(key, consistent_read=True).enabled)
-        return enabled
+        expires_at = utc_datetime(self._clock() + ASSIGNMENT_DAYS * 86400)
+        return self._draws.draw_once(key, enabled, expires_at)  # a racing first call may win
 
     # --- the chat ---------------------------------------------------------------------
     def poll(self, region: RegionRecord, device_id: str) -> dict[str, Any]:

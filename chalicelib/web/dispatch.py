@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.platform import metrics
 from chalicelib.platform.config import Settings
 from chalicelib.routes import ROUTES
-from chalicelib.services import Services
+from chalicelib.services import Services, Stores
 from chalicelib.storage.failures import storage_unavailable
 from chalicelib.web.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from chalicelib.web.http import Request, Response
@@ -35,9 +35,11 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}\Z")
 class ChatApi:
     """The services of one instance and the dispatcher in front of them."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, settings: Settings, clock: Callable[[], float] = time.time, stores: Stores | None = None
+    ):
         self.settings = settings
-        self.services = Services(settings, clock)
+        self.services = Services(settings, clock, stores)
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""

@@ -21,7 +21,8 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache
-from chalicelib.storage.models import RegionRecord, StoredMessage, WebhookDeliveryRecord
+from chalicelib.storage.models import RegionRecord, StoredMessage
+from chalicelib.storage.small_tables import Deliveries, DynamoDeliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
 from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
 from chalicelib.user_chat.store import ChatStore, chat_key, condition_failed
@@ -48,7 +49,14 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
 
 
 class ZammadWebhook:
-    def __init__(self, chats: UserChats, region_cache: RegionCache, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        chats: UserChats,
+        region_cache: RegionCache,
+        clock: Callable[[], float] = time.time,
+        deliveries: Deliveries | None = None,
+    ):
+        self._deliveries: Deliveries = deliveries or DynamoDeliveries()
         self._user_chats = chats
         self._chats: ChatStore = chats.store
         self._regions = region_cache
@@ -73,13 +81,13 @@ class ZammadWebhook:
         if delivery_id is not None and not _DELIVERY_ID.match(delivery_id):
             raise BadRequest("Invalid X-Zammad-Delivery.")
         delivery_key = "%s#%s" % (region.slug, delivery_id) if delivery_id else None
-        if delivery_key and self._delivered(delivery_key):
+        if delivery_key and self._deliveries.seen(delivery_key):
             return ["delivery %s: already processed" % delivery_id]
         actions = self._article(region, payload)
         if delivery_key:
-            WebhookDeliveryRecord(
-                delivery_key, expires_at=utc_datetime(self._clock() + DELIVERY_MEMORY_DAYS * 86400)
-            ).save()
+            self._deliveries.remember(
+                delivery_key, utc_datetime(self._clock() + DELIVERY_MEMORY_DAYS * 86400)
+            )
         self._mark_seen(region)
         return actions
 
@@ -137,14 +145,6 @@ class ZammadWebhook:
         if chat is not None and chat.ticket_id == ticket_id:
             return chat
         return None
-
-    @staticmethod
-    def _delivered(delivery_key: str) -> bool:
-        try:
-            WebhookDeliveryRecord.get(delivery_key)
-            return True
-        except WebhookDeliveryRecord.DoesNotExist:
-            return False
 
     def _mark_seen(self, region: RegionRecord) -> None:
         """Polls of this region trust stored messages while deliveries keep coming."""

@@ -7,12 +7,14 @@ from moto import mock_aws
 
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
+from chalicelib.services import memory_stores
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
+from tests.offline import no_network
 
 MESSAGES = "/api/v3/author-chat/messages"
 MESSAGE = "/api/v3/author-chat/messages/{message_id}"
@@ -35,13 +37,29 @@ BOB = token("bob", "author")
 ADMIN = token("root", "admin")
 
 
-@pytest.fixture
-def world():
+def _world(kind):
     clock = Clock()
+    settings = load_settings({"AUTH_JWT_SECRET": JWT_SECRET})
+    if kind == "memory":  # the rules alone: in-memory stores, no network at all
+        with no_network():
+            yield ChatApi(settings, clock=clock, stores=memory_stores()), clock
+        return
     with mock_aws():
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}), clock=clock)
+        api = ChatApi(settings, clock=clock)
         create_tables(ALL_MODELS)
         yield api, clock
+
+
+@pytest.fixture(params=["memory", "moto"])
+def world(request):
+    """Each rule twice: on the in-memory stores (fast, offline) and on DynamoDB (moto)."""
+    yield from _world(request.param)
+
+
+@pytest.fixture
+def moto_world():
+    """For tests that look into the table itself."""
+    yield from _world("moto")
 
 
 def call(api, method, route, headers, body=None, params=None, query=None):
@@ -147,8 +165,8 @@ def test_messages_sent_in_the_same_millisecond_are_all_kept(world):
     assert len(set(ids)) == 5
 
 
-def test_a_message_older_than_the_window_is_never_returned(world):
-    api, clock = world
+def test_a_message_older_than_the_window_is_never_returned(moto_world):
+    api, clock = moto_world
     old = post(api, ALICE, "old news")
     clock.now += 29 * DAY
     recent = post(api, ALICE, "recent")
@@ -161,8 +179,8 @@ def test_a_message_older_than_the_window_is_never_returned(world):
     assert call(api, "DELETE", MESSAGE, ADMIN, params={"message_id": old["id"]})[0] == 404
 
 
-def test_a_shortened_window_applies_to_messages_already_stored(world):
-    api, clock = world
+def test_a_shortened_window_applies_to_messages_already_stored(moto_world):
+    api, clock = moto_world
     old = post(api, ALICE, "ten days ago")
     clock.now += 10 * DAY
     new = post(api, ALICE, "today")
@@ -175,8 +193,8 @@ def test_a_shortened_window_applies_to_messages_already_stored(world):
     assert AuthorMessageRecord.get("room", old["id"]).text == "ten days ago"
 
 
-def test_every_message_carries_its_ttl(world):
-    api, clock = world
+def test_every_message_carries_its_ttl(moto_world):
+    api, clock = moto_world
     message = post(api, ALICE, "expires")
     raw = AuthorMessageRecord._get_connection().connection.client.get_item(
         TableName=AuthorMessageRecord.Meta.table_name,
@@ -248,8 +266,8 @@ def test_bad_limit_or_cursor_is_400(world, query):
     assert status == 400 and set(body) == {"error"}
 
 
-def test_purge_deletes_only_expired_messages_by_key_range(world):
-    api, clock = world
+def test_purge_deletes_only_expired_messages_by_key_range(moto_world):
+    api, clock = moto_world
     post(api, ALICE, "old")
     clock.now += 31 * DAY
     kept = post(api, ALICE, "new")

@@ -1,0 +1,155 @@
+"""The author chat's two tables behind small interfaces, each with an in-memory twin that
+keeps the same promises (tests/contract runs one suite against both, and DynamoDB Local).
+
+`author-messages`: one partition (the room), sorted by message id, which starts with the
+send time, so every read here is a key range, never a scan. `author-visits`: when each
+author last read the chat."""
+
+import threading
+from datetime import datetime
+from typing import Protocol
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.storage.models import AuthorMessageRecord, AuthorVisitRecord
+
+ROOM = "room"
+
+
+class DuplicateMessage(Exception):
+    """A message with this id exists already."""
+
+
+class AuthorMessages(Protocol):
+    def add(self, message: AuthorMessageRecord) -> None:
+        """Store a new message; `DuplicateMessage` if its id is taken."""
+
+    def page(self, above: str, below: str | None, limit: int) -> tuple[list[AuthorMessageRecord], int]:
+        """Up to `limit` messages with `above < id < below` (no upper bound without
+        `below`), newest first, and how many items the store read for them."""
+
+    def count(self, above: str, not_sender: str) -> int:
+        """How many messages above that id were sent by someone else."""
+
+    def get(self, message_id: str) -> AuthorMessageRecord | None: ...
+
+    def delete(self, message_id: str) -> None: ...
+
+    def purge(self, below: str) -> int:
+        """Delete every message below that id; how many."""
+
+
+class AuthorVisits(Protocol):
+    def last_visit(self, user_id: str) -> datetime | None: ...
+
+    def record_visit(self, user_id: str, at: datetime) -> None: ...
+
+
+class DynamoAuthorMessages:
+    def add(self, message: AuthorMessageRecord) -> None:
+        try:
+            message.save(condition=AuthorMessageRecord.message_id.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                raise DuplicateMessage(message.message_id) from None
+            raise
+
+    def page(self, above: str, below: str | None, limit: int) -> tuple[list[AuthorMessageRecord], int]:
+        start = {"room": {"S": ROOM}, "message_id": {"S": below}} if below else None
+        results = AuthorMessageRecord.query(
+            ROOM,
+            AuthorMessageRecord.message_id > above,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=start,
+        )
+        records = list(results)
+        return records, results.page_iter.total_scanned_count
+
+    def count(self, above: str, not_sender: str) -> int:
+        return AuthorMessageRecord.count(
+            ROOM,
+            AuthorMessageRecord.message_id > above,
+            filter_condition=AuthorMessageRecord.sender_id != not_sender,
+        )
+
+    def get(self, message_id: str) -> AuthorMessageRecord | None:
+        try:
+            return AuthorMessageRecord.get(ROOM, message_id)
+        except AuthorMessageRecord.DoesNotExist:
+            return None
+
+    def delete(self, message_id: str) -> None:
+        AuthorMessageRecord(ROOM, message_id).delete()
+
+    def purge(self, below: str) -> int:
+        expired = AuthorMessageRecord.query(
+            ROOM, AuthorMessageRecord.message_id < below, attributes_to_get=["room", "message_id"]
+        )
+        count = 0
+        with AuthorMessageRecord.batch_write() as batch:
+            for record in expired:
+                batch.delete(record)
+                count += 1
+        return count
+
+
+class MemoryAuthorMessages:
+    def __init__(self) -> None:
+        self._messages: dict[str, AuthorMessageRecord] = {}
+        self._lock = threading.Lock()
+
+    def add(self, message: AuthorMessageRecord) -> None:
+        with self._lock:
+            if message.message_id in self._messages:
+                raise DuplicateMessage(message.message_id)
+            self._messages[message.message_id] = message
+
+    def page(self, above: str, below: str | None, limit: int) -> tuple[list[AuthorMessageRecord], int]:
+        with self._lock:
+            ids = sorted(
+                (i for i in self._messages if i > above and (below is None or i < below)), reverse=True
+            )
+            found = [self._messages[i] for i in ids[:limit]]
+        return found, len(found)
+
+    def count(self, above: str, not_sender: str) -> int:
+        with self._lock:
+            return sum(1 for i, m in self._messages.items() if i > above and m.sender_id != not_sender)
+
+    def get(self, message_id: str) -> AuthorMessageRecord | None:
+        with self._lock:
+            return self._messages.get(message_id)
+
+    def delete(self, message_id: str) -> None:
+        with self._lock:
+            self._messages.pop(message_id, None)
+
+    def purge(self, below: str) -> int:
+        with self._lock:
+            expired = [i for i in self._messages if i < below]
+            for message_id in expired:
+                del self._messages[message_id]
+        return len(expired)
+
+
+class DynamoAuthorVisits:
+    def last_visit(self, user_id: str) -> datetime | None:
+        try:
+            return AuthorVisitRecord.get(user_id).last_visited_at
+        except AuthorVisitRecord.DoesNotExist:
+            return None
+
+    def record_visit(self, user_id: str, at: datetime) -> None:
+        AuthorVisitRecord(user_id, last_visited_at=at).save()
+
+
+class MemoryAuthorVisits:
+    def __init__(self) -> None:
+        self._visits: dict[str, datetime] = {}
+
+    def last_visit(self, user_id: str) -> datetime | None:
+        return self._visits.get(user_id)
+
+    def record_visit(self, user_id: str, at: datetime) -> None:
+        self._visits[user_id] = at

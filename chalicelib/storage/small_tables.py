@@ -1,0 +1,108 @@
+"""The small bookkeeping tables behind one-method interfaces, each with an in-memory twin
+that keeps the same promises (tests/contract runs one suite against both, and DynamoDB
+Local). Their items expire by DynamoDB's TTL; the twins keep everything (a test's life).
+
+- `Counters` (rate-limits): an atomic increment, shared by every instance.
+- `Draws` (chat-assignments): a value written once; later writers read the first.
+- `Deliveries` (webhook-deliveries): ids remembered for a while.
+"""
+
+import threading
+from datetime import datetime
+from typing import Protocol
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.storage.models import ChatAssignmentRecord, RateLimitCounter, WebhookDeliveryRecord
+
+
+class Counters(Protocol):
+    def increment(self, key: str, expires_at: datetime) -> int:
+        """Add one to the counter (created at 0) and return its new value, atomically."""
+
+
+class Draws(Protocol):
+    def get(self, key: str) -> bool | None: ...
+
+    def draw_once(self, key: str, value: bool, expires_at: datetime) -> bool:
+        """Store the value unless one is stored; the value stored either way."""
+
+
+class Deliveries(Protocol):
+    def seen(self, key: str) -> bool: ...
+
+    def remember(self, key: str, expires_at: datetime) -> None: ...
+
+
+class DynamoCounters:
+    def increment(self, key: str, expires_at: datetime) -> int:
+        counter = RateLimitCounter(key)
+        counter.update(
+            actions=[RateLimitCounter.requests.add(1), RateLimitCounter.expires_at.set(expires_at)]
+        )
+        return int(counter.requests)
+
+
+class MemoryCounters:
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def increment(self, key: str, expires_at: datetime) -> int:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
+
+
+class DynamoDraws:
+    def get(self, key: str) -> bool | None:
+        try:
+            return bool(ChatAssignmentRecord.get(key).enabled)
+        except ChatAssignmentRecord.DoesNotExist:
+            return None
+
+    def draw_once(self, key: str, value: bool, expires_at: datetime) -> bool:
+        record = ChatAssignmentRecord(key, enabled=value, expires_at=expires_at)
+        try:
+            record.save(condition=ChatAssignmentRecord.assignment_key.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return bool(ChatAssignmentRecord.get(key, consistent_read=True).enabled)
+        return value
+
+
+class MemoryDraws:
+    def __init__(self) -> None:
+        self._values: dict[str, bool] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bool | None:
+        return self._values.get(key)
+
+    def draw_once(self, key: str, value: bool, expires_at: datetime) -> bool:
+        with self._lock:
+            return self._values.setdefault(key, value)
+
+
+class DynamoDeliveries:
+    def seen(self, key: str) -> bool:
+        try:
+            WebhookDeliveryRecord.get(key)
+            return True
+        except WebhookDeliveryRecord.DoesNotExist:
+            return False
+
+    def remember(self, key: str, expires_at: datetime) -> None:
+        WebhookDeliveryRecord(key, expires_at=expires_at).save()
+
+
+class MemoryDeliveries:
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+
+    def seen(self, key: str) -> bool:
+        return key in self._keys
+
+    def remember(self, key: str, expires_at: datetime) -> None:
+        self._keys.add(key)

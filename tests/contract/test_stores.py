@@ -1,0 +1,107 @@
+"""One contract, three engines: every store interface keeps the same promises in memory,
+on moto and on Amazon's DynamoDB Local. The in-memory twins are what the offline tier runs
+the rules on; this suite is why that is honest."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.author_chat.store import DuplicateMessage
+from chalicelib.platform.config import load_settings
+from chalicelib.services import dynamo_stores, memory_stores
+from chalicelib.storage.connection import bind_models
+from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
+from chalicelib.storage.tables import create_tables
+from tests.conftest import unique_prefix
+
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "moto", "dynamodb-local"])
+def stores(request):
+    if request.param == "memory":
+        return memory_stores()
+    endpoint = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
+    bind_models(
+        ALL_MODELS,
+        load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}),
+    )
+    create_tables(ALL_MODELS)
+    return dynamo_stores()
+
+
+def message(message_id, sender="alice"):
+    return AuthorMessageRecord(
+        "room", message_id, text="text of " + message_id, sender_id=sender, sender_name=sender.title(),
+        sender_email="", sent_at=LATER, expires_at=LATER,
+    )  # fmt: skip
+
+
+def ids(records):
+    return [record.message_id for record in records]
+
+
+def test_author_messages_are_a_key_range(stores):
+    messages = stores.author_messages
+    for index, sender in enumerate(["alice", "bob", "alice", "carol", "bob"]):
+        messages.add(message("%013d-0000000%d" % (1000 + index, index), sender))
+    every = ["0000000001004-00000004", "0000000001003-00000003", "0000000001002-00000002",
+             "0000000001001-00000001", "0000000001000-00000000"]  # fmt: skip
+    assert ids(messages.page("0", None, 10)[0]) == every  # newest first
+    page, read = messages.page("0", None, 2)
+    assert ids(page) == every[:2] and read == 2
+    assert ids(messages.page("0", every[1], 2)[0]) == every[2:4]  # strictly below
+    assert ids(messages.page(every[2], None, 10)[0]) == every[:2]  # strictly above
+    assert messages.count("0", not_sender="alice") == 3
+    assert messages.count(every[2], not_sender="bob") == 1
+    assert messages.get(every[0]).text == "text of " + every[0]
+    assert messages.get("0000000009999-00000000") is None
+    with pytest.raises(DuplicateMessage):
+        messages.add(message(every[0]))
+    messages.delete(every[0])
+    messages.delete(every[0])  # deleting what is gone is fine
+    assert messages.get(every[0]) is None
+    assert messages.purge(every[2]) == 2
+    assert ids(messages.page("0", None, 10)[0]) == every[1:3]
+
+
+def test_author_visits(stores):
+    visits = stores.author_visits
+    assert visits.last_visit("alice") is None
+    visits.record_visit("alice", datetime(2026, 11, 27, 10, 0, 0, 123000, tzinfo=UTC))
+    visits.record_visit("alice", LATER)
+    assert visits.last_visit("alice") == LATER
+    assert visits.last_visit("bob") is None
+
+
+def test_counters_count_atomically(stores):
+    counters = stores.counters
+    assert [counters.increment("a#0", LATER) for _ in range(3)] == [1, 2, 3]
+    assert counters.increment("b#0", LATER) == 1
+    seen = []
+    threads = [
+        threading.Thread(target=lambda: seen.append(counters.increment("c#0", LATER))) for _ in range(10)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seen) == list(range(1, 11))
+
+
+def test_a_draw_is_made_once(stores):
+    draws = stores.draws
+    assert draws.get("r#device") is None
+    assert draws.draw_once("r#device", True, LATER) is True
+    assert draws.draw_once("r#device", False, LATER) is True  # the first one stays
+    assert draws.get("r#device") is True
+    assert draws.draw_once("r#other", False, LATER) is False
+
+
+def test_deliveries_are_remembered(stores):
+    deliveries = stores.deliveries
+    assert not deliveries.seen("r#d1")
+    deliveries.remember("r#d1", LATER)
+    deliveries.remember("r#d1", LATER)
+    assert deliveries.seen("r#d1") and not deliveries.seen("r#d2")
