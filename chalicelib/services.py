@@ -18,7 +18,8 @@ from chalicelib.author_chat.store import (
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.platform.rate_limit import RateLimiter
-from chalicelib.regions.store import RegionCache, RegionStore
+from chalicelib.regions.service import Regions
+from chalicelib.regions.store import DynamoRegionTable, MemoryRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.small_tables import (
@@ -38,9 +39,10 @@ from chalicelib.webhook.service import ZammadWebhook
 
 
 class Stores(NamedTuple):
-    """The tables behind interfaces with in-memory twins (the rest: regions, user chats,
-    still go to DynamoDB directly)."""
+    """The tables behind interfaces with in-memory twins (the user chats still go to
+    DynamoDB directly)."""
 
+    regions: RegionTable
     author_messages: AuthorMessages
     author_visits: AuthorVisits
     counters: Counters
@@ -50,14 +52,24 @@ class Stores(NamedTuple):
 
 def dynamo_stores() -> Stores:
     return Stores(
-        DynamoAuthorMessages(), DynamoAuthorVisits(), DynamoCounters(), DynamoDraws(), DynamoDeliveries()
+        DynamoRegionTable(),
+        DynamoAuthorMessages(),
+        DynamoAuthorVisits(),
+        DynamoCounters(),
+        DynamoDraws(),
+        DynamoDeliveries(),
     )
 
 
 def memory_stores() -> Stores:
     """Twins that keep the same promises in memory: for fast tests of the rules."""
     return Stores(
-        MemoryAuthorMessages(), MemoryAuthorVisits(), MemoryCounters(), MemoryDraws(), MemoryDeliveries()
+        MemoryRegionTable(),
+        MemoryAuthorMessages(),
+        MemoryAuthorVisits(),
+        MemoryCounters(),
+        MemoryDraws(),
+        MemoryDeliveries(),
     )
 
 
@@ -73,9 +85,11 @@ class Services:
         self.clock = clock
         self.auth = Authenticator(settings)
         self.rate_limiter = RateLimiter(settings, clock, stores.counters)
-        self.regions = RegionStore(clock)
-        self.region_cache = RegionCache(self.regions)
+        self.regions = Regions(clock, stores.regions)
+        self.region_cache = RegionCache(self.regions.find)
         self.zammad = ZammadConnections()
         self.user_chats = UserChats(settings, self.zammad, clock, draws=stores.draws)
-        self.webhook = ZammadWebhook(self.user_chats, self.region_cache, clock, stores.deliveries)
+        self.webhook = ZammadWebhook(
+            self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
+        )
         self.author_chat = AuthorChat(settings, clock, stores.author_messages, stores.author_visits)

@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
-from chalicelib.regions.store import RegionStore
+from chalicelib.regions.service import Regions
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
@@ -80,7 +80,7 @@ def main() -> None:
     for line in create_tables(ALL_MODELS):
         print("table " + line)
     webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    RegionStore().put(
+    Regions().put(
         DEMO_REGION,
         {
             "name": "Demo region",

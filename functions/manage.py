@@ -105,9 +105,9 @@ def run(argv, out=sys.stdout) -> int:
         return 0
 
     from chalicelib.regions.rules import public_view
-    from chalicelib.regions.store import RegionStore
+    from chalicelib.regions.service import Regions
 
-    store = RegionStore()
+    store = Regions()
     result: Any
     if args.action == "put":
         result = public_view(store.put(args.slug, _region_changes(args)))

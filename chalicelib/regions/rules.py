@@ -30,6 +30,10 @@ _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
 WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
 
 
+def is_slug(slug: str) -> bool:
+    return bool(SLUG.match(slug)) and slug not in RESERVED_SLUGS
+
+
 def validate_slug(slug: str) -> str:
     if not SLUG.match(slug or ""):
         raise BadRequest("A region slug is 1-100 lower-case letters, digits, '-' or '_'.")

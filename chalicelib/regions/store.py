@@ -1,64 +1,105 @@
-"""Regions in DynamoDB, and the 30 s cache that spares app requests a region read.
-Secrets are write-only, so a client that reads a region, changes its name and writes it
-back must not erase the Zammad token (see rules.py)."""
+"""The regions table behind a small interface (DynamoDB, and an in-memory twin that keeps
+the same promises: tests/contract), and the 30 s cache that spares app requests a region
+read."""
 
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.platform.times import utc_datetime
-from chalicelib.regions.rules import RESERVED_SLUGS, SLUG, check_changes, validate_slug
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.regions.rules import is_slug
 from chalicelib.storage.models import RegionRecord
-from chalicelib.web.errors import BadRequest, Conflict, NotFound
 
 CACHE_SECONDS = 30
 
 
-class RegionStore:
-    def __init__(self, clock: Callable[[], float] = time.time):
-        self._clock = clock
+class RegionTable(Protocol):
+    def find(self, slug: str) -> RegionRecord | None: ...
 
-    def get(self, slug: str) -> RegionRecord:
-        validate_slug(slug)
-        record = self.find(slug)
-        if record is None:
-            raise NotFound("Region not found.")
-        return record
+    def all(self) -> list[RegionRecord]:
+        """Every region, by slug (a scan: the table is small, and only admins list it)."""
 
+    def save(self, record: RegionRecord) -> None: ...
+
+    def delete(self, slug: str) -> None: ...
+
+    def slugs_with_webhook_token(self, token: str) -> list[str]:
+        """The regions (at most two) whose webhook token this is (an index, not a scan)."""
+
+    def mark_webhook_seen(self, slug: str, at: float) -> bool:
+        """Record a valid webhook delivery; False if the region is gone (nothing written)."""
+
+
+class DynamoRegionTable:
     def find(self, slug: str) -> RegionRecord | None:
         try:
             return RegionRecord.get(slug)
         except RegionRecord.DoesNotExist:
             return None
 
-    def list(self) -> list[RegionRecord]:
+    def all(self) -> list[RegionRecord]:
         return sorted(RegionRecord.scan(), key=lambda record: record.slug)
 
-    def put(self, slug: str, changes: dict[str, Any]) -> RegionRecord:
-        validate_slug(slug)
-        changes = check_changes(dict(changes))
-        record = self.find(slug) or RegionRecord(slug, name=slug)
-        for field, value in changes.items():
-            setattr(record, field, value)
-        if record.zammad_webhook_token and not record.zammad_webhook_secret:
-            # A token travels in a URL; only the signature proves a delivery is Zammad's.
-            raise BadRequest("zammad_webhook_secret is required when zammad_webhook_token is set.")
-        if changes.get("zammad_webhook_token"):
-            self._check_webhook_token_free(slug, changes["zammad_webhook_token"])
-        record.updated_at = utc_datetime(self._clock())
+    def save(self, record: RegionRecord) -> None:
         record.save()
-        return record
 
     def delete(self, slug: str) -> None:
-        record = self.get(slug)
-        record.delete()
+        RegionRecord(slug).delete()
 
-    @staticmethod
-    def _check_webhook_token_free(slug: str, token: str) -> None:
-        for other in RegionRecord.webhook_token_index.query(token, limit=2):
-            if other.slug != slug:
-                raise Conflict("zammad_webhook_token is already used by another region.")
+    def slugs_with_webhook_token(self, token: str) -> list[str]:
+        return [hit.slug for hit in RegionRecord.webhook_token_index.query(token, limit=2)]
+
+    def mark_webhook_seen(self, slug: str, at: float) -> bool:
+        try:
+            RegionRecord(slug).update(
+                actions=[RegionRecord.webhook_seen_at.set(at)], condition=RegionRecord.slug.exists()
+            )
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False  # deleted meanwhile: not recreated
+            raise
+        return True
+
+
+class MemoryRegionTable:
+    """Keeps each region as DynamoDB would (serialised), so callers get copies."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def find(self, slug: str) -> RegionRecord | None:
+        with self._lock:
+            item = self._items.get(slug)
+        return RegionRecord.from_raw_data(item) if item is not None else None
+
+    def all(self) -> list[RegionRecord]:
+        with self._lock:
+            items = [self._items[slug] for slug in sorted(self._items)]
+        return [RegionRecord.from_raw_data(item) for item in items]
+
+    def save(self, record: RegionRecord) -> None:
+        with self._lock:
+            self._items[record.slug] = record.serialize()
+
+    def delete(self, slug: str) -> None:
+        with self._lock:
+            self._items.pop(slug, None)
+
+    def slugs_with_webhook_token(self, token: str) -> list[str]:
+        with self._lock:
+            return sorted(
+                slug for slug, item in self._items.items() if item.get("zammad_webhook_token") == {"S": token}
+            )[:2]
+
+    def mark_webhook_seen(self, slug: str, at: float) -> bool:
+        with self._lock:
+            if slug not in self._items:
+                return False
+            self._items[slug]["webhook_seen_at"] = {"N": repr(at)}
+            return True
 
 
 class RegionCache:
@@ -69,23 +110,27 @@ class RegionCache:
     MAX_ENTRIES = 1000  # unknown slugs are cached too; bound what random ones can fill
 
     def __init__(
-        self, store: RegionStore, clock: Callable[[], float] = time.monotonic, seconds: float = CACHE_SECONDS
+        self,
+        find: Callable[[str], RegionRecord | None],
+        clock: Callable[[], float] = time.monotonic,
+        seconds: float = CACHE_SECONDS,
     ):
-        self._store = store
+        self._find = find
         self._clock = clock
         self._seconds = seconds
         self._entries: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
     def get(self, slug: str) -> RegionRecord | None:
-        if not SLUG.match(slug) or slug in RESERVED_SLUGS:
+        """The region, or None for an unknown slug (or one that is not a slug at all)."""
+        if not is_slug(slug):
             return None
         now = self._clock()
         with self._lock:
             entry = self._entries.get(slug)
         if entry is not None and now - entry[0] < self._seconds:
             return entry[1]
-        record = self._store.find(slug)
+        record = self._find(slug)
         with self._lock:
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()

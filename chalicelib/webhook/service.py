@@ -16,16 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
-from chalicelib.regions.store import RegionCache
+from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord, StoredMessage
 from chalicelib.storage.small_tables import Deliveries, DynamoDeliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
 from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
-from chalicelib.user_chat.store import ChatStore, chat_key, condition_failed
+from chalicelib.user_chat.store import ChatStore, chat_key
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
 
 DELIVERY_MEMORY_DAYS = 7
@@ -53,10 +51,12 @@ class ZammadWebhook:
         self,
         chats: UserChats,
         region_cache: RegionCache,
+        region_table: RegionTable,
         clock: Callable[[], float] = time.time,
         deliveries: Deliveries | None = None,
     ):
         self._deliveries: Deliveries = deliveries or DynamoDeliveries()
+        self._table = region_table
         self._user_chats = chats
         self._chats: ChatStore = chats.store
         self._regions = region_cache
@@ -67,8 +67,8 @@ class ZammadWebhook:
         region without a secret: a token alone, in a URL, is not enough to write chats)."""
         if not token or not WEBHOOK_TOKEN.match(token):
             raise Unauthorized("Invalid webhook token or signature.")
-        hits = list(RegionRecord.webhook_token_index.query(token, limit=1))
-        region = self._regions.get(hits[0].slug) if hits else None
+        hits = self._table.slugs_with_webhook_token(token)
+        region = self._regions.get(hits[0]) if hits else None
         if region is None or not hmac.compare_digest(region.zammad_webhook_token or "", token):
             raise Unauthorized("Invalid webhook token or signature.")
         if not region.zammad_webhook_secret or not signature_valid(
@@ -151,12 +151,5 @@ class ZammadWebhook:
         now = self._clock()
         if region.webhook_seen_at is not None and now - region.webhook_seen_at < _SEEN_REFRESH_SECONDS:
             return
-        try:
-            RegionRecord(region.slug).update(
-                actions=[RegionRecord.webhook_seen_at.set(now)], condition=RegionRecord.slug.exists()
-            )
-        except UpdateError as error:
-            if condition_failed(error):
-                return  # the region was deleted meanwhile
-            raise
-        region.webhook_seen_at = now
+        if self._table.mark_webhook_seen(region.slug, now):  # False: deleted meanwhile
+            region.webhook_seen_at = now

@@ -11,7 +11,7 @@ from chalicelib.author_chat.store import DuplicateMessage
 from chalicelib.platform.config import load_settings
 from chalicelib.services import dynamo_stores, memory_stores
 from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
+from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, RegionRecord
 from chalicelib.storage.tables import create_tables
 from tests.conftest import unique_prefix
 
@@ -105,3 +105,22 @@ def test_deliveries_are_remembered(stores):
     deliveries.remember("r#d1", LATER)
     deliveries.remember("r#d1", LATER)
     assert deliveries.seen("r#d1") and not deliveries.seen("r#d2")
+
+
+def test_regions_are_found_by_slug_and_by_webhook_token(stores):
+    table = stores.regions
+    assert table.find("augsburg") is None and table.all() == []
+    for slug, token in (("berlin", None), ("augsburg", "t" * 20)):
+        table.save(RegionRecord(slug, name=slug.title(), updated_at=LATER, zammad_webhook_token=token))
+    found = table.find("augsburg")
+    assert (found.name, found.zammad_webhook_token, found.updated_at) == ("Augsburg", "t" * 20, LATER)
+    found.name = "changed, not saved"
+    assert table.find("augsburg").name == "Augsburg"  # a copy, as DynamoDB gives
+    assert [record.slug for record in table.all()] == ["augsburg", "berlin"]
+    assert table.slugs_with_webhook_token("t" * 20) == ["augsburg"]
+    assert table.slugs_with_webhook_token("u" * 20) == []
+    assert table.mark_webhook_seen("augsburg", 1_800_000_000.5) is True
+    assert table.find("augsburg").webhook_seen_at == 1_800_000_000.5
+    table.delete("berlin")
+    assert table.mark_webhook_seen("berlin", 1.0) is False
+    assert table.find("berlin") is None  # not recreated by the update

@@ -8,7 +8,7 @@ from pynamodb.models import Model
 
 from chalicelib.platform import metrics
 from chalicelib.platform.config import load_settings
-from chalicelib.regions.store import RegionStore
+from chalicelib.regions.service import Regions
 from chalicelib.storage.connection import bind_models, ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 from chalicelib.storage.tables import create_tables
@@ -94,7 +94,7 @@ def test_tables_carry_the_prefix_and_the_webhook_index(settings):
 
 def test_regions_round_trip_and_are_found_by_webhook_token(settings):
     create_tables(ALL_MODELS)
-    store = RegionStore()
+    store = Regions()
     store.put(
         "augsburg", {"name": "Augsburg", "zammad_webhook_token": "t" * 24, "zammad_webhook_secret": "s" * 24}
     )
@@ -109,7 +109,7 @@ def test_regions_round_trip_and_are_found_by_webhook_token(settings):
 
 def test_each_dynamodb_call_is_counted_once(settings):
     create_tables(ALL_MODELS)
-    store = RegionStore()
+    store = Regions()
     with metrics.collect() as calls:
         store.put("a", {})  # GetItem + PutItem
         store.find("a")  # GetItem
