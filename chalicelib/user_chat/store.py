@@ -249,6 +249,15 @@ class ChatStore:
             UserChatRecord.messages_version.add(1),
         ]
 
+    def _give_up_storing(self, chat: UserChatRecord) -> bool:
+        """The messages outgrew DynamoDB's item: from now on they are read from Zammad.
+        False if the chat is gone meanwhile."""
+        try:
+            _update(chat, self._stop_storing(), _same_chat(chat))
+            return True
+        except ChatGone:
+            return False
+
     # --- messages learnt from Zammad ----------------------------------------------------
     def replace_messages(
         self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
@@ -271,10 +280,7 @@ class ChatStore:
         except UpdateError as error:
             if not too_large(error):
                 raise
-            try:
-                _update(chat, self._stop_storing(), _same_chat(chat))
-            except ChatGone:
-                pass
+            self._give_up_storing(chat)
         chat.messages = messages  # answer with Zammad's list in any case
 
     def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
@@ -308,11 +314,7 @@ class ChatStore:
             except UpdateError as error:
                 if not too_large(error):
                     raise
-                try:
-                    _update(chat, self._stop_storing(), _same_chat(chat))
-                except ChatGone:
-                    return False
-                return True
+                return self._give_up_storing(chat)
             fresh = self.get(chat.chat_key)
             if fresh is None or fresh.generation != chat.generation:
                 return False
