@@ -33,16 +33,19 @@ from chalicelib.storage.small_tables import (
     MemoryDeliveries,
     MemoryDraws,
 )
+from chalicelib.user_chat.memory_store import Chats, MemoryChatStore
 from chalicelib.user_chat.service import UserChats
+from chalicelib.user_chat.store import ChatStore
 from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.webhook.service import ZammadWebhook
 
 
 class Stores(NamedTuple):
-    """The tables behind interfaces with in-memory twins (the user chats still go to
-    DynamoDB directly)."""
+    """Every table, behind an interface with an in-memory twin that keeps the same promises
+    (tests/contract)."""
 
     regions: RegionTable
+    chats: Chats
     author_messages: AuthorMessages
     author_visits: AuthorVisits
     counters: Counters
@@ -50,9 +53,10 @@ class Stores(NamedTuple):
     deliveries: Deliveries
 
 
-def dynamo_stores() -> Stores:
+def dynamo_stores(settings: Settings) -> Stores:
     return Stores(
         DynamoRegionTable(),
+        ChatStore(settings),
         DynamoAuthorMessages(),
         DynamoAuthorVisits(),
         DynamoCounters(),
@@ -61,10 +65,11 @@ def dynamo_stores() -> Stores:
     )
 
 
-def memory_stores() -> Stores:
+def memory_stores(settings: Settings) -> Stores:
     """Twins that keep the same promises in memory: for fast tests of the rules."""
     return Stores(
         MemoryRegionTable(),
+        MemoryChatStore(settings),
         MemoryAuthorMessages(),
         MemoryAuthorVisits(),
         MemoryCounters(),
@@ -80,7 +85,7 @@ class Services:
         self, settings: Settings, clock: Callable[[], float] = time.time, stores: Stores | None = None
     ):
         bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client; no I/O
-        stores = stores or dynamo_stores()
+        stores = stores or dynamo_stores(settings)
         self.settings = settings
         self.clock = clock
         self.auth = Authenticator(settings)
@@ -88,7 +93,7 @@ class Services:
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)
         self.zammad = ZammadConnections()
-        self.user_chats = UserChats(settings, self.zammad, clock, draws=stores.draws)
+        self.user_chats = UserChats(settings, self.zammad, clock, draws=stores.draws, chats=stores.chats)
         self.webhook = ZammadWebhook(
             self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
         )

@@ -37,6 +37,7 @@ from chalicelib.user_chat.articles import (
     escape_user_text,
     sanitize_html,
 )
+from chalicelib.user_chat.memory_store import Chats
 from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
 from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
@@ -110,13 +111,14 @@ class UserChats:
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
         draws: Draws | None = None,
+        chats: Chats | None = None,
     ):
         self._settings = settings
         self._draws: Draws = draws or DynamoDraws()
         self._connections = connections
         self._clock = clock
         self._draw = draw
-        self.store = ChatStore(settings)
+        self.store: Chats = chats or ChatStore(settings)
 
     # --- is_chat_enabled --------------------------------------------------------------
     def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:

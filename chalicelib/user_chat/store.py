@@ -54,6 +54,11 @@ def _same_chat(chat: UserChatRecord):
     return UserChatRecord.generation == chat.generation
 
 
+def _holds_lease(claim: UserChatRecord):
+    # The item must exist too: a missing lease_id compared with a missing one is no lease.
+    return UserChatRecord.chat_key.exists() & (UserChatRecord.lease_id == claim.lease_id)
+
+
 def _delete_if(record: UserChatRecord, condition) -> bool:
     """Delete the item if the condition holds; False if it did not (or the item is gone)."""
     try:
@@ -129,7 +134,7 @@ class ChatStore:
 
     def withdraw(self, claim: UserChatRecord) -> bool:
         """Remove a claim whose ticket does not exist (unless someone took it over)."""
-        return _delete_if(claim, UserChatRecord.lease_id == claim.lease_id)
+        return _delete_if(claim, _holds_lease(claim))
 
     def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
         """Creating the ticket was sent but not answered: Zammad may have it."""
@@ -137,7 +142,7 @@ class ChatStore:
             _update(
                 claim,
                 [UserChatRecord.state.set("uncertain"), UserChatRecord.lease_until.set(now)],
-                UserChatRecord.lease_id == claim.lease_id,
+                _holds_lease(claim),
             )
         except ChatGone:
             pass  # another request took the claim over; it settles the chat
@@ -166,7 +171,7 @@ class ChatStore:
         ]
         if claim.creating_mark:
             actions.append(UserChatRecord.sent[claim.creating_mark].set(now))
-        _update(claim, actions, UserChatRecord.lease_id == claim.lease_id)
+        _update(claim, actions, _holds_lease(claim))
 
     # --- a later message: begin (the mark), then finish or abandon ---------------------
     def begin_send(self, chat: UserChatRecord, mark: str, now: float, until: float) -> bool:

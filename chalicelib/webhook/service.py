@@ -22,8 +22,9 @@ from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord, StoredMessage
 from chalicelib.storage.small_tables import Deliveries, DynamoDeliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
+from chalicelib.user_chat.memory_store import Chats
 from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
-from chalicelib.user_chat.store import ChatStore, chat_key
+from chalicelib.user_chat.store import chat_key
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
 
 DELIVERY_MEMORY_DAYS = 7
@@ -58,7 +59,7 @@ class ZammadWebhook:
         self._deliveries: Deliveries = deliveries or DynamoDeliveries()
         self._table = region_table
         self._user_chats = chats
-        self._chats: ChatStore = chats.store
+        self._chats: Chats = chats.store
         self._regions = region_cache
         self._clock = clock
 

@@ -21,14 +21,14 @@ LATER = datetime(2030, 1, 1, tzinfo=UTC)
 @pytest.fixture(params=["memory", "moto", "dynamodb-local"])
 def stores(request):
     if request.param == "memory":
-        return memory_stores()
+        return memory_stores(load_settings({}))
     endpoint = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
     bind_models(
         ALL_MODELS,
         load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}),
     )
     create_tables(ALL_MODELS)
-    return dynamo_stores()
+    return dynamo_stores(load_settings({}))
 
 
 def message(message_id, sender="alice"):

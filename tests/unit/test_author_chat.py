@@ -42,7 +42,7 @@ def _world(kind):
     settings = load_settings({"AUTH_JWT_SECRET": JWT_SECRET})
     if kind == "memory":  # the rules alone: in-memory stores, no network at all
         with no_network():
-            yield ChatApi(settings, clock=clock, stores=memory_stores()), clock
+            yield ChatApi(settings, clock=clock, stores=memory_stores(settings)), clock
         return
     with mock_aws():
         api = ChatApi(settings, clock=clock)

@@ -8,13 +8,15 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.platform.config import load_settings
-from chalicelib.storage.models import ALL_MODELS, UserChatRecord
+from chalicelib.services import memory_stores
+from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.service import article_message, escape_user_text
 from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
+from tests.offline import no_network
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
@@ -26,15 +28,23 @@ def zammad():
         yield emulator
 
 
-@pytest.fixture
-def world(zammad):
+@pytest.fixture(params=["memory", "moto"])
+def world(request, zammad):
+    """Each rule twice: on the in-memory stores with no network but the emulated Zammad on
+    127.0.0.1, and on DynamoDB (moto)."""
     clock = Clock()
+    settings = load_settings({"SERVER_TIMING": "1"})
+    region = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
+    if request.param == "memory":
+        with no_network(loopback=True):
+            api = ChatApi(settings, clock=clock, stores=memory_stores(settings))
+            api.services.regions.put("augsburg", region)
+            yield api, clock
+        return
     with mock_aws():
-        api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
+        api = ChatApi(settings, clock=clock)
         create_tables(ALL_MODELS)
-        api.services.regions.put(
-            "augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
-        )
+        api.services.regions.put("augsburg", region)
         yield api, clock
 
 
@@ -132,7 +142,7 @@ def test_a_chat_too_large_for_one_item_is_served_from_zammad(world, zammad):
         clock.now += 60
         status, _ = send(api, ("<%d>" % index) * 2500)
         assert status == 200
-    record = UserChatRecord.get("augsburg#device-1")
+    record = api.services.user_chats.store.get("augsburg#device-1")
     assert record.messages == [] and record.messages_stored is False
     status, body = poll(api)
     assert status == 200 and len(body["messages"]) == 45

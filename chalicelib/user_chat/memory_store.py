@@ -1,0 +1,289 @@
+"""The user-chat table's in-memory twin: `ChatStore`'s promises (conditions on generation,
+lease, send marks and the messages' version; DynamoDB's 400 KB item limit) kept in a dict,
+so the user chat's rules can be tested without DynamoDB. tests/contract runs one suite
+against this and against `ChatStore` on moto and DynamoDB Local.
+
+Items are kept as DynamoDB would keep them (serialised), and every write refreshes the
+caller's record from the stored item, as `Model.update` does with DynamoDB's answer."""
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.models import StoredMessage, UserChatRecord
+from chalicelib.user_chat.store import (
+    KEY_MARK_SECONDS,
+    TEXT_MARK_SECONDS,
+    ChatGone,
+    ChatStore,
+    entries,
+    ticket_key,
+)
+
+ITEM_LIMIT_BYTES = 400 * 1024
+
+
+def _as_dicts(messages: list[Any]) -> list[dict[str, Any]]:
+    return [dict(m.attribute_values) if isinstance(m, StoredMessage) else dict(m) for m in messages]
+
+
+class MemoryChatStore:
+    def __init__(self, settings: Settings):
+        self.retention_seconds = settings.ticket_retention_days * 86400
+        self._items: dict[str, dict[str, Any]] = {}
+        self._lock = threading.RLock()
+
+    # --- the engine: read, check, change, write back ------------------------------------
+    def _load(self, key: str) -> UserChatRecord | None:
+        item = self._items.get(key)
+        return UserChatRecord.from_raw_data(json.loads(json.dumps(item))) if item is not None else None
+
+    def _write(self, record: UserChatRecord, into: UserChatRecord | None = None) -> None:
+        item = record.serialize()
+        if len(json.dumps(item)) > ITEM_LIMIT_BYTES:
+            raise _TooLarge()
+        self._items[record.chat_key] = item
+        if into is not None:  # as Model.update refreshes the caller's record
+            into.deserialize(json.loads(json.dumps(item)))
+
+    def _change(
+        self,
+        chat: UserChatRecord,
+        condition: Callable[[UserChatRecord], bool],
+        change: Callable[[UserChatRecord], None],
+    ) -> None:
+        """Apply `change` to the stored item if `condition` holds for it; `ChatGone` if not."""
+        with self._lock:
+            stored = self._load(chat.chat_key)
+            if stored is None or not condition(stored):
+                raise ChatGone()
+            change(stored)
+            self._write(stored, into=chat)
+
+    def get(self, key: str) -> UserChatRecord | None:
+        with self._lock:
+            return self._load(key)
+
+    # --- a new chat ---------------------------------------------------------------------
+    def claim(
+        self,
+        key: str,
+        previous: UserChatRecord | None,
+        language: str,
+        consent: bool | None,
+        mark: str,
+        now: float,
+        lease_seconds: float,
+    ) -> UserChatRecord | None:
+        record = UserChatRecord(
+            key,
+            region_slug=key.split("#", 1)[0],
+            state="creating",
+            generation=(previous.generation + 1) if previous else 1,
+            lease_id=uuid.uuid4().hex,
+            lease_until=now + lease_seconds,
+            claimed_at=now,
+            creating_mark=mark,
+            language=language,
+            evaluation_consent=bool(consent),
+            messages=[],
+            last_activity=now,
+            expires_at=utc_datetime(now + self.retention_seconds),
+        )
+        with self._lock:
+            stored = self._load(key)
+            if previous is None:
+                taken = stored is not None
+            else:
+                taken = stored is None or stored.generation != previous.generation
+            if taken:  # another request claimed it first
+                return None
+            self._write(record)
+        return record
+
+    def withdraw(self, claim: UserChatRecord) -> bool:
+        with self._lock:
+            stored = self._load(claim.chat_key)
+            if stored is None or stored.lease_id != claim.lease_id:
+                return False
+            del self._items[claim.chat_key]
+            return True
+
+    def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
+        def change(record: UserChatRecord) -> None:
+            record.state, record.lease_until = "uncertain", now
+
+        try:
+            self._change(claim, lambda stored: stored.lease_id == claim.lease_id, change)
+        except ChatGone:
+            pass
+
+    def open(
+        self, claim: UserChatRecord, ticket_id: int, messages: list[Any], now: float, fetched_at: float
+    ) -> None:
+        def change(record: UserChatRecord) -> None:
+            record.state, record.ticket_id = "open", ticket_id
+            record.ticket_key = ticket_key(claim.region_slug, ticket_id)
+            record.messages = [StoredMessage(**m) for m in _as_dicts(messages)]
+            record.messages_version = record.messages_version + 1
+            record.messages_fetched_at, record.last_activity = fetched_at, now
+            record.expires_at = utc_datetime(now + self.retention_seconds)
+            record.lease_id = record.lease_until = None
+            if claim.creating_mark:
+                record.sent = dict(entries(record.sent), **{claim.creating_mark: now})
+
+        self._change(claim, lambda stored: stored.lease_id == claim.lease_id, change)
+
+    # --- a later message ----------------------------------------------------------------
+    def begin_send(self, chat: UserChatRecord, mark: str, now: float, until: float) -> bool:
+        with self._lock:
+            stored = self._load(chat.chat_key)
+            if stored is None or stored.generation != chat.generation or stored.state != "open":
+                raise ChatGone()
+            sending = entries(stored.sending)
+            if mark in sending and sending[mark] >= now:
+                return False
+            stored.sending = dict(sending, **{mark: until})
+            self._write(stored, into=chat)
+            return True
+
+    def finish_send(
+        self,
+        chat: UserChatRecord,
+        mark: str,
+        message: dict[str, Any],
+        now: float,
+        language: str,
+        consent: bool | None,
+    ) -> None:
+        def change(record: UserChatRecord, store_message: bool = True) -> None:
+            sending = entries(record.sending)
+            sending.pop(mark, None)
+            sent = {
+                old: at
+                for old, at in entries(record.sent).items()
+                if old == mark or now - at <= (KEY_MARK_SECONDS if old.startswith("k") else TEXT_MARK_SECONDS)
+            }
+            sent[mark] = now
+            unanswered = entries(record.unanswered)
+            unanswered.pop(mark, None)
+            record.sending, record.sent, record.unanswered = sending, sent, unanswered
+            record.last_activity, record.language = now, language
+            record.expires_at = utc_datetime(now + self.retention_seconds)
+            if consent is not None:
+                record.evaluation_consent = consent
+            if record.messages_stored and store_message:
+                record.messages = list(record.messages or []) + [StoredMessage(**message)]
+                record.messages_version = record.messages_version + 1
+            elif record.messages_stored:
+                _stop_storing(record)
+
+        same = lambda stored: stored.generation == chat.generation  # noqa: E731
+        try:
+            self._change(chat, same, change)
+        except _TooLarge:
+            self._change(chat, same, lambda record: change(record, store_message=False))
+
+    def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None:
+        def change(record: UserChatRecord) -> None:
+            sending = entries(record.sending)
+            sending.pop(mark, None)
+            record.sending = sending
+            if unanswered_after is not None:
+                record.unanswered = dict(entries(record.unanswered), **{mark: unanswered_after})
+
+        try:
+            self._change(chat, lambda stored: stored.generation == chat.generation, change)
+        except ChatGone:
+            pass
+
+    # --- messages learnt from Zammad ----------------------------------------------------
+    def replace_messages(
+        self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
+    ) -> None:
+        def change(record: UserChatRecord) -> None:
+            record.messages = [StoredMessage(**m) for m in _as_dicts(messages)]
+            record.messages_version = record.messages_version + 1
+            record.messages_fetched_at = now
+            if settled_mark is not None:
+                unanswered = entries(record.unanswered)
+                unanswered.pop(settled_mark, None)
+                record.unanswered = unanswered
+                record.sent = dict(entries(record.sent), **{settled_mark: now})
+
+        try:
+            self._change(chat, lambda stored: stored.messages_version == chat.messages_version, change)
+        except ChatGone:
+            pass
+        except _TooLarge:
+            self._give_up_storing(chat)
+        chat.messages = messages
+
+    def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
+        wanted = {"S": ticket_key(region, ticket_id)}
+        with self._lock:
+            for key, item in self._items.items():
+                if item.get("ticket_key") == wanted:
+                    return self._load(key)
+        return None
+
+    def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool:
+        if any(int(known.id) == int(message.id) for known in chat.messages):
+            return False
+        with self._lock:  # one lock: the race DynamoDB's version condition settles cannot happen
+            stored = self._load(chat.chat_key)
+            if stored is None or stored.generation != chat.generation:
+                return False
+            if any(int(known.id) == int(message.id) for known in stored.messages):
+                return False
+            stored.messages = list(stored.messages) + [message]
+            stored.messages_version = stored.messages_version + 1
+            try:
+                self._write(stored, into=chat)
+            except _TooLarge:
+                return self._give_up_storing(chat)
+            return True
+
+    def _give_up_storing(self, chat: UserChatRecord) -> bool:
+        try:
+            self._change(chat, lambda stored: stored.generation == chat.generation, _stop_storing)
+            return True
+        except ChatGone:
+            return False
+
+    # --- forgetting ---------------------------------------------------------------------
+    def forget_inactive(self, region: str, inactive_since: float) -> int:
+        with self._lock:
+            gone = [
+                key
+                for key in self._items
+                if (record := self._load(key)) is not None
+                and record.region_slug == region
+                and record.last_activity < inactive_since
+            ]
+            for key in gone:
+                del self._items[key]
+        return len(gone)
+
+    def forget(self, chat: UserChatRecord) -> None:
+        with self._lock:
+            stored = self._load(chat.chat_key)
+            if stored is not None and stored.generation == chat.generation:
+                del self._items[chat.chat_key]
+
+
+# The user-chat table: DynamoDB, or its twin.
+Chats = ChatStore | MemoryChatStore
+
+
+class _TooLarge(Exception):
+    """The item would outgrow DynamoDB's 400 KB."""
+
+
+def _stop_storing(record: UserChatRecord) -> None:
+    record.messages, record.messages_stored = [], False
+    record.messages_version = record.messages_version + 1

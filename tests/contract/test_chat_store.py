@@ -1,0 +1,141 @@
+"""The user-chat store's promises, kept alike by `ChatStore` on moto and on DynamoDB Local
+and by its in-memory twin: claims, leases, send marks, the messages' version, and that no
+write brings back a chat that is gone."""
+
+import pytest
+
+from chalicelib.platform.config import load_settings
+from chalicelib.storage.connection import bind_models
+from chalicelib.storage.models import ALL_MODELS, StoredMessage
+from chalicelib.storage.tables import create_tables
+from chalicelib.user_chat.memory_store import MemoryChatStore
+from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
+from tests.conftest import unique_prefix
+
+NOW = 1_800_000_000.0
+KEY = chat_key("augsburg", "device-1")
+
+
+@pytest.fixture(params=["memory", "moto", "dynamodb-local"])
+def chats(request):
+    settings = load_settings({"CHAT_TABLE_PREFIX": unique_prefix()})
+    if request.param == "memory":
+        return MemoryChatStore(settings)
+    endpoint = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
+    bind_models(ALL_MODELS, settings._replace(dynamodb_endpoint=endpoint))
+    create_tables(ALL_MODELS)
+    return ChatStore(settings)
+
+
+def message(article_id, content="hi", role="user"):
+    return {"id": article_id, "content": content, "role": role, "automatic_answer": False, "created_at": ""}
+
+
+def opened(chats, ticket_id=7):
+    claim = chats.claim(KEY, None, "de", None, "tfirst", NOW, lease_seconds=15)
+    chats.open(claim, ticket_id, [message(1, "first")], NOW, fetched_at=NOW)
+    return chats.get(KEY)
+
+
+def contents(chat):
+    return [m.content for m in chat.messages]
+
+
+def test_one_claim_wins_and_a_withdrawn_claim_leaves_nothing(chats):
+    claim = chats.claim(KEY, None, "de", True, "tmark", NOW, lease_seconds=15)
+    assert (claim.state, claim.generation, claim.creating_mark) == ("creating", 1, "tmark")
+    assert chats.claim(KEY, None, "de", True, "tother", NOW, lease_seconds=15) is None
+    assert chats.get(KEY).lease_id == claim.lease_id
+    assert chats.withdraw(claim) is True
+    assert chats.get(KEY) is None
+    assert chats.withdraw(claim) is False
+
+
+def test_open_needs_the_lease_and_records_the_first_message(chats):
+    claim = chats.claim(KEY, None, "de", None, "tfirst", NOW, lease_seconds=15)
+    chats.leave_uncertain(claim, NOW + 1)
+    assert chats.get(KEY).state == "uncertain"
+    chats.open(claim, 7, [message(1, "first")], NOW, fetched_at=NOW)
+    chat = chats.get(KEY)
+    assert (chat.state, chat.ticket_id, chat.lease_id, contents(chat)) == ("open", 7, None, ["first"])
+    assert entries(chat.sent) == {"tfirst": NOW}
+    assert chats.find_by_ticket("augsburg", 7).chat_key == KEY
+    assert chats.find_by_ticket("augsburg", 8) is None
+    stale = claim
+    stale.lease_id = "someone-else"
+    with pytest.raises(ChatGone):
+        chats.open(stale, 9, [], NOW, fetched_at=NOW)
+
+
+def test_a_later_claim_replaces_an_expired_chat_by_generation(chats):
+    chat = opened(chats)
+    again = chats.claim(KEY, chat, "en", None, "tnew", NOW + 99, lease_seconds=15)
+    assert again.generation == 2
+    assert chats.claim(KEY, chat, "en", None, "tnewer", NOW + 99, lease_seconds=15) is None
+
+
+def test_a_send_mark_is_held_by_one_request_at_a_time(chats):
+    chat = opened(chats)
+    other = chats.get(KEY)
+    assert chats.begin_send(chat, "tyes", NOW, until=NOW + 15) is True
+    assert chats.begin_send(other, "tyes", NOW + 1, until=NOW + 16) is False  # in flight
+    assert chats.begin_send(other, "tno", NOW + 1, until=NOW + 16) is True  # another message
+    assert chats.begin_send(other, "tyes", NOW + 20, until=NOW + 35) is True  # the lease ran out
+    chats.finish_send(chat, "tyes", message(2, "yes"), NOW + 21, "en", True)
+    stored = chats.get(KEY)
+    assert contents(stored) == ["first", "yes"] and contents(chat) == ["first", "yes"]
+    assert "tyes" not in entries(stored.sending) and entries(stored.sent)["tyes"] == NOW + 21
+    assert (stored.language, stored.evaluation_consent, stored.last_activity) == ("en", True, NOW + 21)
+
+
+def test_an_unanswered_send_is_remembered_with_where_to_look(chats):
+    chat = opened(chats)
+    assert chats.begin_send(chat, "tmaybe", NOW, until=NOW + 15)
+    chats.abandon_send(chat, "tmaybe", unanswered_after=1)
+    stored = chats.get(KEY)
+    assert entries(stored.unanswered) == {"tmaybe": 1} and "tmaybe" not in entries(stored.sending)
+    found = [StoredMessage(**message(1, "first")), StoredMessage(**message(2, "maybe"))]
+    chats.replace_messages(stored, found, NOW + 1, settled_mark="tmaybe")
+    settled = chats.get(KEY)
+    assert entries(settled.unanswered) == {} and "tmaybe" in entries(settled.sent)
+    assert contents(settled) == ["first", "maybe"]
+
+
+def test_a_refresh_loses_to_a_change_made_meanwhile(chats):
+    chat = opened(chats)
+    stale = chats.get(KEY)
+    assert chats.add_message(chat, StoredMessage(**message(5, "agent", "agent"))) is True
+    assert chats.add_message(chat, StoredMessage(**message(5, "agent", "agent"))) is False  # known id
+    chats.replace_messages(stale, [StoredMessage(**message(1, "first"))], NOW + 5)
+    assert contents(chats.get(KEY)) == ["first", "agent"]  # the webhook's message stays
+
+
+def test_nothing_brings_back_a_chat_that_is_gone(chats):
+    chat = opened(chats)
+    assert chats.begin_send(chat, "tlate", NOW, until=NOW + 15)
+    chats.forget(chats.get(KEY))
+    with pytest.raises(ChatGone):
+        chats.finish_send(chat, "tlate", message(3, "late"), NOW + 1, "de", None)
+    chats.abandon_send(chat, "tlate")
+    chats.replace_messages(chat, [], NOW + 1)
+    assert chats.add_message(chat, StoredMessage(**message(4))) is False
+    chats.leave_uncertain(chat, NOW)
+    assert chats.get(KEY) is None
+    with pytest.raises(ChatGone):
+        chats.begin_send(chat, "tother", NOW, until=NOW + 15)
+
+
+def test_a_chat_outgrowing_the_item_stops_being_stored(chats):
+    chat = opened(chats)
+    for index in range(45):  # ~10 KB each: past DynamoDB's 400 KB
+        chats.finish_send(chat, "t%d" % index, message(10 + index, "x" * 10_000), NOW + index, "de", None)
+    stored = chats.get(KEY)
+    assert stored.messages_stored is False and stored.messages == []
+
+
+def test_inactive_chats_are_forgotten_by_region(chats):
+    opened(chats)
+    other = chats.claim(chat_key("berlin", "device-2"), None, "de", None, "t", NOW - 100, lease_seconds=1)
+    assert chats.forget_inactive("augsburg", NOW) == 0
+    assert chats.forget_inactive("augsburg", NOW + 1) == 1
+    assert chats.get(KEY) is None and chats.get(other.chat_key) is not None
