@@ -23,6 +23,7 @@ from chalicelib.author_chat.store import (
     DynamoAuthorMessages,
     DynamoAuthorVisits,
 )
+from chalicelib.author_chat.views import AuthorMessageView, DeletedView, HistoryView, ReadView
 from chalicelib.platform.auth import Principal
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
@@ -73,7 +74,7 @@ class AuthorChat:
         return self._clock() - self.history_days * 86400
 
     # --- the API ----------------------------------------------------------------------
-    def post(self, author: Principal, text: Any) -> dict[str, Any]:
+    def post(self, author: Principal, text: Any) -> AuthorMessageView:
         text = text.strip() if isinstance(text, str) else ""
         if not 1 <= len(text) <= MAX_TEXT_CHARACTERS:
             raise BadRequest("text must be 1 to %d characters." % MAX_TEXT_CHARACTERS)
@@ -91,7 +92,7 @@ class AuthorChat:
         self._messages.add(record)  # a new id: 8 random hex digits within one millisecond
         return self._view(record, author, unread_after=None)
 
-    def history(self, reader: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
+    def history(self, reader: Principal, limit: int, cursor: str | None) -> HistoryView:
         page, next_id, _scanned = self.read_page(limit, decode_cursor(cursor) if cursor else None)
         visited = self._last_visit(reader.sub)
         unread_after = _key_at(visited.timestamp(), after_all=True) if visited else None
@@ -121,7 +122,7 @@ class AuthorChat:
         lower = max(_key_at(self.window_start()), unread_after or "")
         return self._messages.count(lower, not_sender=reader.sub)
 
-    def mark_read(self, reader: Principal) -> dict[str, Any]:
+    def mark_read(self, reader: Principal) -> ReadView:
         previous = self._last_visit(reader.sub)
         now = utc_datetime(self._clock())
         self._visits.record_visit(reader.sub, now)
@@ -130,7 +131,7 @@ class AuthorChat:
             "previous_visited_at": iso_utc(previous) if previous else None,
         }
 
-    def delete(self, caller: Principal, message_id: str) -> dict[str, Any]:
+    def delete(self, caller: Principal, message_id: str) -> DeletedView:
         record = self._find(message_id)
         if record.sender_id != caller.sub and not caller.has_role("admin"):
             raise Forbidden("Only the sender or an admin may delete this message.")
@@ -161,7 +162,7 @@ class AuthorChat:
 
     def _view(
         self, record: AuthorMessageRecord, reader: Principal, unread_after: str | None
-    ) -> dict[str, Any]:
+    ) -> AuthorMessageView:
         return {
             "id": record.message_id,
             "text": record.text,

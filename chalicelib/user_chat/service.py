@@ -39,6 +39,7 @@ from chalicelib.user_chat.articles import (
 )
 from chalicelib.user_chat.memory_store import Chats
 from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
+from chalicelib.user_chat.views import ChatView, MessageView
 from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
 
@@ -73,7 +74,7 @@ def device_of_title(title: Any) -> str | None:
     return device_id or None
 
 
-def message_view(message) -> dict[str, Any]:
+def message_view(message: StoredMessage) -> MessageView:
     return {
         "id": int(message.id),
         "content": message.content,
@@ -134,7 +135,7 @@ class UserChats:
         return self._draws.draw_once(key, enabled, expires_at)  # a racing first call may win
 
     # --- the chat ---------------------------------------------------------------------
-    def poll(self, region: RegionRecord, device_id: str) -> dict[str, Any]:
+    def poll(self, region: RegionRecord, device_id: str) -> ChatView:
         self._require_configured(region)
         chat = self.store.get(chat_key(region.slug, device_id))
         zammad = self._zammad(region)
@@ -160,7 +161,7 @@ class UserChats:
         text: str,
         consent: bool | None,
         idempotency_key: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> ChatView:
         self._require_configured(region)
         key = chat_key(region.slug, device_id)
         zammad = self._zammad(region)
@@ -214,7 +215,7 @@ class UserChats:
         claim: UserChatRecord,
         device_id: str,
         outgoing: Outgoing,
-    ) -> dict[str, Any]:
+    ) -> ChatView:
         try:
             fields: dict[str, Any] = {
                 "title": ticket_title(outgoing.language, device_id),
@@ -302,7 +303,7 @@ class UserChats:
         chat: UserChatRecord,
         outgoing: Outgoing,
         give_up_at: float,
-    ) -> dict[str, Any]:
+    ) -> ChatView:
         mark = outgoing.mark
         if mark in entries(chat.unanswered) and self._found_unanswered(zammad, chat, outgoing):
             return self._view(region, chat)
@@ -356,7 +357,7 @@ class UserChats:
 
     def _wait_for_send(
         self, region: RegionRecord, chat: UserChatRecord, mark: str, give_up_at: float
-    ) -> dict[str, Any]:
+    ) -> ChatView:
         """The same message is being sent by another request: its answer is ours."""
         sent_before = entries(chat.sent).get(mark)  # an earlier send of the same text
         step = _WAIT_STEP_SECONDS
@@ -472,7 +473,7 @@ class UserChats:
             raise ServiceUnavailable("No chat server is configured for your region.")
 
     @staticmethod
-    def _view(region: RegionRecord, chat: UserChatRecord) -> dict[str, Any]:
+    def _view(region: RegionRecord, chat: UserChatRecord) -> ChatView:
         # By article id (webhook deliveries may arrive out of order), each id once (a
         # delivery of the user's own article may race the request that sent it).
         unique = {int(message.id): message for message in reversed(chat.messages or [])}
