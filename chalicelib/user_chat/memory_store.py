@@ -8,7 +8,6 @@ caller's record from the stored item, as `Model.update` does with DynamoDB's ans
 
 import json
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from chalicelib.user_chat.store import (
     ChatGone,
     ChatStore,
     entries,
+    new_claim,
     ticket_key,
 )
 
@@ -79,21 +79,7 @@ class MemoryChatStore:
         now: float,
         lease_seconds: float,
     ) -> UserChatRecord | None:
-        record = UserChatRecord(
-            key,
-            region_slug=key.split("#", 1)[0],
-            state="creating",
-            generation=(previous.generation + 1) if previous else 1,
-            lease_id=uuid.uuid4().hex,
-            lease_until=now + lease_seconds,
-            claimed_at=now,
-            creating_mark=mark,
-            language=language,
-            evaluation_consent=bool(consent),
-            messages=[],
-            last_activity=now,
-            expires_at=utc_datetime(now + self.retention_seconds),
-        )
+        record = new_claim(key, previous, language, consent, mark, now, lease_seconds, self.retention_seconds)
         with self._lock:
             stored = self._load(key)
             if previous is None:

@@ -54,6 +54,34 @@ def _same_chat(chat: UserChatRecord):
     return UserChatRecord.generation == chat.generation
 
 
+def new_claim(
+    key: str,
+    previous: UserChatRecord | None,
+    language: str,
+    consent: bool | None,
+    mark: str,
+    now: float,
+    lease_seconds: float,
+    retention_seconds: float,
+) -> UserChatRecord:
+    """The item of a chat being created (state "creating", under a fresh lease)."""
+    return UserChatRecord(
+        key,
+        region_slug=key.split("#", 1)[0],
+        state="creating",
+        generation=(previous.generation + 1) if previous else 1,
+        lease_id=uuid.uuid4().hex,
+        lease_until=now + lease_seconds,
+        claimed_at=now,
+        creating_mark=mark,
+        language=language,
+        evaluation_consent=bool(consent),
+        messages=[],
+        last_activity=now,
+        expires_at=utc_datetime(now + retention_seconds),
+    )
+
+
 def _holds_lease(claim: UserChatRecord):
     # The item must exist too: a missing lease_id compared with a missing one is no lease.
     return UserChatRecord.chat_key.exists() & (UserChatRecord.lease_id == claim.lease_id)
@@ -104,21 +132,7 @@ class ChatStore:
         lease_seconds: float,
     ) -> UserChatRecord | None:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
-        record = UserChatRecord(
-            key,
-            region_slug=key.split("#", 1)[0],
-            state="creating",
-            generation=(previous.generation + 1) if previous else 1,
-            lease_id=uuid.uuid4().hex,
-            lease_until=now + lease_seconds,
-            claimed_at=now,
-            creating_mark=mark,
-            language=language,
-            evaluation_consent=bool(consent),
-            messages=[],
-            last_activity=now,
-            expires_at=utc_datetime(now + self.retention_seconds),
-        )
+        record = new_claim(key, previous, language, consent, mark, now, lease_seconds, self.retention_seconds)
         condition: Condition = (
             UserChatRecord.chat_key.does_not_exist()
             if previous is None
