@@ -168,12 +168,14 @@ class ZammadEmulator:
         count: int | None = None,
         latency: float = 0.0,
         request: str | None = None,
+        drop: bool = False,
     ) -> None:
         """Answer API requests with `status` (a Zammad error body) and/or after `delay` seconds
         (a slow Zammad: the answer is made after the wait), and/or with `latency` (a slow
         network: the answer is made at once, sent after the wait); for the next `count`
         requests, or until `clear_faults`; only requests that start with `request` (e.g.
-        "POST /api/v1/tickets") when it is given."""
+        "POST /api/v1/tickets") when it is given. With `drop`, the request is carried out and
+        the connection closed without an answer (a network that broke off mid-answer)."""
         with self._lock:
             self._fault = {
                 "status": status,
@@ -181,6 +183,7 @@ class ZammadEmulator:
                 "count": count,
                 "latency": latency,
                 "request": request,
+                "drop": drop,
             }
 
     def clear_faults(self) -> None:
@@ -527,6 +530,10 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer = emulator.api(self.command, path, body, query)
         if fault.get("latency"):
             time.sleep(fault["latency"])
+        if fault.get("drop"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return None
         self._send(status, answer)
 
     def _control(self, path: str, body: Any) -> None:
@@ -551,6 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body.get("count"),
                 float(body.get("latency") or 0),
                 body.get("request"),
+                bool(body.get("drop")),
             )
             return self._send(200, {"fault": emulator._fault})
         if path == "/_emulator/faults" and self.command == "DELETE":

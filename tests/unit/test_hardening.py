@@ -188,6 +188,20 @@ def test_a_timed_out_creation_that_zammad_completed_is_adopted_by_the_resend(wor
     assert [r for r in zammad.requests if r[1] == "/api/v1/tickets/search"]
 
 
+def test_a_creation_whose_answer_broke_off_is_settled_not_repeated(world, zammad):
+    api, _clock = world
+    zammad.set_fault(drop=True, count=1, request=CREATE)  # made, then the connection dropped
+    status, body = send(api, "first")
+    assert (status, body) == (
+        502,
+        {"error": "An error occurred while attempting to connect to the chat server."},
+    )
+    assert UserChatRecord.get("augsburg#device-1").state == "uncertain"
+    status, body = send(api, "first")  # the app's resend finds the ticket instead of making one
+    assert status == 200 and contents(body) == ["first"]
+    assert len(zammad.tickets) == 1
+
+
 def test_a_timed_out_creation_is_adopted_by_its_webhook_delivery(world, zammad):
     api, _clock = world
     zammad.set_fault(delay=BUDGET + 0.3, count=1, request=CREATE)
