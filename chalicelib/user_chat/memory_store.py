@@ -125,13 +125,17 @@ class MemoryChatStore:
         self._change(claim, lambda stored: stored.lease_id == claim.lease_id, change)
 
     # --- a later message ----------------------------------------------------------------
-    def begin_send(self, chat: UserChatRecord, mark: str, now: float, until: float) -> bool:
+    def begin_send(
+        self, chat: UserChatRecord, mark: str, now: float, until: float, sent_before: float | None
+    ) -> bool:
         with self._lock:
             stored = self._load(chat.chat_key)
             if stored is None or stored.generation != chat.generation or stored.state != "open":
                 raise ChatGone()
-            sending = entries(stored.sending)
+            sending, sent = entries(stored.sending), entries(stored.sent)
             if mark in sending and sending[mark] >= now:
+                return False
+            if mark in sent and (sent_before is None or sent[mark] >= sent_before):
                 return False
             stored.sending = dict(sending, **{mark: until})
             self._write(stored, into=chat)

@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
@@ -37,11 +37,13 @@ from chalicelib.user_chat.articles import (
     escape_user_text,
     sanitize_html,
 )
-from chalicelib.user_chat.memory_store import Chats
 from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
 from chalicelib.user_chat.views import ChatView, MessageView
 from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
+
+if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
+    from chalicelib.user_chat.memory_store import Chats
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before
@@ -112,7 +114,7 @@ class UserChats:
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
         draws: Draws | None = None,
-        chats: Chats | None = None,
+        chats: "Chats | None" = None,
     ):
         self._settings = settings
         self._draws: Draws = draws or DynamoDraws()
@@ -308,7 +310,8 @@ class UserChats:
         if mark in entries(chat.unanswered) and self._found_unanswered(zammad, chat, outgoing):
             return self._view(region, chat)
         now = self._clock()
-        if not self.store.begin_send(chat, mark, now, until=now + self._settings.zammad_timeout_seconds + 5):
+        until = now + self._settings.zammad_timeout_seconds + 5
+        if not self.store.begin_send(chat, mark, now, until, sent_before=self._repeat_after(mark, now)):
             return self._wait_for_send(region, chat, mark, give_up_at)
         changes: dict[str, Any] = {}
         if outgoing.language != chat.language:
@@ -388,9 +391,13 @@ class UserChats:
     def _just_sent(self, chat: UserChatRecord, mark: str) -> bool:
         """An Idempotency-Key already sent, or the same text sent a moment ago."""
         sent_at = entries(chat.sent).get(mark)
-        if sent_at is None:
-            return False
-        return mark.startswith("k") or self._clock() - sent_at < RESEND_GRACE_SECONDS
+        repeat_after = self._repeat_after(mark, self._clock())
+        return sent_at is not None and (repeat_after is None or sent_at >= repeat_after)
+
+    @staticmethod
+    def _repeat_after(mark: str, now: float) -> float | None:
+        """Sent before this time, the same message may be sent again (None: never again)."""
+        return None if mark.startswith("k") else now - RESEND_GRACE_SECONDS
 
     def _joined(
         self, chat: UserChatRecord | None, claim: UserChatRecord, mark: str

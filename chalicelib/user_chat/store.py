@@ -188,15 +188,22 @@ class ChatStore:
         _update(claim, actions, _holds_lease(claim))
 
     # --- a later message: begin (the mark), then finish or abandon ---------------------
-    def begin_send(self, chat: UserChatRecord, mark: str, now: float, until: float) -> bool:
-        """Mark a message as being sent, unless the same one is (False). `ChatGone` when
-        the chat is no longer this open chat."""
+    def begin_send(
+        self, chat: UserChatRecord, mark: str, now: float, until: float, sent_before: float | None
+    ) -> bool:
+        """Mark a message as being sent, unless the same one is being sent, or was sent
+        after `sent_before` (None: ever) (False). `ChatGone` when the chat is no longer this
+        open chat. One conditional write: requests that read the chat a moment apart agree."""
+        was_sent = UserChatRecord.sent[mark].does_not_exist()
+        if sent_before is not None:
+            was_sent = was_sent | (UserChatRecord.sent[mark] < sent_before)
         try:
             chat.update(
                 actions=[UserChatRecord.sending[mark].set(until)],
                 condition=_same_chat(chat)
                 & (UserChatRecord.state == "open")
-                & (UserChatRecord.sending[mark].does_not_exist() | (UserChatRecord.sending[mark] < now)),
+                & (UserChatRecord.sending[mark].does_not_exist() | (UserChatRecord.sending[mark] < now))
+                & was_sent,
             )
             return True
         except UpdateError as error:

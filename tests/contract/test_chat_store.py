@@ -77,10 +77,14 @@ def test_a_later_claim_replaces_an_expired_chat_by_generation(chats):
 def test_a_send_mark_is_held_by_one_request_at_a_time(chats):
     chat = opened(chats)
     other = chats.get(KEY)
-    assert chats.begin_send(chat, "tyes", NOW, until=NOW + 15) is True
-    assert chats.begin_send(other, "tyes", NOW + 1, until=NOW + 16) is False  # in flight
-    assert chats.begin_send(other, "tno", NOW + 1, until=NOW + 16) is True  # another message
-    assert chats.begin_send(other, "tyes", NOW + 20, until=NOW + 35) is True  # the lease ran out
+    assert chats.begin_send(chat, "tyes", NOW, until=NOW + 15, sent_before=NOW - 5) is True
+    assert chats.begin_send(other, "tyes", NOW + 1, until=NOW + 16, sent_before=NOW - 4) is False  # in flight
+    assert (
+        chats.begin_send(other, "tno", NOW + 1, until=NOW + 16, sent_before=NOW - 4) is True
+    )  # another message
+    assert (
+        chats.begin_send(other, "tyes", NOW + 20, until=NOW + 35, sent_before=NOW + 15) is True
+    )  # the lease ran out
     chats.finish_send(chat, "tyes", message(2, "yes"), NOW + 21, "en", True)
     stored = chats.get(KEY)
     assert contents(stored) == ["first", "yes"] and contents(chat) == ["first", "yes"]
@@ -88,9 +92,23 @@ def test_a_send_mark_is_held_by_one_request_at_a_time(chats):
     assert (stored.language, stored.evaluation_consent, stored.last_activity) == ("en", True, NOW + 21)
 
 
+def test_a_message_sent_a_moment_ago_is_not_sent_again_even_from_a_stale_read(chats):
+    chat = opened(chats)
+    stale = chats.get(KEY)  # a second request read the chat before the first finished
+    assert chats.begin_send(chat, "tyes", NOW, until=NOW + 15, sent_before=NOW - 5)
+    chats.finish_send(chat, "tyes", message(2, "yes"), NOW + 1, "de", None)
+    assert chats.begin_send(stale, "tyes", NOW + 2, until=NOW + 17, sent_before=NOW - 3) is False
+    assert (
+        chats.begin_send(stale, "tyes", NOW + 9, until=NOW + 24, sent_before=NOW + 4) is True
+    )  # later: again
+    assert chats.begin_send(chat, "kkey", NOW, until=NOW + 15, sent_before=None)
+    chats.finish_send(chat, "kkey", message(3, "keyed"), NOW + 1, "de", None)
+    assert chats.begin_send(stale, "kkey", NOW + 9999, until=NOW + 10_014, sent_before=None) is False
+
+
 def test_an_unanswered_send_is_remembered_with_where_to_look(chats):
     chat = opened(chats)
-    assert chats.begin_send(chat, "tmaybe", NOW, until=NOW + 15)
+    assert chats.begin_send(chat, "tmaybe", NOW, until=NOW + 15, sent_before=NOW - 5)
     chats.abandon_send(chat, "tmaybe", unanswered_after=1)
     stored = chats.get(KEY)
     assert entries(stored.unanswered) == {"tmaybe": 1} and "tmaybe" not in entries(stored.sending)
@@ -112,7 +130,7 @@ def test_a_refresh_loses_to_a_change_made_meanwhile(chats):
 
 def test_nothing_brings_back_a_chat_that_is_gone(chats):
     chat = opened(chats)
-    assert chats.begin_send(chat, "tlate", NOW, until=NOW + 15)
+    assert chats.begin_send(chat, "tlate", NOW, until=NOW + 15, sent_before=NOW - 5)
     chats.forget(chats.get(KEY))
     with pytest.raises(ChatGone):
         chats.finish_send(chat, "tlate", message(3, "late"), NOW + 1, "de", None)
@@ -122,7 +140,7 @@ def test_nothing_brings_back_a_chat_that_is_gone(chats):
     chats.leave_uncertain(chat, NOW)
     assert chats.get(KEY) is None
     with pytest.raises(ChatGone):
-        chats.begin_send(chat, "tother", NOW, until=NOW + 15)
+        chats.begin_send(chat, "tother", NOW, until=NOW + 15, sent_before=NOW - 5)
 
 
 def test_a_chat_outgrowing_the_item_stops_being_stored(chats):
