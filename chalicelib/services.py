@@ -4,7 +4,7 @@ service by a typed attribute, so "go to definition" leads from a route to its ru
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from chalicelib.author_chat.service import AuthorChat
 from chalicelib.author_chat.store import (
@@ -12,14 +12,12 @@ from chalicelib.author_chat.store import (
     AuthorVisits,
     DynamoAuthorMessages,
     DynamoAuthorVisits,
-    MemoryAuthorMessages,
-    MemoryAuthorVisits,
 )
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.platform.rate_limit import RateLimiter
 from chalicelib.regions.service import Regions
-from chalicelib.regions.store import DynamoRegionTable, MemoryRegionTable, RegionCache, RegionTable
+from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.small_tables import (
@@ -29,15 +27,14 @@ from chalicelib.storage.small_tables import (
     DynamoCounters,
     DynamoDeliveries,
     DynamoDraws,
-    MemoryCounters,
-    MemoryDeliveries,
-    MemoryDraws,
 )
-from chalicelib.user_chat.memory_store import Chats, MemoryChatStore
 from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.store import ChatStore
 from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.webhook.service import ZammadWebhook
+
+if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
+    from chalicelib.user_chat.memory_store import Chats
 
 
 class Stores(NamedTuple):
@@ -45,7 +42,7 @@ class Stores(NamedTuple):
     (tests/contract)."""
 
     regions: RegionTable
-    chats: Chats
+    chats: "Chats"
     author_messages: AuthorMessages
     author_visits: AuthorVisits
     counters: Counters
@@ -62,19 +59,6 @@ def dynamo_stores(settings: Settings) -> Stores:
         DynamoCounters(),
         DynamoDraws(),
         DynamoDeliveries(),
-    )
-
-
-def memory_stores(settings: Settings) -> Stores:
-    """Twins that keep the same promises in memory: for fast tests of the rules."""
-    return Stores(
-        MemoryRegionTable(),
-        MemoryChatStore(settings),
-        MemoryAuthorMessages(),
-        MemoryAuthorVisits(),
-        MemoryCounters(),
-        MemoryDraws(),
-        MemoryDeliveries(),
     )
 
 

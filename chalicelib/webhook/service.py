@@ -14,7 +14,7 @@ import hmac
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
@@ -22,10 +22,12 @@ from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord, StoredMessage
 from chalicelib.storage.small_tables import Deliveries, DynamoDeliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
-from chalicelib.user_chat.memory_store import Chats
 from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
 from chalicelib.user_chat.store import chat_key
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
+
+if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
+    from chalicelib.user_chat.memory_store import Chats
 
 DELIVERY_MEMORY_DAYS = 7
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")

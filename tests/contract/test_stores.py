@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.author_chat.store import DuplicateMessage
+from chalicelib.memory import memory_stores
 from chalicelib.platform.config import load_settings
-from chalicelib.services import dynamo_stores, memory_stores
+from chalicelib.services import dynamo_stores
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, RegionRecord
 from chalicelib.storage.tables import create_tables

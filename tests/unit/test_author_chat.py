@@ -5,9 +5,9 @@ import json
 import pytest
 from moto import mock_aws
 
+from chalicelib.memory import memory_stores
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
-from chalicelib.services import memory_stores
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.web.dispatch import ChatApi

@@ -7,8 +7,8 @@ import time
 import pytest
 from moto import mock_aws
 
+from chalicelib.memory import memory_stores
 from chalicelib.platform.config import load_settings
-from chalicelib.services import memory_stores
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.service import article_message, escape_user_text
