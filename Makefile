@@ -57,6 +57,8 @@ bench: install dynamodb-local  ## print the figures: import time, calls per requ
 package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	mkdir -p build
 	$(PY) -m devtools.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
+	# app.py names the chatbot's queue at import, after the stage's table prefix.
+	CHAT_TABLE_PREFIX=$$($(PY) -m devtools.cloudformation prefix --stage $(STAGE)) \
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template build/resources-$(STAGE).json $(OUT)
 

@@ -1,6 +1,6 @@
 """AWS Chalice adapter: registers every route of `chalicelib.routes` and hands each request,
-as a plain `Request`, to `ChatApi.handle`, and schedules the jobs of `chalicelib.jobs`.
-No business logic lives here."""
+as a plain `Request`, to `ChatApi.handle`, schedules the jobs of `chalicelib.jobs`, and
+consumes the chatbot's queue. No business logic lives here."""
 
 import os
 from collections.abc import Mapping
@@ -18,7 +18,8 @@ from chalicelib.web.http import Request
 configure_logging()
 app = Chalice(app_name="integreat-chat")
 # Read and validated at import: a bad value fails the Lambda init, naming the variable.
-api = ChatApi(load_settings(os.environ))
+settings = load_settings(os.environ)
+api = ChatApi(settings)
 
 # Every method goes to ChatApi, which answers unknown methods with a JSON 405 itself, and
 # every content type, which the handlers check (Chalice's own 405/415 are not JSON of ours).
@@ -65,3 +66,11 @@ def _scheduled(job):
 # The scheduled jobs (python -m functions.jobs runs the same ones elsewhere).
 for _name, _job in jobs.JOBS.items():
     app.schedule(Rate(1, unit=Rate.HOURS), name=_name.replace("-", "_"))(_scheduled(_job))
+
+
+# The chatbot's jobs (python -m functions.worker consumes the same queue elsewhere). One
+# message per invocation: a failure returns only that job to the queue.
+@app.on_sqs_message(queue=settings.chatbot_queue_name, batch_size=1, name="chatbot_worker")
+def chatbot_worker(event):
+    for record in event:
+        jobs.run_chatbot_job(api.services, record.body)

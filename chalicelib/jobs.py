@@ -9,10 +9,15 @@ past their retention. The small bookkeeping tables (rate-limit counters, webhook
 ids, is_chat_enabled draws) are left to TTL alone.
 """
 
+import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.chatbot.service import BadJob
 from chalicelib.services import Services
+
+log = logging.getLogger("integreat_chat")
 
 
 def purge_author_messages(services: Services) -> dict[str, Any]:
@@ -30,3 +35,21 @@ JOBS: dict[str, Callable[[Services], dict[str, Any]]] = {
     "purge-author-messages": purge_author_messages,
     "forget-expired-chats": forget_expired_chats,
 }
+
+
+def run_chatbot_job(services: Services, body: str) -> dict[str, Any]:
+    """One queue message, as SQS delivers it to Lambda (app.py) or to `functions.worker`.
+    Returns the report (also logged); raises when the message should come again."""
+    try:
+        job = json.loads(body)
+        outcome = services.chatbot.run(job)
+    except (ValueError, BadJob) as error:  # not ours, or not readable: retrying will not help
+        report = {"job": "chatbot", "dropped": str(error)[:200]}
+        log.warning(json.dumps(report))
+        return report
+    except Exception as error:
+        log.error(json.dumps({"job": "chatbot", "id": job.get("id"), "failed": type(error).__name__}))
+        raise
+    report = {"job": "chatbot", "id": job["id"], "kind": job["kind"], "outcome": outcome}
+    log.info(json.dumps(report))
+    return report

@@ -3,6 +3,7 @@ stores=memory_stores(settings))` runs the rules without DynamoDB (tests/contract
 twins keep the same promises). Not imported by the deployed entry points."""
 
 from chalicelib.author_chat.store import MemoryAuthorMessages, MemoryAuthorVisits
+from chalicelib.chatbot.ledger import MemoryJobLedger
 from chalicelib.platform.config import Settings
 from chalicelib.regions.store import MemoryRegionTable
 from chalicelib.services import Stores
@@ -19,4 +20,5 @@ def memory_stores(settings: Settings) -> Stores:
         MemoryCounters(),
         MemoryDraws(),
         MemoryDeliveries(),
+        MemoryJobLedger(),
     )

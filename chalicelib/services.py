@@ -13,6 +13,9 @@ from chalicelib.author_chat.store import (
     DynamoAuthorMessages,
     DynamoAuthorVisits,
 )
+from chalicelib.chatbot.ledger import DynamoJobLedger, JobLedger
+from chalicelib.chatbot.queue import JobQueue, SqsJobQueue
+from chalicelib.chatbot.service import Chatbot
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.platform.rate_limit import RateLimiter
@@ -48,6 +51,7 @@ class Stores(NamedTuple):
     counters: Counters
     draws: Draws
     deliveries: Deliveries
+    chatbot_jobs: JobLedger
 
 
 def dynamo_stores(settings: Settings) -> Stores:
@@ -59,14 +63,20 @@ def dynamo_stores(settings: Settings) -> Stores:
         DynamoCounters(),
         DynamoDraws(),
         DynamoDeliveries(),
+        DynamoJobLedger(),
     )
 
 
 class Services:
-    """`clock` (epoch seconds) drives every business time: tests travel in time with it."""
+    """`clock` (epoch seconds) drives every business time: tests travel in time with it.
+    `queue`: where chatbot jobs go (SQS unless given)."""
 
     def __init__(
-        self, settings: Settings, clock: Callable[[], float] = time.time, stores: Stores | None = None
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        stores: Stores | None = None,
+        queue: JobQueue | None = None,
     ):
         bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client; no I/O
         stores = stores or dynamo_stores(settings)
@@ -78,6 +88,18 @@ class Services:
         self.region_cache = RegionCache(self.regions.find)
         self.zammad = ZammadConnections()
         self.user_chats = UserChats(settings, self.zammad, clock, draws=stores.draws, chats=stores.chats)
+        self.queue = queue or SqsJobQueue(settings)
+        self.chatbot = Chatbot(
+            settings,
+            stores.chats,
+            stores.chatbot_jobs,
+            stores.counters,
+            self.queue,
+            self.zammad,
+            self.regions.find,
+            clock,
+        )
+        self.user_chats.chatbot = self.chatbot
         self.webhook = ZammadWebhook(
             self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
         )

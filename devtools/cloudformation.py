@@ -4,11 +4,13 @@
     python -m devtools.cloudformation policy --stage prod   # rewrites .chalice/policy-prod.json
 
 `resources` is the template merged into Chalice's `sam.json` (`chalice package
---merge-template`): the DynamoDB tables with their indexes and TTL, and API Gateway
-responses that answer in our `{"error": ...}` shape. `policy` writes the least-privilege
-IAM policies: the API function's (`policy-<stage>.json`) and the scheduled jobs'
-(`policy-jobs-<stage>.json`, named per function in `.chalice/config.json`), each with only
-the DynamoDB actions it calls, only on the project's tables.
+--merge-template`): the DynamoDB tables with their indexes and TTL, the chatbot's SQS queue
+with its dead-letter queue, and API Gateway responses that answer in our `{"error": ...}`
+shape. `policy` writes the least-privilege IAM policies: the API function's
+(`policy-<stage>.json`), the scheduled jobs' (`policy-jobs-<stage>.json`) and the chatbot
+worker's (`policy-chatbot-<stage>.json`), named per function in `.chalice/config.json`,
+each with only the DynamoDB and SQS actions it calls, only on the project's resources.
+`prefix` prints a stage's CHAT_TABLE_PREFIX (the queue's name follows it).
 """
 
 import argparse
@@ -17,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalicelib.chatbot.queue import VISIBILITY_TIMEOUT_SECONDS
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 
@@ -32,8 +35,24 @@ ACTIONS = {
         "dynamodb:UpdateItem",
     ],
     "jobs": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+    "chatbot": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+}
+# The SQS actions: the API queues jobs (and looks the queue's URL up once per instance);
+# Lambda's event source mapping receives and deletes them with the worker's role.
+QUEUE_ACTIONS = {
+    "api": ["sqs:GetQueueUrl", "sqs:SendMessage"],
+    "jobs": [],
+    "chatbot": [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ],
 }
 JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats")  # app.py's schedules
+WORKER_FUNCTION = "chatbot_worker"  # app.py's on_sqs_message
+# The worker's timeout is in .chalice/config.json (100 s): the queue's visibility timeout
+# (VISIBILITY_TIMEOUT_SECONDS) is six times it, as AWS advises for Lambda consumers.
 # Tables small enough, and read rarely enough (admin lists), that a Scan is the right read.
 SCANNED_MODELS = (RegionRecord,)
 
@@ -91,8 +110,40 @@ def table_resource(model, prefix: str) -> dict[str, Any]:
     }
 
 
+def queue_name(prefix: str) -> str:
+    return prefix.replace(".", "-") + "chatbot"  # as chalicelib.platform.config derives it
+
+
+def queue_resources(prefix: str) -> dict[str, Any]:
+    """The chatbot's queue: a job that failed 5 times waits 14 days in the dead-letter queue."""
+    return {
+        "ChatbotQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": queue_name(prefix),
+                "VisibilityTimeout": VISIBILITY_TIMEOUT_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["ChatbotDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": 5,
+                },
+            },
+        },
+        "ChatbotDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": queue_name(prefix) + "-dlq",
+                "MessageRetentionPeriod": 14 * 86400,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        # Chalice's event source names the queue by ARN: make it after the queue exists.
+        "ChatbotWorker": {"DependsOn": ["ChatbotQueue"]},
+    }
+
+
 def resources(prefix: str) -> dict[str, Any]:
-    template: dict[str, Any] = {}
+    template: dict[str, Any] = queue_resources(prefix)
     for model in ALL_MODELS:
         template[_logical_id(model)] = table_resource(model, prefix)
     for response_type, (status, message) in _GATEWAY_ERRORS.items():
@@ -113,28 +164,35 @@ def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
     scanned = [
         "arn:aws:dynamodb:*:*:table/%s%s" % (prefix, model.base_table_name) for model in SCANNED_MODELS
     ]
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ChatTables",
+            "Effect": "Allow",
+            "Action": ACTIONS[kind],
+            "Resource": tables + [table + "/index/*" for table in tables],
+        },
+        {"Sid": "SmallTablesScan", "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": scanned},
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "arn:*:logs:*:*:*",
+        },
+    ]
+    if QUEUE_ACTIONS[kind]:
+        statements.append(
             {
-                "Sid": "ChatTables",
+                "Sid": "ChatbotQueue",
                 "Effect": "Allow",
-                "Action": ACTIONS[kind],
-                "Resource": tables + [table + "/index/*" for table in tables],
-            },
-            {"Sid": "SmallTablesScan", "Effect": "Allow", "Action": ["dynamodb:Scan"], "Resource": scanned},
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": "arn:*:logs:*:*:*",
-            },
-        ],
-    }
+                "Action": QUEUE_ACTIONS[kind],
+                "Resource": "arn:aws:sqs:*:*:%s" % queue_name(prefix),
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def policy_path(stage: str, kind: str = "api") -> Path:
-    return PROJECT / ".chalice" / ("policy-%s%s.json" % ("jobs-" if kind == "jobs" else "", stage))
+    return PROJECT / ".chalice" / ("policy-%s%s.json" % ("" if kind == "api" else kind + "-", stage))
 
 
 def main() -> None:
@@ -143,11 +201,13 @@ def main() -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("what", choices=["resources", "policy"])
+    parser.add_argument("what", choices=["resources", "policy", "prefix"])
     parser.add_argument("--stage", default="prod")
     args = parser.parse_args()
     prefix = stage_prefix(args.stage)
-    if args.what == "resources":
+    if args.what == "prefix":
+        print(prefix)
+    elif args.what == "resources":
         json.dump(resources(prefix), sys.stdout, indent=2)
         print()
     else:

@@ -1,6 +1,7 @@
 """Management CLI: `python -m functions.manage <command>`.
 
-    create-tables                     create every table the code defines (idempotent, enables TTL)
+    create-tables                     create every table the code defines (idempotent, enables TTL),
+                                      and the chatbot's queue where AWS_ENDPOINT_URL_SQS is set
     token --role admin --sub alice    print a token signed with AUTH_JWT_SECRET
     region put|get|list|delete        the same region operations as the admin API
 
@@ -11,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from chalicelib.platform.config import ConfigError, load_settings
@@ -24,6 +26,7 @@ _REGION_OPTIONS = {  # option -> field of the admin API
     "--webhook-secret": "zammad_webhook_secret",
     "--privacy-policy": "zammad_privacy_policy",
     "--ticket-group": "ticket_group",
+    "--default-language": "default_language",
 }
 
 
@@ -52,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("--enabled", dest="integreat_chat_enabled", action="store_const", const=True)
     put.add_argument("--disabled", dest="integreat_chat_enabled", action="store_const", const=False)
     put.add_argument("--beta-percentage", dest="chat_beta_tester_percentage", type=int)
+    put.add_argument("--chatbot", dest="chatbot_enabled", action="store_const", const=True)
+    put.add_argument("--no-chatbot", dest="chatbot_enabled", action="store_const", const=False)
+    put.add_argument("--words-budget", dest="chatbot_words_budget", type=int, help="words per month")
     put.add_argument("--json", dest="json_fields", help="further fields as a JSON object")
     for name in ("get", "delete"):
         actions.add_parser(name).add_argument("slug")
@@ -63,7 +69,12 @@ def _region_changes(args) -> dict:
     changes = json.loads(args.json_fields) if args.json_fields else {}
     if not isinstance(changes, dict):
         raise ApiError("--json must be a JSON object.")
-    fields = list(_REGION_OPTIONS.values()) + ["integreat_chat_enabled", "chat_beta_tester_percentage"]
+    fields = list(_REGION_OPTIONS.values()) + [
+        "integreat_chat_enabled",
+        "chat_beta_tester_percentage",
+        "chatbot_enabled",
+        "chatbot_words_budget",
+    ]
     for field in fields:
         value = getattr(args, field)
         if value is not None:
@@ -102,19 +113,29 @@ def run(argv, out=sys.stdout) -> int:
 
         for line in create_tables(ALL_MODELS):
             print(line, file=out)
+        if settings.sqs_endpoint:  # in AWS the template makes the queue
+            from chalicelib.chatbot.queue import SqsJobQueue
+
+            print(SqsJobQueue(settings).create(), file=out)
         return 0
 
+    from chalicelib.chatbot.service import words_key
     from chalicelib.regions.rules import public_view
     from chalicelib.regions.service import Regions
+    from chalicelib.storage.small_tables import DynamoCounters
 
     store = Regions()
+
+    def view(record):
+        return public_view(record, DynamoCounters().value(words_key(record.slug, time.time())))
+
     result: Any
     if args.action == "put":
-        result = public_view(store.put(args.slug, _region_changes(args)))
+        result = view(store.put(args.slug, _region_changes(args)))
     elif args.action == "get":
-        result = public_view(store.get(args.slug))
+        result = view(store.get(args.slug))
     elif args.action == "list":
-        result = [public_view(record) for record in store.list()]
+        result = [view(record) for record in store.list()]
     else:
         store.delete(args.slug)
         result = {"deleted": args.slug}

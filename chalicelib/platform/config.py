@@ -30,6 +30,11 @@ class Settings(NamedTuple):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     server_timing: bool = False
+    # The Integreat chatbot service (integreat-chat); None: no automatic answers anywhere.
+    chatbot_url: str | None = None
+    chatbot_timeout_seconds: float = 45.0
+    chatbot_queue_name: str = "integreat-chat-chatbot"
+    sqs_endpoint: str | None = None  # None: AWS
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -100,6 +105,16 @@ def _jwt_secret(env: Mapping[str, str]) -> str | None:
     return secret
 
 
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")  # SQS: 1-80 of these
+
+
+def _queue_name(env: Mapping[str, str], prefix: str) -> str:
+    name = _text(env, "CHATBOT_QUEUE_NAME") or (prefix.replace(".", "-") + "chatbot")
+    if not _QUEUE_NAME.match(name):
+        raise ConfigError("CHATBOT_QUEUE_NAME must be 1-80 letters, digits, '-' or '_', got %r" % name)
+    return name
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
@@ -126,4 +141,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         jwt_issuer=_text(env, "AUTH_JWT_ISSUER"),
         jwt_audience=_text(env, "AUTH_JWT_AUDIENCE"),
         server_timing=_flag(env, "SERVER_TIMING"),
+        chatbot_url=_url(env, "INTEGREAT_CHAT_BACKEND_URL"),
+        chatbot_timeout_seconds=_seconds(env, "CHATBOT_TIMEOUT_SECONDS", 45.0),
+        chatbot_queue_name=_queue_name(env, prefix),
+        sqs_endpoint=_url(env, "AWS_ENDPOINT_URL_SQS"),
     )

@@ -1,6 +1,6 @@
-"""Counts the outbound calls a request makes (DynamoDB, Zammad) and how long they took.
+"""Counts the outbound calls a request makes (DynamoDB, Zammad, SQS) and how long they took.
 
-Counting happens at the client level: botocore events on the DynamoDB client and a
+Counting happens at the client level: botocore events on the DynamoDB and SQS clients and a
 response hook on each Zammad `requests.Session`, so no handler counts by hand.
 """
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-KINDS = ("ddb", "zammad")
+KINDS = ("ddb", "zammad", "sqs")
 
 
 class CallStats:
@@ -62,18 +62,23 @@ def _before_call(context=None, **_kwargs) -> None:
         context[_START] = time.perf_counter()
 
 
-def _after_call(context=None, **_kwargs) -> None:
-    started = (context or {}).get(_START)
-    if started is not None:
-        record("ddb", time.perf_counter() - started)
+def _after_call(kind: str):
+    def after_call(context=None, **_kwargs) -> None:
+        started = (context or {}).get(_START)
+        if started is not None:
+            record(kind, time.perf_counter() - started)
+
+    return after_call
 
 
-def instrument_botocore_client(client) -> None:
-    """Count each API call of a botocore DynamoDB client, failed ones included."""
+def instrument_botocore_client(client, kind: str = "ddb") -> None:
+    """Count each API call of a botocore client (DynamoDB: "ddb", SQS: "sqs"), failed ones too."""
     events = client.meta.events
-    events.register("before-call.dynamodb", _before_call)
-    events.register("after-call.dynamodb", _after_call)
-    events.register("after-call-error.dynamodb", _after_call)
+    service = client.meta.service_model.endpoint_prefix
+    after_call = _after_call(kind)
+    events.register("before-call.%s" % service, _before_call)
+    events.register("after-call.%s" % service, after_call)
+    events.register("after-call-error.%s" % service, after_call)
 
 
 def _count_response(response, *_args, **_kwargs):

@@ -1,24 +1,31 @@
 """Admin API for regions (SPEC §6). Caller: a bearer token with role `admin`, checked by
 the dispatcher (see routes.py)."""
 
+from typing import Any
+
 from chalicelib.platform.auth import Principal
 from chalicelib.regions.rules import public_view
 from chalicelib.services import Services
+from chalicelib.storage.models import RegionRecord
 from chalicelib.web.http import Request, Response
 
 
+def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
+    return public_view(record, chatbot_words_used=services.chatbot.words_used(record.slug))
+
+
 def list_regions(services: Services, request: Request, _admin: Principal) -> Response:
-    return Response(200, {"regions": [public_view(record) for record in services.regions.list()]})
+    return Response(200, {"regions": [_view(services, record) for record in services.regions.list()]})
 
 
 def get_region(services: Services, request: Request, _admin: Principal) -> Response:
-    return Response(200, public_view(services.regions.get(request.path_params["slug"])))
+    return Response(200, _view(services, services.regions.get(request.path_params["slug"])))
 
 
 def put_region(services: Services, request: Request, _admin: Principal) -> Response:
     record = services.regions.put(request.path_params["slug"], request.json_object())
     services.region_cache.forget(record.slug)
-    return Response(200, public_view(record))
+    return Response(200, _view(services, record))
 
 
 def delete_region(services: Services, request: Request, _admin: Principal) -> Response:

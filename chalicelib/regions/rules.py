@@ -12,6 +12,8 @@ from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import check_text_values
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
+# A language as the app and the CMS name it: `de`, `en`, `uk`, `zh-CN`.
+LANGUAGE_SLUG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")
 # Path segments of other routes at the place of a region slug in /api/v3/{region}/...
 RESERVED_SLUGS = frozenset({"admin", "author-chat", "webhook"})
 MIN_WEBHOOK_SECRET = 16
@@ -25,7 +27,13 @@ _TEXT_FIELDS = {  # field: (may be null, max length)
     "zammad_privacy_policy": (False, 2000),
     "ticket_group": (True, 200),
 }
-_FIELDS = set(_TEXT_FIELDS) | {"integreat_chat_enabled", "chat_beta_tester_percentage"}
+_FIELDS = set(_TEXT_FIELDS) | {
+    "integreat_chat_enabled",
+    "chat_beta_tester_percentage",
+    "chatbot_enabled",
+    "default_language",
+    "chatbot_words_budget",
+}
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
 WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
 
@@ -42,8 +50,9 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
-def public_view(record: RegionRecord) -> dict[str, Any]:
-    """What the API shows of a region: every setting, and of each secret only whether it is set."""
+def public_view(record: RegionRecord, chatbot_words_used: int = 0) -> dict[str, Any]:
+    """What the API shows of a region: every setting, and of each secret only whether it is
+    set; `chatbot_words_used` is this month's count (read-only)."""
     view = {
         "slug": record.slug,
         "name": record.name,
@@ -58,6 +67,12 @@ def public_view(record: RegionRecord) -> dict[str, Any]:
         "zammad_webhook_last_delivery_at": iso_utc(utc_datetime(record.webhook_seen_at))
         if record.webhook_seen_at
         else None,
+        "chatbot_enabled": bool(record.chatbot_enabled),
+        "default_language": record.default_language,
+        "chatbot_words_budget": None
+        if record.chatbot_words_budget is None
+        else int(record.chatbot_words_budget),
+        "chatbot_words_used": chatbot_words_used,
     }
     for secret in SECRETS:
         view[secret + "_set"] = bool(getattr(record, secret))
@@ -96,6 +111,16 @@ def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest("zammad_webhook_secret must be at least %d characters." % MIN_WEBHOOK_SECRET)
     if "integreat_chat_enabled" in changes and not isinstance(changes["integreat_chat_enabled"], bool):
         raise BadRequest("integreat_chat_enabled must be true or false.")
+    if "chatbot_enabled" in changes and not isinstance(changes["chatbot_enabled"], bool):
+        raise BadRequest("chatbot_enabled must be true or false.")
+    if "default_language" in changes and not (
+        isinstance(changes["default_language"], str) and LANGUAGE_SLUG.match(changes["default_language"])
+    ):
+        raise BadRequest("default_language must be a language slug such as de, en or zh-CN.")
+    if changes.get("chatbot_words_budget") is not None:
+        value = changes["chatbot_words_budget"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
+            raise BadRequest("chatbot_words_budget must be a whole number of words (or null: unlimited).")
     if "chat_beta_tester_percentage" in changes:
         value = changes["chat_beta_tester_percentage"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:

@@ -77,6 +77,10 @@ class RegionRecord(Model):
     ticket_group = UnicodeAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     webhook_seen_at = NumberAttribute(null=True)  # epoch seconds of the last valid delivery
+    # The chatbot (automatic answers and translations, chalicelib/chatbot).
+    chatbot_enabled = BooleanAttribute(default=False)
+    default_language = UnicodeAttribute(default="de")  # the language its agents write
+    chatbot_words_budget = NumberAttribute(null=True)  # words per month; None: unlimited
 
     webhook_token_index = WebhookTokenIndex()
 
@@ -131,6 +135,11 @@ class UserChatRecord(Model):
     messages_fetched_at = NumberAttribute(default=0)  # epoch seconds of the last Zammad read
     last_activity = NumberAttribute()  # epoch seconds of the last message sent
     expires_at = TTLAttribute()  # last activity + retention: DynamoDB forgets the chat
+    # The chatbot answers while this is true (set when the chat opens, false once the bot
+    # hands over to humans). `bot_jobs`: its queued jobs (job id -> queued at, epoch s):
+    # the app's `chatbot_typing` while one is younger than the typing limit.
+    automatic_answers = BooleanAttribute(default=False)
+    bot_jobs: MapAttribute[str, Any] = MapAttribute(default=dict)
 
     ticket_index = TicketIndex()
     activity_index = ActivityIndex()
@@ -207,6 +216,24 @@ class AuthorVisitRecord(Model):
     last_visited_at = UTCDateTimeAttribute()
 
 
+class ChatbotJobRecord(Model):
+    """A chatbot job's progress: SQS delivers at least once, this makes it happen once.
+    "running" under a lease; "posting" while its article is being written (`after`: the
+    highest article id known before, to look for it if the write went unanswered); "done"."""
+
+    base_table_name = "chatbot-jobs"
+
+    class Meta(_OnDemand):
+        table_name = "chatbot-jobs"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()
+    lease_until = NumberAttribute(default=0)
+    noted = BooleanAttribute(default=False)
+    after = NumberAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS = (
     RegionRecord,
     UserChatRecord,
@@ -215,4 +242,5 @@ ALL_MODELS = (
     WebhookDeliveryRecord,
     AuthorMessageRecord,
     AuthorVisitRecord,
+    ChatbotJobRecord,
 )

@@ -2,7 +2,8 @@
 that keeps the same promises (tests/contract runs one suite against both, and DynamoDB
 Local). Their items expire by DynamoDB's TTL; the twins keep everything (a test's life).
 
-- `Counters` (rate-limits): an atomic increment, shared by every instance.
+- `Counters` (rate-limits): an atomic increment, shared by every instance (rate limits,
+  and the chatbot's words per region and month).
 - `Draws` (chat-assignments): a value written once; later writers read the first.
 - `Deliveries` (webhook-deliveries): ids remembered for a while.
 """
@@ -17,8 +18,11 @@ from chalicelib.storage.models import ChatAssignmentRecord, RateLimitCounter, We
 
 
 class Counters(Protocol):
-    def increment(self, key: str, expires_at: datetime) -> int:
-        """Add one to the counter (created at 0) and return its new value, atomically."""
+    def increment(self, key: str, expires_at: datetime, amount: int = 1) -> int:
+        """Add to the counter (created at 0) and return its new value, atomically."""
+
+    def value(self, key: str) -> int:
+        """The counter's value (0 when it does not exist)."""
 
 
 class Draws(Protocol):
@@ -35,12 +39,18 @@ class Deliveries(Protocol):
 
 
 class DynamoCounters:
-    def increment(self, key: str, expires_at: datetime) -> int:
+    def increment(self, key: str, expires_at: datetime, amount: int = 1) -> int:
         counter = RateLimitCounter(key)
         counter.update(
-            actions=[RateLimitCounter.requests.add(1), RateLimitCounter.expires_at.set(expires_at)]
+            actions=[RateLimitCounter.requests.add(amount), RateLimitCounter.expires_at.set(expires_at)]
         )
         return int(counter.requests)
+
+    def value(self, key: str) -> int:
+        try:
+            return int(RateLimitCounter.get(key).requests)
+        except RateLimitCounter.DoesNotExist:
+            return 0
 
 
 class MemoryCounters:
@@ -48,10 +58,14 @@ class MemoryCounters:
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def increment(self, key: str, expires_at: datetime) -> int:
+    def increment(self, key: str, expires_at: datetime, amount: int = 1) -> int:
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
+            self._counts[key] = self._counts.get(key, 0) + amount
             return self._counts[key]
+
+    def value(self, key: str) -> int:
+        with self._lock:
+            return self._counts.get(key, 0)
 
 
 class DynamoDraws:

@@ -78,8 +78,19 @@ class MemoryChatStore:
         mark: str,
         now: float,
         lease_seconds: float,
+        automatic_answers: bool = False,
     ) -> UserChatRecord | None:
-        record = new_claim(key, previous, language, consent, mark, now, lease_seconds, self.retention_seconds)
+        record = new_claim(
+            key,
+            previous,
+            language,
+            consent,
+            mark,
+            now,
+            lease_seconds,
+            self.retention_seconds,
+            automatic_answers,
+        )
         with self._lock:
             stored = self._load(key)
             if previous is None:
@@ -109,7 +120,13 @@ class MemoryChatStore:
             pass
 
     def open(
-        self, claim: UserChatRecord, ticket_id: int, messages: list[Any], now: float, fetched_at: float
+        self,
+        claim: UserChatRecord,
+        ticket_id: int,
+        messages: list[Any],
+        now: float,
+        fetched_at: float,
+        bot_job: str | None = None,
     ) -> None:
         def change(record: UserChatRecord) -> None:
             record.state, record.ticket_id = "open", ticket_id
@@ -121,6 +138,8 @@ class MemoryChatStore:
             record.lease_id = record.lease_until = None
             if claim.creating_mark:
                 record.sent = dict(entries(record.sent), **{claim.creating_mark: now})
+            if bot_job is not None:
+                record.bot_jobs = {bot_job: now}
 
         self._change(claim, lambda stored: stored.lease_id == claim.lease_id, change)
 
@@ -149,6 +168,7 @@ class MemoryChatStore:
         now: float,
         language: str,
         consent: bool | None,
+        bot_job: str | None = None,
     ) -> None:
         def change(record: UserChatRecord, store_message: bool = True) -> None:
             sending = entries(record.sending)
@@ -166,6 +186,8 @@ class MemoryChatStore:
             record.expires_at = utc_datetime(now + self.retention_seconds)
             if consent is not None:
                 record.evaluation_consent = consent
+            if bot_job is not None:
+                record.bot_jobs = dict(entries(record.bot_jobs), **{bot_job: now})
             if record.messages_stored and store_message:
                 record.messages = list(record.messages or []) + [StoredMessage(**message)]
                 record.messages_version = record.messages_version + 1
@@ -212,6 +234,29 @@ class MemoryChatStore:
         except _TooLarge:
             self._give_up_storing(chat)
         chat.messages = messages
+
+    def finish_bot_job(
+        self, chat: UserChatRecord, job: str | None, message: dict[str, Any] | None, handover: bool
+    ) -> None:
+        def change(record: UserChatRecord, store_message: bool = True) -> None:
+            jobs = entries(record.bot_jobs)
+            jobs.pop(job or "", None)
+            record.bot_jobs = jobs
+            if handover:
+                record.automatic_answers = False
+            known = message is not None and any(int(m.id) == int(message["id"]) for m in chat.messages or [])
+            if message is not None and record.messages_stored and not known:
+                if store_message:
+                    record.messages = list(record.messages or []) + [StoredMessage(**message)]
+                    record.messages_version = record.messages_version + 1
+                else:
+                    _stop_storing(record)
+
+        same = lambda stored: stored.generation == chat.generation  # noqa: E731
+        try:
+            self._change(chat, same, change)
+        except _TooLarge:
+            self._change(chat, same, lambda record: change(record, store_message=False))
 
     def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
         wanted = {"S": ticket_key(region, ticket_id)}

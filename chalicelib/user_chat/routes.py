@@ -3,6 +3,7 @@ Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
 import re
 
+from chalicelib.regions.rules import LANGUAGE_SLUG
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.errors import BadRequest, NotFound
@@ -10,7 +11,6 @@ from chalicelib.web.forms import form_fields
 from chalicelib.web.http import Request, Response
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
-LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}\Z")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
 MAX_MESSAGE_CHARACTERS = 10_000
 
@@ -22,7 +22,7 @@ def _device_id(value: str) -> str:
 
 
 def _language(value: str) -> str:
-    if not LANGUAGE.match(value):
+    if not LANGUAGE_SLUG.match(value):
         raise BadRequest("Invalid language.")
     return value
 

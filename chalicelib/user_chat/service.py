@@ -43,6 +43,7 @@ from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
 
 if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
+    from chalicelib.chatbot.service import Chatbot
     from chalicelib.user_chat.memory_store import Chats
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
@@ -116,6 +117,7 @@ class UserChats:
         draws: Draws | None = None,
         chats: "Chats | None" = None,
     ):
+        self.chatbot: Chatbot | None = None  # set by Services when the chatbot is wired in
         self._settings = settings
         self._draws: Draws = draws or DynamoDraws()
         self._connections = connections
@@ -202,6 +204,7 @@ class UserChats:
                 outgoing.mark,
                 self._clock(),
                 lease_seconds=self._settings.zammad_timeout_seconds + 5,
+                automatic_answers=self.chatbot is not None and self.chatbot.answers_new_chats(region),
             )
             if claim is None:  # another request claimed it first
                 chat = self.store.get(key)
@@ -228,6 +231,8 @@ class UserChats:
             }
             if outgoing.consent is not None:
                 fields["evaluation_consent"] = outgoing.consent
+            if self.chatbot is not None and self.chatbot.enabled(region):
+                fields["automatic_answers"] = bool(claim.automatic_answers)  # as the CMS mirrors it
             ticket = zammad.create_ticket(fields, self._user_article(outgoing.body))
             ticket_id = _ticket_id(ticket)
         except OutcomeUnknown:
@@ -239,10 +244,13 @@ class UserChats:
         now = self._clock()
         article_ids = ticket.get("article_ids") or [0]
         message = self._own_message(article_ids[0], ticket.get("created_at"), outgoing.body)
+        claim.ticket_id = ticket_id
+        job = self._bot_job(region, claim, message["id"])
         try:
-            self.store.open(claim, ticket_id, [message], now, fetched_at=now)
+            self.store.open(claim, ticket_id, [message], now, fetched_at=now, bot_job=_typing(job))
         except ChatGone:  # the claim outlived its lease and was taken over
             raise Busy() from None
+        self._enqueue(claim, job)
         return self._view(region, claim)  # update() refreshed it from DynamoDB's answer
 
     def _settle(
@@ -331,8 +339,13 @@ class UserChats:
             self.store.abandon_send(chat, mark)
             raise
         message = self._own_message(article_id, article.get("created_at"), outgoing.body)
+        chat.language = outgoing.language  # the job answers in the language just used
+        job = self._bot_job(region, chat, article_id)
         try:
-            self.store.finish_send(chat, mark, message, self._clock(), outgoing.language, outgoing.consent)
+            self.store.finish_send(
+                chat, mark, message, self._clock(), outgoing.language, outgoing.consent, bot_job=_typing(job)
+            )
+            self._enqueue(chat, job)
         except ChatGone:  # forgotten meanwhile; the message did reach the ticket
             chat.messages = list(chat.messages or []) + [StoredMessage(**message)]
         if not chat.messages_stored:
@@ -410,6 +423,14 @@ class UserChats:
             and self._usable(chat)
         )
 
+    # --- the chatbot's job for a message (chalicelib/chatbot) ---------------------------
+    def _bot_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> dict[str, Any] | None:
+        return self.chatbot.message_job(region, chat, article_id) if self.chatbot is not None else None
+
+    def _enqueue(self, chat: UserChatRecord, job: dict[str, Any] | None) -> None:
+        if job is not None and self.chatbot is not None:
+            self.chatbot.enqueue(chat, job)
+
     # --- Zammad's articles ------------------------------------------------------------
     def _articles(
         self, zammad: ZammadClient, chat: UserChatRecord, ticket_id: int | None = None
@@ -479,17 +500,21 @@ class UserChats:
         if not chat_configured(region):
             raise ServiceUnavailable("No chat server is configured for your region.")
 
-    @staticmethod
-    def _view(region: RegionRecord, chat: UserChatRecord) -> ChatView:
+    def _view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
         # By article id (webhook deliveries may arrive out of order), each id once (a
         # delivery of the user's own article may race the request that sent it).
         unique = {int(message.id): message for message in reversed(chat.messages or [])}
         return {
             "messages": [message_view(unique[article_id]) for article_id in sorted(unique)],
             "evaluation_consent": bool(chat.evaluation_consent),
-            "chatbot_typing": False,
+            "chatbot_typing": self.chatbot is not None and self.chatbot.typing(chat),
             "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),
         }
+
+
+def _typing(job: dict[str, Any] | None) -> str | None:
+    """The job's id when it will answer: the chat carries it (the typing indicator)."""
+    return job["id"] if job is not None and job["answer"] else None
 
 
 def _ticket_id(ticket: Any) -> int:

@@ -63,6 +63,7 @@ def new_claim(
     now: float,
     lease_seconds: float,
     retention_seconds: float,
+    automatic_answers: bool = False,
 ) -> UserChatRecord:
     """The item of a chat being created (state "creating", under a fresh lease)."""
     return UserChatRecord(
@@ -79,6 +80,8 @@ def new_claim(
         messages=[],
         last_activity=now,
         expires_at=utc_datetime(now + retention_seconds),
+        automatic_answers=automatic_answers,
+        bot_jobs={},
     )
 
 
@@ -130,9 +133,20 @@ class ChatStore:
         mark: str,
         now: float,
         lease_seconds: float,
+        automatic_answers: bool = False,
     ) -> UserChatRecord | None:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
-        record = new_claim(key, previous, language, consent, mark, now, lease_seconds, self.retention_seconds)
+        record = new_claim(
+            key,
+            previous,
+            language,
+            consent,
+            mark,
+            now,
+            lease_seconds,
+            self.retention_seconds,
+            automatic_answers,
+        )
         condition: Condition = (
             UserChatRecord.chat_key.does_not_exist()
             if previous is None
@@ -168,9 +182,11 @@ class ChatStore:
         messages: list[Any],  # dicts, or StoredMessage
         now: float,
         fetched_at: float,
+        bot_job: str | None = None,
     ) -> None:
         """The claim has its ticket (created, or found when settling). `ChatGone` if the
-        claim was taken over or withdrawn meanwhile."""
+        claim was taken over or withdrawn meanwhile. `bot_job`: a chatbot job that will
+        answer the first message (the app sees the typing indicator)."""
         actions = [
             UserChatRecord.state.set("open"),
             UserChatRecord.ticket_id.set(ticket_id),
@@ -185,6 +201,8 @@ class ChatStore:
         ]
         if claim.creating_mark:
             actions.append(UserChatRecord.sent[claim.creating_mark].set(now))
+        if bot_job is not None:
+            actions.append(UserChatRecord.bot_jobs.set({bot_job: now}))
         _update(claim, actions, _holds_lease(claim))
 
     # --- a later message: begin (the mark), then finish or abandon ---------------------
@@ -222,8 +240,10 @@ class ChatStore:
         now: float,
         language: str,
         consent: bool | None,
+        bot_job: str | None = None,
     ) -> None:
-        """Store a sent message with the chat (atomically: concurrent sends all stay)."""
+        """Store a sent message with the chat (atomically: concurrent sends all stay), and
+        the chatbot job that will answer it, if any."""
         actions = [
             UserChatRecord.sending[mark].remove(),
             UserChatRecord.sent[mark].set(now),
@@ -239,6 +259,8 @@ class ChatStore:
                 actions.append(UserChatRecord.sent[old].remove())
         if consent is not None:
             actions.append(UserChatRecord.evaluation_consent.set(consent))
+        if bot_job is not None:
+            actions.append(UserChatRecord.bot_jobs[bot_job].set(now))
         if not chat.messages_stored:
             _update(chat, actions, _same_chat(chat))
             return
@@ -308,6 +330,32 @@ class ChatStore:
                 raise
             self._give_up_storing(chat)
         chat.messages = messages  # answer with Zammad's list in any case
+
+    def finish_bot_job(
+        self, chat: UserChatRecord, job: str | None, message: dict[str, Any] | None, handover: bool
+    ) -> None:
+        """A chatbot job ended: its answer (if any) joins the messages, its typing mark
+        goes, and with `handover` the chat stays with humans from now on. `ChatGone` if
+        the chat is gone (or replaced)."""
+        actions: list = []
+        if job is not None and job in entries(chat.bot_jobs):
+            actions.append(UserChatRecord.bot_jobs[job].remove())
+        if handover:
+            actions.append(UserChatRecord.automatic_answers.set(False))
+        known = message is not None and any(int(m.id) == int(message["id"]) for m in chat.messages or [])
+        if message is not None and chat.messages_stored and not known:
+            actions += [
+                UserChatRecord.messages.set(UserChatRecord.messages.append([message])),
+                UserChatRecord.messages_version.add(1),
+            ]
+        if not actions:
+            return
+        try:
+            _update(chat, actions, _same_chat(chat))
+        except UpdateError as error:
+            if not too_large(error):
+                raise
+            _update(chat, actions[:-2] + self._stop_storing(), _same_chat(chat))
 
     def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
         """The open chat of a ticket (the index is read eventually consistent: the chat

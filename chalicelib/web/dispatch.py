@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.chatbot.queue import JobQueue
 from chalicelib.platform import metrics
 from chalicelib.platform.config import Settings
 from chalicelib.routes import ROUTES
@@ -36,10 +37,14 @@ class ChatApi:
     """The services of one instance and the dispatcher in front of them."""
 
     def __init__(
-        self, settings: Settings, clock: Callable[[], float] = time.time, stores: Stores | None = None
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        stores: Stores | None = None,
+        queue: JobQueue | None = None,
     ):
         self.settings = settings
-        self.services = Services(settings, clock, stores)
+        self.services = Services(settings, clock, stores, queue)
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""

@@ -122,7 +122,13 @@ class ZammadWebhook:
         if not chat.messages_stored:
             return ["article %d: chat too long to store, read from Zammad" % article["id"]]
         if self._chats.add_message(chat, StoredMessage(**message)):
-            return ["article %d: %s message stored" % (article["id"], message["role"])]
+            actions = ["article %d: %s message stored" % (article["id"], message["role"])]
+            chatbot = self._user_chats.chatbot
+            job = chatbot.reply_job(region, chat, message) if chatbot is not None else None
+            if chatbot is not None and job is not None:
+                chatbot.enqueue(chat, job)
+                actions.append("article %d: translation queued" % article["id"])
+            return actions
         return ["article %d: already stored" % article["id"]]
 
     def _find_chat(self, region: RegionRecord, ticket: dict):

@@ -157,3 +157,26 @@ def test_inactive_chats_are_forgotten_by_region(chats):
     assert chats.forget_inactive("augsburg", NOW) == 0
     assert chats.forget_inactive("augsburg", NOW + 1) == 1
     assert chats.get(KEY) is None and chats.get(other.chat_key) is not None
+
+
+def test_a_chatbot_job_is_carried_by_the_chat_until_it_finishes(chats):
+    claim = chats.claim(KEY, None, "en", None, "tfirst", NOW, lease_seconds=15, automatic_answers=True)
+    chats.open(claim, 7, [message(1, "first")], NOW, fetched_at=NOW, bot_job="job-1")
+    chat = chats.get(KEY)
+    assert chat.automatic_answers is True and entries(chat.bot_jobs) == {"job-1": NOW}
+    chats.begin_send(chat, "tsecond", NOW + 1, NOW + 20, sent_before=None)
+    chats.finish_send(chat, "tsecond", message(2, "second"), NOW + 1, "en", None, bot_job="job-2")
+    assert entries(chats.get(KEY).bot_jobs) == {"job-1": NOW, "job-2": NOW + 1}
+    answer = dict(message(3, "answer", role="agent"), automatic_answer=True)
+    chats.finish_bot_job(chat, "job-1", answer, handover=False)
+    chats.finish_bot_job(chat, "job-1", answer, handover=False)  # a redelivery: nothing twice
+    chat = chats.get(KEY)
+    assert entries(chat.bot_jobs) == {"job-2": NOW + 1}
+    assert contents(chat) == ["first", "second", "answer"] and chat.messages[2].automatic_answer
+    chats.finish_bot_job(chat, "job-2", None, handover=True)
+    chat = chats.get(KEY)
+    assert entries(chat.bot_jobs) == {} and chat.automatic_answers is False
+    chats.forget(chat)
+    with pytest.raises(ChatGone):
+        chats.finish_bot_job(chat, None, message(4, "late", role="agent"), handover=False)
+    assert chats.get(KEY) is None

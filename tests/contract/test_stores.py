@@ -125,3 +125,25 @@ def test_regions_are_found_by_slug_and_by_webhook_token(stores):
     table.delete("berlin")
     assert table.mark_webhook_seen("berlin", 1.0) is False
     assert table.find("berlin") is None  # not recreated by the update
+
+
+def test_a_chatbot_job_is_taken_once_and_resumed_where_it_stopped(stores):
+    ledger, now = stores.chatbot_jobs, 1_800_000_000.0
+    assert ledger.begin("job-1", now, now + 60, LATER) == (False, None)
+    assert ledger.begin("job-1", now + 1, now + 61, LATER) is None  # leased to the first
+    ledger.noted("job-1")
+    ledger.posting("job-1", 41)
+    ledger.release("job-1")  # the first failed: a redelivery takes it over at once
+    assert ledger.begin("job-1", now + 2, now + 62, LATER) == (True, 41)
+    assert ledger.begin("job-1", now + 100, now + 160, LATER) == (True, 41)  # lease ran out
+    ledger.done("job-1")
+    assert ledger.begin("job-1", now + 1000, now + 1060, LATER) is None
+    assert ledger.begin("job-2", now, now + 60, LATER) == (False, None)
+
+
+def test_counters_add_amounts_and_read_back(stores):
+    counters = stores.counters
+    assert counters.value("words#a") == 0
+    assert counters.increment("words#a", LATER, amount=12) == 12
+    assert counters.increment("words#a", LATER, amount=3) == 15
+    assert counters.value("words#a") == 15

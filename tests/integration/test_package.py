@@ -69,22 +69,40 @@ def test_the_gateway_answers_unknown_paths_in_our_error_shape(package):
 def test_every_function_has_the_least_privilege_policy(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
     functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    assert set(functions) == {"APIHandler", "PurgeAuthorMessages", "ForgetExpiredChats"}
+    kinds = {"APIHandler": "api", "PurgeAuthorMessages": "jobs", "ForgetExpiredChats": "jobs"}
+    assert set(functions) == set(kinds) | {"ChatbotWorker"}
+    kinds["ChatbotWorker"] = "chatbot"
     for name, function in functions.items():
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         [policy] = [p["PolicyDocument"] for p in role["Policies"]]
-        kind = "api" if name == "APIHandler" else "jobs"
-        assert policy == json.loads(cloudformation.policy_path("prod", kind).read_text())
-        tables, scan, _logs = policy["Statement"]
+        assert policy == json.loads(cloudformation.policy_path("prod", kinds[name]).read_text())
+        tables, scan, _logs = policy["Statement"][:3]
         assert not any(action.endswith("*") for action in tables["Action"] + scan["Action"])
         assert "dynamodb:Scan" not in tables["Action"] and scan["Action"] == ["dynamodb:Scan"]
-    [api_tables, _, _] = json.loads(cloudformation.policy_path("prod").read_text())["Statement"]
+    api_tables = json.loads(cloudformation.policy_path("prod").read_text())["Statement"][0]
     assert "dynamodb:BatchWriteItem" not in api_tables["Action"]  # only the jobs batch-delete
     for job in ("PurgeAuthorMessages", "ForgetExpiredChats"):
         [event] = functions[job]["Properties"]["Events"].values()
         assert event["Properties"]["Schedule"] == "rate(1 hour)"
     variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["CHAT_TABLE_PREFIX"] == "integreat-chat-"
+
+
+def test_the_chatbot_worker_consumes_its_queue_with_a_dead_letter_queue(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    queue = resources["ChatbotQueue"]["Properties"]
+    assert queue["QueueName"] == "integreat-chat-chatbot"
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ChatbotDeadLetterQueue", "Arn"]}
+    worker = resources["ChatbotWorker"]
+    assert worker["DependsOn"] == ["ChatbotQueue"]
+    [event] = worker["Properties"]["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":integreat-chat-chatbot")
+    # Longer than the worker may run (AWS advises six times), so no job runs twice at once.
+    assert queue["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
+    api_queue = json.loads(cloudformation.policy_path("prod").read_text())["Statement"][3]
+    assert api_queue["Action"] == ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    assert api_queue["Resource"] == "arn:aws:sqs:*:*:integreat-chat-chatbot"
 
 
 def test_the_zip_ships_the_app_and_chalicelib_only(package):
@@ -97,7 +115,7 @@ def test_the_zip_ships_the_app_and_chalicelib_only(package):
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-@pytest.mark.parametrize("kind", ["api", "jobs"])
+@pytest.mark.parametrize("kind", ["api", "jobs", "chatbot"])
 def test_the_committed_policy_files_match_the_models(stage, kind):
     committed = json.loads(cloudformation.policy_path(stage, kind).read_text())
     expected = cloudformation.policy(cloudformation.stage_prefix(stage), kind)
@@ -107,4 +125,5 @@ def test_the_committed_policy_files_match_the_models(stage, kind):
 def test_the_jobs_are_named_in_the_config():
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     for stage in ("dev", "prod"):
-        assert sorted(config["stages"][stage]["lambda_functions"]) == sorted(cloudformation.JOB_FUNCTIONS)
+        functions = config["stages"][stage]["lambda_functions"]
+        assert sorted(functions) == sorted((*cloudformation.JOB_FUNCTIONS, cloudformation.WORKER_FUNCTION))

@@ -1,0 +1,106 @@
+"""The chatbot jobs' ledger (table `chatbot-jobs`): SQS delivers a job at least once, and
+two copies may run at once; the ledger lets one run, and lets a copy delivered after a
+crash finish what the first began instead of doing it again.
+
+A job is taken under a lease ("running"); it records that its translation note is written
+(`noted`), and before writing its visible article the highest article id it knew
+(`posting`, `after`): if that write went unanswered, the next copy looks for the article
+above that id before writing it again. "done" is final.
+"""
+
+import threading
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.storage.models import ChatbotJobRecord
+
+
+class JobProgress(NamedTuple):
+    noted: bool  # the translation note is in the ticket
+    after: int | None  # not None: the article may have been written (look above this id)
+
+
+class JobLedger(Protocol):
+    def begin(self, job_id: str, now: float, lease_until: float, expires_at: datetime) -> JobProgress | None:
+        """Take the job; None when it is done, or another holds its lease."""
+
+    def noted(self, job_id: str) -> None: ...
+
+    def posting(self, job_id: str, after: int) -> None: ...
+
+    def release(self, job_id: str) -> None:
+        """Give the lease up (a failure): the next delivery may take the job at once."""
+
+    def done(self, job_id: str) -> None: ...
+
+
+class DynamoJobLedger:
+    def begin(self, job_id: str, now: float, lease_until: float, expires_at: datetime) -> JobProgress | None:
+        record = ChatbotJobRecord(job_id)
+        try:
+            record.update(
+                actions=[
+                    ChatbotJobRecord.state.set(ChatbotJobRecord.state | "running"),
+                    ChatbotJobRecord.lease_until.set(lease_until),
+                    ChatbotJobRecord.expires_at.set(expires_at),
+                ],
+                condition=ChatbotJobRecord.job_id.does_not_exist()
+                | ((ChatbotJobRecord.state != "done") & (ChatbotJobRecord.lease_until < now)),
+            )
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        after = int(record.after) if record.state == "posting" and record.after is not None else None
+        return JobProgress(bool(record.noted), after)
+
+    def noted(self, job_id: str) -> None:
+        ChatbotJobRecord(job_id).update(actions=[ChatbotJobRecord.noted.set(True)])
+
+    def posting(self, job_id: str, after: int) -> None:
+        ChatbotJobRecord(job_id).update(
+            actions=[ChatbotJobRecord.state.set("posting"), ChatbotJobRecord.after.set(after)]
+        )
+
+    def release(self, job_id: str) -> None:
+        ChatbotJobRecord(job_id).update(actions=[ChatbotJobRecord.lease_until.set(0)])
+
+    def done(self, job_id: str) -> None:
+        ChatbotJobRecord(job_id).update(actions=[ChatbotJobRecord.state.set("done")])
+
+
+class MemoryJobLedger:
+    def __init__(self) -> None:
+        self._jobs: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, job_id: str, now: float, lease_until: float, expires_at: datetime) -> JobProgress | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None and (job["state"] == "done" or job["lease_until"] >= now):
+                return None
+            job = job or {"state": "running", "noted": False, "after": None}
+            job["lease_until"] = lease_until
+            self._jobs[job_id] = job
+            return JobProgress(job["noted"], job["after"] if job["state"] == "posting" else None)
+
+    def _set(self, job_id: str, **fields) -> None:
+        with self._lock:
+            self._jobs.setdefault(
+                job_id, {"state": "running", "noted": False, "after": None, "lease_until": 0}
+            )
+            self._jobs[job_id].update(fields)
+
+    def noted(self, job_id: str) -> None:
+        self._set(job_id, noted=True)
+
+    def posting(self, job_id: str, after: int) -> None:
+        self._set(job_id, state="posting", after=after)
+
+    def release(self, job_id: str) -> None:
+        self._set(job_id, lease_until=0)
+
+    def done(self, job_id: str) -> None:
+        self._set(job_id, state="done")

@@ -1,0 +1,109 @@
+"""The chatbot's job queue: SQS, or anything that speaks its API (moto's server in
+`make dev`, ElasticMQ; `AWS_ENDPOINT_URL_SQS`). No home-made queue: delivery is at least
+once, and the job ledger (ledger.py) makes each job happen once.
+
+The botocore client is made on first use: loading SQS's service model costs a cold start
+tens of milliseconds, and most requests never queue anything.
+"""
+
+import json
+import threading
+from typing import Any, NamedTuple, Protocol
+
+from chalicelib.platform.config import Settings
+from chalicelib.platform.metrics import instrument_botocore_client
+
+# A job redelivered before the one working on it ends would only find it leased; AWS also
+# asks for six times the consuming function's timeout (infra: devtools/cloudformation.py).
+VISIBILITY_TIMEOUT_SECONDS = 600
+RECEIVE_WAIT_SECONDS = 20  # long polling: an idle worker costs 3 requests a minute
+
+
+class Delivery(NamedTuple):
+    receipt: str
+    body: str  # the job as JSON (not trusted: the consumer checks it)
+
+
+class JobQueue(Protocol):
+    def send(self, job: dict[str, Any]) -> None: ...
+
+
+class SqsJobQueue:
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._client: Any = None
+        self._url: str | None = None
+        self._lock = threading.Lock()
+
+    def _sqs(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import botocore.session
+                from botocore.config import Config
+
+                client = botocore.session.get_session().create_client(
+                    "sqs",
+                    region_name=self._settings.aws_region,
+                    endpoint_url=self._settings.sqs_endpoint,
+                    config=Config(
+                        connect_timeout=1,
+                        read_timeout=RECEIVE_WAIT_SECONDS + 5,
+                        retries={"max_attempts": 3, "mode": "standard"},
+                    ),
+                )
+                instrument_botocore_client(client, "sqs")
+                self._client = client
+            return self._client
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self._sqs().get_queue_url(QueueName=self._settings.chatbot_queue_name)["QueueUrl"]
+        return self._url
+
+    def send(self, job: dict[str, Any]) -> None:
+        self._sqs().send_message(QueueUrl=self.url, MessageBody=json.dumps(job))
+
+    def receive(self, wait_seconds: int = RECEIVE_WAIT_SECONDS, max_messages: int = 10) -> list[Delivery]:
+        found = self._sqs().receive_message(
+            QueueUrl=self.url, WaitTimeSeconds=wait_seconds, MaxNumberOfMessages=max_messages
+        )
+        return [Delivery(message["ReceiptHandle"], message["Body"]) for message in found.get("Messages", [])]
+
+    def delete(self, receipt: str) -> None:
+        self._sqs().delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
+
+    def create(self) -> str:
+        """Create the queue and its dead-letter queue where the endpoint allows it (a local
+        one; in AWS the template makes them). Idempotent; returns a line for the report."""
+        sqs = self._sqs()
+        name = self._settings.chatbot_queue_name
+        dead = sqs.create_queue(QueueName=name[:76] + "-dlq")["QueueUrl"]
+        dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self._url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"}),
+            },
+        )["QueueUrl"]
+        return "queue %s: ready (dead letters: %s-dlq)" % (name, name[:76])
+
+
+class MemoryJobQueue:
+    """The queue's twin for the offline tier: jobs kept in order, taken by the test."""
+
+    def __init__(self) -> None:
+        self.jobs: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def send(self, job: dict[str, Any]) -> None:
+        with self._lock:
+            self.jobs.append(json.loads(json.dumps(job)))
+
+    def take(self) -> list[dict[str, Any]]:
+        with self._lock:
+            jobs, self.jobs = self.jobs, []
+        return jobs

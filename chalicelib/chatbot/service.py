@@ -1,0 +1,402 @@
+"""The chatbot (integreat-chat) in the user chat: automatic answers and translations, done
+by jobs on a queue, never inside the app's request.
+
+- An app user's message, in a region with the chatbot on and words left in its budget,
+  queues one "message" job (chalicelib/user_chat/service.py). While an answer is due the
+  chat carries the job (`bot_jobs`): the app sees `chatbot_typing` for up to
+  TYPING_SECONDS. The job writes a translation of the message for the agents (an internal
+  note) when the chat's language is not the region's, and, while the chat is automatic,
+  the service's answer as a visible article (sender Agent, subject "automatically
+  generated message", so the app marks it and Zammad's trigger skips it), with the sources
+  in a note. `automatic_answers: false` hands the chat over to humans for good. When no
+  answer can be had, a fallback message in the chat's language says so: never silence.
+- An agent's reply (webhook) in a chat whose language is not the region's queues a
+  "reply" job: its translation is added as a visible automatic article. Articles we made
+  are automatic, and automatic articles never queue a job: no loops.
+- Each job id is derived from the article it answers, so the same message never gets two
+  jobs; the ledger (ledger.py) makes a job delivered twice run once.
+- Words of visible generated text are counted per region and month; past the region's
+  `chatbot_words_budget` nothing more is queued and the chat stays with humans.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.chatbot.client import Answer, ChatbotClient, ServiceFailed
+from chalicelib.chatbot.ledger import JobLedger, JobProgress
+from chalicelib.chatbot.queue import JobQueue
+from chalicelib.chatbot.texts import fallback_message, link_list, note_body, plain_text, word_count
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.storage.small_tables import Counters
+from chalicelib.user_chat.articles import (
+    AUTOMATIC_ANSWER_SUBJECT,
+    MalformedArticle,
+    article_message,
+    escape_user_text,
+    sanitize_html,
+)
+from chalicelib.user_chat.store import ChatGone, entries
+from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
+
+if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
+    from chalicelib.user_chat.memory_store import Chats
+
+log = logging.getLogger("integreat_chat")
+
+TYPING_SECONDS = 60  # the app's typing indicator, at most this long per message
+HISTORY_MESSAGES = 10  # the user's last messages the service reads, as the CMS sends
+JOB_MEMORY_DAYS = 7  # how long a job's ledger entry outlives it (redeliveries come sooner)
+WORDS_MEMORY_DAYS = 100  # a month's word count is kept this long (the admin API shows it)
+
+
+class BadJob(ValueError):
+    """A queue message that is not a job of ours: dropped, with a log line."""
+
+
+def job_id(kind: str, chat: UserChatRecord, article_id: int) -> str:
+    """One id per article and kind: a message queued twice is still one job."""
+    seed = "%s|%s|%d|%d" % (kind, chat.chat_key, int(chat.generation), article_id)
+    return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
+
+
+def words_key(slug: str, at: float) -> str:
+    return "chatbot-words#%s#%s" % (slug, datetime.fromtimestamp(at, UTC).strftime("%Y-%m"))
+
+
+class Chatbot:
+    def __init__(
+        self,
+        settings: Settings,
+        chats: "Chats",
+        ledger: JobLedger,
+        counters: Counters,
+        queue: JobQueue,
+        connections: ZammadConnections,
+        find_region: Callable[[str], RegionRecord | None],
+        clock: Callable[[], float] = time.time,
+    ):
+        self._settings = settings
+        self._chats = chats
+        self._ledger = ledger
+        self._counters = counters
+        self._queue = queue
+        self._connections = connections
+        self._find_region = find_region
+        self._clock = clock
+        self._client = (
+            ChatbotClient(settings.chatbot_url, settings.chatbot_timeout_seconds)
+            if settings.chatbot_url
+            else None
+        )
+
+    # --- in the app's request ---------------------------------------------------------
+    def enabled(self, region: RegionRecord) -> bool:
+        return self._client is not None and bool(region.chatbot_enabled)
+
+    def words_used(self, slug: str) -> int:
+        return self._counters.value(words_key(slug, self._clock()))
+
+    def within_budget(self, region: RegionRecord) -> bool:
+        budget = region.chatbot_words_budget
+        return budget is None or self.words_used(region.slug) < int(budget)
+
+    def answers_new_chats(self, region: RegionRecord) -> bool:
+        """Whether a chat opened now starts with automatic answers."""
+        return self.enabled(region)
+
+    def message_job(
+        self, region: RegionRecord, chat: UserChatRecord, article_id: int
+    ) -> dict[str, Any] | None:
+        """The job for an app user's message just sent, or None."""
+        answer = bool(chat.automatic_answers)
+        if not self.enabled(region) or not (answer or chat.language != region.default_language):
+            return None
+        if not self.within_budget(region):
+            return None
+        return self._job("message", region, chat, article_id, answer=answer)
+
+    def reply_job(
+        self, region: RegionRecord, chat: UserChatRecord, message: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The job for an article learnt from the webhook: an agent's reply to translate."""
+        if (
+            message["role"] != "agent"
+            or message["automatic_answer"]  # ours (or Zammad's auto-reply): never a loop
+            or not self.enabled(region)
+            or chat.language == region.default_language
+            or not self.within_budget(region)
+        ):
+            return None
+        return self._job("reply", region, chat, int(message["id"]), answer=False)
+
+    def typing(self, chat: UserChatRecord) -> bool:
+        now = self._clock()
+        return any(queued_at + TYPING_SECONDS > now for queued_at in entries(chat.bot_jobs).values())
+
+    def enqueue(self, chat: UserChatRecord, job: dict[str, Any]) -> None:
+        """Queue the job; if the queue refuses, the typing indicator goes off again (the
+        message reached the agents; only the automatic answer is lost)."""
+        try:
+            self._queue.send(job)
+        except Exception as error:
+            log.error(json.dumps({"event": "chatbot_queue_failed", "error": type(error).__name__}))
+            if job["answer"]:
+                try:
+                    self._chats.finish_bot_job(chat, job["id"], None, handover=False)
+                except ChatGone:
+                    pass
+
+    @staticmethod
+    def _job(
+        kind: str, region: RegionRecord, chat: UserChatRecord, article_id: int, answer: bool
+    ) -> dict[str, Any]:
+        return {
+            "id": job_id(kind, chat, article_id),
+            "kind": kind,
+            "region": region.slug,
+            "chat": chat.chat_key,
+            "generation": int(chat.generation),
+            "article": article_id,
+            "answer": answer,
+        }
+
+    # --- in the worker ----------------------------------------------------------------
+    def run(self, job: Any) -> str:
+        """Carry a job out (at most once, however often it is delivered); returns what
+        happened, for the log. Raises when it should be tried again (Zammad failing)."""
+        job = _checked(job)
+        chat = self._chats.get(job["chat"])
+        if chat is None or chat.generation != job["generation"] or chat.state != "open":
+            return "chat gone"
+        region = self._find_region(job["region"])
+        if region is None or not self.enabled(region):
+            self._finish(chat, job, None)
+            return "chatbot off"
+        now = self._clock()
+        lease = 2 * self._settings.chatbot_timeout_seconds + 3 * self._settings.zammad_timeout_seconds + 30
+        progress = self._ledger.begin(
+            job["id"], now, now + lease, utc_datetime(now + JOB_MEMORY_DAYS * 86400)
+        )
+        if progress is None:
+            return "duplicate: done or running"
+        try:
+            zammad = ZammadClient(
+                self._connections.get(region.zammad_url or "", region.zammad_access_token or ""),
+                self._settings.zammad_timeout_seconds,
+            )
+            if job["kind"] == "message":
+                outcome = self._message(region, chat, job, progress, zammad)
+            else:
+                outcome = self._reply(region, chat, job, progress, zammad)
+        except BaseException:
+            self._ledger.release(job["id"])
+            raise
+        self._ledger.done(job["id"])
+        return outcome
+
+    def _message(
+        self,
+        region: RegionRecord,
+        chat: UserChatRecord,
+        job: dict[str, Any],
+        progress: JobProgress,
+        zammad: ZammadClient,
+    ) -> str:
+        assert self._client is not None
+        message = _message_of(chat, job["article"])
+        if message is None or not self.within_budget(region):
+            self._finish(chat, job, None)
+            return "message gone" if message is None else "budget exhausted"
+        text = plain_text(message.content)
+        outcome = []
+        if chat.language != region.default_language and not progress.noted:
+            try:
+                translation = self._client.translate(text, chat.language, region.default_language)
+                title = "Translation (%s → %s)" % (chat.language, region.default_language)
+                zammad.add_article(
+                    int(chat.ticket_id), _note(note_body(title, escape_user_text(translation)))
+                )
+                self._ledger.noted(job["id"])
+                outcome.append("translation noted")
+            except ServiceFailed as error:
+                log.warning(json.dumps({"event": "chatbot_failed", "call": str(error)}))
+                outcome.append("translation failed")
+        if not job["answer"] or not chat.automatic_answers:
+            self._finish(chat, job, None)
+            return ", ".join(outcome + ["no answer: the chat is with humans"])
+        if progress.after is not None:
+            found = self._posted(zammad, chat, progress.after)
+            if found is not None:
+                self._finish(chat, job, found)
+                return ", ".join(outcome + ["answer found, written before"])
+        answer = self._answer(region, chat, job["article"])
+        body = sanitize_html(answer.html) if answer is not None else fallback_message(chat.language)
+        handover = answer is not None and not answer.automatic_answers
+        posted = None
+        if plain_text(body):
+            posted = self._post(zammad, chat, job["id"], body)
+            self._count_words(region, body if answer is not None else "")
+        if answer is not None and answer.sources:
+            self._note_quietly(
+                zammad, chat, note_body("Sources of the automatic answer", link_list(answer.sources))
+            )
+        if handover:
+            try:
+                zammad.update_ticket(int(chat.ticket_id), {"automatic_answers": False})
+            except Exception:  # the chat's own flag is what counts; Zammad's mirrors it
+                log.warning(json.dumps({"event": "chatbot_handover_not_mirrored"}))
+        self._finish(chat, job, posted, handover=handover)
+        if answer is None:
+            return ", ".join(outcome + ["fallback answered"])
+        return ", ".join(outcome + ["answered" + (", handed over to humans" if handover else "")])
+
+    def _reply(
+        self,
+        region: RegionRecord,
+        chat: UserChatRecord,
+        job: dict[str, Any],
+        progress: JobProgress,
+        zammad: ZammadClient,
+    ) -> str:
+        assert self._client is not None
+        message = _message_of(chat, job["article"])
+        if message is None or not self.within_budget(region):
+            return "reply gone" if message is None else "budget exhausted"
+        if progress.after is not None:
+            found = self._posted(zammad, chat, progress.after)
+            if found is not None:
+                self._finish(chat, job, found)
+                return "translation found, written before"
+        try:
+            translation = self._client.translate(message.content, region.default_language, chat.language)
+        except ServiceFailed as error:  # the agent's own words are shown: nothing is lost
+            log.warning(json.dumps({"event": "chatbot_failed", "call": str(error)}))
+            return "translation failed"
+        body = sanitize_html(translation)
+        if not plain_text(body):
+            return "empty translation"
+        posted = self._post(zammad, chat, job["id"], body)
+        self._count_words(region, body)
+        self._finish(chat, job, posted)
+        return "reply translated"
+
+    # --- parts ------------------------------------------------------------------------
+    def _answer(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> Answer | None:
+        assert self._client is not None
+        history = [
+            plain_text(m.content)
+            for m in sorted(chat.messages or [], key=lambda m: int(m.id))
+            if m.role == "user" and int(m.id) <= article_id
+        ][-HISTORY_MESSAGES:]
+        try:
+            return self._client.extract_answer(history, chat.language, region.slug)
+        except ServiceFailed as error:
+            log.warning(json.dumps({"event": "chatbot_failed", "call": str(error)}))
+            return None
+
+    def _post(self, zammad: ZammadClient, chat: UserChatRecord, job: str, body: str) -> dict[str, Any]:
+        """Write a visible automatic article, recording first that it may exist."""
+        self._ledger.posting(job, _highest_id(chat))
+        article = zammad.add_article(
+            int(chat.ticket_id),
+            {
+                "body": body,
+                "content_type": "text/html",
+                "type": "note",
+                "internal": False,
+                "sender": "Agent",
+                "subject": AUTOMATIC_ANSWER_SUBJECT,
+            },
+        )
+        try:
+            message = article_message(article)
+        except MalformedArticle:
+            message = None
+        if message is None:  # Zammad said yes without an article: the next poll reads it
+            raise ServiceFailed("Zammad's answer to the article was not an article")
+        return message
+
+    def _posted(self, zammad: ZammadClient, chat: UserChatRecord, after: int) -> dict[str, Any] | None:
+        """Our article of an earlier, unanswered write, if it reached the ticket."""
+        for article in zammad.articles(int(chat.ticket_id)):
+            if (
+                isinstance(article, dict)
+                and isinstance(article.get("id"), int)
+                and article["id"] > after
+                and article.get("subject") == AUTOMATIC_ANSWER_SUBJECT
+                and not article.get("internal")
+            ):
+                return article_message(article)
+        return None
+
+    def _note_quietly(self, zammad: ZammadClient, chat: UserChatRecord, body: str) -> None:
+        try:
+            zammad.add_article(int(chat.ticket_id), _note(body))
+        except Exception:  # a note for agents: not worth a second answer
+            log.warning(json.dumps({"event": "chatbot_note_failed"}))
+
+    def _finish(
+        self,
+        chat: UserChatRecord,
+        job: dict[str, Any],
+        message: dict[str, Any] | None,
+        handover: bool = False,
+    ) -> None:
+        try:
+            self._chats.finish_bot_job(chat, job["id"] if job["answer"] else None, message, handover=handover)
+        except ChatGone:
+            pass  # the chat expired meanwhile: nothing to show it to
+
+    def _count_words(self, region: RegionRecord, body: str) -> None:
+        words = word_count(body) if body else 0
+        if words:
+            now = self._clock()
+            self._counters.increment(
+                words_key(region.slug, now), utc_datetime(now + WORDS_MEMORY_DAYS * 86400), amount=words
+            )
+
+
+def _note(body: str) -> dict[str, Any]:
+    return {
+        "body": body,
+        "content_type": "text/html",
+        "type": "note",
+        "internal": True,
+        "sender": "Agent",
+        "subject": AUTOMATIC_ANSWER_SUBJECT,
+    }
+
+
+def _message_of(chat: UserChatRecord, article_id: int) -> StoredMessage | None:
+    return next((m for m in chat.messages or [] if int(m.id) == article_id), None)
+
+
+def _highest_id(chat: UserChatRecord) -> int:
+    return max((int(message.id) for message in chat.messages or []), default=0)
+
+
+_JOB_FIELDS = {
+    "id": str,
+    "kind": str,
+    "region": str,
+    "chat": str,
+    "generation": int,
+    "article": int,
+    "answer": bool,
+}
+
+
+def _checked(job: Any) -> dict[str, Any]:
+    if not isinstance(job, dict) or job.get("kind") not in ("message", "reply"):
+        raise BadJob("not a chatbot job")
+    for field, kind in _JOB_FIELDS.items():
+        if not isinstance(job.get(field), kind) or (kind is int and isinstance(job.get(field), bool)):
+            raise BadJob("%s must be %s" % (field, kind.__name__))
+    return job

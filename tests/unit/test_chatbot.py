@@ -1,0 +1,309 @@
+"""The chatbot's rules (chalicelib/chatbot): each twice, on the in-memory twins with the
+network off but loopback, and on moto (DynamoDB and SQS); the chatbot service and Zammad
+are the emulators over real HTTP (the network edge). Jobs are taken from the queue and run
+as the worker runs them, so a test can deliver one twice, or late."""
+
+import json
+import threading
+
+import pytest
+from moto import mock_aws
+
+from chalicelib.chatbot.queue import MemoryJobQueue, SqsJobQueue
+from chalicelib.chatbot.service import TYPING_SECONDS
+from chalicelib.chatbot.texts import FALLBACK_MESSAGES
+from chalicelib.jobs import run_chatbot_job
+from chalicelib.memory import memory_stores
+from chalicelib.platform.config import load_settings
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.tables import create_tables
+from chalicelib.user_chat.zammad import OutcomeUnknown
+from chalicelib.web.dispatch import ChatApi
+from chalicelib.web.errors import BadGateway
+from chalicelib.web.http import Request
+from devtools.chatbot_emulator import ChatbotEmulator
+from devtools.zammad_emulator import ZammadEmulator
+from tests.clock import Clock
+from tests.offline import no_network
+
+CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+REGION = "/api/v3/admin/regions/{slug}"
+
+
+@pytest.fixture
+def zammad():
+    with ZammadEmulator(token="t") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def bot():
+    with ChatbotEmulator() as emulator:
+        yield emulator
+
+
+class World:
+    def __init__(self, api: ChatApi, clock: Clock, queue):
+        self.api, self.clock, self.queue = api, clock, queue
+
+    def region(self, **fields):
+        self.api.services.regions.put("augsburg", fields)
+        self.api.services.region_cache.forget("augsburg")
+
+    def send(self, text, language="de", device="device-1"):
+        response = self.api.handle(
+            Request(
+                "POST",
+                CHAT,
+                {"region": "augsburg", "language_or_device": language, "device_id": device},
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"message": text}).encode(),
+            )
+        )
+        assert response.status == 200, response.body
+        return response.body
+
+    def poll(self, device="device-1"):
+        response = self.api.handle(
+            Request("GET", CHAT, {"region": "augsburg", "language_or_device": "de", "device_id": device})
+        )
+        assert response.status == 200, response.body
+        return response.body
+
+    def jobs(self) -> list[str]:
+        """The queued jobs (as the queue delivers them), taken off the queue."""
+        if isinstance(self.queue, MemoryJobQueue):
+            return [json.dumps(job) for job in self.queue.take()]
+        bodies = []
+        while deliveries := self.queue.receive(wait_seconds=0):
+            for delivery in deliveries:
+                bodies.append(delivery.body)
+                self.queue.delete(delivery.receipt)
+        return bodies
+
+    def run(self, body: str) -> str:
+        return run_chatbot_job(self.api.services, body)["outcome"]
+
+    def drain(self) -> list[str]:
+        return [self.run(body) for body in self.jobs()]
+
+
+@pytest.fixture(params=["memory", "moto"])
+def world(request, zammad, bot):
+    clock = Clock()
+    settings = load_settings({"INTEGREAT_CHAT_BACKEND_URL": bot.url, "CHATBOT_TIMEOUT_SECONDS": "2"})
+    region = {
+        "integreat_chat_enabled": True,
+        "zammad_url": zammad.url,
+        "zammad_access_token": "t",
+        "chatbot_enabled": True,
+        "default_language": "de",
+    }
+    if request.param == "memory":
+        with no_network(loopback=True):
+            queue = MemoryJobQueue()
+            world = World(ChatApi(settings, clock, memory_stores(settings), queue), clock, queue)
+            world.region(**region)
+            yield world
+        return
+    with mock_aws():
+        queue = SqsJobQueue(settings)
+        queue.create()
+        world = World(ChatApi(settings, clock, queue=queue), clock, queue)
+        create_tables(ALL_MODELS)
+        world.region(**region)
+        yield world
+
+
+def visible(zammad, ticket_id=1):
+    return [a for a in zammad.articles.values() if a["ticket_id"] == ticket_id and not a["internal"]]
+
+
+def notes(zammad, ticket_id=1):
+    return [a["body"] for a in zammad.articles.values() if a["ticket_id"] == ticket_id and a["internal"]]
+
+
+def test_the_typing_flag_is_on_until_the_answer_is_stored(world, zammad, bot):
+    first = world.send("Wo melde ich mich an?")
+    assert first["chatbot_typing"] is True
+    assert world.poll()["chatbot_typing"] is True
+    assert world.drain() == ["answered"]
+    chat = world.poll()
+    assert chat["chatbot_typing"] is False
+    _user, answer = chat["messages"]
+    assert answer["automatic_answer"] is True and answer["role"] == "agent"
+    assert "Automatic answer to: Wo melde ich mich an?" in answer["content"]
+    [asked] = bot.calls("/chatanswers/extract_answer/")
+    assert asked == {
+        "messages": [{"role": "user", "content": "Wo melde ich mich an?"}],
+        "language": "de",
+        "region": "augsburg",
+    }
+    assert zammad.tickets[1]["automatic_answers"] is True  # mirrored, as the CMS keeps it
+    [sources] = notes(zammad)
+    assert "https://integreat.app/augsburg/de/chat-help/" in sources
+    assert visible(zammad)[-1]["subject"] == "automatically generated message"
+
+
+def test_the_typing_flag_gives_up_after_a_minute(world):
+    world.send("Hallo")
+    world.clock.now += TYPING_SECONDS + 1
+    assert world.poll()["chatbot_typing"] is False
+
+
+def test_a_job_delivered_twice_answers_once(world, zammad):
+    world.send("Hallo")
+    [job] = world.jobs()
+    assert world.run(job) == "answered"
+    assert world.run(job) == "duplicate: done or running"
+    assert len(visible(zammad)) == 2
+    assert len(world.poll()["messages"]) == 2
+
+
+def test_two_copies_of_a_job_at_once_answer_once(world, zammad, bot):
+    bot.delay = 0.3
+    world.send("Hallo")
+    [job] = world.jobs()
+    outcomes: list[str] = []
+    copies = [threading.Thread(target=lambda: outcomes.append(world.run(job))) for _ in range(2)]
+    for thread in copies:
+        thread.start()
+    for thread in copies:
+        thread.join()
+    assert sorted(outcomes) == ["answered", "duplicate: done or running"]
+    assert len(visible(zammad)) == 2
+
+
+def test_two_messages_together_get_one_answer_each(world, zammad, bot):
+    world.send("Erste Frage")
+    world.clock.now += 1
+    world.send("Zweite Frage")
+    assert world.drain() == ["answered", "answered"]
+    contents = [m["content"] for m in world.poll()["messages"]]
+    assert len(contents) == 4 and sum("Automatic answer to" in c for c in contents) == 2
+    second = bot.calls("/chatanswers/extract_answer/")[1]
+    assert [m["content"] for m in second["messages"]] == ["Erste Frage", "Zweite Frage"]
+
+
+def test_the_same_message_queued_twice_is_one_job(world):
+    world.send("Hallo")
+    world.send("Hallo")  # a double tap: the same message
+    assert len(world.jobs()) == 1
+
+
+def test_handover_stops_further_answers(world, zammad, bot):
+    world.send("I want to talk to a human")
+    assert world.drain() == ["answered, handed over to humans"]
+    chat = world.poll()
+    assert "A person from the team" in chat["messages"][-1]["content"]
+    assert zammad.tickets[1]["automatic_answers"] is False
+    world.clock.now += 10
+    later = world.send("Are you there?")
+    assert later["chatbot_typing"] is False
+    assert world.jobs() == []
+    assert len(bot.calls("/chatanswers/extract_answer/")) == 1
+
+
+def test_a_message_in_another_language_is_noted_in_the_region_language(world, zammad, bot):
+    answer = world.send("Where do I register?", language="en")
+    assert answer["chatbot_typing"] is True
+    assert world.drain() == ["translation noted, answered"]
+    assert bot.calls("/chatanswers/translate_message/") == [
+        {"message": "Where do I register?", "source_language": "en", "target_language": "de"}
+    ]
+    translation, _sources = notes(zammad)
+    assert "Translation (en → de)" in translation and "[de] Where do I register?" in translation
+    assert bot.calls("/chatanswers/extract_answer/")[0]["language"] == "en"
+    assert all("[de] Where" not in m["content"] for m in world.poll()["messages"])  # notes stay internal
+
+
+def test_a_human_chat_in_another_language_still_gets_notes_but_no_answers(world, zammad, bot):
+    world.send("I want a human", language="en")
+    world.drain()
+    world.clock.now += 10
+    assert world.send("Hello?", language="en")["chatbot_typing"] is False
+    assert world.drain() == ["translation noted, no answer: the chat is with humans"]
+    assert len(bot.calls("/chatanswers/extract_answer/")) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 503, "body": "garbage"},
+        {"body": "error"},
+        {"body": "garbage"},
+        {"delay": 3},  # past CHATBOT_TIMEOUT_SECONDS
+    ],
+    ids=["500", "503-html", "status-error", "not-json", "timeout"],
+)
+def test_every_service_fault_gets_the_fallback_once(world, zammad, bot, fault):
+    bot.set_fault(**fault)
+    world.send("Hallo")
+    assert world.drain() == ["fallback answered"]
+    messages = world.poll()["messages"]
+    assert len(messages) == 2 and messages[1]["automatic_answer"] is True
+    assert FALLBACK_MESSAGES["de"] in messages[1]["content"]
+
+
+def test_the_fallback_speaks_the_chat_language_or_english(world):
+    world.api.services.chatbot._client.base_url = "http://127.0.0.1:9"  # nothing listens there
+    world.send("Hello", language="uk", device="ukrainian")
+    world.send("Hello", language="sw", device="swahili")
+    world.drain()
+    assert FALLBACK_MESSAGES["uk"] in world.poll("ukrainian")["messages"][-1]["content"]
+    assert FALLBACK_MESSAGES["en"] in world.poll("swahili")["messages"][-1]["content"]
+
+
+def test_zammad_failing_leaves_the_job_for_a_redelivery_that_answers_once(world, zammad):
+    world.send("Hallo")
+    [job] = world.jobs()
+    zammad.set_fault(status=500, request="POST /api/v1/ticket_articles")
+    with pytest.raises(BadGateway):
+        world.run(job)
+    zammad.clear_faults()
+    assert world.run(job) == "answered"
+    assert len(visible(zammad)) == 2
+
+
+def test_an_answer_whose_write_went_unanswered_is_found_not_written_again(world, zammad):
+    world.send("Hallo")
+    [job] = world.jobs()
+    zammad.set_fault(drop=True, count=1, request="POST /api/v1/ticket_articles")
+    with pytest.raises(OutcomeUnknown):
+        world.run(job)  # Zammad wrote the answer; the connection broke before it said so
+    assert world.run(job) == "answer found, written before"
+    assert len(visible(zammad)) == 2
+    assert len(world.poll()["messages"]) == 2
+
+
+def test_the_words_budget_stops_automatic_answers(world, zammad, bot, request):
+    world.region(chatbot_words_budget=5)
+    world.send("Hallo")
+    world.drain()
+    admin = world.api.services.chatbot
+    assert admin.words_used("augsburg") >= 5
+    world.clock.now += 10
+    assert world.send("Noch eine Frage")["chatbot_typing"] is False
+    assert world.jobs() == []
+    assert len(bot.calls("/chatanswers/extract_answer/")) == 1
+
+
+def test_no_chatbot_without_the_region_switch(world, zammad, bot):
+    world.region(chatbot_enabled=False)
+    assert world.send("Hallo")["chatbot_typing"] is False
+    assert world.jobs() == []
+    assert "automatic_answers" not in zammad.tickets[1]
+
+
+def test_a_message_that_is_not_a_job_is_dropped(world):
+    assert run_chatbot_job(world.api.services, "not json")["dropped"]
+    assert run_chatbot_job(world.api.services, json.dumps({"kind": "message"}))["dropped"]
+
+
+def test_a_job_for_a_chat_that_expired_does_nothing(world, zammad, bot):
+    world.send("Hallo")
+    [job] = world.jobs()
+    world.api.services.user_chats.store.forget(world.api.services.user_chats.store.get("augsburg#device-1"))
+    assert world.run(job) == "chat gone"
+    assert bot.calls("/chatanswers/extract_answer/") == []
