@@ -1,9 +1,11 @@
 """`make dev`: the whole system on this machine, with nothing installed by hand.
 
-Starts an embedded DynamoDB (moto in server mode) and the Zammad emulator on 127.0.0.1,
-creates the tables, writes a demo region that points at the emulator, serves the API
-with Chalice's local server on http://127.0.0.1:8000 and prints what to try.
-Ctrl-C stops everything.
+Starts an embedded DynamoDB and SQS (moto in server mode), the Zammad emulator and the
+chatbot emulator on 127.0.0.1, creates the tables and the chatbot's queue, writes a demo
+region that points at the emulators, serves the API with Chalice's local server on
+http://127.0.0.1:8000, runs the chatbot's worker (`python -m functions.worker`) beside it
+and prints what to try. A message gets an automatic answer after a few seconds, with
+`chatbot_typing` true meanwhile. Ctrl-C stops everything.
 """
 
 import argparse
@@ -24,6 +26,8 @@ from chalicelib.regions.service import Regions
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.chatbot.queue import SqsJobQueue
+from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 
 DEMO_REGION = "demo"
@@ -53,6 +57,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000, help="API port")
     parser.add_argument("--zammad-port", type=int, default=8001, help="Zammad emulator port (0: any)")
     parser.add_argument("--dynamodb-port", type=int, default=8002, help="moto server port (0: any)")
+    parser.add_argument("--chatbot-port", type=int, default=8003, help="chatbot emulator port (0: any)")
+    parser.add_argument("--chatbot-delay", type=float, default=3.0, help="seconds the chatbot takes")
     args = parser.parse_args()
 
     dynamodb_port = args.dynamodb_port or _free_port()
@@ -60,11 +66,14 @@ def main() -> None:
     moto.start()
     zammad_token = secrets.token_urlsafe(24)
     emulator = ZammadEmulator(token=zammad_token, port=args.zammad_port).start()
+    chatbot = ChatbotEmulator(port=args.chatbot_port, delay=args.chatbot_delay).start()
 
     env = dict(os.environ)
     env.update(
         {
             "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
+            "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:%d" % dynamodb_port,
+            "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
             "AWS_ACCESS_KEY_ID": "dev",
             "AWS_SECRET_ACCESS_KEY": "dev",
             "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "eu-central-1"),
@@ -79,6 +88,7 @@ def main() -> None:
     bind_models(ALL_MODELS, settings)
     for line in create_tables(ALL_MODELS):
         print("table " + line)
+    print(SqsJobQueue(settings).create())
     webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     Regions().put(
         DEMO_REGION,
@@ -90,6 +100,8 @@ def main() -> None:
             "chat_beta_tester_percentage": 100,
             "zammad_webhook_token": webhook_token,
             "zammad_webhook_secret": webhook_secret,
+            "chatbot_enabled": True,
+            "default_language": "de",
         },
     )
     # Agent replies reach the API as in production: through Zammad's (signed) webhook.
@@ -100,12 +112,15 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "devtools.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
     )
+    # Short receives: a worker stopped mid-receive leaves little behind in moto.
+    worker = subprocess.Popen([sys.executable, "-m", "functions.worker", "--wait", "2"], env=env)
     stopping: list[bool] = []
 
     def stop(*_args) -> None:
         if not stopping:
             stopping.append(True)
             server.terminate()
+            worker.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     try:
@@ -118,6 +133,7 @@ Integreat Chat is running.
   API             %(api)s
   DynamoDB (moto) http://127.0.0.1:%(ddb)d
   Zammad emulator %(zammad)s   (agent replies: POST %(zammad)s/_emulator/tickets/<id>/articles)
+  chatbot         %(chatbot)s   (emulated integreat-chat; answers after %(delay)s s)
   demo region     %(region)s
   demo device id  %(device)s
   admin token     %(admin)s
@@ -128,6 +144,8 @@ Try:
   curl %(api)s/api/v3/%(region)s/%(device)s/is_chat_enabled/
   curl -F message=Hallo %(api)s/api/v3/%(region)s/de/chat/%(device)s/
   curl %(api)s/api/v3/%(region)s/de/chat/%(device)s/
+      (chatbot_typing is true until the automatic answer arrives; "I want a human" hands over;
+       write in /en/ instead of /de/ and agents get a translation note, you a translated reply)
   curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' \\
        %(zammad)s/_emulator/tickets/1/articles
 Ready. Ctrl-C stops everything."""
@@ -135,6 +153,8 @@ Ready. Ctrl-C stops everything."""
                 "api": api,
                 "ddb": dynamodb_port,
                 "zammad": emulator.url,
+                "chatbot": chatbot.url,
+                "delay": args.chatbot_delay,
                 "region": DEMO_REGION,
                 "device": uuid.uuid4(),
                 "admin": admin,
@@ -146,11 +166,13 @@ Ready. Ctrl-C stops everything."""
         pass
     finally:
         stop()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for process in (server, worker):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
         emulator.stop()
+        chatbot.stop()
         moto.stop()
         print("stopped", flush=True)
 

@@ -6,6 +6,8 @@
    client-level counters fill (in process on moto, Zammad emulated over HTTP).
 3. Zammad calls per 1,000 polls of an active chat, with and without the webhook.
 4. Items the author history query reads on DynamoDB Local with 10,000 expired messages.
+5. The chatbot: time from a message to its stored automatic answer through the queue and
+   a worker, against the emulated service's delay; calls per answered message.
 """
 
 import json
@@ -239,6 +241,73 @@ def author_history_reads():
         return scanned, _calls(response.headers["Server-Timing"])["ddb"]
 
 
+def chatbot_figures(delay: float = 1.0, messages: int = 5):
+    """In process on moto (DynamoDB and SQS), the worker's loop in a thread, the chatbot
+    service and Zammad emulated over HTTP. Returns (median seconds from the POST's answer to
+    the stored automatic answer, and the calls of one job, same language and translated)."""
+    import threading
+
+    from moto import mock_aws
+
+    from chalicelib.chatbot.queue import SqsJobQueue
+    from chalicelib.platform import metrics
+    from chalicelib.platform.config import load_settings
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+    from chalicelib.web.dispatch import ChatApi
+    from chalicelib.web.http import Request
+    from devtools.chatbot_emulator import ChatbotEmulator
+    from devtools.zammad_emulator import ZammadEmulator
+    from functions import worker
+
+    chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+    with mock_aws(), ZammadEmulator(token="bench") as zammad, ChatbotEmulator(delay=delay) as bot:
+        settings = load_settings(
+            {"SERVER_TIMING": "1", "INTEGREAT_CHAT_BACKEND_URL": bot.url, "API_RATE_LIMIT_WINDOW": "1000000"}
+        )
+        queue = SqsJobQueue(settings)
+        queue.create()
+        api = ChatApi(settings, queue=queue)
+        create_tables(ALL_MODELS)
+        region = {"zammad_url": zammad.url, "zammad_access_token": "bench", "integreat_chat_enabled": True}
+        api.services.regions.put("bench", dict(region, chatbot_enabled=True, default_language="de"))
+
+        def request(method, language, device, body=b""):
+            params = {"region": "bench", "language_or_device": language, "device_id": device}
+            headers = {"Content-Type": "application/json"}
+            return api.handle(Request(method, chat, params, headers=headers, body=body, source_ip="10.0.0.1"))
+
+        # Calls of one job, counted at the clients, by running it here.
+        jobs = {}
+        for language in ("de", "en"):
+            sent = request("POST", language, "calls-" + language, b'{"message": "Hallo"}')
+            post_calls = _calls(sent.headers["Server-Timing"])
+            [delivery] = queue.receive(wait_seconds=0)
+            with metrics.collect() as stats:
+                api.services.chatbot.run(json.loads(delivery.body))
+            queue.delete(delivery.receipt)
+            jobs[language] = (post_calls, dict(stats.calls))
+
+        stop = threading.Event()
+        consumer = threading.Thread(
+            target=worker.consume, args=(api.services, queue), kwargs={"stop": stop, "wait_seconds": 1}
+        )
+        consumer.start()
+        latencies = []
+        try:
+            for index in range(messages):
+                device = "latency-%d" % index
+                request("POST", "de", device, b'{"message": "Wo melde ich mich an?"}')
+                started = time.perf_counter()
+                while request("GET", "de", device).body["chatbot_typing"]:
+                    time.sleep(0.02)
+                latencies.append(time.perf_counter() - started)
+        finally:
+            stop.set()
+            consumer.join()
+        return statistics.median(latencies), jobs
+
+
 def main() -> None:
     bare, app = import_times()
     print("Import time (median of %d fresh processes)" % RUNS)
@@ -264,6 +333,25 @@ def main() -> None:
     print("Author chat history on DynamoDB Local (10,000 messages past the window, 50 inside)")
     print("  items read by the history query (ScannedCount): %d  (target 50)" % scanned)
     print("  DynamoDB calls of GET /author-chat/messages:     %d  (history, last visit)" % calls)
+    print()
+    delay = 1.0
+    latency, jobs = chatbot_figures(delay)
+    print("Chatbot (moto DynamoDB and SQS in process, worker loop in a thread, emulated service)")
+    print("  message to stored automatic answer, median: %.2f s (service delay %.2f s)" % (latency, delay))
+    print("  %-36s %8s %8s %8s" % ("", "DynamoDB", "Zammad", "SQS"))
+    for language, (post_calls, job_calls) in jobs.items():
+        label = "same language" if language == "de" else "translated (en, region de)"
+        for part, counted in (("first message POST", post_calls), ("its job", job_calls)):
+            print(
+                "  %-36s %8d %8d %8d"
+                % (
+                    "%s, %s" % (part, label),
+                    counted.get("ddb", 0),
+                    counted.get("zammad", 0),
+                    counted.get("sqs", 0),
+                )
+            )
+    print("  (a job's Zammad calls: the answer and its sources note, plus the translation note)")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             "0",
             "--dynamodb-port",
             "0",
+            "--chatbot-port",
+            "0",
+            "--chatbot-delay",
+            "1",
         ],
         cwd=str(PROJECT),
         env=python_env(),
@@ -63,10 +67,16 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         [demo] = response.json()["regions"]
         assert demo["slug"] == "demo" and demo["chat_configured"] is True
         assert demo["zammad_url"] == zammad_url
-        # A person's path: the app writes, an agent answers in "Zammad", the reply arrives
+        # A person's path: the app writes, the chatbot answers through the queue and the
+        # worker (typing meanwhile), an agent answers in "Zammad", the reply arrives
         # through the signed webhook and shows in the next poll without asking Zammad.
         chat = re.search(r"curl -F message=Hallo (\S+)", text).group(1)
-        assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+        sent = requests.post(chat, files={"message": (None, "Hallo")}, timeout=30)
+        assert sent.status_code == 200 and sent.json()["chatbot_typing"] is True
+        deadline = time.monotonic() + 20
+        while requests.get(chat, timeout=30).json()["chatbot_typing"]:
+            assert time.monotonic() < deadline, "no automatic answer"
+            time.sleep(0.2)
         [ticket_id] = requests.get(zammad_url + "/_emulator/state", timeout=5).json()["tickets"]
         reply = requests.post(
             "%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
@@ -80,7 +90,9 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             if "Hallo vom Team" in poll.text or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        assert [m["content"] for m in poll.json()["messages"]] == ["Hallo", "<p>Hallo vom Team</p>"]
+        messages = poll.json()["messages"]
+        assert [m["automatic_answer"] for m in messages] == [False, True, False]
+        assert [messages[0]["content"], messages[2]["content"]] == ["Hallo", "<p>Hallo vom Team</p>"]
         assert 'zammad;desc="0 calls"' in poll.headers["Server-Timing"]
     finally:
         process.send_signal(signal.SIGINT)

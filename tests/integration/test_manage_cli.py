@@ -101,3 +101,37 @@ def test_a_name_that_is_not_valid_unicode_is_refused(env):
     result = manage(env, "region", "put", "bad-name", "--name", b"caf\xe9".decode("utf-8", "surrogateescape"))
     assert result.returncode != 0
     assert "not valid Unicode" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_create_tables_makes_the_chatbot_queue_where_the_endpoint_allows(env, moto_server):
+    env.update(AWS_ENDPOINT_URL_SQS=moto_server, CHATBOT_QUEUE_NAME="q" + unique_prefix().rstrip("-"))
+    for _ in range(2):  # idempotent
+        result = manage(env, "create-tables")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "queue %s: ready (dead letters: %s-dlq)" % (
+            (env["CHATBOT_QUEUE_NAME"],) * 2
+        )
+    from chalicelib.chatbot.queue import SqsJobQueue
+    from chalicelib.platform.config import load_settings
+
+    queue = SqsJobQueue(load_settings(env))
+    queue.send({"kind": "ping"})
+    [delivery] = queue.receive(wait_seconds=1)
+    assert delivery.body == '{"kind": "ping"}'
+
+
+def test_region_chatbot_settings(env):
+    assert manage(env, "create-tables").returncode == 0
+    put = manage(
+        env, "region", "put", "augsburg", "--chatbot", "--default-language", "ar", "--words-budget", "50000"
+    )
+    assert put.returncode == 0, put.stderr
+    region = json.loads(put.stdout)
+    assert (region["chatbot_enabled"], region["default_language"], region["chatbot_words_budget"]) == (
+        True,
+        "ar",
+        50000,
+    )
+    assert region["chatbot_words_used"] == 0
+    refused = manage(env, "region", "put", "augsburg", "--default-language", "Arabic")
+    assert refused.returncode == 1 and "default_language" in refused.stderr

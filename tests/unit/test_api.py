@@ -267,3 +267,35 @@ def test_server_timing_counts_dynamodb_calls(api):
 def test_no_server_timing_unless_asked(chalice_app):
     response = chalice_app.http.get("/api/v3/admin/regions", headers=ADMIN)
     assert "Server-Timing" not in response.headers
+
+
+def test_the_lambda_queue_consumer_answers_a_queued_job(chalice_app, monkeypatch):
+    """app.py's on_sqs_message function, invoked with the event Lambda's SQS mapping sends."""
+    import app as app_module
+    from chalicelib.chatbot.queue import SqsJobQueue
+    from devtools.chatbot_emulator import ChatbotEmulator
+    from devtools.zammad_emulator import ZammadEmulator
+
+    with ZammadEmulator(token="t") as zammad, ChatbotEmulator() as bot:
+        settings = load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "INTEGREAT_CHAT_BACKEND_URL": bot.url})
+        queue = SqsJobQueue(settings)
+        queue.create()
+        monkeypatch.setattr(app_module, "api", ChatApi(settings, queue=queue))
+        app_module.api.services.regions.put(
+            "augsburg",
+            {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t",
+             "chatbot_enabled": True},
+        )  # fmt: skip
+        chat = "/api/v3/augsburg/de/chat/device-1/"
+        sent = chalice_app.http.post(
+            chat, body=json.dumps({"message": "Hallo"}), headers={"Content-Type": "application/json"}
+        )
+        assert json.loads(sent.body)["chatbot_typing"] is True
+        [delivery] = queue.receive(wait_seconds=0)
+        event = chalice_app.events.generate_sqs_event(
+            message_bodies=[delivery.body], queue_name=settings.chatbot_queue_name
+        )
+        chalice_app.lambda_.invoke("chatbot_worker", event)
+        answered = json.loads(chalice_app.http.get(chat).body)
+        assert answered["chatbot_typing"] is False
+        assert [m["automatic_answer"] for m in answered["messages"]] == [False, True]

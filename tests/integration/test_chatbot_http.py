@@ -1,0 +1,149 @@
+"""The chatbot end to end, over real HTTP and a real queue: the app (gunicorn) on DynamoDB
+Local, the queue on moto's server (SQS), `python -m functions.worker` consuming it in its
+own process, and the Zammad and chatbot emulators. Nothing in between is ours but the code
+under test."""
+
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from chalicelib.chatbot.queue import SqsJobQueue
+from chalicelib.platform.config import load_settings
+from devtools.chatbot_emulator import ChatbotEmulator
+from devtools.zammad_emulator import ZammadEmulator
+from tests.conftest import PROJECT, python_env, running_api
+
+
+@pytest.fixture(scope="module")
+def bot():
+    with ChatbotEmulator(delay=0.5) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def system(dynamodb_local, moto_server, bot, tmp_path_factory):
+    """The app and a worker, sharing tables and a queue of their own."""
+    logs = tmp_path_factory.mktemp("chatbot")
+    settings = {
+        "INTEGREAT_CHAT_BACKEND_URL": bot.url,
+        "AWS_ENDPOINT_URL_SQS": moto_server,
+        "CHATBOT_QUEUE_NAME": "q" + uuid.uuid4().hex[:12],
+        "API_RATE_LIMIT_WINDOW": 100000,
+        "MESSAGE_CACHE_SECONDS": 1,
+    }
+    with running_api(dynamodb_local, logs / "api.log", server="gunicorn", **settings) as (url, admin, env):
+        print(SqsJobQueue(load_settings(env)).create())
+        with open(logs / "worker.log", "w") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "functions.worker", "--wait", "1"],
+                cwd=str(PROJECT),
+                env=python_env(**env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            yield url, admin, logs
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@pytest.fixture
+def region(system):
+    url, admin, _logs = system
+    with ZammadEmulator(token="zammad-token") as zammad:
+        slug = "c" + uuid.uuid4().hex[:12]
+        token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        response = requests.put(
+            "%s/api/v3/admin/regions/%s" % (url, slug),
+            headers=admin,
+            timeout=10,
+            json={
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": zammad.token,
+                "zammad_webhook_token": token,
+                "zammad_webhook_secret": secret,
+                "chatbot_enabled": True,
+                "default_language": "de",
+            },
+        )
+        assert response.status_code == 200, response.text
+        zammad.configure_webhook("%s/api/v3/webhook/zammad/?token=%s" % (url, token), secret)
+        yield slug, zammad
+
+
+def chat_url(system, slug, language, device):
+    return "%s/api/v3/%s/%s/chat/%s/" % (system[0], slug, language, device)
+
+
+def wait_for(poll, condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        chat = poll()
+        if condition(chat) or time.monotonic() > deadline:
+            return chat
+        time.sleep(0.2)
+
+
+def test_an_answer_arrives_through_the_queue_while_the_app_sees_the_typing_flag(system, region, bot):
+    slug, zammad = region
+    url = chat_url(system, slug, "en", uuid.uuid4())
+    sent = requests.post(url, files={"message": (None, "Where do I register?")}, timeout=30)
+    assert sent.status_code == 200 and sent.json()["chatbot_typing"] is True
+    chat = wait_for(lambda: requests.get(url, timeout=10).json(), lambda c: not c["chatbot_typing"])
+    assert chat["chatbot_typing"] is False
+    _user, answer = chat["messages"]
+    assert (
+        answer["automatic_answer"] is True
+        and "[en] Automatic answer to: Where do I register?" in (answer["content"])
+    )
+    notes = [a["body"] for a in zammad.articles.values() if a["internal"]]
+    assert any("[de] Where do I register?" in note for note in notes)  # for the agents
+    # The agent replies in German: the app user gets it translated, and the webhook's
+    # deliveries of our own articles never queue another job.
+    zammad.add_article(1, "<p>Im Bürgerbüro.</p>")
+    chat = wait_for(lambda: requests.get(url, timeout=10).json(), lambda c: len(c["messages"]) == 4)
+    original, translated = chat["messages"][2:]
+    assert original["automatic_answer"] is False and "Im Bürgerbüro" in original["content"]
+    assert translated["automatic_answer"] is True and "[en]" in translated["content"]
+    zammad.wait_for_webhooks()
+    time.sleep(2)  # time for a loop to show, if there were one
+    assert len(bot.calls("/chatanswers/translate_message/")) == 2
+    assert all(status == [200] for status in (d["statuses"] for d in zammad.state()["deliveries"]))
+    words = requests.get("%s/api/v3/admin/regions/%s" % (system[0], slug), headers=system[1], timeout=10)
+    assert words.json()["chatbot_words_used"] > 0
+
+
+def test_two_messages_at_once_get_one_answer_each(system, region, bot):
+    slug, zammad = region
+    url = chat_url(system, slug, "de", uuid.uuid4())
+    requests.post(url, files={"message": (None, "Erste")}, timeout=30)
+    sent: list[int] = []
+    posts = [
+        threading.Thread(
+            target=lambda text=text: sent.append(
+                requests.post(url, files={"message": (None, text)}, timeout=30).status_code
+            )
+        )
+        for text in ("Zweite", "Dritte")
+    ]
+    for thread in posts:
+        thread.start()
+    for thread in posts:
+        thread.join()
+    assert sent == [200, 200]
+    chat = wait_for(
+        lambda: requests.get(url, timeout=10).json(),
+        lambda c: not c["chatbot_typing"] and len(c["messages"]) >= 6,
+    )
+    answers = [m for m in chat["messages"] if m["automatic_answer"]]
+    assert len(answers) == 3 and len(chat["messages"]) == 6
+    time.sleep(1)
+    assert len([a for a in zammad.articles.values() if not a["internal"]]) == 6
