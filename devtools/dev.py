@@ -20,13 +20,13 @@ import uuid
 
 from moto.server import ThreadedMotoServer
 
+from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.regions.service import Regions
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from chalicelib.chatbot.queue import SqsJobQueue
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 
