@@ -25,6 +25,7 @@ from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.offline import no_network
+from tests.signing import hub_signature
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 REGION = "/api/v3/admin/regions/{slug}"
@@ -307,3 +308,77 @@ def test_a_job_for_a_chat_that_expired_does_nothing(world, zammad, bot):
     world.api.services.user_chats.store.forget(world.api.services.user_chats.store.get("augsburg#device-1"))
     assert world.run(job) == "chat gone"
     assert bot.calls("/chatanswers/extract_answer/") == []
+
+
+WEBHOOK_TOKEN, WEBHOOK_SECRET = "chatbot-webhook-token-0123", "chatbot-webhook-secret-0123"
+
+
+def deliver(world, zammad, article):
+    """Zammad's trigger delivering an article to the webhook, as its emulator shapes it."""
+    body = json.dumps({"ticket": zammad.tickets[article["ticket_id"]], "article": article}).encode()
+    response = world.api.handle(
+        Request(
+            "POST",
+            "/api/v3/webhook/zammad",
+            query={"token": WEBHOOK_TOKEN},
+            headers={"X-Hub-Signature": hub_signature(WEBHOOK_SECRET, body)},
+            body=body,
+        )
+    )
+    assert response.status == 200, response.body
+    return response.body["actions"]
+
+
+def test_an_agent_reply_is_translated_and_our_own_articles_never_loop(world, zammad, bot):
+    world.region(zammad_webhook_token=WEBHOOK_TOKEN, zammad_webhook_secret=WEBHOOK_SECRET)
+    world.send("Where do I register?", language="en")
+    world.drain()
+    for article in list(zammad.articles.values()):  # the user's message, the answer, the notes
+        deliver(world, zammad, article)
+    assert world.jobs() == []  # nothing of ours (or the user's) is translated back
+    reply = zammad.add_article(1, "<p>Im Bürgerbüro.</p>")
+    assert deliver(world, zammad, reply)[-1] == "article %d: translation queued" % reply["id"]
+    assert world.drain() == ["reply translated"]
+    [translated] = [a for a in zammad.articles.values() if a["id"] > reply["id"]]
+    assert translated["subject"] == "automatically generated message" and not translated["internal"]
+    assert "[en]" in translated["body"] and "Im Bürgerbüro." in translated["body"]
+    assert deliver(world, zammad, translated) == ["article %d: already stored" % translated["id"]]
+    assert world.jobs() == []
+    messages = world.poll()["messages"]
+    assert [m["automatic_answer"] for m in messages] == [False, True, False, True]
+    assert "[en]" in messages[-1]["content"] and "Bürgerbüro" in messages[-1]["content"]
+
+
+def test_a_reply_in_the_region_language_chat_is_not_translated(world, zammad, bot):
+    world.region(zammad_webhook_token=WEBHOOK_TOKEN, zammad_webhook_secret=WEBHOOK_SECRET)
+    world.send("Hallo")
+    world.drain()
+    deliver(world, zammad, zammad.add_article(1, "<p>Guten Tag</p>"))
+    assert world.jobs() == []
+
+
+def test_a_failed_reply_translation_adds_nothing_the_original_is_shown(world, zammad, bot):
+    world.region(zammad_webhook_token=WEBHOOK_TOKEN, zammad_webhook_secret=WEBHOOK_SECRET)
+    world.send("I want a human", language="en")
+    world.drain()
+    bot.set_fault(status=503)
+    deliver(world, zammad, zammad.add_article(1, "<p>Guten Tag</p>"))
+    assert world.drain() == ["translation failed"]
+    assert world.poll()["messages"][-1]["content"] == "<p>Guten Tag</p>"
+
+
+def test_the_worker_deletes_a_job_only_once_it_is_done(world, zammad):
+    if isinstance(world.queue, MemoryJobQueue):
+        pytest.skip("the worker consumes SQS (moto here)")
+    from functions import worker
+
+    world.send("Hallo")
+    zammad.set_fault(status=500, request="POST /api/v1/ticket_articles")
+    [delivery] = world.queue.receive(wait_seconds=0)
+    assert worker.handle(world.api.services, world.queue, delivery) is False  # left to the queue
+    counts = world.queue._sqs().get_queue_attributes(QueueUrl=world.queue.url, AttributeNames=["All"])
+    assert counts["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+    zammad.clear_faults()
+    assert worker.handle(world.api.services, world.queue, delivery) is True
+    counts = world.queue._sqs().get_queue_attributes(QueueUrl=world.queue.url, AttributeNames=["All"])
+    assert counts["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
