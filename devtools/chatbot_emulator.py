@@ -23,52 +23,21 @@ import argparse
 import html
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from devtools.loopback_server import LoopbackServer
 
 _HUMAN = re.compile(r"\b(human|mensch|person)\b", re.IGNORECASE)
 
 
-class ChatbotEmulator:
+class ChatbotEmulator(LoopbackServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0):
-        self.host = host
-        self._port = port
+        super().__init__(host, port)
+        self.handler = _Handler
         self.delay = delay
         self.requests: list[tuple[str, Any]] = []
-        self._fault: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return "http://%s:%d" % (self.host, self._port)
-
-    def start(self) -> "ChatbotEmulator":
-        emulator = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.emulator = emulator
-        self._server = ThreadingHTTPServer((self.host, self._port), Handler)
-        self._server.daemon_threads = True
-        self._port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> "ChatbotEmulator":
-        return self.start()
-
-    def __exit__(self, *_exc) -> None:
-        self.stop()
 
     def set_fault(
         self,
@@ -84,24 +53,9 @@ class ChatbotEmulator:
         with self._lock:
             self._fault = {"status": status, "body": body, "delay": delay, "count": count, "request": request}
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._fault = {}
-
     def calls(self, path: str) -> list[Any]:
         with self._lock:
             return [body for seen, body in self.requests if seen == path]
-
-    def _take_fault(self, path: str) -> dict[str, Any]:
-        with self._lock:
-            fault = dict(self._fault)
-            if not fault or (fault.get("request") and not path.startswith(fault["request"])):
-                return {}
-            if fault.get("count") is not None:
-                self._fault["count"] -= 1
-                if self._fault["count"] <= 0:
-                    self._fault = {}
-            return fault
 
     @staticmethod
     def answer(body: Any) -> tuple[int, Any]:

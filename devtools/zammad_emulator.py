@@ -43,10 +43,12 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from devtools.loopback_server import LoopbackServer
 
 FIXTURES = Path(__file__).with_name("zammad_fixtures")
 
@@ -71,7 +73,7 @@ _SENDERS = {"Agent": 1, "Customer": 2, "System": 3}
 _ARTICLE_TYPES = {"email": 1, "sms": 2, "chat": 3, "fax": 4, "phone": 5, "web": 11, "note": 10}
 
 
-class ZammadEmulator:
+class ZammadEmulator(LoopbackServer):
     def __init__(
         self,
         token: str = "emulator-token",
@@ -79,12 +81,9 @@ class ZammadEmulator:
         port: int = 0,
         groups: tuple[str, ...] = ("Users", "integreat-chat"),
     ):
+        super().__init__(host, port)
+        self.handler = _Handler
         self.token = token
-        self.host = host
-        self._port = port
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._me = _recorded("users.json", "GET", "/api/v1/users/me")
         self._agent = dict(
             self._me,
@@ -101,7 +100,6 @@ class ZammadEmulator:
         self.requests: list[tuple[str, str]] = []
         self._next_ticket = 1
         self._next_article = 1
-        self._fault: dict[str, Any] = {}
         self._open_connections: set = set()
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
@@ -110,33 +108,8 @@ class ZammadEmulator:
         threading.Thread(target=self._deliver_forever, daemon=True).start()
 
     # --- running -----------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return "http://%s:%d" % (self.host, self._port)
-
-    def start(self) -> "ZammadEmulator":
-        emulator = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.emulator = emulator
-        self._server = ThreadingHTTPServer((self.host, self._port), Handler)
-        self._server.daemon_threads = True
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         # Kept-alive connections too: a stopped Zammad answers nothing at all.
         with self._lock:
             connections, self._open_connections = self._open_connections, set()
@@ -153,12 +126,6 @@ class ZammadEmulator:
     def accept_connections(self) -> None:
         if self._server is None:
             self.start()
-
-    def __enter__(self) -> "ZammadEmulator":
-        return self.start()
-
-    def __exit__(self, *_exc) -> None:
-        self.stop()
 
     # --- controls ----------------------------------------------------------------------
     def set_fault(
@@ -185,10 +152,6 @@ class ZammadEmulator:
                 "request": request,
                 "drop": drop,
             }
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._fault = {}
 
     def add_article(
         self,
@@ -441,17 +404,6 @@ class ZammadEmulator:
             self._create_article(ticket_id, article, self._me)
         return 201, self._ticket_view(ticket, with_ids=True)
 
-    def _take_fault(self, method: str, path: str) -> dict[str, Any]:
-        with self._lock:
-            fault = dict(self._fault)
-            if fault.get("request") and not ("%s %s" % (method, path)).startswith(fault["request"]):
-                return {}
-            if fault.get("count") is not None:
-                self._fault["count"] -= 1
-                if self._fault["count"] <= 0:
-                    self._fault = {}
-            return fault
-
     def state(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -517,7 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
             emulator.requests.append((self.command, path))
         if path.startswith("/_emulator/"):
             return self._control(path, body)
-        fault = emulator._take_fault(self.command, path)
+        fault = emulator._take_fault("%s %s" % (self.command, path))
         if fault.get("delay"):
             time.sleep(fault["delay"])
         if fault.get("status"):

@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.chatbot.client import Answer, ChatbotClient, ServiceFailed
 from chalicelib.chatbot.ledger import JobLedger, JobProgress
@@ -42,7 +42,7 @@ from chalicelib.user_chat.articles import (
     escape_user_text,
     sanitize_html,
 )
-from chalicelib.user_chat.store import ChatGone, entries
+from chalicelib.user_chat.store import ChatGone, entries, highest_article_id
 from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
 
 if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
@@ -54,6 +54,16 @@ TYPING_SECONDS = 60  # the app's typing indicator, at most this long per message
 HISTORY_MESSAGES = 10  # the user's last messages the service reads, as the CMS sends
 JOB_MEMORY_DAYS = 7  # how long a job's ledger entry outlives it (redeliveries come sooner)
 WORDS_MEMORY_DAYS = 100  # a month's word count is kept this long (the admin API shows it)
+
+
+class Work(NamedTuple):
+    """One job being carried out, with what it works on."""
+
+    region: RegionRecord
+    chat: UserChatRecord
+    job: dict[str, Any]
+    progress: JobProgress
+    zammad: ZammadClient
 
 
 class BadJob(ValueError):
@@ -191,33 +201,34 @@ class Chatbot:
                 self._connections.get(region.zammad_url or "", region.zammad_access_token or ""),
                 self._settings.zammad_timeout_seconds,
             )
-            if job["kind"] == "message":
-                outcome = self._message(region, chat, job, progress, zammad)
-            else:
-                outcome = self._reply(region, chat, job, progress, zammad)
+            outcome = self._carry_out(Work(region, chat, job, progress, zammad))
         except BaseException:
             self._ledger.release(job["id"])
             raise
         self._ledger.done(job["id"])
         return outcome
 
-    def _message(
-        self,
-        region: RegionRecord,
-        chat: UserChatRecord,
-        job: dict[str, Any],
-        progress: JobProgress,
-        zammad: ZammadClient,
-    ) -> str:
-        assert self._client is not None
-        message = _message_of(chat, job["article"])
-        if message is None or not self.within_budget(region):
-            self._finish(chat, job, None)
+    def _carry_out(self, work: "Work") -> str:
+        message = _message_of(work.chat, work.job["article"])
+        if message is None or not self.within_budget(work.region):
+            self._finish(work.chat, work.job, None)
             return "message gone" if message is None else "budget exhausted"
-        text = plain_text(message.content)
+        if work.progress.after is not None:  # an earlier copy wrote, unanswered: look first
+            found = self._posted(work.zammad, work.chat, work.progress.after)
+            if found is not None:
+                self._finish(work.chat, work.job, found)
+                return "answer found, written before"
+        if work.job["kind"] == "message":
+            return self._answer_message(work, message)
+        return self._translate_reply(work, message)
+
+    def _answer_message(self, work: "Work", message: StoredMessage) -> str:
+        assert self._client is not None
+        region, chat, job, zammad = work.region, work.chat, work.job, work.zammad
         outcome = []
-        if chat.language != region.default_language and not progress.noted:
+        if chat.language != region.default_language and not work.progress.noted:
             try:
+                text = plain_text(message.content)
                 translation = self._client.translate(text, chat.language, region.default_language)
                 title = "Translation (%s → %s)" % (chat.language, region.default_language)
                 zammad.add_article(
@@ -231,11 +242,6 @@ class Chatbot:
         if not job["answer"] or not chat.automatic_answers:
             self._finish(chat, job, None)
             return ", ".join(outcome + ["no answer: the chat is with humans"])
-        if progress.after is not None:
-            found = self._posted(zammad, chat, progress.after)
-            if found is not None:
-                self._finish(chat, job, found)
-                return ", ".join(outcome + ["answer found, written before"])
         answer = self._answer(region, chat, job["article"])
         body = sanitize_html(answer.html) if answer is not None else fallback_message(chat.language)
         handover = answer is not None and not answer.automatic_answers
@@ -257,23 +263,9 @@ class Chatbot:
             return ", ".join(outcome + ["fallback answered"])
         return ", ".join(outcome + ["answered" + (", handed over to humans" if handover else "")])
 
-    def _reply(
-        self,
-        region: RegionRecord,
-        chat: UserChatRecord,
-        job: dict[str, Any],
-        progress: JobProgress,
-        zammad: ZammadClient,
-    ) -> str:
+    def _translate_reply(self, work: "Work", message: StoredMessage) -> str:
         assert self._client is not None
-        message = _message_of(chat, job["article"])
-        if message is None or not self.within_budget(region):
-            return "reply gone" if message is None else "budget exhausted"
-        if progress.after is not None:
-            found = self._posted(zammad, chat, progress.after)
-            if found is not None:
-                self._finish(chat, job, found)
-                return "translation found, written before"
+        region, chat = work.region, work.chat
         try:
             translation = self._client.translate(message.content, region.default_language, chat.language)
         except ServiceFailed as error:  # the agent's own words are shown: nothing is lost
@@ -282,9 +274,9 @@ class Chatbot:
         body = sanitize_html(translation)
         if not plain_text(body):
             return "empty translation"
-        posted = self._post(zammad, chat, job["id"], body)
+        posted = self._post(work.zammad, chat, work.job["id"], body)
         self._count_words(region, body)
-        self._finish(chat, job, posted)
+        self._finish(chat, work.job, posted)
         return "reply translated"
 
     # --- parts ------------------------------------------------------------------------
@@ -303,7 +295,7 @@ class Chatbot:
 
     def _post(self, zammad: ZammadClient, chat: UserChatRecord, job: str, body: str) -> dict[str, Any]:
         """Write a visible automatic article, recording first that it may exist."""
-        self._ledger.posting(job, _highest_id(chat))
+        self._ledger.posting(job, highest_article_id(chat))
         article = zammad.add_article(
             int(chat.ticket_id),
             {
@@ -376,10 +368,6 @@ def _note(body: str) -> dict[str, Any]:
 
 def _message_of(chat: UserChatRecord, article_id: int) -> StoredMessage | None:
     return next((m for m in chat.messages or [] if int(m.id) == article_id), None)
-
-
-def _highest_id(chat: UserChatRecord) -> int:
-    return max((int(message.id) for message in chat.messages or []), default=0)
 
 
 _JOB_FIELDS = {

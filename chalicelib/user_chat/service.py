@@ -37,7 +37,7 @@ from chalicelib.user_chat.articles import (
     escape_user_text,
     sanitize_html,
 )
-from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
+from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries, highest_article_id
 from chalicelib.user_chat.views import ChatView, MessageView
 from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
@@ -333,7 +333,7 @@ class UserChats:
             article = zammad.add_article(ticket_id, self._user_article(outgoing.body))
             article_id = _article_id(article)
         except OutcomeUnknown:
-            self.store.abandon_send(chat, mark, unanswered_after=_highest_id(chat))
+            self.store.abandon_send(chat, mark, unanswered_after=highest_article_id(chat))
             raise
         except BaseException:
             self.store.abandon_send(chat, mark)
@@ -527,7 +527,3 @@ def _article_id(article: Any) -> int:
     if not isinstance(article, dict) or not isinstance(article.get("id"), int):
         raise BadGateway()
     return article["id"]
-
-
-def _highest_id(chat: UserChatRecord) -> int:
-    return max((int(message.id) for message in chat.messages or []), default=0)

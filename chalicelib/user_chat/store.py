@@ -49,6 +49,12 @@ def entries(value: Any) -> dict[str, Any]:
     return value.as_dict() if value is not None else {}
 
 
+def highest_article_id(chat: UserChatRecord) -> int:
+    """The newest article the chat knows of (0: none): a write that went unanswered is
+    looked for above it."""
+    return max((int(message.id) for message in chat.messages or []), default=0)
+
+
 def _same_chat(chat: UserChatRecord):
     # Fails on a missing item too: a comparison with an absent attribute is false.
     return UserChatRecord.generation == chat.generation
