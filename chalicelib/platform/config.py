@@ -23,6 +23,7 @@ class Settings(NamedTuple):
     rate_limit_requests: int = 120
     rate_limit_window_minutes: int = 1
     trusted_ip_header: str | None = None
+    trusted_proxy_count: int = 1
     message_cache_seconds: int = 60
     zammad_timeout_seconds: float = 10.0
     jwt_secret: str | None = None
@@ -134,6 +135,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rate_limit_requests=_whole_number(env, "API_RATE_LIMIT_WINDOW", 120, 1),
         rate_limit_window_minutes=_whole_number(env, "API_RATE_LIMIT_WINDOW_MINUTES", 1, 1),
         trusted_ip_header=header,
+        trusted_proxy_count=_whole_number(env, "TRUSTED_PROXY_COUNT", 1, 1),
         message_cache_seconds=_whole_number(env, "MESSAGE_CACHE_SECONDS", 60, 0),
         zammad_timeout_seconds=_seconds(env, "ZAMMAD_TIMEOUT_SECONDS", 10.0),
         jwt_secret=_jwt_secret(env),

@@ -39,17 +39,24 @@ class RateLimiter:
         self._limit = settings.rate_limit_requests
         self._window = settings.rate_limit_window_minutes * 60
         self._header = settings.trusted_ip_header
+        self._proxies = settings.trusted_proxy_count
         self._clock = clock
         self._blocked: dict[str, float] = {}  # client digest -> end of its window
 
     def client_ip(self, request: Request) -> str:
-        """The connection's source IP, or the first value of the trusted header. Without
-        that header a request shares one bucket with every other such request, so leaving
-        the header out is no way around the limit."""
+        """The connection's source IP or, with a trusted header, its value `TRUSTED_PROXY_COUNT`
+        places from the right. Proxies append the address they saw to X-Forwarded-For and
+        keep what the client sent in front of it, so only the values our own proxies
+        appended are true: the first is whatever the client wrote. A request whose header
+        holds fewer values (it bypassed a proxy) shares one bucket with every such request,
+        as do requests without the header, so neither is a way around the limit."""
         if not self._header:
             return request.source_ip or "unknown"
-        value = (request.header(self._header) or "").split(",")[0].strip()
-        return value or "missing %s" % self._header
+        values = [value.strip() for value in (request.header(self._header) or "").split(",")]
+        values = [value for value in values if value]
+        if len(values) < self._proxies:
+            return "short %s" % self._header
+        return values[-self._proxies]
 
     def check(self, request: Request) -> None:
         now = self._clock()

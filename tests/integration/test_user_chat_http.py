@@ -427,16 +427,17 @@ def test_rate_limit_per_client_ip_with_retry_after(limited_api, zammad):
     if time.time() % 60 > 55:  # a fixed one-minute window: do not straddle its end
         time.sleep(60 - time.time() % 60 + 0.1)
 
-    def ask(ip=None):
-        headers = {"X-Forwarded-For": "%s, 10.0.0.1" % ip} if ip else {}
+    def ask(ip=None, forged="192.0.2.1"):
+        # What the client wrote, then what our one proxy appended: the address it saw.
+        headers = {"X-Forwarded-For": "%s, %s" % (forged, ip)} if ip else {}
         return requests.get(path, headers=headers, timeout=10)
 
-    assert [ask("203.0.113.7").status_code for _ in range(5)] == [200] * 5
-    limited = ask("203.0.113.7")
+    assert [ask("203.0.113.7", forged="192.0.2.%d" % n).status_code for n in range(5)] == [200] * 5
+    limited = ask("203.0.113.7", forged="192.0.2.99")  # a new forged value is no new bucket
     assert limited.status_code == 429
     assert limited.json() == {"error": "Too many requests. Please try again later."}
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
-    # Another client (the first value of the trusted header) has its own budget.
+    # Another client (the value the proxy appended) has its own budget.
     assert ask("198.51.100.9").status_code == 200
     # Leaving the header out is no way around the limit: all such requests share one.
     assert [ask().status_code for _ in range(6)][-1] == 429

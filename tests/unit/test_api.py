@@ -299,3 +299,38 @@ def test_the_lambda_queue_consumer_answers_a_queued_job(chalice_app, monkeypatch
         answered = json.loads(chalice_app.http.get(chat).body)
         assert answered["chatbot_typing"] is False
         assert [m["automatic_answer"] for m in answered["messages"]] == [False, True]
+
+
+def test_a_forged_forwarded_for_never_yields_a_fresh_bucket_in_a_lambda_event(chalice_app, monkeypatch):
+    """API Gateway appends the address it saw to the client's X-Forwarded-For."""
+    import app as app_module
+
+    settings = load_settings({"TRUSTED_IP_HEADER": "X-Forwarded-For", "API_RATE_LIMIT_WINDOW": "3"})
+    monkeypatch.setattr(app_module, "api", ChatApi(settings))
+    path = "/api/v3/nowhere/device-1/is_chat_enabled/"
+
+    def status(forwarded):
+        return chalice_app.http.get(path, headers={"X-Forwarded-For": forwarded}).status_code
+
+    assert [status("10.9.9.%d, 198.51.100.7" % n) for n in range(3)] == [404] * 3
+    assert status("10.9.9.77, 198.51.100.7") == 429  # same client, new forged value
+    assert status("10.9.9.1, 198.51.100.8") == 404  # another client
+
+
+@pytest.mark.parametrize(
+    "header, proxies, value, client",
+    [
+        ("X-Forwarded-For", 1, "6.6.6.6, 203.0.113.5", "203.0.113.5"),
+        ("X-Forwarded-For", 2, "6.6.6.6, 203.0.113.5, 10.0.0.2", "203.0.113.5"),  # nginx, then the gateway
+        ("X-Forwarded-For", 2, "203.0.113.5", "short X-Forwarded-For"),  # bypassed a proxy: one shared bucket
+        ("X-Forwarded-For", 1, None, "short X-Forwarded-For"),
+        ("X-Real-IP", 1, "203.0.113.5", "203.0.113.5"),  # the header nginx sets itself
+    ],
+)
+def test_the_client_is_counted_from_the_right(header, proxies, value, client):
+    from chalicelib.platform.rate_limit import RateLimiter
+
+    settings = load_settings({"TRUSTED_IP_HEADER": header, "TRUSTED_PROXY_COUNT": str(proxies)})
+    headers = {header: value} if value is not None else {}
+    limiter = RateLimiter(settings, clock=lambda: 0.0, counters=object())  # type: ignore[arg-type]
+    assert limiter.client_ip(Request("GET", "/", {}, headers=headers, source_ip="10.0.0.9")) == client
