@@ -65,7 +65,9 @@ def _scheduled(job):
 
 # The scheduled jobs (python -m functions.jobs runs the same ones elsewhere).
 for _name, _job in jobs.JOBS.items():
-    app.schedule(Rate(1, unit=Rate.HOURS), name=_name.replace("-", "_"))(_scheduled(_job))
+    app.schedule(Rate(_job.every_minutes, unit=Rate.MINUTES), name=_name.replace("-", "_"))(
+        _scheduled(_job.run)
+    )
 
 
 # The chatbot's jobs (python -m functions.worker consumes the same queue elsewhere). One

@@ -12,9 +12,10 @@ ids, is_chat_enabled draws) are left to TTL alone.
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.chatbot.service import BadJob
+from chalicelib.regions.cms import CmsUnavailable, fetch_cms_regions, sync_regions
 from chalicelib.services import Services
 
 log = logging.getLogger("integreat_chat")
@@ -31,9 +32,30 @@ def forget_expired_chats(services: Services) -> dict[str, Any]:
     return {"job": "forget-expired-chats", "regions": len(regions), "forgotten": forgotten}
 
 
-JOBS: dict[str, Callable[[Services], dict[str, Any]]] = {
-    "purge-author-messages": purge_author_messages,
-    "forget-expired-chats": forget_expired_chats,
+def sync_cms_regions(services: Services) -> dict[str, Any]:
+    """Follow the CMS's list of regions (CMS_URL); a CMS that cannot be read changes nothing."""
+    report: dict[str, Any] = {"job": "sync-cms-regions"}
+    if not services.settings.cms_url:
+        return dict(report, skipped="CMS_URL is not set")
+    try:
+        regions, skipped = fetch_cms_regions(services.settings.cms_url)
+    except CmsUnavailable as error:
+        log.error(json.dumps(dict(report, failed=str(error))))
+        return dict(report, failed=str(error))
+    report.update(sync_regions(services.regions.table, regions, services.clock), unusable_entries=skipped)
+    return report
+
+
+class Job(NamedTuple):
+    run: Callable[[Services], dict[str, Any]]
+    every_minutes: int  # how often AWS runs it (app.py); elsewhere, cron's business
+
+
+JOBS: dict[str, Job] = {
+    "purge-author-messages": Job(purge_author_messages, 60),
+    "forget-expired-chats": Job(forget_expired_chats, 60),
+    # A region switched off in the CMS is off here within this time (plus the 30 s cache).
+    "sync-cms-regions": Job(sync_cms_regions, 10),
 }
 
 

@@ -34,7 +34,7 @@ ACTIONS = {
         "dynamodb:Query",
         "dynamodb:UpdateItem",
     ],
-    "jobs": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+    "jobs": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"],
     "chatbot": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
 }
 # The SQS actions: the API queues jobs (and looks the queue's URL up once per instance);
@@ -49,7 +49,7 @@ QUEUE_ACTIONS = {
         "sqs:ReceiveMessage",
     ],
 }
-JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats")  # app.py's schedules
+JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats", "sync_cms_regions")  # app.py's schedules
 WORKER_FUNCTION = "chatbot_worker"  # app.py's on_sqs_message
 # The worker's timeout is in .chalice/config.json (100 s): the queue's visibility timeout
 # (VISIBILITY_TIMEOUT_SECONDS) is six times it, as AWS advises for Lambda consumers.

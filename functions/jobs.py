@@ -2,6 +2,7 @@
 
     python -m functions.jobs purge-author-messages
     python -m functions.jobs forget-expired-chats
+    python -m functions.jobs sync-cms-regions     (with CMS_URL set)
     python -m functions.jobs all
 
 Each prints what it did as JSON. In AWS, app.py schedules the same jobs hourly.
@@ -32,7 +33,7 @@ def forget_expired_chats(services: Services | None = None) -> dict[str, Any]:
 
 def run(names: list[str], services: Services | None = None) -> list[dict[str, Any]]:
     services = services or _services()
-    return [jobs.JOBS[name](services) for name in names]
+    return [jobs.JOBS[name].run(services) for name in names]
 
 
 def main() -> None:

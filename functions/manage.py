@@ -4,6 +4,7 @@
                                       and the chatbot's queue where AWS_ENDPOINT_URL_SQS is set
     token --role admin --sub alice    print a token signed with AUTH_JWT_SECRET
     region put|get|list|delete        the same region operations as the admin API
+    region sync                       follow the CMS's regions now (CMS_URL), as the job does
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset).
 """
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("get", "delete"):
         actions.add_parser(name).add_argument("slug")
     actions.add_parser("list")
+    actions.add_parser("sync", help="follow the CMS's list of regions (CMS_URL) now")
     return parser
 
 
@@ -125,6 +127,13 @@ def run(argv, out=sys.stdout) -> int:
     from chalicelib.storage.small_tables import DynamoCounters
 
     store = Regions()
+    if args.action == "sync":
+        from chalicelib.jobs import sync_cms_regions
+        from chalicelib.services import Services
+
+        report = sync_cms_regions(Services(settings))
+        print(json.dumps(report, indent=2), file=out)
+        return 1 if "failed" in report or "skipped" in report else 0
 
     def view(record):
         return public_view(record, DynamoCounters().value(words_key(record.slug, time.time())))

@@ -36,6 +36,7 @@ class Settings(NamedTuple):
     chatbot_timeout_seconds: float = 45.0
     chatbot_queue_name: str = "integreat-chat-chatbot"
     sqs_endpoint: str | None = None  # None: AWS
+    cms_url: str | None = None  # the Integreat CMS whose regions we follow; None: no sync
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -147,4 +148,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         chatbot_timeout_seconds=_seconds(env, "CHATBOT_TIMEOUT_SECONDS", 45.0),
         chatbot_queue_name=_queue_name(env, prefix),
         sqs_endpoint=_url(env, "AWS_ENDPOINT_URL_SQS"),
+        cms_url=_url(env, "CMS_URL"),
     )

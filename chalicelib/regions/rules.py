@@ -73,6 +73,10 @@ def public_view(record: RegionRecord, chatbot_words_used: int = 0) -> dict[str, 
         if record.chatbot_words_budget is None
         else int(record.chatbot_words_budget),
         "chatbot_words_used": chatbot_words_used,
+        # The CMS's view at the last sync (null: never synced; see CMS_URL).
+        "cms_listed": record.cms_listed,
+        "cms_chat_enabled": record.cms_chat_enabled,
+        "cms_synced_at": iso_utc(utc_datetime(record.cms_synced_at)) if record.cms_synced_at else None,
     }
     for secret in SECRETS:
         view[secret + "_set"] = bool(getattr(record, secret))
@@ -80,7 +84,21 @@ def public_view(record: RegionRecord, chatbot_words_used: int = 0) -> dict[str, 
 
 
 def chat_configured(record: RegionRecord) -> bool:
-    return bool(record.integreat_chat_enabled and record.zammad_url and record.zammad_access_token)
+    """Whether the chat is served: switched on here with Zammad credentials, and not
+    switched off in the CMS (after a sync, the app offers the chat exactly when the CMS
+    says `is_chat_enabled`)."""
+    return bool(
+        record.integreat_chat_enabled
+        and record.zammad_url
+        and record.zammad_access_token
+        and record.cms_chat_enabled is not False
+    )
+
+
+def listed(record: RegionRecord | None) -> bool:
+    """Whether the region exists for the app: known here, and listed by the CMS at the
+    last sync (or never synced)."""
+    return record is not None and record.cms_listed is not False
 
 
 def check_changes(changes: dict[str, Any]) -> dict[str, Any]:

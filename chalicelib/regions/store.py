@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import is_slug
 from chalicelib.storage.models import RegionRecord
 
@@ -30,6 +31,14 @@ class RegionTable(Protocol):
 
     def mark_webhook_seen(self, slug: str, at: float) -> bool:
         """Record a valid webhook delivery; False if the region is gone (nothing written)."""
+
+    def sync_from_cms(
+        self, slug: str, name: str, chat_enabled: bool, privacy_policy: str | None, at: float
+    ) -> None:
+        """Record what the CMS lists of a region (created if new; other fields kept)."""
+
+    def mark_unlisted(self, slug: str, at: float) -> None:
+        """The CMS no longer lists the region (kept, with its settings, in case it returns)."""
 
 
 class DynamoRegionTable:
@@ -61,6 +70,30 @@ class DynamoRegionTable:
                 return False  # deleted meanwhile: not recreated
             raise
         return True
+
+    def sync_from_cms(
+        self, slug: str, name: str, chat_enabled: bool, privacy_policy: str | None, at: float
+    ) -> None:
+        actions: list = [
+            RegionRecord.name.set(name),
+            RegionRecord.cms_listed.set(True),
+            RegionRecord.cms_chat_enabled.set(chat_enabled),
+            RegionRecord.cms_synced_at.set(at),
+            RegionRecord.updated_at.set(RegionRecord.updated_at | utc_datetime(at)),
+        ]
+        if privacy_policy is not None:
+            actions.append(RegionRecord.zammad_privacy_policy.set(privacy_policy))
+        RegionRecord(slug).update(actions=actions)
+
+    def mark_unlisted(self, slug: str, at: float) -> None:
+        try:
+            RegionRecord(slug).update(
+                actions=[RegionRecord.cms_listed.set(False), RegionRecord.cms_synced_at.set(at)],
+                condition=RegionRecord.slug.exists(),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
 
 class MemoryRegionTable:
@@ -100,6 +133,31 @@ class MemoryRegionTable:
                 return False
             self._items[slug]["webhook_seen_at"] = {"N": repr(at)}
             return True
+
+    def sync_from_cms(
+        self, slug: str, name: str, chat_enabled: bool, privacy_policy: str | None, at: float
+    ) -> None:
+        with self._lock:
+            item = self._items.get(slug)
+            record = (
+                RegionRecord.from_raw_data(item) if item else RegionRecord(slug, updated_at=utc_datetime(at))
+            )
+            record.name, record.cms_listed, record.cms_chat_enabled, record.cms_synced_at = (
+                name,
+                True,
+                chat_enabled,
+                at,
+            )
+            if privacy_policy is not None:
+                record.zammad_privacy_policy = privacy_policy
+            self._items[slug] = record.serialize()
+
+    def mark_unlisted(self, slug: str, at: float) -> None:
+        with self._lock:
+            if slug in self._items:
+                record = RegionRecord.from_raw_data(self._items[slug])
+                record.cms_listed, record.cms_synced_at = False, at
+                self._items[slug] = record.serialize()
 
 
 class RegionCache:

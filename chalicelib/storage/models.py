@@ -81,6 +81,11 @@ class RegionRecord(Model):
     chatbot_enabled = BooleanAttribute(default=False)
     default_language = UnicodeAttribute(default="de")  # the language its agents write
     chatbot_words_budget = NumberAttribute(null=True)  # words per month; None: unlimited
+    # What the Integreat CMS's regions endpoint said at the last sync (CMS_URL; None: never
+    # synced): whether it lists the region, and whether it shows the region's chat.
+    cms_listed = BooleanAttribute(null=True)
+    cms_chat_enabled = BooleanAttribute(null=True)
+    cms_synced_at = NumberAttribute(null=True)  # epoch seconds
 
     webhook_token_index = WebhookTokenIndex()
 

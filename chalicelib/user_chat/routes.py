@@ -3,7 +3,7 @@ Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
 import re
 
-from chalicelib.regions.rules import LANGUAGE_SLUG
+from chalicelib.regions.rules import LANGUAGE_SLUG, listed
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.errors import BadRequest, NotFound
@@ -29,7 +29,7 @@ def _language(value: str) -> str:
 
 def _region(services: Services, slug: str) -> RegionRecord:
     region = services.region_cache.get(slug)
-    if region is None:
+    if region is None or not listed(region):  # unknown here, or no longer in the CMS
         raise NotFound("Region not found.")
     return region
 

@@ -147,3 +147,27 @@ def test_counters_add_amounts_and_read_back(stores):
     assert counters.increment("words#a", LATER, amount=12) == 12
     assert counters.increment("words#a", LATER, amount=3) == 15
     assert counters.value("words#a") == 15
+
+
+def test_what_the_cms_lists_is_recorded_and_nothing_else_is_touched(stores):
+    regions, now = stores.regions, 1_800_000_000.0
+    secret = RegionRecord("augsburg", name="A", zammad_access_token="kept", updated_at=LATER)
+    regions.save(secret)
+    regions.sync_from_cms("augsburg", "Stadt Augsburg", True, "https://a.example/privacy", now)
+    regions.sync_from_cms("neu", "Neustadt", False, None, now)
+    augsburg, neu = regions.find("augsburg"), regions.find("neu")
+    assert (augsburg.name, augsburg.zammad_access_token, augsburg.zammad_privacy_policy) == (
+        "Stadt Augsburg",
+        "kept",
+        "https://a.example/privacy",
+    )
+    assert (augsburg.cms_listed, augsburg.cms_chat_enabled, augsburg.cms_synced_at) == (True, True, now)
+    assert (neu.name, neu.cms_chat_enabled, neu.integreat_chat_enabled, neu.updated_at is not None) == (
+        "Neustadt",
+        False,
+        False,
+        True,
+    )
+    regions.mark_unlisted("augsburg", now + 1)
+    regions.mark_unlisted("gone", now + 1)  # never recreates a region
+    assert regions.find("augsburg").cms_listed is False and regions.find("gone") is None

@@ -51,6 +51,7 @@ def world(endpoint):
 EXPECTED = [
     {"job": "forget-expired-chats", "regions": 2, "forgotten": 6},
     {"job": "purge-author-messages", "deleted": 30},
+    {"job": "sync-cms-regions", "skipped": "CMS_URL is not set"},  # tests/integration/test_cms_sync.py
 ]
 
 
@@ -76,7 +77,7 @@ def test_the_command_line_and_the_schedule_do_the_same(dynamodb_local):
         "two#device-8",
         "two#device-9",
     ]
-    assert cli(env) == [dict(EXPECTED[0], forgotten=0), dict(EXPECTED[1], deleted=0)]  # twice: nothing
+    assert cli(env) == [dict(EXPECTED[0], forgotten=0), dict(EXPECTED[1], deleted=0), EXPECTED[2]]  # twice
 
     import app as app_module
 
@@ -87,7 +88,7 @@ def test_the_command_line_and_the_schedule_do_the_same(dynamodb_local):
         )
         reports = [
             client.lambda_.invoke(name, event).payload
-            for name in ("forget_expired_chats", "purge_author_messages")
+            for name in ("forget_expired_chats", "purge_author_messages", "sync_cms_regions")
         ]
     assert reports == EXPECTED
     assert AuthorMessageRecord.count("room") == 5

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.jobs import JOBS
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS
 from devtools import cloudformation
@@ -69,7 +70,12 @@ def test_the_gateway_answers_unknown_paths_in_our_error_shape(package):
 def test_every_function_has_the_least_privilege_policy(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
     functions = {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    kinds = {"APIHandler": "api", "PurgeAuthorMessages": "jobs", "ForgetExpiredChats": "jobs"}
+    kinds = {
+        "APIHandler": "api",
+        "PurgeAuthorMessages": "jobs",
+        "ForgetExpiredChats": "jobs",
+        "SyncCmsRegions": "jobs",
+    }
     assert set(functions) == set(kinds) | {"ChatbotWorker"}
     kinds["ChatbotWorker"] = "chatbot"
     for name, function in functions.items():
@@ -81,9 +87,10 @@ def test_every_function_has_the_least_privilege_policy(package):
         assert "dynamodb:Scan" not in tables["Action"] and scan["Action"] == ["dynamodb:Scan"]
     api_tables = json.loads(cloudformation.policy_path("prod").read_text())["Statement"][0]
     assert "dynamodb:BatchWriteItem" not in api_tables["Action"]  # only the jobs batch-delete
-    for job in ("PurgeAuthorMessages", "ForgetExpiredChats"):
-        [event] = functions[job]["Properties"]["Events"].values()
-        assert event["Properties"]["Schedule"] == "rate(1 hour)"
+    for name, job in JOBS.items():
+        function = "".join(part.capitalize() for part in name.split("-"))
+        [event] = functions[function]["Properties"]["Events"].values()
+        assert event["Properties"]["Schedule"] == "rate(%d minutes)" % job.every_minutes
     variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["CHAT_TABLE_PREFIX"] == "integreat-chat-"
 
