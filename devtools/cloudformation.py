@@ -142,6 +142,196 @@ def queue_resources(prefix: str) -> dict[str, Any]:
     }
 
 
+# CloudFront's managed policies (the same IDs in every account).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+# The paths CloudFront sends to this backend; everything else goes to the CMS. The same
+# paths as deploy/nginx/integreat-chat.locations.conf.
+CHAT_PATH_PATTERNS = ("/api/v3/*/*/chat/*", "/api/v3/webhook/zammad*", "/api/v3/author-chat/*")
+TOO_MANY = json.dumps({"error": "Too many requests. Please try again later."})
+
+
+def edge_template() -> dict[str, Any]:
+    """Throttling at the edge (API Gateway's stage limits, and an optional AWS WAF
+    rate-based rule per IP) and the optional CloudFront distribution that serves the chat
+    paths beside the CMS on one host. Stack parameters switch the options on."""
+    parameters = {
+        "ApiThrottlingRateLimit": {
+            "Type": "Number",
+            "Default": 200,
+            "MinValue": 1,
+            "Description": "API Gateway: steady requests per second for the whole API",
+        },
+        "ApiThrottlingBurstLimit": {
+            "Type": "Number",
+            "Default": 400,
+            "MinValue": 1,
+            "Description": "API Gateway: burst of requests above the steady rate",
+        },
+        "WafRequestsPerIpPer5Minutes": {
+            "Type": "Number",
+            "Default": 0,
+            "MinValue": 0,
+            "Description": "AWS WAF: block an IP above this many requests in 5 minutes (0: no WAF; else >= 10)",
+        },
+        "CmsOriginDomain": {
+            "Type": "String",
+            "Default": "",
+            "AllowedPattern": "^([a-z0-9.-]+)?$",
+            "Description": "The CMS's origin host (e.g. cms-origin.integreat-app.de); set: a CloudFront "
+            "distribution serves the CMS with the chat paths beside it",
+        },
+    }
+    conditions = {
+        "HasWaf": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WafRequestsPerIpPer5Minutes"}, 0]}]},
+        "HasCloudFront": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CmsOriginDomain"}, ""]}]},
+    }
+    stage_arn = {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/api"
+    }
+    behaviour = {
+        "ViewerProtocolPolicy": "redirect-to-https",
+        "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+        "CachedMethods": ["GET", "HEAD"],
+        "CachePolicyId": CACHING_DISABLED,
+        "Compress": True,
+    }
+    resources: dict[str, Any] = {
+        # Chalice's API: stage-wide throttling (API Gateway answers 429 itself beyond it).
+        "RestAPI": {
+            "Properties": {
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+                        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+                    }
+                ]
+            }
+        },
+        "GatewayResponseThrottled": {
+            "Type": "AWS::ApiGateway::GatewayResponse",
+            "Properties": {
+                "RestApiId": {"Ref": "RestAPI"},
+                "ResponseType": "THROTTLED",
+                "StatusCode": "429",
+                "ResponseTemplates": {"application/json": TOO_MANY},
+            },
+        },
+        "RateLimitWebAcl": {
+            "Type": "AWS::WAFv2::WebACL",
+            "Condition": "HasWaf",
+            "Properties": {
+                "Scope": "REGIONAL",
+                "DefaultAction": {"Allow": {}},
+                "CustomResponseBodies": {
+                    "too-many": {"ContentType": "APPLICATION_JSON", "Content": TOO_MANY}
+                },
+                "Rules": [
+                    {
+                        "Name": "requests-per-ip",
+                        "Priority": 0,
+                        "Statement": {
+                            "RateBasedStatement": {
+                                "Limit": {"Ref": "WafRequestsPerIpPer5Minutes"},
+                                "AggregateKeyType": "IP",
+                            }
+                        },
+                        "Action": {
+                            "Block": {
+                                "CustomResponse": {"ResponseCode": 429, "CustomResponseBodyKey": "too-many"}
+                            }
+                        },
+                        "VisibilityConfig": {
+                            "SampledRequestsEnabled": True,
+                            "CloudWatchMetricsEnabled": True,
+                            "MetricName": "integreat-chat-requests-per-ip",
+                        },
+                    }
+                ],
+                "VisibilityConfig": {
+                    "SampledRequestsEnabled": True,
+                    "CloudWatchMetricsEnabled": True,
+                    "MetricName": "integreat-chat",
+                },
+            },
+        },
+        "RateLimitWebAclAssociation": {
+            "Type": "AWS::WAFv2::WebACLAssociation",
+            "Condition": "HasWaf",
+            "DependsOn": ["RestAPIapiStage"],
+            "Properties": {"ResourceArn": stage_arn, "WebACLArn": {"Fn::GetAtt": ["RateLimitWebAcl", "Arn"]}},
+        },
+        "ChatDistribution": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Condition": "HasCloudFront",
+            "Properties": {
+                "DistributionConfig": {
+                    "Enabled": True,
+                    "Comment": "The Integreat CMS, with Integreat Chat's paths beside it",
+                    "HttpVersion": "http2and3",
+                    "PriceClass": "PriceClass_100",
+                    "Origins": [
+                        {
+                            "Id": "cms",
+                            "DomainName": {"Ref": "CmsOriginDomain"},
+                            "CustomOriginConfig": {
+                                "OriginProtocolPolicy": "https-only",
+                                "OriginSSLProtocols": ["TLSv1.2"],
+                            },
+                        },
+                        {
+                            "Id": "chat",
+                            "DomainName": {
+                                "Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+                            },
+                            "OriginPath": "/api",  # the stage
+                            "CustomOriginConfig": {
+                                "OriginProtocolPolicy": "https-only",
+                                "OriginSSLProtocols": ["TLSv1.2"],
+                            },
+                        },
+                    ],
+                    "DefaultCacheBehavior": dict(
+                        behaviour, TargetOriginId="cms", OriginRequestPolicyId=ALL_VIEWER
+                    ),
+                    "CacheBehaviors": [
+                        dict(
+                            behaviour,
+                            PathPattern=pattern,
+                            TargetOriginId="chat",
+                            OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST,
+                        )
+                        for pattern in CHAT_PATH_PATTERNS
+                    ],
+                }
+            },
+        },
+        # Behind the distribution, CloudFront appends the viewer's address to
+        # X-Forwarded-For and the edge-optimized API's own CloudFront appends ours.
+        "APIHandler": {
+            "Properties": {
+                "Environment": {
+                    "Variables": {
+                        "TRUSTED_IP_HEADER": {"Fn::If": ["HasCloudFront", "X-Forwarded-For", ""]},
+                        "TRUSTED_PROXY_COUNT": {"Fn::If": ["HasCloudFront", "2", "1"]},
+                    }
+                }
+            }
+        },
+    }
+    outputs = {
+        "DistributionDomainName": {
+            "Condition": "HasCloudFront",
+            "Description": "Point the CMS's host name (CNAME) here, or use it as the app's base URL",
+            "Value": {"Fn::GetAtt": ["ChatDistribution", "DomainName"]},
+        }
+    }
+    return {"Parameters": parameters, "Conditions": conditions, "Resources": resources, "Outputs": outputs}
+
+
 def resources(prefix: str) -> dict[str, Any]:
     template: dict[str, Any] = queue_resources(prefix)
     for model in ALL_MODELS:
@@ -156,7 +346,8 @@ def resources(prefix: str) -> dict[str, Any]:
             properties["StatusCode"] = status
         name = "GatewayResponse" + "".join(part.capitalize() for part in response_type.split("_"))
         template[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
-    return {"Resources": template}
+    edge = edge_template()
+    return dict(edge, Resources=dict(template, **edge["Resources"]))
 
 
 def policy(prefix: str, kind: str = "api") -> dict[str, Any]:

@@ -134,3 +134,56 @@ def test_the_jobs_are_named_in_the_config():
     for stage in ("dev", "prod"):
         functions = config["stages"][stage]["lambda_functions"]
         assert sorted(functions) == sorted((*cloudformation.JOB_FUNCTIONS, cloudformation.WORKER_FUNCTION))
+
+
+def test_throttling_waf_and_cloudfront_are_in_the_template(package):
+    template = json.loads((package / "sam.json").read_text())
+    resources = template["Resources"]
+    [throttle] = resources["RestAPI"]["Properties"]["MethodSettings"]
+    assert throttle["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    throttled = resources["GatewayResponseThrottled"]["Properties"]
+    assert throttled["StatusCode"] == "429"
+    assert json.loads(throttled["ResponseTemplates"]["application/json"]) == {
+        "error": "Too many requests. Please try again later."
+    }
+    # Optional parts, switched on by stack parameters (cfn-lint checks the whole above).
+    acl = resources["RateLimitWebAcl"]
+    assert acl["Condition"] == "HasWaf"
+    [rule] = acl["Properties"]["Rules"]
+    assert rule["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert rule["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 429
+    body = acl["Properties"]["CustomResponseBodies"]["too-many"]
+    assert json.loads(body["Content"]) == json.loads(throttled["ResponseTemplates"]["application/json"])
+    distribution = resources["ChatDistribution"]
+    assert distribution["Condition"] == "HasCloudFront"
+    config = distribution["Properties"]["DistributionConfig"]
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "cms"
+    assert {b["TargetOriginId"] for b in config["CacheBehaviors"]} == {"chat"}
+    assert template["Parameters"]["CmsOriginDomain"]["Default"] == ""  # off unless asked for
+
+
+SAMPLE_PATHS = {  # path: served by this backend beside the CMS?
+    "/api/v3/augsburg/de/chat/0f8fad5b-d9cb-469f-a165-70867728950e/": True,
+    "/api/v3/augsburg/zh-CN/chat/device_1": True,
+    "/api/v3/webhook/zammad/": True,
+    "/api/v3/webhook/zammad": True,
+    "/api/v3/author-chat/messages": True,
+    "/api/v3/regions/": False,
+    "/api/v3/augsburg/0f8fad5b/is_chat_enabled/": False,
+    "/api/v3/augsburg/de/pages/": False,
+    "/api/v3/admin/regions": False,
+    "/augsburg/de/willkommen/": False,
+}
+
+
+def test_cloudfront_and_nginx_send_the_same_paths_to_the_backend():
+    import fnmatch
+    import re
+
+    locations = (PROJECT / "deploy" / "nginx" / "integreat-chat.locations.conf").read_text()
+    regexes = [re.compile(pattern) for pattern in re.findall(r'location ~ "([^"]+)"', locations)]
+    prefixes = re.findall(r"location \^~ (\S+)", locations)
+    for path, to_backend in SAMPLE_PATHS.items():
+        by_nginx = any(r.search(path) for r in regexes) or any(path.startswith(p) for p in prefixes)
+        by_cloudfront = any(fnmatch.fnmatchcase(path, p) for p in cloudformation.CHAT_PATH_PATTERNS)
+        assert (by_nginx, by_cloudfront) == (to_backend, to_backend), path
