@@ -173,7 +173,7 @@ def edge_template() -> dict[str, Any]:
             "Type": "Number",
             "Default": 0,
             "MinValue": 0,
-            "Description": "AWS WAF: block an IP above this many requests in 5 minutes (0: no WAF; else >= 10)",
+            "Description": "AWS WAF: block an IP above this many requests in 5 minutes (0: no WAF; else 10+)",
         },
         "CmsOriginDomain": {
             "Type": "String",
