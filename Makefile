@@ -36,8 +36,13 @@ nginx:
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
 
-dev: install  ## the whole system on http://127.0.0.1:8000 (Ctrl-C stops it)
-	$(PY) -m devtools.dev
+PORT ?= 8000
+ZAMMAD_PORT ?= 8001
+DYNAMODB_PORT ?= 8002
+CHATBOT_PORT ?= 8003
+dev: install  ## the whole system on http://127.0.0.1:8000 (PORT=, ZAMMAD_PORT=, DYNAMODB_PORT=, CHATBOT_PORT=)
+	$(PY) -m devtools.dev --port $(PORT) --zammad-port $(ZAMMAD_PORT) \
+		--dynamodb-port $(DYNAMODB_PORT) --chatbot-port $(CHATBOT_PORT)
 
 test: install dynamodb-local nginx  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
 	$(PY) -m pytest
@@ -64,6 +69,8 @@ bench: install dynamodb-local  ## print the figures: import time, calls per requ
 # Deployable artifacts: sam.json (with the tables and gateway responses merged in) and deployment.zip.
 package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	mkdir -p build
+	# Chalice copies chalicelib/ as it is: no local bytecode in the package.
+	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +
 	$(PY) -m devtools.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
 	# app.py names the chatbot's queue at import, after the stage's table prefix.
 	CHAT_TABLE_PREFIX=$$($(PY) -m devtools.cloudformation prefix --stage $(STAGE)) \

@@ -3,13 +3,14 @@ as a plain `Request`, to `ChatApi.handle`, schedules the jobs of `chalicelib.job
 consumes the chatbot's queue. No business logic lives here."""
 
 import os
+import sys
 from collections.abc import Mapping
 
 from chalice import Chalice, Rate
 from chalice import Response as ChaliceResponse
 
 from chalicelib import jobs
-from chalicelib.platform.config import load_settings
+from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.platform.logs import configure_logging
 from chalicelib.routes import ROUTES
 from chalicelib.web.dispatch import ChatApi
@@ -18,7 +19,13 @@ from chalicelib.web.http import Request
 configure_logging()
 app = Chalice(app_name="integreat-chat")
 # Read and validated at import: a bad value fails the Lambda init, naming the variable.
-settings = load_settings(os.environ)
+try:
+    settings = load_settings(os.environ)
+except ConfigError as error:
+    # One line naming the variable, no traceback; the Lambda init stops. (`chalice local`
+    # imports the app in a thread of its reloader: printed here, or it would be lost.)
+    print("configuration error: %s" % error, file=sys.stderr, flush=True)
+    raise SystemExit(1) from None
 api = ChatApi(settings)
 
 # Every method goes to ChatApi, which answers unknown methods with a JSON 405 itself, and

@@ -22,6 +22,7 @@ from typing import Any
 from chalicelib.chatbot.queue import VISIBILITY_TIMEOUT_SECONDS
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
+from functions.manage import stage_environment
 
 PROJECT = Path(__file__).resolve().parent.parent
 # The DynamoDB actions each kind of function calls (PynamoDB uses no DescribeTable at run
@@ -64,10 +65,7 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers (no Lambda involved), in our er
 
 
 def stage_prefix(stage: str) -> str:
-    config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
-    stage_config = config["stages"][stage]
-    variables = {**config.get("environment_variables", {}), **stage_config.get("environment_variables", {})}
-    return variables.get("CHAT_TABLE_PREFIX", "integreat-chat-")
+    return stage_environment(stage).get("CHAT_TABLE_PREFIX", "integreat-chat-")
 
 
 def _logical_id(model) -> str:

@@ -9,6 +9,7 @@ and prints what to try. A message gets an automatic answer after a few seconds, 
 """
 
 import argparse
+import logging
 import os
 import secrets
 import signal
@@ -22,7 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.auth import issue_hs256_token
-from chalicelib.platform.config import load_settings
+from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.regions.service import Regions
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
@@ -52,28 +53,52 @@ def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30.0) 
     raise SystemExit("the API server did not start within %d s" % seconds)
 
 
+def _check_ports_free(ports: dict[str, int]) -> None:
+    """Stop before starting anything when a port is taken (say, by another `make dev`)."""
+    for option, port in ports.items():
+        if not port:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise SystemExit(
+                    "make dev: port %d is in use (another make dev?); choose another: make dev %s=<port>"
+                    % (port, option)
+                ) from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.dev", description=__doc__)
-    parser.add_argument("--port", type=int, default=8000, help="API port")
+    parser.add_argument("--port", type=int, default=8000, help="API port (make dev PORT=...)")
     parser.add_argument("--zammad-port", type=int, default=8001, help="Zammad emulator port (0: any)")
     parser.add_argument("--dynamodb-port", type=int, default=8002, help="moto server port (0: any)")
     parser.add_argument("--chatbot-port", type=int, default=8003, help="chatbot emulator port (0: any)")
     parser.add_argument("--chatbot-delay", type=float, default=3.0, help="seconds the chatbot takes")
     args = parser.parse_args()
+    _check_ports_free(
+        {
+            "PORT": args.port,
+            "ZAMMAD_PORT": args.zammad_port,
+            "DYNAMODB_PORT": args.dynamodb_port,
+            "CHATBOT_PORT": args.chatbot_port,
+        }
+    )
+    # Our lines, readable: not moto's coloured access log nor its libraries' chatter.
+    for name in ("werkzeug", "moto", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        sys.exit(_run(args))
+    except ConfigError as error:
+        sys.exit("configuration error: %s" % error)
 
-    dynamodb_port = args.dynamodb_port or _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
-    moto.start()
-    zammad_token = secrets.token_urlsafe(24)
-    emulator = ZammadEmulator(token=zammad_token, port=args.zammad_port).start()
-    chatbot = ChatbotEmulator(port=args.chatbot_port, delay=args.chatbot_delay).start()
 
+def _run(args: argparse.Namespace) -> int:
+    """Everything, until Ctrl-C (0) or until the API server dies (1)."""
     env = dict(os.environ)
+    env.pop("AWS_PROFILE", None)
     env.update(
         {
-            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
-            "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:%d" % dynamodb_port,
-            "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
             "AWS_ACCESS_KEY_ID": "dev",
             "AWS_SECRET_ACCESS_KEY": "dev",
             "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", "eu-central-1"),
@@ -81,54 +106,88 @@ def main() -> None:
         }
     )
     env.setdefault("AUTH_JWT_SECRET", secrets.token_urlsafe(32))
-    env.pop("AWS_PROFILE", None)
-    os.environ.update(env)
+    load_settings(env)  # the developer's own settings, checked before anything starts
 
-    settings = load_settings(env)
-    bind_models(ALL_MODELS, settings)
-    for line in create_tables(ALL_MODELS):
-        print("table " + line)
-    print(SqsJobQueue(settings).create())
-    webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    Regions().put(
-        DEMO_REGION,
+    dynamodb_port = args.dynamodb_port or _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
+    moto.start()
+    zammad_token = secrets.token_urlsafe(24)
+    emulator = ZammadEmulator(token=zammad_token, port=args.zammad_port).start()
+    chatbot = ChatbotEmulator(port=args.chatbot_port, delay=args.chatbot_delay).start()
+    env.update(
         {
-            "name": "Demo region",
-            "integreat_chat_enabled": True,
-            "zammad_url": emulator.url,
-            "zammad_access_token": zammad_token,
-            "chat_beta_tester_percentage": 100,
-            "zammad_webhook_token": webhook_token,
-            "zammad_webhook_secret": webhook_secret,
-            "chatbot_enabled": True,
-            "default_language": "de",
-        },
+            "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
+            "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:%d" % dynamodb_port,
+            "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
+        }
     )
-    # Agent replies reach the API as in production: through Zammad's (signed) webhook.
-    emulator.configure_webhook(
-        "http://127.0.0.1:%d/api/v3/webhook/zammad/?token=%s" % (args.port, webhook_token), webhook_secret
-    )
-
-    server = subprocess.Popen(
-        [sys.executable, "-m", "devtools.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
-    )
-    # Short receives: a worker stopped mid-receive leaves little behind in moto.
-    worker = subprocess.Popen([sys.executable, "-m", "functions.worker", "--wait", "2"], env=env)
-    stopping: list[bool] = []
-
-    def stop(*_args) -> None:
-        if not stopping:
-            stopping.append(True)
-            server.terminate()
-            worker.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
+    os.environ.update(env)
+    server = worker = None
     try:
+        settings = load_settings(env)
+        bind_models(ALL_MODELS, settings)
+        for line in create_tables(ALL_MODELS):
+            print("table " + line)
+        print(SqsJobQueue(settings).create())
+        webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        Regions().put(
+            DEMO_REGION,
+            {
+                "name": "Demo region",
+                "integreat_chat_enabled": True,
+                "zammad_url": emulator.url,
+                "zammad_access_token": zammad_token,
+                "chat_beta_tester_percentage": 100,
+                "zammad_webhook_token": webhook_token,
+                "zammad_webhook_secret": webhook_secret,
+                "chatbot_enabled": True,
+                "default_language": "de",
+            },
+        )
+        # Agent replies reach the API as in production: through Zammad's (signed) webhook.
+        emulator.configure_webhook(
+            "http://127.0.0.1:%d/api/v3/webhook/zammad/?token=%s" % (args.port, webhook_token), webhook_secret
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "devtools.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
+        )
+        # Short receives: a worker stopped mid-receive leaves little behind in moto.
+        worker = subprocess.Popen([sys.executable, "-m", "functions.worker", "--wait", "2"], env=env)
+        signal.signal(signal.SIGTERM, lambda *_args: _stop(server, worker))
         _wait_for_port(args.port, server)
-        admin = issue_hs256_token(settings.jwt_secret or "", "dev-admin", ["admin"], name="Dev Admin")
-        api = "http://127.0.0.1:%d" % args.port
-        print(
-            """
+        print(_banner(args, settings, dynamodb_port, emulator.url, chatbot.url), flush=True)
+        code = server.wait()
+        if code not in (0, -signal.SIGTERM):
+            print("make dev: the API server stopped (exit code %s); stopping everything" % code, flush=True)
+            return 1
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop(server, worker)
+        emulator.stop()
+        chatbot.stop()
+        moto.stop()
+        print("stopped", flush=True)
+
+
+def _stop(*processes: subprocess.Popen | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _banner(args, settings, dynamodb_port: int, zammad: str, chatbot: str) -> str:
+    secret = settings.jwt_secret or ""
+    admin = issue_hs256_token(secret, "dev-admin", ["admin"], name="Dev Admin")
+    # Two authors, so that two terminals (or browser windows) can talk to each other.
+    alice = issue_hs256_token(secret, "dev-alice", ["author"], name="Alice Author", email="alice@example.org")
+    bob = issue_hs256_token(secret, "dev-bob", ["author"], name="Bob Author", email="bob@example.org")
+    return """
 Integreat Chat is running.
   API             %(api)s
   DynamoDB (moto) http://127.0.0.1:%(ddb)d
@@ -137,10 +196,11 @@ Integreat Chat is running.
   demo region     %(region)s
   demo device id  %(device)s
   admin token     %(admin)s
+  author tokens   %(alice)s
+                  %(bob)s
+  (tokens are signed with this run's random AUTH_JWT_SECRET; set it to keep tokens across runs)
 
-Try:
-  curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions
-  curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions/%(region)s
+Try, the app user chat:
   curl %(api)s/api/v3/%(region)s/%(device)s/is_chat_enabled/
   curl -F message=Hallo %(api)s/api/v3/%(region)s/de/chat/%(device)s/
   curl %(api)s/api/v3/%(region)s/de/chat/%(device)s/
@@ -148,33 +208,24 @@ Try:
        write in /en/ instead of /de/ and agents get a translation note, you a translated reply)
   curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' \\
        %(zammad)s/_emulator/tickets/1/articles
-Ready. Ctrl-C stops everything."""
-            % {
-                "api": api,
-                "ddb": dynamodb_port,
-                "zammad": emulator.url,
-                "chatbot": chatbot.url,
-                "delay": args.chatbot_delay,
-                "region": DEMO_REGION,
-                "device": uuid.uuid4(),
-                "admin": admin,
-            },
-            flush=True,
-        )
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        for process in (server, worker):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        emulator.stop()
-        chatbot.stop()
-        moto.stop()
-        print("stopped", flush=True)
+the author chat (the body's field is "text"):
+  curl -H "Authorization: Bearer %(alice)s" -H "Content-Type: application/json" \\
+       -d '{"text": "Hallo aus Augsburg"}' %(api)s/api/v3/author-chat/messages
+  curl -H "Authorization: Bearer %(bob)s" %(api)s/api/v3/author-chat/messages
+the admin API:
+  curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions/%(region)s
+Ready. Ctrl-C stops everything.""" % {
+        "api": "http://127.0.0.1:%d" % args.port,
+        "ddb": dynamodb_port,
+        "zammad": zammad,
+        "chatbot": chatbot,
+        "delay": args.chatbot_delay,
+        "region": DEMO_REGION,
+        "device": uuid.uuid4(),
+        "admin": admin,
+        "alice": alice,
+        "bob": bob,
+    }
 
 
 if __name__ == "__main__":

@@ -61,8 +61,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--stage", default="local")
     args = parser.parse_args()
-    # As `chalice local` does: request logs on stdout.
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    # Request logs on stdout, as `chalice local` prints them: our JSON lines at INFO, the
+    # libraries' (botocore's credential notes, PynamoDB's settings) only from WARNING up.
+    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="%(message)s")
+    logging.getLogger("integreat_chat").setLevel(logging.INFO)
     server = create_server(args.host, args.port, args.stage)
     try:
         server.serve_forever()

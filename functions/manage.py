@@ -6,7 +6,10 @@
     region put|get|list|delete        the same region operations as the admin API
     region sync                       follow the CMS's regions now (CMS_URL), as the job does
 
-It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset).
+It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset), on the
+tables of `CHAT_TABLE_PREFIX`; `--stage dev` takes the stage's variables from
+.chalice/config.json, as `chalice local` and `chalice deploy` do (plain `chalice local` runs
+the stage `dev`, whose tables are `integreat-chat-dev-*`).
 """
 
 import argparse
@@ -14,6 +17,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from chalicelib.platform.config import ConfigError, load_settings
@@ -37,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--stage", help="use this Chalice stage's variables (.chalice/config.json)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-tables", help="create every table (idempotent) and enable TTL")
 
@@ -84,8 +89,21 @@ def _region_changes(args) -> dict:
     return changes
 
 
+def stage_environment(stage: str) -> dict[str, str]:
+    """A Chalice stage's environment variables (the app's and the stage's), as Chalice sets them."""
+    config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
+    if stage not in config.get("stages", {}):
+        raise ConfigError("--stage: no stage %r in .chalice/config.json" % stage)
+    return {
+        **config.get("environment_variables", {}),
+        **config["stages"][stage].get("environment_variables", {}),
+    }
+
+
 def run(argv, out=sys.stdout) -> int:
     args = _parser().parse_args(argv)
+    if args.stage:
+        os.environ.update(stage_environment(args.stage))  # as Chalice does: the stage's values win
     settings = load_settings(os.environ)
 
     if args.command == "token":

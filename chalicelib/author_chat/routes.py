@@ -4,6 +4,7 @@
 from chalicelib.author_chat.service import parse_limit
 from chalicelib.platform.auth import Principal
 from chalicelib.services import Services
+from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import Request, Response
 
 
@@ -13,7 +14,12 @@ def list_messages(services: Services, request: Request, reader: Principal) -> Re
 
 
 def post_message(services: Services, request: Request, author: Principal) -> Response:
-    return Response(201, services.author_chat.post(author, request.json_object().get("text")))
+    body = request.json_object()
+    if "text" not in body:
+        near = sorted(set(body) & {"message", "content", "body"})
+        hint = " (not %r)" % near[0] if near else ""
+        raise BadRequest('The message goes in the field "text"%s: {"text": "..."}.' % hint)
+    return Response(201, services.author_chat.post(author, body["text"]))
 
 
 def mark_read(services: Services, request: Request, reader: Principal) -> Response:

@@ -56,6 +56,22 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
                 assert process.poll() is None, "".join(output)
         text = "".join(output)
         token = re.search(r"admin token\s+(\S+)", text).group(1)
+        alice, bob = re.search(r"author tokens\s+(\S+)\s+(\S+)", text).groups()
+        # Two authors talk, with the tokens and the body make dev printed.
+        said = requests.post(
+            "http://127.0.0.1:%d/api/v3/author-chat/messages" % port,
+            json={"text": "Hallo aus Augsburg"},
+            headers={"Authorization": "Bearer " + alice},
+            timeout=10,
+        )
+        assert said.status_code == 201 and said.json()["sender"]["name"] == "Alice Author"
+        heard = requests.get(
+            "http://127.0.0.1:%d/api/v3/author-chat/messages" % port,
+            headers={"Authorization": "Bearer " + bob},
+            timeout=10,
+        ).json()
+        assert [(m["text"], m["unread"]) for m in heard["messages"]] == [("Hallo aus Augsburg", True)]
+        assert '-d \'{"text": "Hallo aus Augsburg"}\'' in text
         zammad_url = re.search(r"Zammad emulator (http://\S+)", text).group(1)
 
         response = requests.get(

@@ -19,6 +19,8 @@ from tests.conftest import PROJECT
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     out = tmp_path_factory.mktemp("package") / "out"
+    (PROJECT / "chalicelib" / "__pycache__").mkdir(exist_ok=True)  # as any local run leaves it
+    (PROJECT / "chalicelib" / "__pycache__" / "stale.cpython-311.pyc").write_bytes(b"stale")
     result = subprocess.run(
         ["make", "package", "STAGE=prod", "OUT=%s" % out],
         cwd=str(PROJECT),
@@ -119,6 +121,7 @@ def test_the_zip_ships_the_app_and_chalicelib_only(package):
     assert "chalice/app.py" in names or any(n.startswith("chalice/") for n in names)
     # Compiled for Lambda's Linux (nh3 is Rust), and the OpenAPI document served at run time.
     assert "nh3/nh3.abi3.so" in names and "chalicelib/openapi.json" in names
+    assert not [n for n in names if n.startswith("chalicelib/") and "__pycache__" in n]  # no local bytecode
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

@@ -129,6 +129,16 @@ def test_text_limits(world, body):
     assert status == 400 and set(answer) == {"error"}
 
 
+@pytest.mark.parametrize("field", ["message", "content"])
+def test_a_message_in_another_field_gets_a_hint(world, field):
+    api, _ = world
+    status, answer = call(api, "POST", MESSAGES, ALICE, {field: "Hallo"})
+    assert (status, answer) == (
+        400,
+        {"error": 'The message goes in the field "text" (not %r): {"text": "..."}.' % field},
+    )
+
+
 def test_ten_thousand_characters_after_trimming_are_fine(world):
     api, _ = world
     assert len(post(api, ALICE, " " + "x" * 10_000 + " ")["text"]) == 10_000
