@@ -238,7 +238,7 @@ def test_a_missing_table_is_a_503_whose_log_line_says_how_to_make_it(caplog):
     caplog.set_level(logging.INFO)
     with mock_aws():  # no tables at all
         api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "CHAT_TABLE_PREFIX": "stage-x-"}))
-        status, body, headers = call(api, "GET", "/api/v3/admin/regions", headers=ADMIN)
+        status, _body, headers = call(api, "GET", "/api/v3/admin/regions", headers=ADMIN)
     assert status == 503 and headers["Retry-After"] == "2"
     errors = [json.loads(r.message) for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [
