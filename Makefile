@@ -30,11 +30,12 @@ $(DDB_LOCAL_DIR)/package/package.json:
 
 # Debian's nginx, for the test of the reverse proxy beside the CMS (deploy/nginx/). Installed
 # from the registry like DynamoDB Local; as root (CI) or with sudo. Never started as a
-# service: the test runs its own on loopback.
+# service (RUNLEVEL=1 keeps the package from starting one): the test runs its own on loopback.
 nginx:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+		$$SUDO apt-get update -qq && \
+		$$SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
 PORT ?= 8000
 ZAMMAD_PORT ?= 8001
