@@ -18,6 +18,7 @@ from chalicelib.platform.config import load_settings
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import PROJECT, python_env, running_api
+from tests.regions import put_region
 
 
 @pytest.fixture(scope="module")
@@ -58,23 +59,16 @@ def system(dynamodb_local, moto_server, bot, tmp_path_factory):
 def region(system):
     url, admin, _logs = system
     with ZammadEmulator(token="zammad-token") as zammad:
-        slug = "c" + uuid.uuid4().hex[:12]
         token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        response = requests.put(
-            "%s/api/v3/admin/regions/%s" % (url, slug),
-            headers=admin,
-            timeout=10,
-            json={
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-                "zammad_webhook_token": token,
-                "zammad_webhook_secret": secret,
-                "chatbot_enabled": True,
-                "default_language": "de",
-            },
+        slug = put_region(
+            url,
+            admin,
+            zammad,
+            zammad_webhook_token=token,
+            zammad_webhook_secret=secret,
+            chatbot_enabled=True,
+            default_language="de",
         )
-        assert response.status_code == 200, response.text
         zammad.configure_webhook("%s/api/v3/webhook/zammad/?token=%s" % (url, token), secret)
         yield slug, zammad
 

@@ -11,6 +11,7 @@ import requests
 from devtools.cms_standin import CmsStandIn, cms_region
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import python_env, run_python, running_api
+from tests.regions import put_region
 
 
 @pytest.fixture
@@ -25,9 +26,7 @@ def world(dynamodb_local, tmp_path):
 
 def put(world, slug, **fields):
     url, admin, _env, _cms, zammad = world
-    body = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t", **fields}
-    response = requests.put("%s/api/v3/admin/regions/%s" % (url, slug), headers=admin, json=body, timeout=10)
-    response.raise_for_status()
+    put_region(url, admin, zammad, slug, **fields)
 
 
 def sync(world):

@@ -19,6 +19,7 @@ import requests
 from devtools.cms_standin import CmsStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import PROJECT, free_port, running_api
+from tests.regions import put_region
 from tests.servers import wait_for_http
 
 NGINX_FILES = PROJECT / "deploy" / "nginx"
@@ -120,17 +121,7 @@ def served_by(response) -> str:
 def test_the_app_s_requests_reach_the_right_side(host):
     front, admin, backend, _cms = host
     with ZammadEmulator(token="zammad-token") as zammad:
-        slug = "n" + uuid.uuid4().hex[:10]
-        requests.put(
-            "%s/api/v3/admin/regions/%s" % (backend, slug),
-            headers=admin,
-            timeout=10,
-            json={
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-            },
-        ).raise_for_status()
+        slug = put_region(backend, admin, zammad)
         device = uuid.uuid4()
         chat = "%s/api/v3/%s/de/chat/%s/" % (front, slug, device)
         # The chat: as the app sends it (multipart), with and without the slash.

@@ -13,6 +13,7 @@ import requests
 
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
+from tests.regions import put_region
 
 BUDGET = 2  # ZAMMAD_TIMEOUT_SECONDS of the server under test
 CACHE = 2  # MESSAGE_CACHE_SECONDS
@@ -64,18 +65,8 @@ class Chat:
 
 def make_region(api, emulator, token=None, **fields):
     url, admin = api
-    slug = "r" + uuid.uuid4().hex[:12]
-    body = {
-        "name": slug,
-        "integreat_chat_enabled": True,
-        "zammad_url": emulator.url,
-        "zammad_access_token": token or emulator.token,
-        "chat_beta_tester_percentage": 100,
-        **fields,
-    }
-    response = requests.put("%s/api/v3/admin/regions/%s" % (url, slug), json=body, headers=admin, timeout=10)
-    assert response.status_code == 200, response.text
-    return slug
+    fields = {"chat_beta_tester_percentage": 100, "zammad_access_token": token or emulator.token, **fields}
+    return put_region(url, admin, emulator, **fields)
 
 
 def calls(response):

@@ -13,6 +13,7 @@ import requests
 
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
+from tests.regions import put_region
 
 CACHE = 1  # MESSAGE_CACHE_SECONDS of the server under test
 
@@ -229,17 +230,7 @@ def test_a_malformed_payload_is_400(region, body):
 def test_without_a_working_webhook_polls_ask_zammad_again_after_the_cache(api):
     url, admin = api
     with ZammadEmulator(token="zammad-token") as zammad:
-        slug = "n" + uuid.uuid4().hex[:12]
-        requests.put(
-            "%s/api/v3/admin/regions/%s" % (url, slug),
-            headers=admin,
-            timeout=10,
-            json={
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-            },
-        )
+        slug = put_region(url, admin, zammad)
         chat_url = "%s/api/v3/%s/de/chat/%s/" % (url, slug, uuid.uuid4())
         requests.post(chat_url, files={"message": (None, "Hallo")}, timeout=30)
         time.sleep(CACHE + 0.2)
