@@ -1,4 +1,5 @@
-"""`chalice local` with two changes: unknown paths get our JSON 404, and no raw access log.
+"""`chalice local` with three changes: unknown paths get our JSON 404, no raw access log, and
+a listen backlog that survives a burst of connections.
 
 Plain `chalice local` answers a path no route matches itself, like API Gateway, with
 `403 {"message": "Missing Authentication Token"}`. In AWS the deployed API's gateway
@@ -15,7 +16,13 @@ import os
 import sys
 
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, LocalGatewayException
+from chalice.local import (
+    ChaliceRequestHandler,
+    LocalDevServer,
+    LocalGateway,
+    LocalGatewayException,
+    ThreadedHTTPServer,
+)
 
 NOT_FOUND_BODY = b'{"error":"Not found."}'
 
@@ -44,11 +51,20 @@ class RequestHandler(ChaliceRequestHandler):
         pass
 
 
+class BackloggedServer(ThreadedHTTPServer):
+    # socketserver's listen backlog is 5: a burst of connections (the app sending a first
+    # message several times at once) is reset by the kernel before a thread can take it.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def create_server(host: str, port: int, stage: str = "local", project_dir: str = ".") -> LocalDevServer:
     # As `chalice local` does: the stage's environment_variables go into os.environ.
     factory = CLIFactory(project_dir=os.path.abspath(project_dir), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=stage)
-    return LocalDevServer(config.chalice_app, config, host, port, handler_cls=RequestHandler)
+    return LocalDevServer(
+        config.chalice_app, config, host, port, handler_cls=RequestHandler, server_cls=BackloggedServer
+    )
 
 
 def main() -> None:
