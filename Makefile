@@ -7,7 +7,7 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: help dev test lint format unit integration bench package deploy policy install dynamodb-local nginx clean
+.PHONY: help dev test lint format unit integration bench package deploy policy install dynamodb-local nginx chromium clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -41,11 +41,19 @@ PORT ?= 8000
 ZAMMAD_PORT ?= 8001
 DYNAMODB_PORT ?= 8002
 CHATBOT_PORT ?= 8003
+# Debian's Chromium, for the author chat widget's browser tests (Playwright drives it; it
+# never downloads a browser of its own). Installed like nginx.
+chromium:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 dev: install  ## the whole system on http://127.0.0.1:8000 (PORT=, ZAMMAD_PORT=, DYNAMODB_PORT=, CHATBOT_PORT=)
 	$(PY) -m devtools.dev --port $(PORT) --zammad-port $(ZAMMAD_PORT) \
 		--dynamodb-port $(DYNAMODB_PORT) --chatbot-port $(CHATBOT_PORT)
 
-test: install dynamodb-local nginx  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
+test: install dynamodb-local nginx chromium  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
 	$(PY) -m pytest
 
 # Lint and types (settings in pyproject.toml); CI runs it before the tests.
@@ -61,7 +69,7 @@ format: install  ## apply ruff's fixes and formatting
 unit: install  ## the unit tier only
 	$(PY) -m pytest tests/unit
 
-integration: install dynamodb-local nginx  ## the integration tier only
+integration: install dynamodb-local nginx chromium  ## the integration tier only
 	$(PY) -m pytest tests/integration
 
 bench: install dynamodb-local  ## print the figures: import time, calls per request, reads

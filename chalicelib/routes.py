@@ -11,6 +11,7 @@ API Gateway allows one variable name per path level, so the segment after {regio
 
 from chalicelib import openapi
 from chalicelib.author_chat import routes as author_chat
+from chalicelib.author_chat import widget
 from chalicelib.regions import routes as regions
 from chalicelib.user_chat import routes as user_chat
 from chalicelib.web.routing import ADMIN, ANYONE, APP, AUTHOR, ZAMMAD, Route, RouteTable
@@ -27,6 +28,7 @@ ROUTES = RouteTable([
     Route("POST", "/api/v3/author-chat/messages", AUTHOR, author_chat.post_message),
     Route("DELETE", "/api/v3/author-chat/messages/{message_id}", AUTHOR, author_chat.delete_message),
     Route("POST", "/api/v3/author-chat/read", AUTHOR, author_chat.mark_read),
+    Route("GET", "/api/v3/author-chat/widget/{file}", ANYONE, widget.asset),
     Route("GET", "/api/v3/admin/regions", ADMIN, regions.list_regions),
     Route("GET", "/api/v3/admin/regions/{slug}", ADMIN, regions.get_region),
     Route("PUT", "/api/v3/admin/regions/{slug}", ADMIN, regions.put_region),

@@ -208,7 +208,10 @@ Try, the app user chat:
        write in /en/ instead of /de/ and agents get a translation note, you a translated reply)
   curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' \\
        %(zammad)s/_emulator/tickets/1/articles
-the author chat (the body's field is "text"):
+the author chat widget, as two authors (open both, side by side):
+  %(api)s/api/v3/author-chat/widget/index.html#token=%(alice)s
+  %(api)s/api/v3/author-chat/widget/index.html#token=%(bob)s
+the author chat API (the body's field is "text"):
   curl -H "Authorization: Bearer %(alice)s" -H "Content-Type: application/json" \\
        -d '{"text": "Hallo aus Augsburg"}' %(api)s/api/v3/author-chat/messages
   curl -H "Authorization: Bearer %(bob)s" %(api)s/api/v3/author-chat/messages

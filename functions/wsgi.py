@@ -62,8 +62,8 @@ def make_application(api: ChatApi) -> Callable:
             source_ip=environ.get("REMOTE_ADDR", ""),
         )
         body = response.body_bytes()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        headers += [(name, value) for name, value in response.headers.items()]
+        fields = {"Content-Type": "application/json", **response.headers, "Content-Length": str(len(body))}
+        headers = list(fields.items())
         start_response("%d %s" % (response.status, HTTPStatus(response.status).phrase), headers)
         return [body]
 

@@ -37,6 +37,9 @@ class Settings(NamedTuple):
     chatbot_queue_name: str = "integreat-chat-chatbot"
     sqs_endpoint: str | None = None  # None: AWS
     cms_url: str | None = None  # the Integreat CMS whose regions we follow; None: no sync
+    # Web origins (the CMS) whose pages may call the author and admin API and frame the
+    # author chat widget; never "*": these calls carry a bearer token.
+    author_chat_origins: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -117,6 +120,22 @@ def _queue_name(env: Mapping[str, str], prefix: str) -> str:
     return name
 
 
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    origins = tuple(
+        value.strip().rstrip("/") for value in (_text(env, name) or "").split(",") if value.strip()
+    )
+    for origin in origins:
+        if not _ORIGIN.match(origin):
+            raise ConfigError(
+                "%s must be web origins like https://cms.integreat-app.de, comma-separated (never *), got %r"
+                % (name, origin)
+            )
+    return origins
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
@@ -149,4 +168,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         chatbot_queue_name=_queue_name(env, prefix),
         sqs_endpoint=_url(env, "AWS_ENDPOINT_URL_SQS"),
         cms_url=_url(env, "CMS_URL"),
+        author_chat_origins=_origins(env, "AUTHOR_CHAT_ORIGINS"),
     )

@@ -65,6 +65,10 @@ class ChatApi:
         response.headers["X-Request-Id"] = request.request_id
         if ROUTES.for_app(request.route):
             response.headers["Access-Control-Allow-Origin"] = "*"
+        elif self._trusted_origin(request):
+            response.headers["Access-Control-Allow-Origin"] = request.header("origin") or ""
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-Id"
+            response.headers["Vary"] = "Origin"
         if self.settings.server_timing:
             response.headers["Server-Timing"] = calls.server_timing()
         log.info(
@@ -114,13 +118,20 @@ class ChatApi:
         )
         return Response(500, {"error": "Internal server error."})
 
-    @staticmethod
-    def _route(request: Request) -> Route | None:
-        """The request's row; None for a browser's CORS preflight of an app route."""
+    def _trusted_origin(self, request: Request) -> bool:
+        """A page of a configured origin (the CMS) calling a route that takes a token."""
+        origin = request.header("origin")
+        return (
+            bool(origin) and origin in self.settings.author_chat_origins and ROUTES.for_tokens(request.route)
+        )
+
+    def _route(self, request: Request) -> Route | None:
+        """The request's row; None for a browser's CORS preflight of an app route, or of a
+        token route from a configured origin."""
         methods = ROUTES.by_path.get(request.route)
         if methods is None:
             raise NotFound()
-        if request.method == "OPTIONS" and ROUTES.for_app(request.route):
+        if request.method == "OPTIONS" and (ROUTES.for_app(request.route) or self._trusted_origin(request)):
             return None
         route = methods.get(request.method)
         if route is None:
@@ -144,14 +155,17 @@ class ChatApi:
 
 
 def _preflight(request: Request) -> Response:
-    """A browser's CORS preflight for an app route."""
+    """A browser's CORS preflight: of an app route, or of a token route (the origin checked)."""
     methods = ", ".join(sorted(ROUTES.by_path[request.route]))
+    allowed = (
+        "Content-Type, Idempotency-Key" if ROUTES.for_app(request.route) else "Authorization, Content-Type"
+    )
     return Response(
         204,
         None,
         {
             "Access-Control-Allow-Methods": methods,
-            "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+            "Access-Control-Allow-Headers": allowed,
             "Access-Control-Max-Age": "86400",
         },
     )

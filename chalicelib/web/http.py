@@ -107,11 +107,18 @@ class Request:
 class Response:
     __slots__ = ("_encoded", "body", "headers", "status")
 
-    def __init__(self, status: int = 200, body: Any = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ):
         self.status = status
         self.body = body  # JSON-serialisable, or None for an empty body
         self.headers = headers if headers is not None else {}
-        self._encoded: bytes | None = None
+        # `raw`: bytes sent as they are (a static file; its Content-Type in `headers`).
+        self._encoded: bytes | None = raw
 
     def body_bytes(self) -> bytes:
         """The body as UTF-8 JSON. `ChatApi.handle` encodes it once, inside its error

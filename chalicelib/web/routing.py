@@ -48,6 +48,10 @@ class RouteTable:
     def paths(self) -> list[str]:
         return list(self.by_path)
 
+    def for_tokens(self, path: str) -> bool:
+        """Whether this path takes a bearer token (CORS only for the configured origins)."""
+        return any(row.caller in (AUTHOR, ADMIN) for row in self.by_path.get(path, {}).values())
+
     def for_app(self, path: str) -> bool:
         """Whether the app calls this path (CORS, preflights)."""
         return any(row.caller == APP for row in self.by_path.get(path, {}).values())

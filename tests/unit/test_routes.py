@@ -39,6 +39,7 @@ def test_every_row_states_who_may_call_it_and_the_documents_agree():
     from chalicelib.web.routing import ADMIN, ANYONE, APP, AUTHOR, ZAMMAD
 
     expected = {
+        "/api/v3/author-chat/widget": ANYONE,  # static files, no data: first, it is the longer prefix
         "/api/v3/admin": ADMIN,
         "/api/v3/author-chat": AUTHOR,
         "/api/v3/webhook": ZAMMAD,

@@ -1,0 +1,312 @@
+"""The author chat widget as people use it: Debian's Chromium (installed by `make chromium`),
+driven by Playwright, against the running app (gunicorn on DynamoDB Local). Each test has
+its own tables. The browser's clock is Playwright's, so polls happen when a test moves it.
+Screenshots of the main states go to build/screenshots/ (not committed)."""
+
+import shutil
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.author_chat.service import ROOM
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.storage.models import AuthorMessageRecord
+from tests.conftest import JWT_SECRET, PROJECT, running_api
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+SCREENSHOTS = PROJECT / "build" / "screenshots"
+CHROMIUM_FLAGS = [  # as root in a container, on a machine with no internet
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("Chromium is not installed: run `make chromium` (make test does)")
+    return found
+
+
+def token(sub, name, roles=("author",), lifetime=3600):
+    return issue_hs256_token(JWT_SECRET, sub, list(roles), name=name, lifetime_seconds=lifetime)
+
+
+ALICE, BOB, ADMIN = token("alice", "Alice"), token("bob", "Bob"), token("root", "Admin", ("admin",))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def app(dynamodb_local, tmp_path):
+    with running_api(dynamodb_local, tmp_path / "app.log", server="gunicorn") as (url, _admin, env):
+        yield url, env
+
+
+@pytest.fixture
+def open_widget(browser, app):
+    url, _env = app
+    contexts = []
+
+    def open_as(bearer, timezone="Europe/Berlin", locale="de-DE"):
+        context = browser.new_context(
+            timezone_id=timezone, locale=locale, viewport={"width": 480, "height": 640}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.clock.install()
+        page.goto("%s/api/v3/author-chat/widget/index.html#token=%s" % (url, bearer))
+        page.wait_for_selector(".iac-window:not(:empty), .iac-status:not(:empty)")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def texts(page):
+    return page.locator(
+        ".iac-message:not(.iac-own) .iac-text, .iac-message.iac-own .iac-text"
+    ).all_inner_texts()
+
+
+def send(page, text):
+    page.locator("textarea").fill(text)
+    page.locator("textarea").press("Enter")
+    shown = "[...document.querySelectorAll('.iac-message[data-id] .iac-text')].map(e => e.textContent)"
+    page.wait_for_function("text => %s.includes(text)" % shown, arg=text)
+
+
+def poll(page, seconds=11):
+    """Move the browser's clock past the next poll and let its answer be shown."""
+    with page.expect_response(lambda response: "/author-chat/messages" in response.url):
+        page.clock.run_for(seconds * 1000)
+    page.wait_for_timeout(100)
+
+
+def shoot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / ("widget-%s.png" % name)))
+
+
+def test_two_authors_talk_and_new_messages_are_highlighted_then_read(open_widget):
+    alice = open_widget(ALICE)
+    bob = open_widget(BOB)
+    assert "Messages older than 30 days are deleted." in alice.locator(".iac-window").inner_text()
+    send(alice, "Hallo Bob, wie geht's?")
+    poll(bob)
+    [message] = bob.locator(".iac-message[data-id]").all()
+    assert message.locator(".iac-text").inner_text() == "Hallo Bob, wie geht's?"
+    assert message.locator(".iac-sender").inner_text() == "Alice"
+    assert "iac-unread" in message.get_attribute("class") and message.locator(".iac-new").count() == 1
+    assert "New message from Alice" in bob.locator("[aria-live=polite]").inner_text()  # for screen readers
+    shoot(bob, "new-message")
+    send(bob, "Gut, danke!")
+    poll(alice)
+    assert texts(alice) == ["Hallo Bob, wie geht's?", "Gut, danke!"]
+    # Bob's visit marked Alice's message read: his next visit shows nothing new.
+    again = open_widget(BOB)
+    assert again.locator(".iac-unread").count() == 0
+    assert texts(again) == ["Hallo Bob, wie geht's?", "Gut, danke!"]
+    # Times in the reader's time zone, a separator per day.
+    assert again.locator(".iac-day").count() == 1
+    shoot(again, "conversation")
+
+
+def test_times_follow_the_reader_s_time_zone(open_widget):
+    alice = open_widget(ALICE)
+    send(alice, "Wann ist das Treffen?")
+    sent_at = alice.locator("time").get_attribute("datetime")
+    tokyo = open_widget(BOB, timezone="Asia/Tokyo", locale="en-GB")
+    berlin = open_widget(BOB, timezone="Europe/Berlin", locale="en-GB")
+    expected = {
+        page: datetime.fromisoformat(sent_at.replace("Z", "+00:00")).astimezone(zone).strftime("%H:%M")
+        for page, zone in ((tokyo, _zone("Asia/Tokyo")), (berlin, _zone("Europe/Berlin")))
+    }
+    for page, hour_minute in expected.items():
+        assert page.locator("time").inner_text() == hour_minute
+
+
+def _zone(name):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def test_only_the_sender_or_an_admin_may_delete_after_confirming(open_widget):
+    alice = open_widget(ALICE)
+    send(alice, "Bitte löschen")
+    bob = open_widget(BOB)
+    admin = open_widget(ADMIN)
+    assert bob.locator(".iac-delete").count() == 0  # not his
+    assert admin.locator(".iac-delete").count() == 1 and alice.locator(".iac-delete").count() == 1
+    alice.once("dialog", lambda dialog: dialog.dismiss())
+    alice.locator(".iac-delete").click()
+    alice.wait_for_timeout(200)
+    assert texts(alice) == ["Bitte löschen"]  # dismissed: kept
+    alice.once("dialog", lambda dialog: dialog.accept())
+    alice.locator(".iac-delete").click()
+    alice.wait_for_function("() => !document.querySelector('.iac-message[data-id]')")
+    assert alice.locator("[role=status]").inner_text() == "Message deleted."
+    poll(admin)
+    assert texts(admin) == []
+
+
+def test_an_expired_token_says_so_and_stops(open_widget):
+    page = open_widget(token("alice", "Alice", lifetime=-60))
+    assert "Your session has expired" in page.locator("[role=status]").inner_text()
+    assert page.locator("textarea").is_disabled()
+    shoot(page, "expired")
+
+
+def test_a_server_error_and_a_429_are_shown_and_the_retry_after_is_honoured(open_widget):
+    page = open_widget(ALICE)
+    seen = []
+
+    def answer(route):
+        seen.append(route.request.url)
+        if len(seen) == 1:
+            return route.fulfill(
+                status=500, content_type="application/json", body='{"error": "Internal server error."}'
+            )
+        if len(seen) == 2:
+            return route.fulfill(
+                status=429,
+                headers={"Retry-After": "40"},
+                content_type="application/json",
+                body='{"error": "Too many requests. Please try again later."}',
+            )
+        return route.continue_()
+
+    page.route("**/author-chat/messages?*", answer)
+    page.clock.run_for(11_000)
+    page.wait_for_function(
+        "() => document.querySelector('[role=status]').textContent.includes('unavailable')"
+    )
+    assert page.locator("[role=status]").get_attribute("class") == "iac-status iac-error"
+    shoot(page, "server-error")
+    page.clock.run_for(11_000)  # the back-off after one failure is 10 s
+    page.wait_for_function("() => document.querySelector('[role=status]').textContent.includes('Too many')")
+    assert page.locator("[role=status]").inner_text() == "Too many requests: waiting 40 s."
+    page.clock.run_for(30_000)  # within Retry-After: no request
+    page.wait_for_timeout(200)
+    assert len(seen) == 2
+    page.clock.run_for(11_000)
+    page.wait_for_function("() => document.querySelector('[role=status]').textContent === ''")
+    assert len(seen) == 3
+
+
+def test_a_message_that_failed_to_send_stays_with_a_retry_button(open_widget):
+    page = open_widget(ALICE)
+    page.route(
+        "**/author-chat/messages",
+        lambda route: route.abort() if route.request.method == "POST" else route.continue_(),
+    )
+    page.locator("textarea").fill("Kommt das an?")
+    page.locator("textarea").press("Enter")
+    failed = page.locator(".iac-failed")
+    failed.wait_for()
+    assert failed.locator(".iac-text").inner_text() == "Kommt das an?"
+    assert page.locator("textarea").input_value() == ""
+    shoot(page, "not-sent")
+    page.unroute("**/author-chat/messages")
+    failed.locator(".iac-retry").click()
+    page.wait_for_selector(".iac-message[data-id]")
+    assert page.locator(".iac-failed").count() == 0 and texts(page) == ["Kommt das an?"]
+
+
+def test_a_message_older_than_the_window_is_never_shown(open_widget, app):
+    _url, env = app
+    from chalicelib.platform.config import load_settings
+    from chalicelib.storage.connection import bind_models
+    from chalicelib.storage.models import ALL_MODELS
+
+    bind_models(ALL_MODELS, load_settings(env))
+    now = time.time()
+    for days, text in ((31, "from last month"), (1, "from yesterday")):
+        sent = now - days * 86400
+        AuthorMessageRecord(
+            ROOM,
+            "%013d-0000000%d" % (int(sent * 1000), days % 10),
+            text=text,
+            sender_id="carol",
+            sender_name="Carol",
+            sent_at=datetime.fromtimestamp(sent, UTC),
+            expires_at=datetime.fromtimestamp(now + 86400, UTC),  # still stored
+        ).save()
+    page = open_widget(BOB)
+    assert texts(page) == ["from yesterday"]
+
+
+def test_keyboard_only_and_right_to_left(open_widget):
+    page = open_widget(ALICE, locale="ar")
+    for _ in range(5):  # to the message box, by Tab alone
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") == "TEXTAREA":
+            break
+    assert page.evaluate("document.activeElement.labels[0].textContent").startswith("Message")
+    page.keyboard.type("مرحبا بالجميع")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("سطر ثان")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".iac-message[data-id]")
+    text = page.locator(".iac-message[data-id] .iac-text")
+    assert text.inner_text() == "مرحبا بالجميع\nسطر ثان"
+    assert text.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.locator(".iac").get_attribute("dir") == "rtl"  # the layout mirrors too
+    assert page.locator(".iac-older").is_hidden()  # nothing older to load
+    shoot(page, "right-to-left")
+    # To its delete button, and delete it, by keyboard.
+    page.locator(".iac-delete").focus()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.querySelector('.iac-message[data-id]')")
+
+
+def test_text_is_shown_as_text_never_as_html(open_widget):
+    page = open_widget(ALICE)
+    send(page, "<img src=x onerror=alert(1)><b>bold</b>")
+    assert page.locator(".iac-text img, .iac-text b").count() == 0
+    assert texts(page) == ["<img src=x onerror=alert(1)><b>bold</b>"]
+
+
+def test_older_messages_load_when_scrolled_to_the_top(open_widget, app):
+    _url, env = app
+    from chalicelib.platform.config import load_settings
+    from chalicelib.storage.connection import bind_models
+    from chalicelib.storage.models import ALL_MODELS
+
+    bind_models(ALL_MODELS, load_settings(env))
+    now = time.time()
+    with AuthorMessageRecord.batch_write() as batch:
+        for index in range(60):
+            sent = now - 3600 + index * 30
+            batch.save(
+                AuthorMessageRecord(
+                    ROOM,
+                    "%013d-%08d" % (int(sent * 1000), index),
+                    text="message %d" % index,
+                    sender_id="carol",
+                    sender_name="Carol",
+                    sent_at=datetime.fromtimestamp(sent, UTC),
+                    expires_at=datetime.fromtimestamp(now + 86400, UTC),
+                )
+            )
+    page = open_widget(BOB)
+    assert len(texts(page)) == 50 and texts(page)[-1] == "message 59"  # newest at the bottom
+    page.locator(".iac-log").evaluate("log => { log.scrollTop = 0; log.dispatchEvent(new Event('scroll')); }")
+    page.wait_for_function("() => document.querySelectorAll('.iac-message[data-id]').length === 60")
+    assert texts(page)[0] == "message 0"
