@@ -72,6 +72,11 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         ).json()
         assert [(m["text"], m["unread"]) for m in heard["messages"]] == [("Hallo aus Augsburg", True)]
         assert '-d \'{"text": "Hallo aus Augsburg"}\'' in text
+        # The widget, once per author, ready to open side by side.
+        links = re.findall(r"(http://\S+/api/v3/author-chat/widget/index.html)#token=(\S+)", text)
+        assert [token for _link, token in links] == [alice, bob]
+        page = requests.get(links[0][0], timeout=10)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
         zammad_url = re.search(r"Zammad emulator (http://\S+)", text).group(1)
 
         response = requests.get(

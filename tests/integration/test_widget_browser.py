@@ -310,3 +310,107 @@ def test_older_messages_load_when_scrolled_to_the_top(open_widget, app):
     page.locator(".iac-log").evaluate("log => { log.scrollTop = 0; log.dispatchEvent(new Event('scroll')); }")
     page.wait_for_function("() => document.querySelectorAll('.iac-message[data-id]').length === 60")
     assert texts(page)[0] == "message 0"
+
+
+class HostPages:
+    """The CMS's pages, on an origin of their own (another port): what embeds the widget."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        pages = self.pages = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args):
+                pass
+
+            def do_GET(self):
+                body = pages.get(self.path, "").encode("utf-8")
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def embedded(browser, dynamodb_local, tmp_path):
+    """(host pages, the API's URL, a browser page factory): the API trusts the host's origin."""
+    host = HostPages()
+    try:
+        with running_api(
+            dynamodb_local, tmp_path / "app.log", server="gunicorn", AUTHOR_CHAT_ORIGINS=host.origin
+        ) as (url, _admin, _env):
+            context = browser.new_context()
+            yield host, url, context
+            context.close()
+    finally:
+        host.close()
+
+
+SCRIPT_PAGE = """<!doctype html><html><body>
+<div id="author-chat" style="height: 30rem"></div>
+<script>window.cmsToken = () => Promise.resolve("%(token)s");</script>
+<script src="%(api)s/api/v3/author-chat/widget/widget.js" data-target="#author-chat"
+        data-token-provider="cmsToken"></script>
+</body></html>"""
+
+FRAME_PAGE = """<!doctype html><html><body>
+<iframe id="chat" src="%(api)s/api/v3/author-chat/widget/index.html" title="Author chat"
+        style="width: 30rem; height: 30rem"></iframe>
+<script>
+window.addEventListener("message", (event) => {
+  if (event.origin !== "%(api)s" || event.data.type !== "integreat-author-chat:token-request") return;
+  document.getElementById("chat").contentWindow.postMessage(
+    {type: "integreat-author-chat:token", token: "%(token)s"}, "%(api)s");
+});
+</script>
+</body></html>"""
+
+
+def test_embedded_by_a_script_tag_with_the_cms_s_token_provider(embedded):
+    host, api, context = embedded
+    host.pages["/dashboard"] = SCRIPT_PAGE % {"token": ALICE, "api": api}
+    page = context.new_page()
+    page.goto(host.origin + "/dashboard")  # another origin than the API's: CORS at work
+    page.wait_for_selector(".iac-window:not(:empty)")
+    page.locator("#author-chat textarea").fill("Aus dem CMS")
+    page.locator("#author-chat textarea").press("Enter")
+    page.wait_for_selector(".iac-message[data-id]")
+    assert page.locator(".iac-message[data-id] .iac-text").inner_text() == "Aus dem CMS"
+
+
+def test_a_page_of_another_origin_gets_no_answer(embedded):
+    _host, api, context = embedded
+    stranger = HostPages()  # an origin the API was not told of
+    try:
+        stranger.pages["/"] = SCRIPT_PAGE % {"token": ALICE, "api": api}
+        page = context.new_page()
+        page.goto(stranger.origin + "/")
+        page.wait_for_selector(".iac-status:not(:empty)")
+        assert "unavailable" in page.locator("[role=status]").inner_text()  # the browser refused
+        assert page.locator(".iac-message").count() == 0
+    finally:
+        stranger.close()
+
+
+def test_embedded_by_an_iframe_that_asks_its_parent_for_the_token(embedded):
+    host, api, context = embedded
+    host.pages["/dashboard"] = FRAME_PAGE % {"token": BOB, "api": api}
+    page = context.new_page()
+    page.goto(host.origin + "/dashboard")
+    frame = page.frame_locator("#chat")
+    frame.locator(".iac-window:not(:empty)").wait_for()
+    frame.locator("textarea").fill("Aus dem Rahmen")
+    frame.locator("textarea").press("Enter")
+    frame.locator(".iac-message[data-id]").wait_for()
+    assert frame.locator(".iac-sender").inner_text() == "Bob"
