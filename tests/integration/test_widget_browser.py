@@ -414,3 +414,29 @@ def test_embedded_by_an_iframe_that_asks_its_parent_for_the_token(embedded):
     frame.locator("textarea").press("Enter")
     frame.locator(".iac-message[data-id]").wait_for()
     assert frame.locator(".iac-sender").inner_text() == "Bob"
+
+
+def test_polls_slow_down_while_the_tab_is_hidden_and_catch_up_when_it_is_back(open_widget):
+    page = open_widget(ALICE)
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if "/messages?" in request.url else None)
+
+    def visible(yes):
+        page.evaluate(
+            "yes => { Object.defineProperty(document, 'hidden', {value: !yes, configurable: true});"
+            " document.dispatchEvent(new Event('visibilitychange')); }",
+            yes,
+        )
+
+    poll(page)  # visible: every 10 s
+    assert len(polls) == 1
+    visible(False)
+    poll(page)  # the poll already scheduled
+    page.clock.run_for(30_000)
+    page.wait_for_timeout(200)
+    assert len(polls) == 2  # hidden: nothing for a minute
+    poll(page, seconds=31)
+    assert len(polls) == 3
+    with page.expect_response(lambda response: "/messages?" in response.url):
+        visible(True)  # back: at once, not after the minute
+    assert len(polls) == 4
