@@ -1,7 +1,9 @@
 """Counts the outbound calls a request makes (DynamoDB, Zammad, SQS) and how long they took.
 
 Counting happens at the client level: botocore events on the DynamoDB and SQS clients and a
-response hook on each Zammad `requests.Session`, so no handler counts by hand.
+response hook on each Zammad `requests.Session`, so no handler counts by hand. DynamoDB
+calls also ask for the capacity they consumed (`ReturnConsumedCapacity`, a few bytes more
+per answer), counted as read and write units: what a request costs on demand.
 """
 
 import contextvars
@@ -13,11 +15,13 @@ KINDS = ("ddb", "zammad", "sqs")
 
 
 class CallStats:
-    __slots__ = ("calls", "seconds")
+    __slots__ = ("calls", "read_units", "seconds", "write_units")
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
+        self.read_units = 0.0  # DynamoDB capacity consumed
+        self.write_units = 0.0
 
     def add(self, kind: str, seconds: float) -> None:
         self.calls[kind] += 1
@@ -31,6 +35,8 @@ class CallStats:
                 '%s;desc="%d call%s";dur=%.1f'
                 % (kind, count, "" if count == 1 else "s", self.seconds[kind] * 1000)
             )
+        parts.append('rcu;desc="%.1f read units"' % self.read_units)
+        parts.append('wcu;desc="%.1f write units"' % self.write_units)
         return ", ".join(parts)
 
 
@@ -71,14 +77,40 @@ def _after_call(kind: str):
     return after_call
 
 
+_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+
+
+def _ask_for_capacity(params=None, model=None, **_kwargs) -> None:
+    if params is not None and model is not None and model.name in _READS | _WRITES:
+        params.setdefault("ReturnConsumedCapacity", "TOTAL")
+
+
+def _count_capacity(parsed=None, model=None, **_kwargs) -> None:
+    stats = _current.get()
+    if stats is None or not isinstance(parsed, dict) or model is None:
+        return
+    consumed = parsed.get("ConsumedCapacity")
+    entries = consumed if isinstance(consumed, list) else [consumed] if isinstance(consumed, dict) else []
+    units = sum(float(entry.get("CapacityUnits") or 0) for entry in entries)
+    if model.name in _READS:
+        stats.read_units += units
+    else:
+        stats.write_units += units
+
+
 def instrument_botocore_client(client, kind: str = "ddb") -> None:
-    """Count each API call of a botocore client (DynamoDB: "ddb", SQS: "sqs"), failed ones too."""
+    """Count each API call of a botocore client (DynamoDB: "ddb", SQS: "sqs"), failed ones too,
+    and DynamoDB's consumed capacity."""
     events = client.meta.events
     service = client.meta.service_model.endpoint_prefix
     after_call = _after_call(kind)
     events.register("before-call.%s" % service, _before_call)
     events.register("after-call.%s" % service, after_call)
     events.register("after-call-error.%s" % service, after_call)
+    if service == "dynamodb":
+        events.register("before-parameter-build.dynamodb", _ask_for_capacity)
+        events.register("after-call.dynamodb", _count_capacity)
 
 
 def _count_response(response, *_args, **_kwargs):

@@ -64,7 +64,7 @@ class MemoryChatStore:
             change(stored)
             self._write(stored, into=chat)
 
-    def get(self, key: str) -> UserChatRecord | None:
+    def get(self, key: str, consistent: bool = True) -> UserChatRecord | None:
         with self._lock:
             return self._load(key)
 

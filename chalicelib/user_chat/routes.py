@@ -1,6 +1,7 @@
 """Handlers of the app's chat endpoints (SPEC §4), wire-compatible with Integreat CMS API v3.
 Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
+import hashlib
 import re
 
 from chalicelib.regions.rules import LANGUAGE_SLUG, listed
@@ -69,7 +70,21 @@ def get_chat(services: Services, request: Request, _app: None) -> Response:
     _language(request.path_params["language_or_device"])
     device_id = _device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
-    return Response(200, services.user_chats.poll(region, device_id))
+    return conditional(request, Response(200, services.user_chats.poll(region, device_id)))
+
+
+def conditional(request: Request, response: Response) -> Response:
+    """An unchanged chat is a 304 of a few bytes (a phone's data plan): the answer's ETag is
+    the digest of its body, and a client that sends it back in If-None-Match (the app's
+    HTTP stack and WebView do by themselves) gets no body again."""
+    body = response.body_bytes()
+    etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # may be kept, must be revalidated
+    offered = {tag.strip().removeprefix("W/") for tag in (request.header("if-none-match") or "").split(",")}
+    if etag in offered or "*" in offered:
+        return Response(304, None, headers)
+    response.headers.update(headers)
+    return response
 
 
 def post_message(services: Services, request: Request, _app: None) -> Response:

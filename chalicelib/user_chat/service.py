@@ -141,7 +141,7 @@ class UserChats:
     # --- the chat ---------------------------------------------------------------------
     def poll(self, region: RegionRecord, device_id: str) -> ChatView:
         self._require_configured(region)
-        chat = self.store.get(chat_key(region.slug, device_id))
+        chat = self.store.get(chat_key(region.slug, device_id), consistent=False)
         zammad = self._zammad(region)
         if chat is not None and chat.state == "uncertain":
             try:

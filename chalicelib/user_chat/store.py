@@ -123,9 +123,11 @@ class ChatStore:
     def __init__(self, settings: Settings):
         self.retention_seconds = settings.ticket_retention_days * 86400
 
-    def get(self, key: str) -> UserChatRecord | None:
+    def get(self, key: str, consistent: bool = True) -> UserChatRecord | None:
+        """The chat; `consistent=False` for a poll (half the read units, and at worst a
+        second behind: every write is conditional anyway)."""
         try:
-            return UserChatRecord.get(key, consistent_read=True)
+            return UserChatRecord.get(key, consistent_read=consistent)
         except UserChatRecord.DoesNotExist:
             return None
 

@@ -244,3 +244,21 @@ def test_the_budget_is_shared_so_a_slow_zammad_still_answers_in_time():
     now[0] = 9.99
     with pytest.raises(GatewayTimeout):  # too little left to start another call
         client._timeouts()
+
+
+def test_an_unchanged_chat_is_a_304_without_a_body(world, zammad):
+    api, clock = world
+    send(api, "Hallo")
+    chat = {"region": "augsburg", "language_or_device": "de", "device_id": "device-1"}
+    first = api.handle(Request("GET", CHAT, chat))
+    etag = first.headers["ETag"]
+    assert first.status == 200 and first.headers["Cache-Control"] == "no-cache"
+    again = api.handle(Request("GET", CHAT, chat, headers={"if-none-match": etag}))
+    assert (again.status, again.body_bytes(), again.headers["ETag"]) == (304, b"", etag)
+    weak = api.handle(Request("GET", CHAT, chat, headers={"if-none-match": 'W/"other", W/' + etag}))
+    assert weak.status == 304  # as browsers send it back
+    zammad.add_article(1, "<p>Antwort</p>")
+    clock.now += 120  # past the cache window: the new article is read
+    changed = api.handle(Request("GET", CHAT, chat, headers={"if-none-match": etag}))
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert [m["content"] for m in changed.body["messages"]] == ["Hallo", "<p>Antwort</p>"]
