@@ -50,7 +50,17 @@ def _calls(header: str):
     return {kind: int(count) for kind, count in re.findall(r'(\w+);desc="(\d+) calls?"', header)}
 
 
-def calls_per_request():
+def _units(header: str):
+    """DynamoDB's consumed (read, write) capacity units, from Server-Timing."""
+    found = dict(re.findall(r'(rcu|wcu);desc="([\d.]+) \w+ units"', header))
+    return float(found.get("rcu", 0)), float(found.get("wcu", 0))
+
+
+def calls_per_request(endpoint: str | None = None):
+    """Each kind of request once, in process: on moto, or on DynamoDB Local (`endpoint`),
+    which also reports the capacity units each consumed."""
+    from contextlib import nullcontext
+
     from moto import mock_aws
 
     os.environ.update(
@@ -73,8 +83,11 @@ def calls_per_request():
     other = dict(device, device_id="device-2")
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     rows = []
-    with mock_aws(), ZammadEmulator(token="bench") as zammad:
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": secret, "SERVER_TIMING": "1"}), clock=clock)
+    env = {"AUTH_JWT_SECRET": secret, "SERVER_TIMING": "1"}
+    if endpoint:
+        env.update(AWS_ENDPOINT_URL_DYNAMODB=endpoint, CHAT_TABLE_PREFIX="bench%d-" % time.time_ns())
+    with nullcontext() if endpoint else mock_aws(), ZammadEmulator(token="bench") as zammad:
+        api = ChatApi(load_settings(env), clock=clock)
         create_tables(ALL_MODELS)
         cases = [
             (
@@ -134,8 +147,47 @@ def calls_per_request():
                 Request(method, route, params, headers=headers, body=body.encode(), source_ip="127.0.0.1")
             )
             assert response.status == 200, (label, response.body)
-            rows.append((label, _calls(response.headers["Server-Timing"])))
+            timing = response.headers["Server-Timing"]
+            rows.append((label, _calls(timing), _units(timing)))
     return rows
+
+
+def capacity_per_thousand_polls(endpoint: str) -> tuple[float, float]:
+    """On DynamoDB Local: the read and write units of 1,000 polls of one active chat, one per
+    15 s (the app's interval), its region's webhook working (no Zammad read)."""
+    from chalicelib.platform.config import load_settings
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+    from chalicelib.web.dispatch import ChatApi
+    from chalicelib.web.http import Request
+    from devtools.zammad_emulator import ZammadEmulator
+
+    clock = Clock(time.time())
+    chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+    device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
+    env = {
+        "SERVER_TIMING": "1",
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "CHAT_TABLE_PREFIX": "poll%d-" % time.time_ns(),
+    }
+    with ZammadEmulator(token="bench") as zammad:
+        api = ChatApi(load_settings(env), clock=clock)
+        create_tables(ALL_MODELS)
+        api.services.regions.put(
+            "bench",
+            {"zammad_url": zammad.url, "zammad_access_token": "bench", "integreat_chat_enabled": True},
+        )
+        api.services.regions.table.mark_webhook_seen("bench", clock.now)  # deliveries arrive
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        api.handle(Request("POST", chat, device, headers=form, body=b"message=Hallo", source_ip="10.0.0.1"))
+        reads = writes = 0.0
+        for _ in range(1000):
+            clock.now += 15
+            response = api.handle(Request("GET", chat, device, source_ip="10.0.0.1"))
+            assert response.status == 200, response.body
+            read, write = _units(response.headers["Server-Timing"])
+            reads, writes = reads + read, writes + write
+        return reads, writes
 
 
 def zammad_calls_per_thousand_polls(webhook: bool) -> int:
@@ -315,12 +367,26 @@ def main() -> None:
     print("  import app:                %.1f ms" % (app * 1000))
     print("  ratio app / bare:          %.2f  (target <= 1.15)" % (app / bare))
     print()
-    print("Calls per request (from Server-Timing)")
-    print("  %-32s %8s %8s" % ("request", "DynamoDB", "Zammad"))
-    for label, calls in calls_per_request():
-        print("  %-32s %8d %8d" % (label, calls.get("ddb", 0), calls.get("zammad", 0)))
-    print("  (targets: poll inside the window <= 2 DynamoDB, 0 Zammad; first message 1 Zammad")
-    print("   plus users/me once per region and warm instance; later message 1 Zammad)")
+    print("Calls per request (from Server-Timing; capacity units as DynamoDB Local reports them)")
+    print("  %-32s %8s %8s %8s %8s" % ("request", "DynamoDB", "Zammad", "read u.", "write u."))
+    from tests import servers
+
+    with servers.dynamodb_local() as endpoint:
+        measured = calls_per_request(endpoint)
+        polls = capacity_per_thousand_polls(endpoint)
+    for (label, calls, _), (_, _, (read, write)) in zip(calls_per_request(), measured, strict=True):
+        print(
+            "  %-32s %8d %8d %8.1f %8.1f" % (label, calls.get("ddb", 0), calls.get("zammad", 0), read, write)
+        )
+    print("  (targets: poll inside the window <= 2 DynamoDB, 0 Zammad, <= 1 read unit, no write;")
+    print(
+        "   first message 1 Zammad plus users/me once per region and warm instance; later message 1 Zammad)"
+    )
+    print(
+        "  1,000 polls of an active chat (15 s apart, webhook working): %.0f read units, %.0f write units"
+        % polls
+    )
+    print("  (targets: <= 1,000 read units, <= 100 write units; a rate-limited request writes nothing)")
     print()
     print("Zammad calls per 1,000 polls of an active chat (one poll per 15 s, 10 agent replies)")
     print("  with the webhook working:   %4d  (target 0)" % zammad_calls_per_thousand_polls(True))
