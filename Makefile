@@ -7,7 +7,7 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: help dev test lint format unit integration bench package deploy policy install dynamodb-local nginx chromium clean
+.PHONY: help dev test lint format unit integration bench load package deploy policy install dynamodb-local nginx chromium clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -74,6 +74,11 @@ integration: install dynamodb-local nginx chromium  ## the integration tier only
 
 bench: install dynamodb-local  ## print the figures: import time, calls per request, reads
 	$(PY) -m tests.bench
+
+DEVICES ?= 1000
+SECONDS ?= 60
+load: install dynamodb-local  ## a bounded load run on 127.0.0.1: DEVICES=1000 app devices for SECONDS=60
+	$(PY) -m devtools.load --devices $(DEVICES) --seconds $(SECONDS)
 
 # Deployable artifacts: sam.json (with the tables and gateway responses merged in) and deployment.zip.
 package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)

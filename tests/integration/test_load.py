@@ -1,0 +1,21 @@
+"""`make load` keeps working: a small run of the same program (the full one, 1,000 devices
+for a minute, is `make load`; its figures are in README)."""
+
+import re
+
+from tests.conftest import run_python
+
+
+def test_a_small_load_run_completes_without_errors():
+    result = run_python(
+        "-m", "devtools.load", "--devices", "20", "--seconds", "5", "--spawn-rate", "20", timeout=240
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {
+        name.strip(): (int(count), int(errors))
+        for name, count, errors in re.findall(r"^  (.{44}) +(\d+) +(\d+) ", result.stdout, re.MULTILINE)
+    }
+    assert rows["GET chat (poll)"][0] >= 1 and all(errors == 0 for _count, errors in rows.values()), (
+        result.stdout
+    )
+    assert "Zammad calls made by the app" in result.stdout
