@@ -164,12 +164,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=3.0, help="seconds before each answer")
     args = parser.parse_args()
     emulator = ChatbotEmulator(port=args.port, delay=args.delay).start()
-    print("chatbot emulator on %s" % emulator.url, flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        emulator.stop()
+    emulator.serve_until_interrupted("chatbot emulator on %s" % emulator.url)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,14 @@ class LoopbackServer:
     def __exit__(self, *_exc) -> None:
         self.stop()
 
+    def serve_until_interrupted(self, banner: str) -> None:
+        """For `python -m devtools.<emulator>`: print the banner, serve until Ctrl-C."""
+        print(banner, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            self.stop()
+
     def clear_faults(self) -> None:
         with self._lock:
             self._fault = {}

@@ -542,12 +542,7 @@ def main() -> None:
     args = parser.parse_args()
     emulator = ZammadEmulator(token=args.token, port=args.port).start()
     emulator.configure_webhook(args.webhook_url, args.webhook_secret)
-    print("Zammad emulator on %s (token %s)" % (emulator.url, args.token), flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        emulator.stop()
+    emulator.serve_until_interrupted("Zammad emulator on %s (token %s)" % (emulator.url, args.token))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from chalicelib.user_chat.articles import (
     MalformedArticle,
     article_message,
     escape_user_text,
+    new_article,
     sanitize_html,
 )
 from chalicelib.user_chat.store import ChatGone, entries, highest_article_id
@@ -297,15 +298,7 @@ class Chatbot:
         """Write a visible automatic article, recording first that it may exist."""
         self._ledger.posting(job, highest_article_id(chat))
         article = zammad.add_article(
-            int(chat.ticket_id),
-            {
-                "body": body,
-                "content_type": "text/html",
-                "type": "note",
-                "internal": False,
-                "sender": "Agent",
-                "subject": AUTOMATIC_ANSWER_SUBJECT,
-            },
+            int(chat.ticket_id), new_article(body, "Agent", AUTOMATIC_ANSWER_SUBJECT)
         )
         try:
             message = article_message(article)
@@ -356,14 +349,7 @@ class Chatbot:
 
 
 def _note(body: str) -> dict[str, Any]:
-    return {
-        "body": body,
-        "content_type": "text/html",
-        "type": "note",
-        "internal": True,
-        "sender": "Agent",
-        "subject": AUTOMATIC_ANSWER_SUBJECT,
-    }
+    return new_article(body, "Agent", AUTOMATIC_ANSWER_SUBJECT, internal=True)
 
 
 def _message_of(chat: UserChatRecord, article_id: int) -> StoredMessage | None:

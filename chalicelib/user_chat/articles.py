@@ -52,6 +52,21 @@ class MalformedArticle(ValueError):
     """An article that is not what Zammad sends (wrong types, no id)."""
 
 
+def new_article(
+    body_html: str, sender: str, subject: str, internal: bool = False, kind: str = "note"
+) -> dict[str, Any]:
+    """An article as we write it to Zammad (always HTML): the app user's ("Customer",
+    type "web"), or the chatbot's ("Agent", subject AUTOMATIC_ANSWER_SUBJECT)."""
+    return {
+        "body": body_html,
+        "content_type": "text/html",
+        "type": kind,
+        "internal": internal,
+        "sender": sender,
+        "subject": subject,
+    }
+
+
 def escape_user_text(text: str) -> str:
     """Plain text as safe HTML: escaped, newlines as <br>."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -35,6 +35,7 @@ from chalicelib.user_chat.articles import (
     MalformedArticle,
     article_message,
     escape_user_text,
+    new_article,
     sanitize_html,
 )
 from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries, highest_article_id
@@ -475,14 +476,7 @@ class UserChats:
 
     @staticmethod
     def _user_article(body_html: str) -> dict[str, Any]:
-        return {
-            "body": body_html,
-            "content_type": "text/html",
-            "type": "web",
-            "internal": False,
-            "sender": "Customer",
-            "subject": USER_ARTICLE_SUBJECT,
-        }
+        return new_article(body_html, "Customer", USER_ARTICLE_SUBJECT, kind="web")
 
     def _usable(self, chat: UserChatRecord | None) -> TypeGuard[UserChatRecord]:
         return (
