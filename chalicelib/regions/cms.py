@@ -93,10 +93,11 @@ def sync_regions(
     for slug in unlisted:
         table.mark_unlisted(slug, now)
     # The CMS shows the chat, but this backend cannot serve it: an operator's to-do.
+    synced = {record.slug: record for record in table.all()}
     missing = sorted(
         region.slug
         for region in cms_regions
-        if region.chat_enabled and not (region.slug in known and _served_here(known[region.slug]))
+        if region.chat_enabled and not chat_configured(synced[region.slug])
     )
     return {
         "listed": len(cms_regions),
@@ -104,8 +105,3 @@ def sync_regions(
         "unlisted": unlisted,
         "chat_not_served_here": missing,
     }
-
-
-def _served_here(record) -> bool:
-    record.cms_chat_enabled = True  # as it is now: the CMS shows the chat
-    return chat_configured(record)

@@ -78,9 +78,7 @@ def open_widget(browser, app):
 
 
 def texts(page):
-    return page.locator(
-        ".iac-message:not(.iac-own) .iac-text, .iac-message.iac-own .iac-text"
-    ).all_inner_texts()
+    return page.locator(".iac-message .iac-text").all_inner_texts()
 
 
 def send(page, text):
