@@ -118,10 +118,6 @@ class Chatbot:
         budget = region.chatbot_words_budget
         return budget is None or self.words_used(region.slug) < int(budget)
 
-    def answers_new_chats(self, region: RegionRecord) -> bool:
-        """Whether a chat opened now starts with automatic answers."""
-        return self.enabled(region)
-
     def message_job(
         self, region: RegionRecord, chat: UserChatRecord, article_id: int
     ) -> dict[str, Any] | None:

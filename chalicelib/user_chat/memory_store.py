@@ -64,6 +64,15 @@ class MemoryChatStore:
             change(stored)
             self._write(stored, into=chat)
 
+    def _change_appending(self, chat: UserChatRecord, change: Callable[..., None]) -> None:
+        """`change(record, store_message)` on the same chat; a message that would outgrow
+        the item is not stored, and the chat stops storing messages (as ChatStore does)."""
+        same = lambda stored: stored.generation == chat.generation  # noqa: E731
+        try:
+            self._change(chat, same, change)
+        except _TooLarge:
+            self._change(chat, same, lambda record: change(record, store_message=False))
+
     def get(self, key: str, consistent: bool = True) -> UserChatRecord | None:
         with self._lock:
             return self._load(key)
@@ -188,17 +197,9 @@ class MemoryChatStore:
                 record.evaluation_consent = consent
             if bot_job is not None:
                 record.bot_jobs = dict(entries(record.bot_jobs), **{bot_job: now})
-            if record.messages_stored and store_message:
-                record.messages = list(record.messages or []) + [StoredMessage(**message)]
-                record.messages_version = record.messages_version + 1
-            elif record.messages_stored:
-                _stop_storing(record)
+            _append(record, message, store_message)
 
-        same = lambda stored: stored.generation == chat.generation  # noqa: E731
-        try:
-            self._change(chat, same, change)
-        except _TooLarge:
-            self._change(chat, same, lambda record: change(record, store_message=False))
+        self._change_appending(chat, change)
 
     def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None:
         def change(record: UserChatRecord) -> None:
@@ -245,18 +246,10 @@ class MemoryChatStore:
             if handover:
                 record.automatic_answers = False
             known = message is not None and any(int(m.id) == int(message["id"]) for m in chat.messages or [])
-            if message is not None and record.messages_stored and not known:
-                if store_message:
-                    record.messages = list(record.messages or []) + [StoredMessage(**message)]
-                    record.messages_version = record.messages_version + 1
-                else:
-                    _stop_storing(record)
+            if message is not None and not known:
+                _append(record, message, store_message)
 
-        same = lambda stored: stored.generation == chat.generation  # noqa: E731
-        try:
-            self._change(chat, same, change)
-        except _TooLarge:
-            self._change(chat, same, lambda record: change(record, store_message=False))
+        self._change_appending(chat, change)
 
     def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
         wanted = {"S": ticket_key(region, ticket_id)}
@@ -317,6 +310,16 @@ Chats = ChatStore | MemoryChatStore
 
 class _TooLarge(Exception):
     """The item would outgrow DynamoDB's 400 KB."""
+
+
+def _append(record: UserChatRecord, message: dict[str, Any], store_message: bool) -> None:
+    if not record.messages_stored:
+        return
+    if store_message:
+        record.messages = list(record.messages or []) + [StoredMessage(**message)]
+        record.messages_version = record.messages_version + 1
+    else:
+        _stop_storing(record)
 
 
 def _stop_storing(record: UserChatRecord) -> None:

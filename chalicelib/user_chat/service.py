@@ -205,7 +205,7 @@ class UserChats:
                 outgoing.mark,
                 self._clock(),
                 lease_seconds=self._settings.zammad_timeout_seconds + 5,
-                automatic_answers=self.chatbot is not None and self.chatbot.answers_new_chats(region),
+                automatic_answers=self.chatbot is not None and self.chatbot.enabled(region),
             )
             if claim is None:  # another request claimed it first
                 chat = self.store.get(key)
