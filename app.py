@@ -10,10 +10,11 @@ from chalice import Chalice, Rate
 from chalice import Response as ChaliceResponse
 
 from chalicelib import jobs
+from chalicelib.api import ChatApi
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.platform.logs import configure_logging
 from chalicelib.routes import ROUTES
-from chalicelib.web.dispatch import ChatApi
+from chalicelib.services import aws_services
 from chalicelib.web.http import Request
 
 configure_logging()
@@ -26,7 +27,7 @@ except ConfigError as error:
     # imports the app in a thread of its reloader: printed here, or it would be lost.)
     print("configuration error: %s" % error, file=sys.stderr, flush=True)
     raise SystemExit(1) from None
-api = ChatApi(settings)
+api = ChatApi(aws_services(settings))
 
 # Every method goes to ChatApi, which answers unknown methods with a JSON 405 itself, and
 # every content type, which the handlers check (Chalice's own 405/415 are not JSON of ours).

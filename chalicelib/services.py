@@ -1,10 +1,14 @@
 """The composition root: every service of one instance (a Lambda cold start, a WSGI
 worker), built once, each handed what it uses. Handlers receive `Services` and reach each
-service by a typed attribute, so "go to definition" leads from a route to its rules."""
+service by a typed attribute, so "go to definition" leads from a route to its rules.
+
+This is the one place that chooses the stores: `Services` takes them, and no constructor
+below it falls back to DynamoDB by itself. `aws_services` is the deployed wiring (DynamoDB
+tables, the SQS queue); the tests wire in-memory twins (tests/memory.py) the same way."""
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from chalicelib.author_chat.service import AuthorChat
 from chalicelib.author_chat.store import (
@@ -32,12 +36,9 @@ from chalicelib.storage.small_tables import (
     DynamoDraws,
 )
 from chalicelib.user_chat.service import UserChats
-from chalicelib.user_chat.store import ChatStore
+from chalicelib.user_chat.store import Chats, ChatStore
 from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.webhook.service import ZammadWebhook
-
-if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
-    from chalicelib.user_chat.memory_store import Chats
 
 
 class Stores(NamedTuple):
@@ -45,7 +46,7 @@ class Stores(NamedTuple):
     (tests/contract)."""
 
     regions: RegionTable
-    chats: "Chats"
+    chats: Chats
     author_messages: AuthorMessages
     author_visits: AuthorVisits
     counters: Counters
@@ -55,6 +56,7 @@ class Stores(NamedTuple):
 
 
 def dynamo_stores(settings: Settings) -> Stores:
+    bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client; no I/O
     return Stores(
         DynamoRegionTable(),
         ChatStore(settings),
@@ -67,19 +69,18 @@ def dynamo_stores(settings: Settings) -> Stores:
     )
 
 
+def aws_services(
+    settings: Settings, clock: Callable[[], float] = time.time, queue: JobQueue | None = None
+) -> "Services":
+    """The deployed wiring: the DynamoDB tables, and chatbot jobs on SQS (unless `queue`)."""
+    return Services(settings, clock, dynamo_stores(settings), queue or SqsJobQueue(settings))
+
+
 class Services:
     """`clock` (epoch seconds) drives every business time: tests travel in time with it.
-    `queue`: where chatbot jobs go (SQS unless given)."""
+    `queue`: where chatbot jobs go."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Callable[[], float] = time.time,
-        stores: Stores | None = None,
-        queue: JobQueue | None = None,
-    ):
-        bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client; no I/O
-        stores = stores or dynamo_stores(settings)
+    def __init__(self, settings: Settings, clock: Callable[[], float], stores: Stores, queue: JobQueue):
         self.settings = settings
         self.clock = clock
         self.auth = Authenticator(settings)
@@ -87,8 +88,8 @@ class Services:
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)
         self.zammad = ZammadConnections()
-        self.user_chats = UserChats(settings, self.zammad, clock, draws=stores.draws, chats=stores.chats)
-        self.queue = queue or SqsJobQueue(settings)
+        self.user_chats = UserChats(settings, self.zammad, clock, stores.draws, stores.chats)
+        self.queue = queue
         self.chatbot = Chatbot(
             settings,
             stores.chats,

@@ -25,6 +25,7 @@ from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.regions.service import Regions
+from chalicelib.regions.store import DynamoRegionTable
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
@@ -130,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             print("table " + line)
         print(SqsJobQueue(settings).create())
         webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        Regions().put(
+        Regions(time.time, DynamoRegionTable()).put(
             DEMO_REGION,
             {
                 "name": "Demo region",

@@ -17,6 +17,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from tests import servers
@@ -49,6 +50,7 @@ def main() -> None:
 
     from chalicelib.platform.config import load_settings
     from chalicelib.regions.service import Regions
+    from chalicelib.regions.store import DynamoRegionTable
     from chalicelib.storage.connection import bind_models
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
@@ -70,7 +72,7 @@ def main() -> None:
         bind_models(ALL_MODELS, settings)
         create_tables(ALL_MODELS)
         token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        Regions().put(
+        Regions(time.time, DynamoRegionTable()).put(
             "load",
             {
                 "integreat_chat_enabled": True,

@@ -16,11 +16,11 @@ from typing import Any
 
 from chalicelib import jobs
 from chalicelib.platform.config import ConfigError, load_settings
-from chalicelib.services import Services
+from chalicelib.services import Services, aws_services
 
 
 def _services() -> Services:
-    return Services(load_settings(os.environ))
+    return aws_services(load_settings(os.environ))
 
 
 def purge_author_messages(services: Services | None = None) -> dict[str, Any]:

@@ -141,15 +141,15 @@ def run(argv, out=sys.stdout) -> int:
 
     from chalicelib.chatbot.service import words_key
     from chalicelib.regions.rules import public_view
-    from chalicelib.regions.service import Regions
+    from chalicelib.services import aws_services
     from chalicelib.storage.small_tables import DynamoCounters
 
-    store = Regions()
+    services = aws_services(settings)
+    store = services.regions
     if args.action == "sync":
         from chalicelib.jobs import sync_cms_regions
-        from chalicelib.services import Services
 
-        report = sync_cms_regions(Services(settings))
+        report = sync_cms_regions(services)
         print(json.dumps(report, indent=2), file=out)
         return 1 if "failed" in report or "skipped" in report else 0
 

@@ -22,7 +22,7 @@ from chalicelib.chatbot.queue import RECEIVE_WAIT_SECONDS, Delivery, SqsJobQueue
 from chalicelib.jobs import run_chatbot_job
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.platform.logs import configure_logging
-from chalicelib.services import Services
+from chalicelib.services import Services, aws_services
 
 log = logging.getLogger("integreat_chat")
 
@@ -75,7 +75,7 @@ def main() -> None:
     except ConfigError as error:
         sys.exit("configuration error: %s" % error)
     queue = SqsJobQueue(settings)
-    services = Services(settings, queue=queue)
+    services = aws_services(settings, queue=queue)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_args: stop.set())
     try:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from urllib.parse import parse_qsl, quote
 
+from chalicelib.api import MAX_BODY_BYTES, ChatApi
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.logs import configure_logging
-from chalicelib.web.dispatch import MAX_BODY_BYTES, ChatApi
+from chalicelib.services import aws_services
 
 
 def _headers(environ: dict) -> dict[str, str]:
@@ -72,4 +73,4 @@ def make_application(api: ChatApi) -> Callable:
 
 configure_logging()
 # Read and validated at import: a bad value stops the worker, naming the variable.
-application = make_application(ChatApi(load_settings(os.environ)))
+application = make_application(ChatApi(aws_services(load_settings(os.environ))))

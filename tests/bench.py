@@ -66,11 +66,12 @@ def calls_per_request(endpoint: str | None = None):
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="eu-central-1"
     )
+    from chalicelib.api import ChatApi
     from chalicelib.platform.auth import issue_hs256_token
     from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from chalicelib.web.dispatch import ChatApi
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
 
@@ -87,7 +88,7 @@ def calls_per_request(endpoint: str | None = None):
     if endpoint:
         env.update(AWS_ENDPOINT_URL_DYNAMODB=endpoint, CHAT_TABLE_PREFIX="bench%d-" % time.time_ns())
     with nullcontext() if endpoint else mock_aws(), ZammadEmulator(token="bench") as zammad:
-        api = ChatApi(load_settings(env), clock=clock)
+        api = ChatApi(aws_services(load_settings(env), clock=clock))
         create_tables(ALL_MODELS)
         cases = [
             (
@@ -155,10 +156,11 @@ def calls_per_request(endpoint: str | None = None):
 def capacity_per_thousand_polls(endpoint: str) -> tuple[float, float]:
     """On DynamoDB Local: the read and write units of 1,000 polls of one active chat, one per
     15 s (the app's interval), its region's webhook working (no Zammad read)."""
+    from chalicelib.api import ChatApi
     from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from chalicelib.web.dispatch import ChatApi
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
 
@@ -171,7 +173,7 @@ def capacity_per_thousand_polls(endpoint: str) -> tuple[float, float]:
         "CHAT_TABLE_PREFIX": "poll%d-" % time.time_ns(),
     }
     with ZammadEmulator(token="bench") as zammad:
-        api = ChatApi(load_settings(env), clock=clock)
+        api = ChatApi(aws_services(load_settings(env), clock=clock))
         create_tables(ALL_MODELS)
         api.services.regions.put(
             "bench",
@@ -195,10 +197,11 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     now and then; with the region's webhook delivering the replies, or without a webhook."""
     from moto import mock_aws
 
+    from chalicelib.api import ChatApi
     from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from chalicelib.web.dispatch import ChatApi
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
 
@@ -207,7 +210,7 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
     token, secret = "bench-webhook-token-0123456789", "bench-webhook-secret-0123456789"
     with mock_aws(), ZammadEmulator(token="bench") as zammad:
-        api = ChatApi(load_settings({"SERVER_TIMING": "1"}), clock=clock)
+        api = ChatApi(aws_services(load_settings({"SERVER_TIMING": "1"}), clock=clock))
         create_tables(ALL_MODELS)
         api.services.regions.put(
             "bench",
@@ -260,11 +263,12 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
 def author_history_reads():
     """On DynamoDB Local: 10,000 messages older than the window but still stored, and 50
     inside it. Items the history query reads (ScannedCount), and the whole GET's calls."""
+    from chalicelib.api import ChatApi
     from chalicelib.platform.auth import issue_hs256_token
     from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from chalicelib.web.dispatch import ChatApi
     from chalicelib.web.http import Request
     from tests import author_history, servers
 
@@ -273,15 +277,17 @@ def author_history_reads():
     with servers.dynamodb_local() as endpoint:
         now = time.time()
         api = ChatApi(
-            load_settings(
-                {
-                    "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-                    "AUTH_JWT_SECRET": secret,
-                    "AUTHOR_CHAT_HISTORY_DAYS": "7",
-                    "SERVER_TIMING": "1",
-                }
-            ),
-            clock=lambda: now,
+            aws_services(
+                load_settings(
+                    {
+                        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+                        "AUTH_JWT_SECRET": secret,
+                        "AUTHOR_CHAT_HISTORY_DAYS": "7",
+                        "SERVER_TIMING": "1",
+                    }
+                ),
+                clock=lambda: now,
+            )
         )
         create_tables(ALL_MODELS)
         author_history.seed(now, old=10_000, recent=50, window_days=7)
@@ -301,12 +307,13 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
 
     from moto import mock_aws
 
+    from chalicelib.api import ChatApi
     from chalicelib.chatbot.queue import SqsJobQueue
     from chalicelib.platform import metrics
     from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from chalicelib.web.dispatch import ChatApi
     from chalicelib.web.http import Request
     from devtools.chatbot_emulator import ChatbotEmulator
     from devtools.zammad_emulator import ZammadEmulator
@@ -319,7 +326,7 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
         )
         queue = SqsJobQueue(settings)
         queue.create()
-        api = ChatApi(settings, queue=queue)
+        api = ChatApi(aws_services(settings, queue=queue))
         create_tables(ALL_MODELS)
         region = {"zammad_url": zammad.url, "zammad_access_token": "bench", "integreat_chat_enabled": True}
         api.services.regions.put("bench", dict(region, chatbot_enabled=True, default_language="de"))

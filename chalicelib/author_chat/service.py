@@ -11,7 +11,6 @@ import binascii
 import json
 import re
 import secrets
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -20,8 +19,6 @@ from chalicelib.author_chat.store import (
     ROOM,
     AuthorMessages,
     AuthorVisits,
-    DynamoAuthorMessages,
-    DynamoAuthorVisits,
 )
 from chalicelib.author_chat.views import AuthorMessageView, DeletedView, HistoryView, ReadView
 from chalicelib.platform.auth import Principal
@@ -61,14 +58,14 @@ class AuthorChat:
     def __init__(
         self,
         settings: Settings,
-        clock: Callable[[], float] = time.time,
-        messages: AuthorMessages | None = None,
-        visits: AuthorVisits | None = None,
+        clock: Callable[[], float],
+        messages: AuthorMessages,
+        visits: AuthorVisits,
     ):
         self.history_days = settings.author_chat_history_days
         self._clock = clock
-        self._messages: AuthorMessages = messages or DynamoAuthorMessages()
-        self._visits: AuthorVisits = visits or DynamoAuthorVisits()
+        self._messages = messages
+        self._visits = visits
 
     def window_start(self) -> float:
         return self._clock() - self.history_days * 86400

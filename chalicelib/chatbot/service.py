@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from chalicelib.chatbot.client import Answer, ChatbotClient, ServiceFailed
 from chalicelib.chatbot.ledger import JobLedger, JobProgress
@@ -43,11 +43,8 @@ from chalicelib.user_chat.articles import (
     new_article,
     sanitize_html,
 )
-from chalicelib.user_chat.store import ChatGone, entries, highest_article_id
+from chalicelib.user_chat.store import ChatGone, Chats, entries, highest_article_id
 from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
-
-if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
-    from chalicelib.user_chat.memory_store import Chats
 
 log = logging.getLogger("integreat_chat")
 
@@ -85,7 +82,7 @@ class Chatbot:
     def __init__(
         self,
         settings: Settings,
-        chats: "Chats",
+        chats: Chats,
         ledger: JobLedger,
         counters: Counters,
         queue: JobQueue,

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
-from chalicelib.storage.small_tables import Counters, DynamoCounters
+from chalicelib.storage.small_tables import Counters
 from chalicelib.web.errors import TooManyRequests
 from chalicelib.web.http import Request
 
@@ -45,8 +45,8 @@ def client_bucket(ip: str) -> str:
 
 
 class RateLimiter:
-    def __init__(self, settings: Settings, clock: Callable[[], float], counters: Counters | None = None):
-        self._counters: Counters = counters or DynamoCounters()
+    def __init__(self, settings: Settings, clock: Callable[[], float], counters: Counters):
+        self._counters = counters
         self._limit = settings.rate_limit_requests
         self._window = settings.rate_limit_window_minutes * 60
         self._header = settings.trusted_ip_header

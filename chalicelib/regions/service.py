@@ -2,21 +2,20 @@
 the table (store.py). Secrets are write-only, so a client that reads a region, changes its
 name and writes it back must not erase the Zammad token."""
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import check_changes, validate_slug
-from chalicelib.regions.store import DynamoRegionTable, RegionTable
+from chalicelib.regions.store import RegionTable
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.errors import BadRequest, Conflict, NotFound
 
 
 class Regions:
-    def __init__(self, clock: Callable[[], float] = time.time, table: RegionTable | None = None):
+    def __init__(self, clock: Callable[[], float], table: RegionTable):
         self._clock = clock
-        self.table: RegionTable = table or DynamoRegionTable()
+        self.table = table
 
     def get(self, slug: str) -> RegionRecord:
         validate_slug(slug)

@@ -18,7 +18,6 @@ from chalicelib.user_chat.store import (
     KEY_MARK_SECONDS,
     TEXT_MARK_SECONDS,
     ChatGone,
-    ChatStore,
     entries,
     new_claim,
     ticket_key,
@@ -302,10 +301,6 @@ class MemoryChatStore:
             stored = self._load(chat.chat_key)
             if stored is not None and stored.generation == chat.generation:
                 del self._items[chat.chat_key]
-
-
-# The user-chat table: DynamoDB, or its twin.
-Chats = ChatStore | MemoryChatStore
 
 
 class _TooLarge(Exception):

@@ -29,7 +29,7 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
 from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
-from chalicelib.storage.small_tables import Draws, DynamoDraws
+from chalicelib.storage.small_tables import Draws
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
     MalformedArticle,
@@ -38,14 +38,13 @@ from chalicelib.user_chat.articles import (
     new_article,
     sanitize_html,
 )
-from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries, highest_article_id
+from chalicelib.user_chat.store import ChatGone, Chats, chat_key, entries, highest_article_id
 from chalicelib.user_chat.views import ChatView, MessageView
 from chalicelib.user_chat.zammad import OutcomeUnknown, TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
 
-if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
+if TYPE_CHECKING:  # the chatbot imports the user chat; Services wires them together
     from chalicelib.chatbot.service import Chatbot
-    from chalicelib.user_chat.memory_store import Chats
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before
@@ -113,18 +112,18 @@ class UserChats:
         self,
         settings: Settings,
         connections: ZammadConnections,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float],
+        draws: Draws,
+        chats: Chats,
         draw: Callable[[], float] = random.random,
-        draws: Draws | None = None,
-        chats: "Chats | None" = None,
     ):
         self.chatbot: Chatbot | None = None  # set by Services when the chatbot is wired in
         self._settings = settings
-        self._draws: Draws = draws or DynamoDraws()
+        self._draws = draws
         self._connections = connections
         self._clock = clock
         self._draw = draw
-        self.store: Chats = chats or ChatStore(settings)
+        self.store = chats
 
     # --- is_chat_enabled --------------------------------------------------------------
     def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:

@@ -7,7 +7,7 @@ racing a deletion fails instead of recreating a partial item: `ChatGone`.
 """
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -115,6 +115,74 @@ def _update(chat: UserChatRecord, actions: list, condition) -> None:
         if condition_failed(error):
             raise ChatGone() from None
         raise
+
+
+class Chats(Protocol):
+    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin (memory_store.py);
+    tests/contract holds both to the promises documented on `ChatStore`."""
+
+    retention_seconds: int
+
+    def get(self, key: str, consistent: bool = True) -> UserChatRecord | None: ...
+
+    def claim(
+        self,
+        key: str,
+        previous: UserChatRecord | None,
+        language: str,
+        consent: bool | None,
+        mark: str,
+        now: float,
+        lease_seconds: float,
+        automatic_answers: bool = False,
+    ) -> UserChatRecord | None: ...
+
+    def withdraw(self, claim: UserChatRecord) -> bool: ...
+
+    def leave_uncertain(self, claim: UserChatRecord, now: float) -> None: ...
+
+    def open(
+        self,
+        claim: UserChatRecord,
+        ticket_id: int,
+        messages: list[Any],
+        now: float,
+        fetched_at: float,
+        bot_job: str | None = None,
+    ) -> None: ...
+
+    def begin_send(
+        self, chat: UserChatRecord, mark: str, now: float, until: float, sent_before: float | None
+    ) -> bool: ...
+
+    def finish_send(
+        self,
+        chat: UserChatRecord,
+        mark: str,
+        message: dict[str, Any],
+        now: float,
+        language: str,
+        consent: bool | None,
+        bot_job: str | None = None,
+    ) -> None: ...
+
+    def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None: ...
+
+    def replace_messages(
+        self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
+    ) -> None: ...
+
+    def finish_bot_job(
+        self, chat: UserChatRecord, job: str | None, message: dict[str, Any] | None, handover: bool
+    ) -> None: ...
+
+    def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None: ...
+
+    def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool: ...
+
+    def forget_inactive(self, region: str, inactive_since: float) -> int: ...
+
+    def forget(self, chat: UserChatRecord) -> None: ...
 
 
 class ChatStore:

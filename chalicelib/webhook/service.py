@@ -12,22 +12,18 @@ A delivery for a chat whose ticket creation went unanswered adopts that ticket.
 import hashlib
 import hmac
 import re
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord, StoredMessage
-from chalicelib.storage.small_tables import Deliveries, DynamoDeliveries
+from chalicelib.storage.small_tables import Deliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
 from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
-from chalicelib.user_chat.store import chat_key
+from chalicelib.user_chat.store import Chats, chat_key
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
-
-if TYPE_CHECKING:  # the twin is for tests: the deployed code never imports it
-    from chalicelib.user_chat.memory_store import Chats
 
 DELIVERY_MEMORY_DAYS = 7
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -55,10 +51,10 @@ class ZammadWebhook:
         chats: UserChats,
         region_cache: RegionCache,
         region_table: RegionTable,
-        clock: Callable[[], float] = time.time,
-        deliveries: Deliveries | None = None,
+        clock: Callable[[], float],
+        deliveries: Deliveries,
     ):
-        self._deliveries: Deliveries = deliveries or DynamoDeliveries()
+        self._deliveries = deliveries
         self._table = region_table
         self._user_chats = chats
         self._chats: Chats = chats.store

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.author_chat.store import DuplicateMessage
-from chalicelib.memory import memory_stores
 from chalicelib.platform.config import load_settings
 from chalicelib.services import dynamo_stores
-from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, RegionRecord
 from chalicelib.storage.tables import create_tables
 from tests.conftest import unique_prefix
+from tests.memory import memory_stores
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -24,12 +23,10 @@ def stores(request):
     if request.param == "memory":
         return memory_stores(load_settings({}))
     endpoint = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
-    bind_models(
-        ALL_MODELS,
-        load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}),
-    )
+    settings = load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()})
+    stores = dynamo_stores(settings)  # binds the models to these tables
     create_tables(ALL_MODELS)
-    return dynamo_stores(load_settings({}))
+    return stores
 
 
 def message(message_id, sender="alice"):

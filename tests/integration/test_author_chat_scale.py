@@ -2,11 +2,12 @@
 
 import time
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.auth import Principal
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from tests import author_history
 from tests.conftest import unique_prefix
 
@@ -20,7 +21,7 @@ def test_the_history_query_reads_only_the_window(dynamodb_local):
         }
     )
     now = time.time()
-    api = ChatApi(settings, clock=lambda: now)
+    api = ChatApi(aws_services(settings, clock=lambda: now))
     create_tables(ALL_MODELS)
     author_history.seed(now, old=10_000, recent=50, window_days=7)
 

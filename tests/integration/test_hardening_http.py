@@ -12,13 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.times import utc_datetime
+from chalicelib.services import aws_services
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests import servers
@@ -234,11 +235,13 @@ def test_dynamodb_throttling_is_a_503():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         api = ChatApi(
-            load_settings(
-                {
-                    "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % server.server_port,
-                    "AUTH_JWT_SECRET": JWT_SECRET,
-                }
+            aws_services(
+                load_settings(
+                    {
+                        "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % server.server_port,
+                        "AUTH_JWT_SECRET": JWT_SECRET,
+                    }
+                )
             )
         )
         response = api.handle(Request("GET", "/api/v3/author-chat/messages", headers=AUTHOR))

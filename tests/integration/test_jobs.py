@@ -8,11 +8,12 @@ import time
 
 from chalice.test import Client
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.times import utc_datetime
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from tests import author_history
 from tests.conftest import PROJECT, python_env, run_python, unique_prefix
 
@@ -27,7 +28,7 @@ def world(endpoint):
         "CHAT_TABLE_PREFIX": unique_prefix(),
         "AUTHOR_CHAT_HISTORY_DAYS": "7",
     }
-    api = ChatApi(load_settings(env))
+    api = ChatApi(aws_services(load_settings(env)))
     create_tables(ALL_MODELS)
     now = time.time()
     api.services.regions.put("one", {})

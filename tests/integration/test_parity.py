@@ -19,11 +19,12 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
@@ -205,7 +206,7 @@ def run(side):
     """The whole suite in a fresh world; returns what each request answered, normalised."""
     with mock_aws(), ZammadEmulator(token="parity-zammad") as zammad:
         # Every reading a millisecond later, so successive author messages keep their order.
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}), clock=Clock(step=0.001))
+        api = ChatApi(aws_services(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}), clock=Clock(step=0.001)))
         create_tables(ALL_MODELS)
         send = side(api, zammad)
         answers, first_author_message = [], None
@@ -242,7 +243,7 @@ def test_chalice_and_wsgi_answer_alike():
 
 def test_unknown_paths_through_wsgi_are_a_json_404():
     with mock_aws():
-        send = wsgi_side(ChatApi(load_settings({})), None)
+        send = wsgi_side(ChatApi(aws_services(load_settings({}))), None)
         status, headers, body = send("GET", "/nothing/here", {}, b"")
     assert (status, json.loads(body), headers["Content-Type"]) == (
         404,

@@ -1,5 +1,6 @@
 """Storage on real engines: moto's server and Amazon's DynamoDB Local."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from pynamodb.models import Model
 from chalicelib.platform import metrics
 from chalicelib.platform.config import load_settings
 from chalicelib.regions.service import Regions
+from chalicelib.regions.store import DynamoRegionTable
 from chalicelib.storage.connection import bind_models, ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 from chalicelib.storage.tables import create_tables
@@ -94,7 +96,7 @@ def test_tables_carry_the_prefix_and_the_webhook_index(settings):
 
 def test_regions_round_trip_and_are_found_by_webhook_token(settings):
     create_tables(ALL_MODELS)
-    store = Regions()
+    store = Regions(time.time, DynamoRegionTable())
     store.put(
         "augsburg", {"name": "Augsburg", "zammad_webhook_token": "t" * 24, "zammad_webhook_secret": "s" * 24}
     )
@@ -109,7 +111,7 @@ def test_regions_round_trip_and_are_found_by_webhook_token(settings):
 
 def test_each_dynamodb_call_is_counted_once(settings):
     create_tables(ALL_MODELS)
-    store = Regions()
+    store = Regions(time.time, DynamoRegionTable())
     with metrics.collect() as calls:
         store.put("a", {})  # GetItem + PutItem
         store.find("a")  # GetItem

@@ -9,10 +9,11 @@ import json
 import threading
 import time
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import unique_prefix
@@ -34,7 +35,7 @@ def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
         }
     )
     with ZammadEmulator(token="z") as zammad:
-        poller, receiver = ChatApi(settings), ChatApi(settings)
+        poller, receiver = ChatApi(aws_services(settings)), ChatApi(aws_services(settings))
         create_tables(ALL_MODELS)
         poller.services.regions.put(
             "race",

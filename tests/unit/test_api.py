@@ -8,11 +8,12 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from tests.conftest import JWT_SECRET
 
@@ -37,7 +38,7 @@ def chalice_app(monkeypatch):
         import app as app_module
 
         # app.py read its settings at import; give it this test's (secret included).
-        app_module.api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}))
+        app_module.api = ChatApi(aws_services(load_settings({"AUTH_JWT_SECRET": JWT_SECRET})))
         create_tables(ALL_MODELS)
         with Client(app_module.app) as client:
             yield client
@@ -47,7 +48,11 @@ def chalice_app(monkeypatch):
 def api():
     with mock_aws():
         chat_api = ChatApi(
-            load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1", "CHAT_TABLE_PREFIX": "unit-"})
+            aws_services(
+                load_settings(
+                    {"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1", "CHAT_TABLE_PREFIX": "unit-"}
+                )
+            )
         )
         create_tables(ALL_MODELS)
         yield chat_api
@@ -215,7 +220,7 @@ def test_an_unknown_route_is_a_json_404(api):
 def test_an_unexpected_failure_is_a_json_500_with_one_log_line(caplog):
     caplog.set_level(logging.INFO)
     with mock_aws():
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET}))
+        api = ChatApi(aws_services(load_settings({"AUTH_JWT_SECRET": JWT_SECRET})))
         # A regions table of another shape (a bug of ours, or someone's hand): its key is
         # not `slug`, so DynamoDB refuses the read as invalid. Nothing passing: a 500.
         boto3.client("dynamodb").create_table(
@@ -237,7 +242,9 @@ def test_an_unexpected_failure_is_a_json_500_with_one_log_line(caplog):
 def test_a_missing_table_is_a_503_whose_log_line_says_how_to_make_it(caplog):
     caplog.set_level(logging.INFO)
     with mock_aws():  # no tables at all
-        api = ChatApi(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "CHAT_TABLE_PREFIX": "stage-x-"}))
+        api = ChatApi(
+            aws_services(load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "CHAT_TABLE_PREFIX": "stage-x-"}))
+        )
         status, _body, headers = call(api, "GET", "/api/v3/admin/regions", headers=ADMIN)
     assert status == 503 and headers["Retry-After"] == "2"
     errors = [json.loads(r.message) for r in caplog.records if r.levelno == logging.ERROR]
@@ -307,7 +314,7 @@ def test_the_lambda_queue_consumer_answers_a_queued_job(chalice_app, monkeypatch
         settings = load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "INTEGREAT_CHAT_BACKEND_URL": bot.url})
         queue = SqsJobQueue(settings)
         queue.create()
-        monkeypatch.setattr(app_module, "api", ChatApi(settings, queue=queue))
+        monkeypatch.setattr(app_module, "api", ChatApi(aws_services(settings, queue=queue)))
         app_module.api.services.regions.put(
             "augsburg",
             {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t",
@@ -333,7 +340,7 @@ def test_a_forged_forwarded_for_never_yields_a_fresh_bucket_in_a_lambda_event(ch
     import app as app_module
 
     settings = load_settings({"TRUSTED_IP_HEADER": "X-Forwarded-For", "API_RATE_LIMIT_WINDOW": "3"})
-    monkeypatch.setattr(app_module, "api", ChatApi(settings))
+    monkeypatch.setattr(app_module, "api", ChatApi(aws_services(settings)))
     path = "/api/v3/nowhere/device-1/is_chat_enabled/"
 
     def status(forwarded):

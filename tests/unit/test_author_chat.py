@@ -5,15 +5,16 @@ import json
 import pytest
 from moto import mock_aws
 
-from chalicelib.memory import memory_stores
+from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
+from tests.memory import memory_services
 from tests.offline import no_network
 
 MESSAGES = "/api/v3/author-chat/messages"
@@ -42,10 +43,10 @@ def _world(kind):
     settings = load_settings({"AUTH_JWT_SECRET": JWT_SECRET})
     if kind == "memory":  # the rules alone: in-memory stores, no network at all
         with no_network():
-            yield ChatApi(settings, clock=clock, stores=memory_stores(settings)), clock
+            yield ChatApi(memory_services(settings, clock=clock)), clock
         return
     with mock_aws():
-        api = ChatApi(settings, clock=clock)
+        api = ChatApi(aws_services(settings, clock=clock))
         create_tables(ALL_MODELS)
         yield api, clock
 
@@ -195,7 +196,9 @@ def test_a_shortened_window_applies_to_messages_already_stored(moto_world):
     clock.now += 10 * DAY
     new = post(api, ALICE, "today")
     shorter = ChatApi(
-        load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_HISTORY_DAYS": "7"}), clock=clock
+        aws_services(
+            load_settings({"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_HISTORY_DAYS": "7"}), clock=clock
+        )
     )
     page = history(shorter, BOB)
     assert [m["id"] for m in page["messages"]] == [new["id"]]

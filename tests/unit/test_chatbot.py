@@ -9,21 +9,22 @@ import threading
 import pytest
 from moto import mock_aws
 
+from chalicelib.api import ChatApi
 from chalicelib.chatbot.queue import MemoryJobQueue, SqsJobQueue
 from chalicelib.chatbot.service import TYPING_SECONDS
 from chalicelib.chatbot.texts import FALLBACK_MESSAGES
 from chalicelib.jobs import run_chatbot_job
-from chalicelib.memory import memory_stores
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.zammad import OutcomeUnknown
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.errors import BadGateway
 from chalicelib.web.http import Request
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
+from tests.memory import memory_services
 from tests.offline import no_network
 from tests.signing import hub_signature
 
@@ -103,14 +104,14 @@ def world(request, zammad, bot):
     if request.param == "memory":
         with no_network(loopback=True):
             queue = MemoryJobQueue()
-            world = World(ChatApi(settings, clock, memory_stores(settings), queue), clock, queue)
+            world = World(ChatApi(memory_services(settings, clock, queue)), clock, queue)
             world.region(**region)
             yield world
         return
     with mock_aws():
         queue = SqsJobQueue(settings)
         queue.create()
-        world = World(ChatApi(settings, clock, queue=queue), clock, queue)
+        world = World(ChatApi(aws_services(settings, clock, queue=queue)), clock, queue)
         create_tables(ALL_MODELS)
         world.region(**region)
         yield world

@@ -8,15 +8,16 @@ import time
 import pytest
 from moto import mock_aws
 
+from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.rate_limit import client_bucket
 from chalicelib.platform.times import utc_datetime
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.articles import article_message
 from chalicelib.user_chat.service import SETTLE_SECONDS
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request, Response
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
@@ -37,10 +38,16 @@ def world(zammad):
     clock = Clock(time.time())  # real time: Zammad's created_at is compared with the claim's
     with mock_aws():
         api = ChatApi(
-            load_settings(
-                {"AUTH_JWT_SECRET": JWT_SECRET, "SERVER_TIMING": "1", "ZAMMAD_TIMEOUT_SECONDS": str(BUDGET)}
-            ),
-            clock=clock,
+            aws_services(
+                load_settings(
+                    {
+                        "AUTH_JWT_SECRET": JWT_SECRET,
+                        "SERVER_TIMING": "1",
+                        "ZAMMAD_TIMEOUT_SECONDS": str(BUDGET),
+                    }
+                ),
+                clock=clock,
+            )
         )
         create_tables(ALL_MODELS)
         api.services.regions.put(
@@ -468,7 +475,9 @@ def test_ipv6_clients_are_counted_per_64():
 def test_a_limited_client_costs_no_more_dynamodb_writes(zammad):
     with mock_aws():
         api = ChatApi(
-            load_settings({"SERVER_TIMING": "1", "API_RATE_LIMIT_WINDOW": "3"}), clock=Clock(time.time())
+            aws_services(
+                load_settings({"SERVER_TIMING": "1", "API_RATE_LIMIT_WINDOW": "3"}), clock=Clock(time.time())
+            )
         )
         create_tables(ALL_MODELS)
         path = {"region": "nowhere", "language_or_device": "device-1"}

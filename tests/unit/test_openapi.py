@@ -4,10 +4,11 @@ import re
 
 import schemathesis
 
+from chalicelib.api import ChatApi
 from chalicelib.openapi import document
 from chalicelib.platform.config import load_settings
 from chalicelib.routes import ROUTES
-from chalicelib.web.dispatch import ChatApi
+from chalicelib.services import aws_services
 
 
 def _shape(path: str) -> str:
@@ -52,6 +53,6 @@ def test_every_operation_documents_its_errors_as_json():
 
 
 def test_it_is_served():
-    api = ChatApi(load_settings({}))
+    api = ChatApi(aws_services(load_settings({})))
     response = api.handle_path("GET", "/api/v3/openapi.json")
     assert response.status == 200 and response.body == document()

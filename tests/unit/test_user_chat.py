@@ -7,15 +7,16 @@ import time
 import pytest
 from moto import mock_aws
 
-from chalicelib.memory import memory_stores
+from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.service import article_message, escape_user_text
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
+from tests.memory import memory_services
 from tests.offline import no_network
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
@@ -37,12 +38,12 @@ def world(request, zammad):
     region = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
     if request.param == "memory":
         with no_network(loopback=True):
-            api = ChatApi(settings, clock=clock, stores=memory_stores(settings))
+            api = ChatApi(memory_services(settings, clock=clock))
             api.services.regions.put("augsburg", region)
             yield api, clock
         return
     with mock_aws():
-        api = ChatApi(settings, clock=clock)
+        api = ChatApi(aws_services(settings, clock=clock))
         create_tables(ALL_MODELS)
         api.services.regions.put("augsburg", region)
         yield api, clock
@@ -182,11 +183,13 @@ def test_article_mapping():
     [(50, 0.49, True), (50, 0.5, False), (0, 0.0, False), (100, 0.999, True), (1, 0.0099, True)],
 )
 def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, expected):
+    from chalicelib.storage.small_tables import DynamoDraws
     from chalicelib.user_chat.service import UserChats
+    from chalicelib.user_chat.store import ChatStore
     from chalicelib.user_chat.zammad import ZammadConnections
 
     with mock_aws():
-        api = ChatApi(load_settings({}))
+        api = ChatApi(aws_services(load_settings({})))
         create_tables(ALL_MODELS)
         region = api.services.regions.put(
             "augsburg",
@@ -197,10 +200,15 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
                 "chat_beta_tester_percentage": percentage,
             },
         )
-        chats = UserChats(api.settings, ZammadConnections(), draw=lambda: draw)
+
+        def chats_drawing(value):
+            stores = (DynamoDraws(), ChatStore(api.settings))
+            return UserChats(api.settings, ZammadConnections(), time.time, *stores, draw=lambda: value)
+
+        chats = chats_drawing(draw)
         assert chats.is_chat_enabled(region, "device") is expected
         # Sticky: a different draw later does not change the stored answer.
-        again = UserChats(api.settings, ZammadConnections(), draw=lambda: 1 - draw)
+        again = chats_drawing(1 - draw)
         assert again.is_chat_enabled(region, "device") is expected
 
 

@@ -6,12 +6,13 @@ import json
 import pytest
 from moto import mock_aws
 
+from chalicelib.api import ChatApi
 from chalicelib.author_chat import widget
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
+from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from chalicelib.web.dispatch import ChatApi
 from chalicelib.web.http import Request
 from tests.conftest import JWT_SECRET, python_env, run_python
 
@@ -24,8 +25,10 @@ CMS = "https://cms.integreat-app.de"
 def api():
     with mock_aws():
         chat_api = ChatApi(
-            load_settings(
-                {"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_ORIGINS": CMS + ", http://127.0.0.1:9"}
+            aws_services(
+                load_settings(
+                    {"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_ORIGINS": CMS + ", http://127.0.0.1:9"}
+                )
             )
         )
         create_tables(ALL_MODELS)

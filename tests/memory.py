@@ -1,12 +1,16 @@
-"""Every table's in-memory twin, in one `Stores`: `Services(settings, clock,
-stores=memory_stores(settings))` runs the rules without DynamoDB (tests/contract shows the
-twins keep the same promises). Not imported by the deployed entry points."""
+"""Every table's in-memory twin, in one `Stores`, and the services wired on them: the rules
+without DynamoDB (tests/contract shows the twins keep the same promises). The twins live
+beside their stores in chalicelib/; only the tests assemble them."""
+
+import time
+from collections.abc import Callable
 
 from chalicelib.author_chat.store import MemoryAuthorMessages, MemoryAuthorVisits
 from chalicelib.chatbot.ledger import MemoryJobLedger
+from chalicelib.chatbot.queue import JobQueue, MemoryJobQueue
 from chalicelib.platform.config import Settings
 from chalicelib.regions.store import MemoryRegionTable
-from chalicelib.services import Stores
+from chalicelib.services import Services, Stores
 from chalicelib.storage.small_tables import MemoryCounters, MemoryDeliveries, MemoryDraws
 from chalicelib.user_chat.memory_store import MemoryChatStore
 
@@ -22,3 +26,9 @@ def memory_stores(settings: Settings) -> Stores:
         MemoryDeliveries(),
         MemoryJobLedger(),
     )
+
+
+def memory_services(
+    settings: Settings, clock: Callable[[], float] = time.time, queue: JobQueue | None = None
+) -> Services:
+    return Services(settings, clock, memory_stores(settings), queue or MemoryJobQueue())

@@ -1,4 +1,6 @@
-"""The API as one object: `ChatApi.handle(Request) -> Response`.
+"""The API as one object: `ChatApi.handle(Request) -> Response`, the top of the house: it
+imports the route table (routes.py, which imports every feature) and the services; the
+toolkit below it (`chalicelib/web/`) imports no feature.
 
 Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests to
 `handle`, which finds the route's row (routes.py), applies its policy (rate limit, token,
@@ -14,14 +16,11 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from chalicelib.chatbot.queue import JobQueue
 from chalicelib.platform import metrics
-from chalicelib.platform.config import Settings
 from chalicelib.routes import ROUTES
-from chalicelib.services import Services, Stores
+from chalicelib.services import Services
 from chalicelib.storage.failures import storage_unavailable
 from chalicelib.web.errors import ApiError, MethodNotAllowed, NotFound, PayloadTooLarge
 from chalicelib.web.http import Request, Response
@@ -34,17 +33,11 @@ _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}\Z")
 
 
 class ChatApi:
-    """The services of one instance and the dispatcher in front of them."""
+    """The dispatcher in front of the services of one instance (wired in services.py)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Callable[[], float] = time.time,
-        stores: Stores | None = None,
-        queue: JobQueue | None = None,
-    ):
-        self.settings = settings
-        self.services = Services(settings, clock, stores, queue)
+    def __init__(self, services: Services):
+        self.services = services
+        self.settings = services.settings
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
