@@ -7,7 +7,7 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: help dev test lint format unit integration bench load package deploy policy install dynamodb-local nginx chromium clean
+.PHONY: help dev test lint format unit component integration bench load package deploy policy install dynamodb-local nginx chromium clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -66,11 +66,17 @@ format: install  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-unit: install  ## the unit tier only
+# The tiers (docs/testing.md): unit runs with no network at all (`unshare -n make unit`);
+# component runs in process on moto with the emulators on loopback; integration talks to
+# servers in their own processes (DynamoDB Local, gunicorn, nginx, Chromium).
+unit: install  ## the unit tier: no socket at all, a few seconds; run it after each edit
 	$(PY) -m pytest tests/unit
 
-integration: install dynamodb-local nginx chromium  ## the integration tier only
-	$(PY) -m pytest tests/integration
+component: install  ## the component tier: in process on moto, the emulators on loopback
+	$(PY) -m pytest tests/component
+
+integration: install dynamodb-local nginx chromium  ## the integration tier: real servers
+	$(PY) -m pytest tests/contract tests/integration
 
 bench: install dynamodb-local  ## print the figures: import time, calls per request, reads
 	$(PY) -m tests.bench

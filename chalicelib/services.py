@@ -22,7 +22,7 @@ from chalicelib.chatbot.queue import JobQueue, SqsJobQueue
 from chalicelib.chatbot.service import Chatbot
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
-from chalicelib.platform.rate_limit import RateLimiter
+from chalicelib.rate_limit import RateLimiter
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models

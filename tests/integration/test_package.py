@@ -116,7 +116,7 @@ def test_the_chatbot_worker_consumes_its_queue_with_a_dead_letter_queue(package)
 
 def test_the_zip_ships_the_app_and_chalicelib_only(package):
     names = zipfile.ZipFile(package / "deployment.zip").namelist()
-    assert "app.py" in names and "chalicelib/web/dispatch.py" in names
+    assert "app.py" in names and "chalicelib/api.py" in names
     assert not any(n.startswith(("functions/", "tests/")) for n in names)
     assert "chalice/app.py" in names or any(n.startswith("chalice/") for n in names)
     # Compiled for Lambda's Linux (nh3 is Rust), and the OpenAPI document served at run time.

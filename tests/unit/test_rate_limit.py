@@ -4,7 +4,7 @@ refuses exactly at the limit, several let through at most BATCH - 1 each beyond 
 import pytest
 
 from chalicelib.platform.config import load_settings
-from chalicelib.platform.rate_limit import RateLimiter
+from chalicelib.rate_limit import RateLimiter
 from chalicelib.storage.small_tables import MemoryCounters
 from chalicelib.web.errors import TooManyRequests
 from chalicelib.web.http import Request

@@ -4,17 +4,14 @@ take a token (the browser behaviour itself: tests/integration/test_widget_browse
 import json
 
 import pytest
-from moto import mock_aws
 
 from chalicelib.api import ChatApi
 from chalicelib.author_chat import widget
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
-from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
-from chalicelib.storage.tables import create_tables
 from chalicelib.web.http import Request
 from tests.conftest import JWT_SECRET, python_env, run_python
+from tests.memory import memory_services
 
 WIDGET = "/api/v3/author-chat/widget/{file}"
 MESSAGES = "/api/v3/author-chat/messages"
@@ -23,16 +20,10 @@ CMS = "https://cms.integreat-app.de"
 
 @pytest.fixture
 def api():
-    with mock_aws():
-        chat_api = ChatApi(
-            aws_services(
-                load_settings(
-                    {"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_ORIGINS": CMS + ", http://127.0.0.1:9"}
-                )
-            )
-        )
-        create_tables(ALL_MODELS)
-        yield chat_api
+    settings = load_settings(
+        {"AUTH_JWT_SECRET": JWT_SECRET, "AUTHOR_CHAT_ORIGINS": CMS + ", http://127.0.0.1:9"}
+    )
+    return ChatApi(memory_services(settings))
 
 
 def get(api, file, headers=None):

@@ -362,7 +362,7 @@ def test_a_forged_forwarded_for_never_yields_a_fresh_bucket_in_a_lambda_event(ch
     ],
 )
 def test_the_client_is_counted_from_the_right(header, proxies, value, client):
-    from chalicelib.platform.rate_limit import RateLimiter
+    from chalicelib.rate_limit import RateLimiter
 
     settings = load_settings({"TRUSTED_IP_HEADER": header, "TRUSTED_PROXY_COUNT": str(proxies)})
     headers = {header: value} if value is not None else {}

@@ -11,8 +11,8 @@ from moto import mock_aws
 from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
-from chalicelib.platform.rate_limit import client_bucket
 from chalicelib.platform.times import utc_datetime
+from chalicelib.rate_limit import client_bucket
 from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables

@@ -1,0 +1,113 @@
+"""The house's layers point one way, read from the source (every import, also those inside
+functions and under TYPE_CHECKING):
+
+    app.py, functions/           adapters and entry points
+    api, routes, services, ...   the top: the dispatcher and its policies, the route table,
+                                 the wiring
+    author_chat, chatbot, ...    the features
+    storage, platform            the tables and the cross-cutting parts
+    web                          a toolkit: requests, responses, errors, forms, routing
+
+A layer imports only itself and what lies below it."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+LIB = PROJECT / "chalicelib"
+TOP = {"api", "routes", "services", "jobs", "openapi", "rate_limit"}
+FEATURES = {"author_chat", "chatbot", "regions", "user_chat", "webhook"}
+# What each lower layer may import of chalicelib (besides itself).
+ALLOWED_BELOW = {
+    "web": set(),
+    "platform": {"web"},
+    "storage": {"platform", "web"},
+}
+TWINS = {"chalicelib.user_chat.memory_store"}  # in-memory twins: assembled by tests/memory.py only
+
+
+def imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update("%s.%s" % (node.module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def chalicelib_part(module: str) -> str | None:
+    """The package (or top-level module) of chalicelib a module name is in."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "chalicelib" and len(parts) > 1 else None
+
+
+def sources(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+def test_every_package_of_chalicelib_has_a_layer():
+    parts = {path.relative_to(LIB).parts[0].removesuffix(".py") for path in sources(LIB)}
+    assert parts - {"__init__"} == TOP | FEATURES | set(ALLOWED_BELOW)
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED_BELOW))
+def test_a_lower_layer_imports_nothing_above_it(layer):
+    wrong = {
+        "%s imports %s" % (path.relative_to(PROJECT), module)
+        for path in sources(LIB / layer)
+        for module in imported_modules(path)
+        if (part := chalicelib_part(module)) is not None
+        and part != layer
+        and part not in ALLOWED_BELOW[layer]
+    }
+    assert not wrong
+
+
+def test_the_web_toolkit_imports_no_project_code_and_one_library():
+    wrong = {
+        "%s imports %s" % (path.relative_to(PROJECT), module)
+        for path in sources(LIB / "web")
+        for module in imported_modules(path)
+        if module.split(".")[0] not in sys.stdlib_module_names | {"multipart"}  # forms.py's parser
+        and not module.startswith("chalicelib.web")
+    }
+    assert not wrong
+
+
+def test_no_feature_imports_the_top():
+    # A feature's routes.py may name `Services` (its handlers receive them), nothing else above.
+    wrong = set()
+    for feature in FEATURES:
+        for path in sources(LIB / feature):
+            allowed = {"services"} if path.name == "routes.py" else set()
+            wrong |= {
+                "%s imports %s" % (path.relative_to(PROJECT), module)
+                for module in imported_modules(path)
+                if chalicelib_part(module) in TOP - allowed
+            }
+    assert not wrong
+
+
+def test_deployed_code_never_imports_an_in_memory_twin_or_the_other_entry_points():
+    deployed = [PROJECT / "app.py", *sources(LIB)]
+    wrong = {
+        "%s imports %s" % (path.relative_to(PROJECT), module)
+        for path in deployed
+        for module in imported_modules(path)
+        if (module in TWINS and str(path.relative_to(PROJECT)).replace("/", ".")[:-3] not in TWINS)
+        or module.split(".")[0] in ("functions", "devtools", "tests")
+        or (module.split(".")[0] == "chalice" and path.name != "app.py")
+    }
+    assert not wrong
+
+
+def test_the_checks_see_a_wrong_import(tmp_path):
+    # The checks read real imports: one inside a function is found too.
+    module = tmp_path / "bad.py"
+    module.write_text("def f():\n    from chalicelib.api import ChatApi\n")
+    assert {chalicelib_part(name) for name in imported_modules(module)} == {"api"}
