@@ -50,6 +50,7 @@ def _adapt(template: str):
                 body=raw_body.encode("utf-8") if isinstance(raw_body, str) else raw_body,
                 source_ip=current.context.get("identity", {}).get("sourceIp", ""),
                 request_id=current.context.get("requestId", ""),
+                path=current.context.get("path", ""),
             )
         )
         headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **response.headers}
@@ -62,6 +63,16 @@ def _adapt(template: str):
 
 for _index, _template in enumerate(ROUTES.paths()):
     app.route(_template, methods=_METHODS, content_types=["*/*"], name="route_%d" % _index)(_adapt(_template))
+
+# Paths no route matches, up to this many segments, reach ChatApi too, which answers our
+# JSON 404: plain `chalice local` would answer them itself with API Gateway's 403 "Missing
+# Authentication Token". In AWS these catch-alls and, for what they miss, the template's
+# gateway responses (devtools/cloudformation.py) give the same 404. Real routes win:
+# API Gateway and `chalice local` both prefer literal segments.
+UNKNOWN_PATH_DEPTH = 8
+for _depth in range(UNKNOWN_PATH_DEPTH + 1):
+    _unknown = "/" + "/".join("{unknown_%d}" % level for level in range(_depth))
+    app.route(_unknown, methods=_METHODS, content_types=["*/*"], name="unknown_%d" % _depth)(_adapt(""))
 
 
 def _scheduled(job):

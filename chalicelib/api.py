@@ -43,7 +43,7 @@ class ChatApi:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
         found = ROUTES.match(path)
         route, params = found if found else ("", {})
-        return self.handle(Request(method, route, params, **request_fields))
+        return self.handle(Request(method, route, params, path=path, **request_fields))
 
     def handle(self, request: Request) -> Response:
         """Never raises: whatever fails, the answer is JSON and the log line has its status."""

@@ -28,6 +28,7 @@ ROUTES = RouteTable([
     Route("POST", "/api/v3/author-chat/messages", AUTHOR, author_chat.post_message),
     Route("DELETE", "/api/v3/author-chat/messages/{message_id}", AUTHOR, author_chat.delete_message),
     Route("POST", "/api/v3/author-chat/read", AUTHOR, author_chat.mark_read),
+    Route("GET", "/api/v3/author-chat/widget", ANYONE, widget.page),
     Route("GET", "/api/v3/author-chat/widget/{file}", ANYONE, widget.asset),
     Route("GET", "/api/v3/admin/regions", ADMIN, regions.list_regions),
     Route("GET", "/api/v3/admin/regions/{slug}", ADMIN, regions.get_region),

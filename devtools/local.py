@@ -7,7 +7,7 @@ responses turn that into `404 {"error": "Not found."}` (devtools/cloudformation.
 does the same locally. Its access log prints every raw path, device ids included; the
 app's own JSON line per request replaces it. Everything else is Chalice's local server:
 
-    python -m devtools.local --host 127.0.0.1 --port 8000 [--stage local]
+    python -m devtools.local --host 127.0.0.1 --port 8000 [--stage dev]
 """
 
 import argparse
@@ -58,7 +58,7 @@ class BackloggedServer(ThreadedHTTPServer):
     daemon_threads = True
 
 
-def create_server(host: str, port: int, stage: str = "local", project_dir: str = ".") -> LocalDevServer:
+def create_server(host: str, port: int, stage: str = "dev", project_dir: str = ".") -> LocalDevServer:
     # As `chalice local` does: the stage's environment_variables go into os.environ.
     factory = CLIFactory(project_dir=os.path.abspath(project_dir), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=stage)
@@ -75,7 +75,7 @@ def main() -> None:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--stage", default="local")
+    parser.add_argument("--stage", default="dev")
     args = parser.parse_args()
     # Request logs on stdout, as `chalice local` prints them: our JSON lines at INFO, the
     # libraries' (botocore's credential notes, PynamoDB's settings) only from WARNING up.

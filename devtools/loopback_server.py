@@ -7,6 +7,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
+class BackloggedHTTPServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of connections (the API's threads all
+    # calling Zammad at once, as the HTTP suite's bursts of first messages do) overflows it,
+    # and the kernel drops or resets the rest before a thread can take them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class LoopbackServer:
     handler: type[BaseHTTPRequestHandler]  # subclasses name theirs; it gets `emulator` set
 
@@ -15,7 +23,7 @@ class LoopbackServer:
         self._port = port
         self._lock = threading.Lock()
         self._fault: dict[str, Any] = {}
-        self._server: ThreadingHTTPServer | None = None
+        self._server: BackloggedHTTPServer | None = None
 
     @property
     def port(self) -> int:
@@ -27,8 +35,7 @@ class LoopbackServer:
 
     def start(self):
         handler = type("Handler", (self.handler,), {"emulator": self})
-        self._server = ThreadingHTTPServer((self.host, self._port), handler)
-        self._server.daemon_threads = True
+        self._server = BackloggedHTTPServer((self.host, self._port), handler)
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self

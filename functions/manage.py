@@ -7,9 +7,9 @@
     region sync                       follow the CMS's regions now (CMS_URL), as the job does
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset), on the
-tables of `CHAT_TABLE_PREFIX`; `--stage dev` takes the stage's variables from
-.chalice/config.json, as `chalice local` and `chalice deploy` do (plain `chalice local` runs
-the stage `dev`, whose tables are `integreat-chat-dev-*`).
+tables of `CHAT_TABLE_PREFIX` (default `integreat-chat-`, the tables plain `chalice local`
+uses too: its stage `dev` sets no prefix); `--stage <stage>` takes that stage's variables
+from .chalice/config.json, as `chalice local` and `chalice deploy` do.
 """
 
 import argparse

@@ -62,6 +62,15 @@ def asset(services, request: Request, _anyone: None) -> Response:
     return serve(request.path_params["file"], _frame_ancestors(services))
 
 
+def page(services, request: Request, _anyone: None) -> Response:
+    """The folder, `.../widget/`: the page itself. Without the slash its relative links
+    would miss the folder, so that address is sent to the one with it (a relative
+    Location: it works under any stage path or proxy prefix)."""
+    if request.path and not request.path.endswith("/"):
+        return Response(308, {"error": "The widget is at widget/."}, {"Location": "widget/"})
+    return serve("index.html", _frame_ancestors(services))
+
+
 def _frame_ancestors(services) -> str:
     origins = services.settings.author_chat_origins
     return " ".join(("'self'",) + origins)

@@ -60,6 +60,7 @@ class Request:
         "body",
         "headers",
         "method",
+        "path",
         "path_params",
         "query",
         "request_id",
@@ -77,6 +78,7 @@ class Request:
         body: bytes = b"",
         source_ip: str = "",
         request_id: str = "",
+        path: str = "",
     ):
         self.method = method.upper()
         self.route = route  # the route template, e.g. "/api/v3/admin/regions/{slug}"
@@ -86,6 +88,9 @@ class Request:
         self.body = body
         self.source_ip = source_ip
         self.request_id = request_id
+        # The concrete path as the client sent it ("" when the server does not say): only
+        # for what the template loses, a trailing slash. Never logged (it holds device ids).
+        self.path = path
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

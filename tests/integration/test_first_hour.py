@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -71,34 +72,42 @@ def test_chalice_local_with_a_bad_setting_says_so_in_one_line():
     )
 
 
-def test_plain_chalice_local_and_manage_agree_on_the_tables(dynamodb_local, moto_server, tmp_path):
-    """`chalice local` runs the stage dev (tables integreat-chat-dev-*); `manage --stage dev`
-    makes those. A table that is missing is a 503, and the log says how to make it."""
+def chalice_local(endpoint: str, log: Path):
+    """Plain `chalice local`, as a new user starts it (stage dev, Chalice's default)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chalice")), "local", "--no-autoreload", "--port", str(port)],
+        cwd=str(PROJECT),
+        env=python_env(AWS_ENDPOINT_URL_DYNAMODB=endpoint, AUTH_JWT_SECRET=JWT_SECRET),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    return process, "http://127.0.0.1:%d" % port
 
-    def chalice_local(endpoint: str, log: Path):
-        port = free_port()
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("chalice")), "local", "--no-autoreload", "--port", str(port)],
-            cwd=str(PROJECT),
-            env=python_env(AWS_ENDPOINT_URL_DYNAMODB=endpoint, AUTH_JWT_SECRET=JWT_SECRET),
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        return process, "http://127.0.0.1:%d" % port
 
-    from chalicelib.platform.auth import issue_hs256_token
+@contextmanager
+def plain_chalice_local(endpoint: str, log: Path):
     from tests.servers import wait_for_http
 
-    admin = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "op", ["admin"])}
-    # On a DynamoDB without the dev tables (moto's server here): 503, and the way out.
-    process, url = chalice_local(moto_server, tmp_path / "missing.log")
+    process, url = chalice_local(endpoint, log)
     try:
         wait_for_http(url, process=process)
-        response = requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=10)
-        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_plain_chalice_local_and_plain_manage_agree_on_the_tables(dynamodb_local, moto_server, tmp_path):
+    """Plain `chalice local` (stage dev) and plain `manage create-tables` both use the default
+    prefix, integreat-chat-. A table that is missing is a 503, and the log says how to make it."""
+    from chalicelib.platform.auth import issue_hs256_token
+
+    admin = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "op", ["admin"])}
+    # On a DynamoDB without the tables (moto's server here): 503, and the way out.
+    with plain_chalice_local(moto_server, tmp_path / "missing.log") as url:
+        response = requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=10)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2"
     [missing] = [
         json.loads(line)
         for line in (tmp_path / "missing.log").read_text().splitlines()
@@ -106,27 +115,40 @@ def test_plain_chalice_local_and_manage_agree_on_the_tables(dynamodb_local, moto
     ]
     assert missing == {
         "event": "table_missing",
-        "table": "integreat-chat-dev-regions",
-        "create_with": "CHAT_TABLE_PREFIX=integreat-chat-dev- python -m functions.manage create-tables",
+        "table": "integreat-chat-regions",
+        "create_with": "CHAT_TABLE_PREFIX=integreat-chat- python -m functions.manage create-tables",
     }
-    # `manage --stage dev create-tables` makes exactly the tables `chalice local` uses.
+    # Plain `manage create-tables` makes exactly the tables plain `chalice local` uses.
     made = run_python(
-        "-m",
-        "functions.manage",
-        "--stage",
-        "dev",
-        "create-tables",
-        env=python_env(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local),
+        "-m", "functions.manage", "create-tables", env=python_env(AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local)
     )
     assert made.returncode == 0, made.stderr
-    assert all(re.match(r"(integreat-chat-dev-\S+: |queue )", line) for line in made.stdout.splitlines())
-    process, url = chalice_local(dynamodb_local, tmp_path / "ok.log")
-    try:
-        wait_for_http(url, process=process)
+    assert all(re.match(r"(integreat-chat-(?!dev-)\S+: |queue )", line) for line in made.stdout.splitlines())
+    with plain_chalice_local(dynamodb_local, tmp_path / "ok.log") as url:
         assert requests.get(url + "/api/v3/admin/regions", headers=admin, timeout=10).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+
+
+def test_plain_chalice_local_answers_unknown_paths_with_our_json_404_and_serves_the_widget_folder(
+    moto_server, tmp_path
+):
+    with plain_chalice_local(moto_server, tmp_path / "local.log") as url:
+        for path in ("/", "/nothing", "/api", "/api/v3/nowhere/at/all", "/a/b/c/d/e/f/g/h"):
+            for method in ("GET", "POST"):
+                response = requests.request(method, url + path, timeout=10)
+                assert response.status_code == 404, (method, path, response.text)
+                assert response.json() == {"error": "Not found."}, (method, path)
+                assert response.headers["X-Request-Id"]
+        # A real route still wins over the catch-alls at its depth.
+        assert requests.get(url + "/api/v3/openapi.json", timeout=10).json()["openapi"] == "3.1.0"
+        page = requests.get(url + "/api/v3/author-chat/widget/", timeout=10)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert '<script src="widget.js"' in page.text
+        # Without the slash, the page's relative links would miss the folder: sent there.
+        bare = requests.get(url + "/api/v3/author-chat/widget", timeout=10, allow_redirects=False)
+        assert bare.status_code == 308 and bare.headers["Location"] == "widget/"
+        followed = requests.get(url + "/api/v3/author-chat/widget", timeout=10)
+        assert followed.url.endswith("/api/v3/author-chat/widget/") and followed.status_code == 200
+        assert requests.get(followed.url + "widget.js", timeout=10).status_code == 200
 
 
 def test_readme_links_point_at_files_in_the_repository():
