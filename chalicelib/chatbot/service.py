@@ -43,6 +43,7 @@ from chalicelib.user_chat.articles import (
     new_article,
     sanitize_html,
 )
+from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone, Chats, entries, highest_article_id
 from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
 
@@ -177,7 +178,7 @@ class Chatbot:
         happened, for the log. Raises when it should be tried again (Zammad failing)."""
         job = _checked(job)
         chat = self._chats.get(job["chat"])
-        if chat is None or chat.generation != job["generation"] or chat.state != "open":
+        if chat is None or chat.generation != job["generation"] or chat.state != ChatState.OPEN:
             return "chat gone"
         region = self._find_region(job["region"])
         if region is None or not self.enabled(region):

@@ -114,10 +114,7 @@ class UserChatRecord(Model):
     chat_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
     region_slug = UnicodeAttribute()
     generation = NumberAttribute(default=1)
-    # "creating": a request is creating the ticket (under its lease); "uncertain": creating
-    # it timed out, so Zammad may have it: settled (found or ruled out) before another is
-    # made; "open": the chat has its ticket.
-    state = UnicodeAttribute()
+    state = UnicodeAttribute()  # a ChatState (chalicelib/user_chat/states.py)
     lease_id = UnicodeAttribute(null=True)  # the creating request's
     lease_until = NumberAttribute(null=True)  # epoch seconds; after it another may take over
     claimed_at = NumberAttribute(null=True)  # epoch seconds the ticket's creation began

@@ -14,9 +14,9 @@ from typing import Any
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import StoredMessage, UserChatRecord
+from chalicelib.user_chat.marks import SendMark
+from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import (
-    KEY_MARK_SECONDS,
-    TEXT_MARK_SECONDS,
     ChatGone,
     entries,
     new_claim,
@@ -120,7 +120,7 @@ class MemoryChatStore:
 
     def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
         def change(record: UserChatRecord) -> None:
-            record.state, record.lease_until = "uncertain", now
+            record.state, record.lease_until = ChatState.UNCERTAIN, now
 
         try:
             self._change(claim, lambda stored: stored.lease_id == claim.lease_id, change)
@@ -137,7 +137,7 @@ class MemoryChatStore:
         bot_job: str | None = None,
     ) -> None:
         def change(record: UserChatRecord) -> None:
-            record.state, record.ticket_id = "open", ticket_id
+            record.state, record.ticket_id = ChatState.OPEN, ticket_id
             record.ticket_key = ticket_key(claim.region_slug, ticket_id)
             record.messages = [StoredMessage(**m) for m in _as_dicts(messages)]
             record.messages_version = record.messages_version + 1
@@ -157,7 +157,7 @@ class MemoryChatStore:
     ) -> bool:
         with self._lock:
             stored = self._load(chat.chat_key)
-            if stored is None or stored.generation != chat.generation or stored.state != "open":
+            if stored is None or stored.generation != chat.generation or stored.state != ChatState.OPEN:
                 raise ChatGone()
             sending, sent = entries(stored.sending), entries(stored.sent)
             if mark in sending and sending[mark] >= now:
@@ -184,7 +184,7 @@ class MemoryChatStore:
             sent = {
                 old: at
                 for old, at in entries(record.sent).items()
-                if old == mark or now - at <= (KEY_MARK_SECONDS if old.startswith("k") else TEXT_MARK_SECONDS)
+                if old == mark or not SendMark(old).expired(at, now)
             }
             sent[mark] = now
             unanswered = entries(record.unanswered)

@@ -15,10 +15,9 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import StoredMessage, UserChatRecord
+from chalicelib.user_chat.marks import SendMark
+from chalicelib.user_chat.states import ChatState
 from chalicelib.web.errors import Busy
-
-TEXT_MARK_SECONDS = 300  # how long a sent text's mark is kept: for requests that waited on it
-KEY_MARK_SECONDS = 86400  # how long an Idempotency-Key is honoured
 
 
 class ChatGone(Exception):
@@ -71,11 +70,11 @@ def new_claim(
     retention_seconds: float,
     automatic_answers: bool = False,
 ) -> UserChatRecord:
-    """The item of a chat being created (state "creating", under a fresh lease)."""
+    """The item of a chat being created (`ChatState.CREATING`, under a fresh lease)."""
     return UserChatRecord(
         key,
         region_slug=key.split("#", 1)[0],
-        state="creating",
+        state=ChatState.CREATING,
         generation=(previous.generation + 1) if previous else 1,
         lease_id=uuid.uuid4().hex,
         lease_until=now + lease_seconds,
@@ -245,7 +244,7 @@ class ChatStore:
         try:
             _update(
                 claim,
-                [UserChatRecord.state.set("uncertain"), UserChatRecord.lease_until.set(now)],
+                [UserChatRecord.state.set(ChatState.UNCERTAIN), UserChatRecord.lease_until.set(now)],
                 _holds_lease(claim),
             )
         except ChatGone:
@@ -264,7 +263,7 @@ class ChatStore:
         claim was taken over or withdrawn meanwhile. `bot_job`: a chatbot job that will
         answer the first message (the app sees the typing indicator)."""
         actions = [
-            UserChatRecord.state.set("open"),
+            UserChatRecord.state.set(ChatState.OPEN),
             UserChatRecord.ticket_id.set(ticket_id),
             UserChatRecord.ticket_key.set(ticket_key(claim.region_slug, ticket_id)),
             UserChatRecord.messages.set(messages),
@@ -295,7 +294,7 @@ class ChatStore:
             chat.update(
                 actions=[UserChatRecord.sending[mark].set(until)],
                 condition=_same_chat(chat)
-                & (UserChatRecord.state == "open")
+                & (UserChatRecord.state == ChatState.OPEN)
                 & (UserChatRecord.sending[mark].does_not_exist() | (UserChatRecord.sending[mark] < now))
                 & was_sent,
             )
@@ -304,7 +303,7 @@ class ChatStore:
             if not condition_failed(error):
                 raise
         fresh = self.get(chat.chat_key)
-        if fresh is None or fresh.generation != chat.generation or fresh.state != "open":
+        if fresh is None or fresh.generation != chat.generation or fresh.state != ChatState.OPEN:
             raise ChatGone()
         return False
 
@@ -330,8 +329,7 @@ class ChatStore:
         if mark in entries(chat.unanswered):
             actions.append(UserChatRecord.unanswered[mark].remove())
         for old, sent_at in entries(chat.sent).items():
-            keep = KEY_MARK_SECONDS if old.startswith("k") else TEXT_MARK_SECONDS
-            if old != mark and now - sent_at > keep:
+            if old != mark and SendMark(old).expired(sent_at, now):
                 actions.append(UserChatRecord.sent[old].remove())
         if consent is not None:
             actions.append(UserChatRecord.evaluation_consent.set(consent))

@@ -21,8 +21,10 @@ from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord, StoredMessage
 from chalicelib.storage.small_tables import Deliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
-from chalicelib.user_chat.service import UserChats, device_of_title, ticket_title
+from chalicelib.user_chat.service import UserChats
+from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import Chats, chat_key
+from chalicelib.user_chat.tickets import device_of_title, made_for, ticket_title
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
 
 DELIVERY_MEMORY_DAYS = 7
@@ -138,14 +140,14 @@ class ZammadWebhook:
         if device_id is None:
             return None
         chat = self._chats.get(chat_key(region.slug, device_id))
-        if chat is not None and chat.state == "creating":
+        if chat is not None and chat.state == ChatState.CREATING:
             raise ChatNotReady()
         if (
             chat is not None
-            and chat.state == "uncertain"
-            and self._user_chats.made_for(ticket, chat, ticket_title(chat.language, device_id), region)
+            and chat.state == ChatState.UNCERTAIN
+            and made_for(ticket, chat, ticket_title(chat.language, device_id), region)
         ):
-            self._user_chats.adopt(chat, ticket_id, [])  # the next poll reads its articles
+            self._user_chats.opening.adopt(chat, ticket_id, [])  # the next poll reads its articles
             chat = self._chats.get(chat.chat_key)
         if chat is not None and chat.ticket_id == ticket_id:
             return chat

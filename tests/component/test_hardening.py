@@ -17,7 +17,7 @@ from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.articles import article_message
-from chalicelib.user_chat.service import SETTLE_SECONDS
+from chalicelib.user_chat.opening import SETTLE_SECONDS
 from chalicelib.web.http import Request, Response
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET

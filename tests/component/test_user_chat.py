@@ -12,7 +12,7 @@ from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
-from chalicelib.user_chat.service import article_message, escape_user_text
+from chalicelib.user_chat.articles import article_message, escape_user_text
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock

@@ -1,0 +1,156 @@
+"""What every part of a user-chat request shares (service.py, opening.py, sending.py): the
+settings, the chat table, the clock, the chatbot when it is wired in, and the steps they
+all take: reaching the region's Zammad, reading its articles, answering with the chat."""
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
+
+from chalicelib.platform.config import Settings
+from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.user_chat.articles import (
+    USER_ARTICLE_SUBJECT,
+    MalformedArticle,
+    article_message,
+    escape_user_text,
+    new_article,
+    sanitize_html,
+)
+from chalicelib.user_chat.marks import SendMark
+from chalicelib.user_chat.states import ChatState
+from chalicelib.user_chat.store import Chats
+from chalicelib.user_chat.views import ChatView, MessageView
+from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
+from chalicelib.web.errors import BadGateway, NotFound
+
+if TYPE_CHECKING:  # the chatbot imports the user chat; Services wires them together
+    from chalicelib.chatbot.service import Chatbot
+
+_WAIT_STEP_SECONDS = 0.05
+_WAIT_STEP_LIMIT_SECONDS = 0.4
+
+
+class Outgoing(NamedTuple):
+    """A message the app user sends."""
+
+    text: str
+    language: str
+    consent: bool | None
+    mark: SendMark
+
+    @property
+    def body(self) -> str:  # as Zammad gets it
+        return escape_user_text(self.text)
+
+    @property
+    def article(self) -> dict[str, Any]:
+        return new_article(self.body, "Customer", USER_ARTICLE_SUBJECT, kind="web")
+
+    def stored(self, article_id: Any, created_at: Any) -> dict[str, Any]:
+        """The message as stored with the chat, from Zammad's answer to sending it."""
+        return {
+            "id": int(article_id),
+            "content": sanitize_html(self.body),
+            "role": "user",
+            "automatic_answer": False,
+            "created_at": created_at if isinstance(created_at, str) else "",
+        }
+
+
+def message_view(message: StoredMessage) -> MessageView:
+    return {
+        "id": int(message.id),
+        "content": message.content,
+        "user_is_author": message.role == "user",
+        "automatic_answer": bool(message.automatic_answer),
+        "role": message.role,
+        "created_at": message.created_at,
+    }
+
+
+def waiting(give_up_at: float) -> Iterator[None]:
+    """Sleep, longer each time (many waiters must not slow the request they wait for),
+    until `give_up_at` (monotonic): a waiter looks again after each step."""
+    step = _WAIT_STEP_SECONDS
+    while time.monotonic() < give_up_at:
+        time.sleep(step)
+        step = min(step * 2, _WAIT_STEP_LIMIT_SECONDS)
+        yield
+
+
+class ChatContext:
+    def __init__(
+        self, settings: Settings, connections: ZammadConnections, clock: Callable[[], float], store: Chats
+    ):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.chatbot: Chatbot | None = None  # set by Services when the chatbot is wired in
+        self._connections = connections
+
+    def zammad(self, region: RegionRecord) -> ZammadClient:
+        connection = self._connections.get(region.zammad_url, region.zammad_access_token)
+        return ZammadClient(connection, self.settings.zammad_timeout_seconds)
+
+    def lease_seconds(self) -> float:
+        """How long a request may hold a claim or a send: its Zammad budget and a margin."""
+        return self.settings.zammad_timeout_seconds + 5
+
+    def usable(self, chat: UserChatRecord | None) -> TypeGuard[UserChatRecord]:
+        """An open chat that has not expired."""
+        return (
+            chat is not None
+            and chat.state == ChatState.OPEN
+            and chat.last_activity + self.store.retention_seconds > self.clock()
+        )
+
+    # --- Zammad's articles ------------------------------------------------------------
+    def articles(self, zammad: ZammadClient, chat: UserChatRecord, ticket_id: int | None = None) -> list[Any]:
+        try:
+            articles = zammad.articles(ticket_id or int(chat.ticket_id))
+        except TicketGone:  # Zammad deleted the ticket: the chat has expired
+            self.store.forget(chat)
+            raise NotFound("Chat not found.") from None
+        if not isinstance(articles, list):
+            raise BadGateway()
+        return articles
+
+    @staticmethod
+    def messages(articles: list[Any]) -> list[StoredMessage]:
+        try:
+            return [StoredMessage(**message) for message in map(article_message, articles) if message]
+        except MalformedArticle:
+            raise BadGateway() from None
+
+    def messages_from_zammad(
+        self, zammad: ZammadClient, chat: UserChatRecord, ticket_id: int | None = None
+    ) -> list[StoredMessage]:
+        return self.messages(self.articles(zammad, chat, ticket_id))
+
+    # --- the chatbot's job for a message (chalicelib/chatbot) ---------------------------
+    def bot_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> dict[str, Any] | None:
+        return self.chatbot.message_job(region, chat, article_id) if self.chatbot is not None else None
+
+    def enqueue(self, chat: UserChatRecord, job: dict[str, Any] | None) -> None:
+        if job is not None and self.chatbot is not None:
+            self.chatbot.enqueue(chat, job)
+
+    def automatic_answers(self, region: RegionRecord) -> bool:
+        return self.chatbot is not None and self.chatbot.enabled(region)
+
+    # --- the answer -------------------------------------------------------------------
+    def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
+        # By article id (webhook deliveries may arrive out of order), each id once (a
+        # delivery of the user's own article may race the request that sent it).
+        unique = {int(message.id): message for message in reversed(chat.messages or [])}
+        return {
+            "messages": [message_view(unique[article_id]) for article_id in sorted(unique)],
+            "evaluation_consent": bool(chat.evaluation_consent),
+            "chatbot_typing": self.chatbot is not None and self.chatbot.typing(chat),
+            "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),
+        }
+
+
+def typing_job(job: dict[str, Any] | None) -> str | None:
+    """The job's id when it will answer: the chat carries it (the typing indicator)."""
+    return job["id"] if job is not None and job["answer"] else None
