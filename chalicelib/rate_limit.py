@@ -8,7 +8,7 @@ limit. So a device polling every 15 s costs no DynamoDB write at all, a client n
 limit is checked against the shared count on every request, and one instance alone
 refuses exactly at the limit. Across instances, each may let through fewer than BATCH
 requests the others have not seen: a client is refused after at most
-limit + (BATCH - 1) x (instances - 1) requests in a window (README, "Rate limit").
+limit + (BATCH - 1) x (instances - 1) requests in a window (docs/behaviour.md, "Rate limit").
 
 A client is its IPv4 address, or its IPv6 /64 network: one subscriber commonly holds a whole
 /64 and could otherwise take a fresh bucket per address. Once a client is over the limit,

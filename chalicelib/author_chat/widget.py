@@ -3,7 +3,7 @@ no build step, served by the API itself at /api/v3/author-chat/widget/<file> (th
 index.html, whose relative links then work under any stage path). The files are read
 on the first request that asks for them, never at import: a cold start pays nothing.
 
-Two ways to embed it (README, "The author chat widget"): a `<script>` tag in the CMS's page
+Two ways to embed it (docs/widget.md, "Embedding it in the CMS"): a `<script>` tag in the CMS's page
 with a token provider the page supplies, or an `<iframe>` of `.../widget/index.html`
 that asks its parent for a token by postMessage.
 """

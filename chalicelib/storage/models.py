@@ -189,7 +189,7 @@ class WebhookDeliveryRecord(Model):
 class AuthorMessageRecord(Model):
     """A message of the author chat. All messages share one partition (one room), sorted by
     `message_id`, which starts with the send time: the history is one key-range query that
-    reads only the window, newest first. See README, "Author chat at scale"."""
+    reads only the window, newest first. See docs/behaviour.md, "Author chat"."""
 
     base_table_name = "author-messages"
 

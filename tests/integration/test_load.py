@@ -1,5 +1,5 @@
 """`make load` keeps working: a small run of the same program (the full one, 1,000 devices
-for a minute, is `make load`; its figures are in README)."""
+for a minute, is `make load`; its figures are in docs/load-and-cost.md)."""
 
 import re
 

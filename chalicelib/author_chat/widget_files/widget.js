@@ -1,6 +1,6 @@
 /* The Integreat author chat widget: no framework, no build step, text always as text.
  *
- * Embedding (README, "The author chat widget"):
+ * Embedding (docs/widget.md, "Embedding it in the CMS"):
  *   <div id="author-chat"></div>
  *   <script src="https://<api>/api/v3/author-chat/widget/widget.js" data-target="#author-chat"
  *           data-token-provider="integreatAuthorToken" defer></script>
