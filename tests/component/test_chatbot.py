@@ -163,6 +163,10 @@ def test_a_job_delivered_twice_answers_once(world, zammad):
 
 
 def test_two_copies_of_a_job_at_once_answer_once(world, zammad, bot):
+    if not isinstance(world.queue, MemoryJobQueue):
+        # moto's conditional update is not atomic between threads (two leases in one of a few
+        # runs); the lease itself is tested concurrently on DynamoDB Local (tests/contract).
+        pytest.skip("moto in process does not serialise concurrent conditional writes")
     bot.delay = 0.3
     world.send("Hallo")
     [job] = world.jobs()

@@ -124,6 +124,25 @@ def test_regions_are_found_by_slug_and_by_webhook_token(stores):
     assert table.find("berlin") is None  # not recreated by the update
 
 
+@pytest.mark.parametrize("stores", ["memory", "dynamodb-local"], indirect=True)
+def test_copies_of_a_chatbot_job_that_begin_at_once_get_one_lease(stores):
+    # Not on moto: its conditional update is not atomic between threads (seen as two leases
+    # in one of a few runs); the conditional write itself is one DynamoDB call.
+    now, start = 1_800_000_000.0, threading.Barrier(8)
+    leases = []
+
+    def begin():
+        start.wait()
+        leases.append(stores.chatbot_jobs.begin("job-at-once", now, now + 60, LATER))
+
+    copies = [threading.Thread(target=begin) for _ in range(8)]
+    for copy in copies:
+        copy.start()
+    for copy in copies:
+        copy.join()
+    assert sorted(leases, key=repr) == [(False, None)] + [None] * 7
+
+
 def test_a_chatbot_job_is_taken_once_and_resumed_where_it_stopped(stores):
     ledger, now = stores.chatbot_jobs, 1_800_000_000.0
     assert ledger.begin("job-1", now, now + 60, LATER) == (False, None)
