@@ -1,4 +1,4 @@
-"""A clock for the business time of `ChatApi(clock=...)`: tests move it, nobody sleeps."""
+"""A clock for the business time of `Services(settings, clock, ...)`: tests move it, nobody sleeps."""
 
 
 class Clock:

@@ -1,5 +1,5 @@
 """Time conversions used across the core. Business time is epoch seconds from an injected
-clock (`ChatApi(clock=...)`), so tests travel in time instead of sleeping."""
+clock (`Services(settings, clock, ...)`), so tests travel in time instead of sleeping."""
 
 from datetime import UTC, datetime
 
