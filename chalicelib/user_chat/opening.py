@@ -29,7 +29,9 @@ class Opening:
     def __init__(self, context: ChatContext):
         self._context = context
 
-    def claim(self, key: str, previous: UserChatRecord | None, region: RegionRecord, outgoing: Outgoing):
+    def claim(
+        self, key: str, previous: UserChatRecord | None, region: RegionRecord, outgoing: Outgoing
+    ) -> UserChatRecord | None:
         """This request's claim of a new chat in place of `previous`; None if another won."""
         context = self._context
         return context.store.claim(
