@@ -54,6 +54,15 @@ def test_anything_else_is_a_json_404(api, file):
     assert (response.status, response.body) == (404, {"error": "Not found."})
 
 
+def test_the_folder_serves_the_page_and_without_its_slash_sends_there(api):
+    # As the WSGI server routes it (the concrete path); plain chalice local: test_first_hour.
+    page = api.handle_path("GET", "/api/v3/author-chat/widget/")
+    assert page.status == 200 and page.body_bytes() == get(api, "index.html").body_bytes()
+    assert "frame-ancestors 'self' %s" % CMS in page.headers["Content-Security-Policy"]
+    bare = api.handle_path("GET", "/api/v3/author-chat/widget")
+    assert bare.status == 308 and bare.headers["Location"] == "widget/"
+
+
 def test_the_widget_adds_less_than_30_kb_gzip_and_nothing_to_a_cold_start():
     assert widget.gzipped_size() < 30 * 1024
     code = "import app; from chalicelib.author_chat import widget; print(len(widget._cache))"
