@@ -28,8 +28,16 @@ def purge_author_messages(services: Services) -> dict[str, Any]:
 def forget_expired_chats(services: Services) -> dict[str, Any]:
     inactive_since = services.clock() - services.user_chats.store.retention_seconds
     regions = [region.slug for region in services.regions.list()]
-    forgotten = sum(services.user_chats.store.forget_inactive(slug, inactive_since) for slug in regions)
-    return {"job": "forget-expired-chats", "regions": len(regions), "forgotten": forgotten}
+    forgotten = [
+        key for slug in regions for key in services.user_chats.store.forget_inactive(slug, inactive_since)
+    ]
+    files = sum(services.attachments.forget(key) for key in forgotten)  # files go with their chat
+    return {
+        "job": "forget-expired-chats",
+        "regions": len(regions),
+        "forgotten": len(forgotten),
+        "files": files,
+    }
 
 
 def sync_cms_regions(services: Services) -> dict[str, Any]:

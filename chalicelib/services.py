@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from chalicelib.attachments.bucket import FileBucket
+from chalicelib.attachments.service import Attachments
 from chalicelib.author_chat.service import AuthorChat
 from chalicelib.author_chat.store import (
     AuthorMessages,
@@ -101,6 +103,11 @@ class Services:
             clock,
         )
         self.user_chats.chatbot = self.chatbot
+        # Files, when a bucket is configured (ATTACHMENT_BUCKET); S3 is reached as Zammad
+        # is, by an adapter of its own, made on first use.
+        bucket = FileBucket(settings) if settings.attachment_bucket else None
+        self.attachments = Attachments(settings, clock, bucket)
+        self.user_chats.attachments = self.attachments
         self.webhook = ZammadWebhook(
             self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
         )

@@ -5,11 +5,11 @@
 
 `resources` is the template merged into Chalice's `sam.json` (`chalice package
 --merge-template`): the DynamoDB tables with their indexes and TTL, the chatbot's SQS queue
-with its dead-letter queue, and API Gateway responses that answer in our `{"error": ...}`
-shape. `policy` writes the least-privilege IAM policies: the API function's
+with its dead-letter queue, the files' S3 bucket, and API Gateway responses that answer
+in our `{"error": ...}` shape. `policy` writes the least-privilege IAM policies: the API function's
 (`policy-<stage>.json`), the scheduled jobs' (`policy-jobs-<stage>.json`) and the chatbot
 worker's (`policy-chatbot-<stage>.json`), named per function in `.chalice/config.json`,
-each with only the DynamoDB and SQS actions it calls, only on the project's resources.
+each with only the DynamoDB, SQS and S3 actions it calls, only on the project's resources.
 `prefix` prints a stage's CHAT_TABLE_PREFIX (the queue's name follows it).
 """
 
@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalicelib.attachments.bucket import CORS_RULES, FILES, UPLOADS, expiry_days
 from chalicelib.chatbot.queue import VISIBILITY_TIMEOUT_SECONDS
+from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS, RegionRecord
 from functions.manage import stage_environment
@@ -49,6 +51,15 @@ QUEUE_ACTIONS = {
         "sqs:GetQueueAttributes",
         "sqs:ReceiveMessage",
     ],
+}
+# The S3 actions on the files' bucket (docs/files.md): the API signs upload forms (a
+# presigned POST acts with its role: PutObject on uploads/), reads uploads, copies Zammad's
+# files into files/ and signs their downloads; the job that forgets chats deletes both.
+# ListBucket makes a missing key a 404 instead of a 403 (no object is listed by the API).
+BUCKET_ACTIONS = {
+    "api": {UPLOADS: ["s3:GetObject", "s3:PutObject"], FILES: ["s3:GetObject", "s3:PutObject"]},
+    "jobs": {UPLOADS: ["s3:DeleteObject"], FILES: ["s3:DeleteObject"]},
+    "chatbot": {},
 }
 JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats", "sync_cms_regions")  # app.py's schedules
 WORKER_FUNCTION = "chatbot_worker"  # app.py's on_sqs_message
@@ -137,6 +148,107 @@ def queue_resources(prefix: str) -> dict[str, Any]:
         },
         # Chalice's event source names the queue by ARN: make it after the queue exists.
         "ChatbotWorker": {"DependsOn": ["ChatbotQueue"]},
+    }
+
+
+def bucket_name_pattern(prefix: str) -> str:
+    """Bucket names are global: the template adds the account and region to this."""
+    return prefix.replace(".", "-").lower() + "files-"
+
+
+def files_resources(prefix: str, retention_days: int) -> dict[str, Any]:
+    """The user chat's files: one private, encrypted bucket whose lifecycle deletes uploads
+    after a day and Zammad's copies a day after the retention (the job deletes them with
+    their chat earlier); its name reaches the functions that use it."""
+    name = {"Fn::Sub": bucket_name_pattern(prefix) + "${AWS::AccountId}-${AWS::Region}"}
+    bucket_or_nothing = {"Fn::If": ["HasFiles", {"Ref": "FilesBucket"}, ""]}
+    environment = {"Properties": {"Environment": {"Variables": {"ATTACHMENT_BUCKET": bucket_or_nothing}}}}
+    rules = [
+        {"Id": prefix_.strip("/"), "Prefix": prefix_, "Status": "Enabled", "ExpirationInDays": days}
+        for prefix_, days in expiry_days(retention_days).items()
+    ]
+    return {
+        "Parameters": {
+            "FilesEnabled": {
+                "Type": "String",
+                "Default": "true",
+                "AllowedValues": ["true", "false"],
+                "Description": "Files in the user chat (an S3 bucket; docs/files.md)",
+            }
+        },
+        "Conditions": {"HasFiles": {"Fn::Equals": [{"Ref": "FilesEnabled"}, "true"]}},
+        "Resources": {
+            "FilesBucket": {
+                "Type": "AWS::S3::Bucket",
+                "Condition": "HasFiles",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {
+                    "BucketName": name,
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {
+                                "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                "BucketKeyEnabled": True,
+                            }
+                        ]
+                    },
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                    "LifecycleConfiguration": {
+                        "Rules": rules
+                        + [
+                            {
+                                "Id": "unfinished",
+                                "Status": "Enabled",
+                                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                            }
+                        ]
+                    },
+                    "CorsConfiguration": {
+                        "CorsRules": [
+                            {
+                                "AllowedMethods": rule["AllowedMethods"],
+                                "AllowedOrigins": rule["AllowedOrigins"],
+                                "AllowedHeaders": rule["AllowedHeaders"],
+                                "MaxAge": rule["MaxAgeSeconds"],
+                            }
+                            for rule in CORS_RULES
+                        ]
+                    },
+                },
+            },
+            "FilesBucketPolicy": {  # nothing in or out but over TLS
+                "Type": "AWS::S3::BucketPolicy",
+                "Condition": "HasFiles",
+                "Properties": {
+                    "Bucket": {"Ref": "FilesBucket"},
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "TlsOnly",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [
+                                    {"Fn::GetAtt": ["FilesBucket", "Arn"]},
+                                    {"Fn::Sub": "${FilesBucket.Arn}/*"},
+                                ],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    },
+                },
+            },
+            "APIHandler": environment,
+            "ForgetExpiredChats": environment,
+        },
     }
 
 
@@ -330,7 +442,7 @@ def edge_template() -> dict[str, Any]:
     return {"Parameters": parameters, "Conditions": conditions, "Resources": resources, "Outputs": outputs}
 
 
-def resources(prefix: str) -> dict[str, Any]:
+def resources(prefix: str, retention_days: int = 30) -> dict[str, Any]:
     template: dict[str, Any] = queue_resources(prefix)
     for model in ALL_MODELS:
         template[_logical_id(model)] = table_resource(model, prefix)
@@ -344,8 +456,24 @@ def resources(prefix: str) -> dict[str, Any]:
             properties["StatusCode"] = status
         name = "GatewayResponse" + "".join(part.capitalize() for part in response_type.split("_"))
         template[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
-    edge = edge_template()
-    return dict(edge, Resources=dict(template, **edge["Resources"]))
+    return _merged({"Resources": template}, edge_template(), files_resources(prefix, retention_days))
+
+
+def _merged(*templates: dict[str, Any]) -> dict[str, Any]:
+    """Templates merged key by key, as `chalice package --merge-template` merges ours into
+    its own (two parts may set variables of the same function)."""
+    merged: dict[str, Any] = {}
+    for template in templates:
+        _merge_into(merged, template)
+    return merged
+
+
+def _merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = value
 
 
 def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
@@ -377,6 +505,16 @@ def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
                 "Resource": "arn:aws:sqs:*:*:%s" % queue_name(prefix),
             }
         )
+    bucket = "arn:aws:s3:::%s*" % bucket_name_pattern(prefix)
+    for key_prefix, actions in BUCKET_ACTIONS[kind].items():
+        sid = "Files" + key_prefix.strip("/").capitalize()
+        statements.append(
+            {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": bucket + "/" + key_prefix + "*"}
+        )
+    if BUCKET_ACTIONS[kind]:
+        statements.append(
+            {"Sid": "FilesList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket}
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -397,7 +535,8 @@ def main() -> None:
     if args.what == "prefix":
         print(prefix)
     elif args.what == "resources":
-        json.dump(resources(prefix), sys.stdout, indent=2)
+        retention_days = load_settings(stage_environment(args.stage)).ticket_retention_days
+        json.dump(resources(prefix, retention_days), sys.stdout, indent=2)
         print()
     else:
         for kind in ACTIONS:

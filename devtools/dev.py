@@ -1,6 +1,6 @@
 """`make dev`: the whole system on this machine, with nothing installed by hand.
 
-Starts an embedded DynamoDB and SQS (moto in server mode), the Zammad emulator and the
+Starts an embedded DynamoDB, SQS and S3 (moto in server mode), the Zammad emulator and the
 chatbot emulator on 127.0.0.1, creates the tables and the chatbot's queue, writes a demo
 region that points at the emulators, serves the API with Chalice's local server on
 http://127.0.0.1:8000, runs the chatbot's worker (`python -m functions.worker`) beside it
@@ -21,6 +21,7 @@ import uuid
 
 from moto.server import ThreadedMotoServer
 
+from chalicelib.attachments.bucket import FileBucket
 from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
@@ -119,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
         {
             "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
             "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:%d" % dynamodb_port,
+            "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:%d" % dynamodb_port,
+            "ATTACHMENT_BUCKET": env.get("ATTACHMENT_BUCKET", "integreat-chat-files-dev"),
             "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
         }
     )
@@ -130,6 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         for line in create_tables(ALL_MODELS):
             print("table " + line)
         print(SqsJobQueue(settings).create())
+        print(FileBucket(settings).create())
         webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         Regions(time.time, DynamoRegionTable()).put(
             DEMO_REGION,
@@ -209,6 +213,11 @@ Try, the app user chat:
        write in /en/ instead of /de/ and agents get a translation note, you a translated reply)
   curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' \\
        %(zammad)s/_emulator/tickets/1/articles
+  files (docs/files.md): an upload form, the file straight to S3 (moto), then the message
+  curl -d filename=Brief.pdf -d content_type=application/pdf -d size=<bytes> \\
+       %(api)s/api/v3/%(region)s/de/chat/%(device)s/attachments/
+  curl <each upload.fields as -F name=value> -F file=@Brief.pdf <upload.url>
+  curl -F message="Was steht hier?" -F attachments=<id> %(api)s/api/v3/%(region)s/de/chat/%(device)s/
 the author chat widget, as two authors (open both, side by side):
   %(api)s/api/v3/author-chat/widget/index.html#token=%(alice)s
   %(api)s/api/v3/author-chat/widget/index.html#token=%(bob)s

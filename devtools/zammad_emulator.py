@@ -10,8 +10,9 @@ Zammad API (header `Authorization: Token token=<token>`; a wrong token gives 401
     GET    /api/v1/tickets/<id>
     PUT    /api/v1/tickets/<id>
     DELETE /api/v1/tickets/<id>            (200, empty text/html body)
-    POST   /api/v1/ticket_articles
+    POST   /api/v1/ticket_articles         (`attachments`: [{filename, data (base64), mime-type}])
     GET    /api/v1/ticket_articles/by_ticket/<id>
+    GET    /api/v1/ticket_attachment/<ticket>/<article>/<id>  (the file's bytes, as stored)
 
 Webhook: with a webhook URL set (`--webhook-url`, `configure_webhook`), every new article
 is posted there as Zammad's trigger webhook does: `{"ticket": {...}, "article": {...}}` with
@@ -19,7 +20,8 @@ is posted there as Zammad's trigger webhook does: `{"ticket": {...}, "article": 
 Like a trigger without conditions it also posts internal notes and the customer's articles.
 
 Controls for tests and people (no token; the server listens on loopback only):
-    POST   /_emulator/tickets/<id>/articles  {"body": "...", "internal": false}  an agent reply or note
+    POST   /_emulator/tickets/<id>/articles  {"body": "...", "internal": false, "attachments": [...]}
+                                         an agent reply or note, with files as the API takes them
     PUT    /_emulator/faults    {"status": 500, "delay": 0, "latency": 0, "count": null,
                                  "request": "POST /api/v1/tickets"}  faults on (request: optional)
     DELETE /_emulator/faults    switch them off
@@ -30,6 +32,8 @@ The same controls exist as methods (`add_article`, `set_fault`, `refuse_connecti
 """
 
 import argparse
+import base64
+import binascii
 import copy
 import hashlib
 import hmac
@@ -45,7 +49,7 @@ import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from devtools.loopback_server import LoopbackServer
@@ -67,6 +71,35 @@ def _now() -> str:
 
 def _error(message: str) -> dict[str, str]:
     return {"error": message, "error_human": message}
+
+
+class StoredFile(NamedTuple):
+    """A file of an article, and what Zammad answers for it (not JSON)."""
+
+    data: bytes
+    content_type: str
+
+
+class _Refused(ValueError):
+    """Zammad's 422 for an article it will not store."""
+
+
+def _stored_files(files: Any) -> list[tuple[str, str, bytes]]:
+    """(name, type, bytes) of an article's `attachments`, as Zammad checks them."""
+    if files in (None, []):
+        return []
+    if not isinstance(files, list):
+        raise _Refused("Invalid attachments")
+    found = []
+    for index, file in enumerate(files):
+        if not isinstance(file, dict) or not isinstance(file.get("filename"), str):
+            raise _Refused("Attachment with index '%d' needs a filename" % index)
+        try:
+            data = base64.b64decode(str(file.get("data", "")), validate=True)
+        except (binascii.Error, ValueError):
+            raise _Refused("Invalid base64 for attachment with index '%d'" % index) from None
+        found.append((file["filename"], str(file.get("mime-type") or "application/octet-stream"), data))
+    return found
 
 
 _SENDERS = {"Agent": 1, "Customer": 2, "System": 3}
@@ -97,6 +130,8 @@ class ZammadEmulator(LoopbackServer):
         self._group_ids = {name: index + 1 for index, name in enumerate(groups)}
         self.tickets: dict[int, dict[str, Any]] = {}
         self.articles: dict[int, dict[str, Any]] = {}
+        self.files: dict[int, StoredFile] = {}  # by attachment id
+        self._next_file = 1
         self.requests: list[tuple[str, str]] = []
         self._next_ticket = 1
         self._next_article = 1
@@ -162,8 +197,10 @@ class ZammadEmulator(LoopbackServer):
         content_type: str = "text/html",
         subject: str = "",
         article_type: str = "note",
+        attachments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Add an article as an agent would in Zammad's UI (a reply, or an internal note)."""
+        """Add an article as an agent would in Zammad's UI (a reply, or an internal note),
+        with files as the API takes them ({filename, data (base64), mime-type})."""
         with self._lock:
             if ticket_id not in self.tickets:
                 raise KeyError(ticket_id)
@@ -177,6 +214,7 @@ class ZammadEmulator(LoopbackServer):
                     "subject": subject,
                     "content_type": content_type,
                     "type": article_type,
+                    "attachments": attachments or [],
                 },
                 author,
             )
@@ -250,6 +288,7 @@ class ZammadEmulator(LoopbackServer):
     def _create_article(
         self, ticket_id: int, fields: dict[str, Any], author: dict[str, Any]
     ) -> dict[str, Any]:
+        files = _stored_files(fields.get("attachments"))  # before anything is stored
         article_id = self._next_article
         self._next_article += 1
         sender = fields.get("sender") or "Customer"
@@ -278,7 +317,7 @@ class ZammadEmulator(LoopbackServer):
             "origin_by_id": None,
             "created_at": stamp,
             "updated_at": stamp,
-            "attachments": [],
+            "attachments": [self._store_file(name, kind, data) for name, kind, data in files],
             "type": article_type,
             "sender": sender,
             "created_by": author["login"],
@@ -292,6 +331,27 @@ class ZammadEmulator(LoopbackServer):
         ticket["updated_at"] = stamp
         self._queue_delivery(ticket, article)
         return copy.deepcopy(article)
+
+    def _store_file(self, name: str, content_type: str, data: bytes) -> dict[str, Any]:
+        """Keep a file; its entry in the article, in Zammad's shape (a size as text)."""
+        file_id = self._next_file
+        self._next_file += 1
+        self.files[file_id] = StoredFile(data, content_type)
+        return {
+            "id": file_id,
+            "store_file_id": 1000 + file_id,
+            "filename": name,
+            "size": str(len(data)),
+            "preferences": {"Content-Type": content_type, "Mime-Type": content_type},
+        }
+
+    def _file(self, ticket_id: int, article_id: int, file_id: int) -> tuple[int, Any]:
+        article = self.articles.get(article_id)
+        if ticket_id not in self.tickets or article is None or article["ticket_id"] != ticket_id:
+            return 404, _error("Couldn't find Ticket::Article with 'id'=%d" % article_id)
+        if file_id not in {entry["id"] for entry in article["attachments"]}:
+            return 404, _error("No such file")
+        return 200, self.files[file_id]
 
     def _ticket_view(self, ticket: dict[str, Any], with_ids: bool) -> dict[str, Any]:
         view = copy.deepcopy(ticket)
@@ -317,7 +377,13 @@ class ZammadEmulator(LoopbackServer):
                     return 422, _error("Need ticket_id!")
                 if ticket_id not in self.tickets:
                     return 404, _error("Couldn't find Ticket with 'id'=%s" % ticket_id)
-                return 201, self._create_article(ticket_id, body, self._me)
+                try:
+                    return 201, self._create_article(ticket_id, body, self._me)
+                except _Refused as refused:
+                    return 422, _error(str(refused))
+            found = re.fullmatch(r"/api/v1/ticket_attachment/(\d+)/(\d+)/(\d+)", path)
+            if found and method == "GET":
+                return self._file(*(int(part) for part in found.groups()))
             found = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)
             if found and method == "GET":
                 ticket = self.tickets.get(int(found.group(1)))
@@ -399,6 +465,11 @@ class ZammadEmulator(LoopbackServer):
                 "owner",
             ):
                 ticket[key] = value
+        if article is not None:
+            try:
+                _stored_files(article.get("attachments"))
+            except _Refused as refused:
+                return 422, _error(str(refused))
         self.tickets[ticket_id] = ticket
         if article is not None:
             self._create_article(ticket_id, article, self._me)
@@ -438,7 +509,10 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, status: int, body: Any, content_type: str = "application/json; charset=utf-8") -> None:
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
+        if isinstance(body, StoredFile):  # a file is its bytes, with its own type
+            data, content_type = body.data, body.content_type
+        else:
+            data = b"" if body is None else json.dumps(body).encode("utf-8")
         if body is None:
             content_type = "text/html"
         try:
@@ -499,9 +573,12 @@ class _Handler(BaseHTTPRequestHandler):
                     str(body.get("body", "")),
                     bool(body.get("internal", False)),
                     content_type=body.get("content_type", "text/html"),
+                    attachments=body.get("attachments"),
                 )
             except KeyError:
                 return self._send(404, _error("No such ticket"))
+            except _Refused as refused:
+                return self._send(422, _error(str(refused)))
             return self._send(201, article)
         if path == "/_emulator/faults" and self.command == "PUT":
             emulator.set_fault(

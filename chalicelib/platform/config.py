@@ -40,6 +40,13 @@ class Settings(NamedTuple):
     # Web origins (the CMS) whose pages may call the author and admin API and frame the
     # author chat widget; never "*": these calls carry a bearer token.
     author_chat_origins: tuple[str, ...] = ()
+    # Files in the user chat (docs/files.md); None: no files.
+    attachment_bucket: str | None = None
+    s3_endpoint: str | None = None  # None: AWS
+    attachment_max_bytes: int = 10_000_000
+    attachment_max_files: int = 3
+    attachment_upload_seconds: int = 3600  # how long an upload form may be used
+    attachment_link_seconds: int = 3600  # a download link lasts one to two of these
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -136,6 +143,18 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return origins
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")  # S3's bucket naming rules
+
+
+def _bucket(env: Mapping[str, str], name: str) -> str | None:
+    bucket = _text(env, name)
+    if bucket is not None and not _BUCKET.match(bucket):
+        raise ConfigError(
+            "%s must be an S3 bucket name (3-63 of a-z, 0-9, '.', '-'), got %r" % (name, bucket)
+        )
+    return bucket
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
@@ -169,4 +188,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         sqs_endpoint=_url(env, "AWS_ENDPOINT_URL_SQS"),
         cms_url=_url(env, "CMS_URL"),
         author_chat_origins=_origins(env, "AUTHOR_CHAT_ORIGINS"),
+        attachment_bucket=_bucket(env, "ATTACHMENT_BUCKET"),
+        s3_endpoint=_url(env, "AWS_ENDPOINT_URL_S3"),
+        attachment_max_bytes=_whole_number(env, "ATTACHMENT_MAX_BYTES", 10_000_000, 1),
+        attachment_max_files=_whole_number(env, "ATTACHMENT_MAX_FILES", 3, 1),
+        attachment_upload_seconds=_whole_number(env, "ATTACHMENT_UPLOAD_SECONDS", 3600, 60),
+        attachment_link_seconds=_whole_number(env, "ATTACHMENT_LINK_SECONDS", 3600, 60),
     )

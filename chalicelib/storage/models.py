@@ -90,6 +90,15 @@ class RegionRecord(Model):
     webhook_token_index = WebhookTokenIndex()
 
 
+class StoredAttachment(MapAttribute):
+    """A file of a message, as Zammad lists it on the article (docs/files.md)."""
+
+    id = NumberAttribute()  # Zammad's attachment id
+    name = UnicodeAttribute()
+    type = UnicodeAttribute()
+    size = NumberAttribute()
+
+
 class StoredMessage(MapAttribute):
     """One message of a user chat as the app shows it (a Zammad article, mapped)."""
 
@@ -98,6 +107,7 @@ class StoredMessage(MapAttribute):
     role = UnicodeAttribute()  # "user" or "agent"
     automatic_answer = BooleanAttribute(default=False)
     created_at = UnicodeAttribute()
+    attachments = ListAttribute(of=StoredAttachment, null=True)  # absent: none
 
 
 class UserChatRecord(Model):

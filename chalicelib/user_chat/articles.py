@@ -96,6 +96,35 @@ def _text(article: dict[str, Any], field: str) -> str:
     return value
 
 
+def article_files(article: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of an article as Zammad lists them (its `size` is text), leaving out the
+    inline images of an HTML mail: those belong to the body, which shows no images."""
+    files = article.get("attachments") or []
+    if not isinstance(files, list):
+        raise MalformedArticle("attachments must be a list")
+    found = []
+    for file in files:
+        if not isinstance(file, dict):
+            raise MalformedArticle("an attachment must be an object")
+        preferences = file.get("preferences")
+        preferences = preferences if isinstance(preferences, dict) else {}
+        if str(preferences.get("Content-Disposition", "")).lower() == "inline":
+            continue
+        file_id, size = file.get("id"), str(file.get("size", "0"))
+        if not isinstance(file_id, int) or isinstance(file_id, bool) or not size.isdigit():
+            raise MalformedArticle("an attachment needs an id and a size")
+        content_type = preferences.get("Content-Type") or preferences.get("Mime-Type") or ""
+        found.append(
+            {
+                "id": file_id,
+                "name": replace_lone_surrogates(_text(file, "filename")),
+                "type": replace_lone_surrogates(str(content_type).split(";")[0].strip().lower()),
+                "size": int(size),
+            }
+        )
+    return found
+
+
 def article_message(article: Any) -> dict[str, Any] | None:
     """A Zammad article as the app's message, or None for an internal one.
     `MalformedArticle` for anything that is not shaped like Zammad's article."""
@@ -111,10 +140,14 @@ def article_message(article: Any) -> dict[str, Any] | None:
     sender = article.get("sender")
     if isinstance(sender, dict):  # some webhook payload templates expand the sender object
         sender = sender.get("name")
-    return {
+    message = {
         "id": article_id,
         "content": sanitize_html(body if is_html else escape_user_text(replace_lone_surrogates(body))),
         "role": "user" if sender == "Customer" else "agent",
         "automatic_answer": _text(article, "subject") == AUTOMATIC_ANSWER_SUBJECT,
         "created_at": replace_lone_surrogates(_text(article, "created_at")),
     }
+    files = article_files(article)
+    if files:  # absent otherwise: a chat without files is stored and answered as before
+        message["attachments"] = files
+    return message

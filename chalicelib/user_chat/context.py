@@ -11,6 +11,7 @@ from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecor
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
     MalformedArticle,
+    article_files,
     article_message,
     escape_user_text,
     new_article,
@@ -24,6 +25,7 @@ from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnecti
 from chalicelib.web.errors import BadGateway, NotFound
 
 if TYPE_CHECKING:  # the chatbot imports the user chat; Services wires them together
+    from chalicelib.attachments.service import Attachments
     from chalicelib.chatbot.service import Chatbot
 
 _WAIT_STEP_SECONDS = 0.05
@@ -31,30 +33,43 @@ _WAIT_STEP_LIMIT_SECONDS = 0.4
 
 
 class Outgoing(NamedTuple):
-    """A message the app user sends."""
+    """A message the app user sends; `files` as Zammad's article takes them."""
 
     text: str
     language: str
     consent: bool | None
     mark: SendMark
+    files: tuple[dict[str, Any], ...] = ()
 
     @property
-    def body(self) -> str:  # as Zammad gets it
-        return escape_user_text(self.text)
+    def body(self) -> str:  # as Zammad gets it; a message of files alone names them
+        return escape_user_text(self.text.strip() or ", ".join(file["filename"] for file in self.files))
 
     @property
     def article(self) -> dict[str, Any]:
-        return new_article(self.body, "Customer", USER_ARTICLE_SUBJECT, kind="web")
+        article = new_article(self.body, "Customer", USER_ARTICLE_SUBJECT, kind="web")
+        if self.files:
+            article["attachments"] = list(self.files)
+        return article
 
-    def stored(self, article_id: Any, created_at: Any) -> dict[str, Any]:
-        """The message as stored with the chat, from Zammad's answer to sending it."""
-        return {
+    def stored(self, article_id: Any, created_at: Any, answer: Any = None) -> dict[str, Any]:
+        """The message as stored with the chat, from Zammad's answer to sending it (the
+        article, which lists its files; a new ticket's answer does not)."""
+        message = {
             "id": int(article_id),
             "content": sanitize_html(self.body),
             "role": "user",
             "automatic_answer": False,
             "created_at": created_at if isinstance(created_at, str) else "",
         }
+        if self.files and isinstance(answer, dict):
+            try:
+                files = article_files(answer)
+            except MalformedArticle:
+                raise BadGateway() from None
+            if files:
+                message["attachments"] = files
+        return message
 
 
 def message_view(message: StoredMessage) -> MessageView:
@@ -86,6 +101,7 @@ class ChatContext:
         self.store = store
         self.clock = clock
         self.chatbot: Chatbot | None = None  # set by Services when the chatbot is wired in
+        self.attachments: Attachments | None = None  # set by Services: files (docs/files.md)
         self._connections = connections
 
     def zammad(self, region: RegionRecord) -> ZammadClient:
@@ -143,8 +159,17 @@ class ChatContext:
         # By article id (webhook deliveries may arrive out of order), each id once (a
         # delivery of the user's own article may race the request that sent it).
         unique = {int(message.id): message for message in reversed(chat.messages or [])}
+        messages = [message_view(unique[article_id]) for article_id in sorted(unique)]
+        if self.attachments is not None and self.attachments.enabled:
+            device_id = chat.chat_key.partition("#")[2]
+            for view in messages:
+                files = unique[view["id"]].attachments
+                if files:
+                    view["attachments"] = self.attachments.views(
+                        region, device_id, chat.language, view["id"], files
+                    )
         return {
-            "messages": [message_view(unique[article_id]) for article_id in sorted(unique)],
+            "messages": messages,
             "evaluation_consent": bool(chat.evaluation_consent),
             "chatbot_typing": self.chatbot is not None and self.chatbot.typing(chat),
             "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),

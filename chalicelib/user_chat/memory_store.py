@@ -283,7 +283,7 @@ class MemoryChatStore:
             return False
 
     # --- forgetting ---------------------------------------------------------------------
-    def forget_inactive(self, region: str, inactive_since: float) -> int:
+    def forget_inactive(self, region: str, inactive_since: float) -> list[str]:
         with self._lock:
             gone = [
                 key
@@ -294,7 +294,7 @@ class MemoryChatStore:
             ]
             for key in gone:
                 del self._items[key]
-        return len(gone)
+        return gone
 
     def forget(self, chat: UserChatRecord) -> None:
         with self._lock:

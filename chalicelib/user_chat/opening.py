@@ -84,6 +84,10 @@ class Opening:
         except ChatGone:  # the claim outlived its lease and was taken over
             raise Busy() from None
         context.enqueue(claim, job)
+        if outgoing.files:  # a new ticket's answer lists no files: Zammad's article does
+            context.store.replace_messages(
+                claim, context.messages_from_zammad(zammad, claim), context.clock()
+            )
         return context.view(region, claim)  # open() refreshed it from DynamoDB's answer
 
     def wait_for_claim(self, key: str, give_up_at: float) -> UserChatRecord | None:

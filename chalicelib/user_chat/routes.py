@@ -4,10 +4,12 @@ Caller: the app (rate limited by the dispatcher, see routes.py)."""
 import hashlib
 import re
 
-from chalicelib.regions.rules import LANGUAGE_SLUG, listed
+from chalicelib.attachments.links import FileRef
+from chalicelib.attachments.rules import upload_ids
+from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
-from chalicelib.web.errors import BadRequest, NotFound
+from chalicelib.web.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from chalicelib.web.forms import form_fields
 from chalicelib.web.http import Request, Response
 
@@ -43,7 +45,9 @@ def _consent(value) -> bool | None:
     raise BadRequest("evaluation_consent must be true or false.")
 
 
-def _message(value) -> str:
+def _message(value, files: bool = False) -> str:
+    if files and value in (None, ""):  # files may come without words
+        return ""
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("A message is required.")
     if len(value) > MAX_MESSAGE_CHARACTERS:
@@ -92,7 +96,49 @@ def post_message(services: Services, request: Request, _app: None) -> Response:
     device_id = _device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     fields = form_fields(request)
-    text = _message(fields.get("message"))
+    ids = upload_ids(fields.get("attachments"), services.settings.attachment_max_files)
+    text = _message(fields.get("message"), files=bool(ids))
     consent = _consent(fields.get("evaluation_consent"))
     key = _idempotency_key(request.header("idempotency-key"))
-    return Response(200, services.user_chats.send(region, language, device_id, text, consent, key))
+    # Checked before anything is sent: a bad file fails the message, nothing half sent.
+    files = tuple(services.attachments.message_files(region, device_id, ids))
+    return Response(200, services.user_chats.send(region, language, device_id, text, consent, key, files))
+
+
+# --- files (docs/files.md) -----------------------------------------------------------
+def upload_form(services: Services, request: Request, _app: None) -> Response:
+    """An upload form for one file: the app posts the file to S3 with it, then names the
+    upload's id in its message's `attachments`."""
+    _language(request.path_params["language_or_device"])
+    device_id = _device_id(request.path_params["device_id"])
+    region = _region(services, request.path_params["region"])
+    if not chat_configured(region):
+        raise ServiceUnavailable("No chat server is configured for your region.")
+    return Response(201, services.attachments.upload_form(region, device_id, form_fields(request)))
+
+
+def download_file(services: Services, request: Request, _app: None) -> Response:
+    """A file of the chat, by its signed link: a redirect to a short-lived S3 download."""
+    _language(request.path_params["language_or_device"])
+    device_id = _device_id(request.path_params["device_id"])
+    region = _region(services, request.path_params["region"])
+    ref = FileRef(
+        region.slug,
+        device_id,
+        _number(request.path_params["article_id"]),
+        _number(request.path_params["attachment_id"]),
+    )
+    expires = request.query.get("expires", "")
+    signature = request.query.get("signature", "")
+    if not expires.isdigit() or len(expires) > 12 or not isinstance(signature, str):
+        raise Forbidden("This link is not valid, or it has expired.")
+    services.attachments.check_link(region, ref, int(expires), signature)
+    found = services.user_chats.chat_file(region, device_id, ref.article_id, ref.attachment_id)
+    url = services.attachments.download_url(ref, found.ticket_id, found.file, found.fetch)
+    return Response(302, {"url": url}, {"Location": url, "Cache-Control": "no-store"})
+
+
+def _number(value: str) -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise NotFound("Attachment not found.")
+    return int(value)

@@ -62,7 +62,7 @@ class Sending:
         except BaseException:
             store.abandon_send(chat, mark)
             raise
-        message = outgoing.stored(article_id, article.get("created_at"))
+        message = outgoing.stored(article_id, article.get("created_at"), answer=article)
         chat.language = outgoing.language  # the job answers in the language just used
         job = context.bot_job(region, chat, article_id)
         try:

@@ -14,6 +14,7 @@ calls for, until one answers: a race with another request only means looking aga
 import random
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
@@ -63,6 +64,14 @@ class UserChats:
     def chatbot(self, chatbot) -> None:  # Services wires it in after both exist
         self._context.chatbot = chatbot
 
+    @property
+    def attachments(self):
+        return self._context.attachments
+
+    @attachments.setter
+    def attachments(self, attachments) -> None:  # the links of a message's files
+        self._context.attachments = attachments
+
     # --- is_chat_enabled --------------------------------------------------------------
     def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:
         """Drawn once per device (while the region's chat is configured), then sticky."""
@@ -104,12 +113,16 @@ class UserChats:
         text: str,
         consent: bool | None,
         idempotency_key: str | None = None,
+        files: tuple[dict[str, Any], ...] = (),
     ) -> ChatView:
+        """`files`: as Zammad's article takes them (chalicelib/attachments). A resend is
+        told by its text and its files' names and sizes (marks.py)."""
         _require_configured(region)
         context, opening = self._context, self.opening
         key = chat_key(region.slug, device_id)
         zammad = context.zammad(region)
-        outgoing = Outgoing(text, language, consent, SendMark.of(text, idempotency_key))
+        marked = text + "".join("\n%s %d" % (file["filename"], len(file["data"])) for file in files)
+        outgoing = Outgoing(text, language, consent, SendMark.of(marked, idempotency_key), files)
         # Requests waiting for another's send give up with it: the budget and a margin.
         give_up_at = time.monotonic() + context.settings.zammad_timeout_seconds + 0.5
         chat = self.store.get(key)
@@ -143,12 +156,45 @@ class UserChats:
             return opening.create_ticket(region, zammad, claim, device_id, outgoing)
         raise Busy()
 
+    # --- files (chalicelib/attachments) -----------------------------------------------
+    def chat_file(
+        self, region: RegionRecord, device_id: str, article_id: int, attachment_id: int
+    ) -> "ChatFile":
+        """A file of a visible article of the device's current chat; 404 for any other."""
+        _require_configured(region)
+        context = self._context
+        chat = self.store.get(chat_key(region.slug, device_id), consistent=False)
+        if not context.usable(chat):
+            raise NotFound("Chat not found.")
+        zammad = context.zammad(region)
+        messages = chat.messages if chat.messages_stored else context.messages_from_zammad(zammad, chat)
+        ticket_id = int(chat.ticket_id)
+        for message in messages or []:
+            for stored in (message.attachments or []) if int(message.id) == article_id else []:
+                file: dict[str, Any] = stored if isinstance(stored, dict) else stored.attribute_values
+                if int(file["id"]) == attachment_id:
+
+                    def fetch(max_bytes: int) -> bytes:
+                        try:
+                            return zammad.attachment(ticket_id, article_id, attachment_id, max_bytes)
+                        except TicketGone:
+                            raise NotFound("Attachment not found.") from None
+
+                    return ChatFile(ticket_id, dict(file), fetch)
+        raise NotFound("Attachment not found.")
+
     def _cache_seconds(self, region: RegionRecord, now: float) -> float:
         seen = region.webhook_seen_at
         cache_seconds = self._context.settings.message_cache_seconds
         if seen is not None and now - seen < WEBHOOK_TRUST_SECONDS:
             return max(cache_seconds, WEBHOOK_TRUST_SECONDS)
         return cache_seconds
+
+
+class ChatFile(NamedTuple):
+    ticket_id: int
+    file: dict[str, Any]  # id, name, type, size
+    fetch: Callable[[int], bytes]  # its bytes from Zammad, at most so many
 
 
 def _require_configured(region: RegionRecord) -> None:

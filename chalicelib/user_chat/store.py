@@ -179,7 +179,7 @@ class Chats(Protocol):
 
     def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool: ...
 
-    def forget_inactive(self, region: str, inactive_since: float) -> int: ...
+    def forget_inactive(self, region: str, inactive_since: float) -> list[str]: ...
 
     def forget(self, chat: UserChatRecord) -> None: ...
 
@@ -470,14 +470,16 @@ class ChatStore:
         raise Busy()
 
     # --- forgetting ---------------------------------------------------------------------
-    def forget_inactive(self, region: str, inactive_since: float) -> int:
+    def forget_inactive(self, region: str, inactive_since: float) -> list[str]:
         """Delete the region's chats with no activity since then (an index range query);
-        a chat that became active meanwhile is kept (conditional delete)."""
+        a chat that became active meanwhile is kept (conditional delete). The keys of the
+        chats deleted."""
         hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
-        return sum(
-            _delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
+        return [
+            hit.chat_key
             for hit in hits
-        )
+            if _delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
+        ]
 
     def forget(self, chat: UserChatRecord) -> None:
         _delete_if(chat, _same_chat(chat))

@@ -122,6 +122,22 @@ class ZammadClient:
     def articles(self, ticket_id: int) -> list[dict[str, Any]]:
         return self._call("GET", "/api/v1/ticket_articles/by_ticket/%d" % ticket_id, ticket_id=ticket_id)
 
+    def attachment(self, ticket_id: int, article_id: int, attachment_id: int, max_bytes: int) -> bytes:
+        """A file of an article, as Zammad stores it (not JSON); 502 beyond `max_bytes`."""
+        path = "/api/v1/ticket_attachment/%d/%d/%d" % (ticket_id, article_id, attachment_id)
+        response = self._send("GET", path, None, None, stream=True)
+        with response:
+            if response.status_code == 404:
+                raise TicketGone(ticket_id)
+            if not 200 <= response.status_code < 300:
+                _warn("zammad_error", "GET", path, status=response.status_code)
+                raise BadGateway()
+            data = response.raw.read(max_bytes + 1, decode_content=True)
+        if len(data) > max_bytes:
+            _warn("zammad_file_too_large", "GET", path)
+            raise BadGateway()
+        return data
+
     def search_tickets(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """Tickets matching Zammad's full-text search, expanded (`title`, attributes)."""
         found = self._call(
@@ -167,11 +183,11 @@ class ZammadClient:
             _warn("zammad_bad_body", method, path)
             raise BadGateway() from None
 
-    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None):
+    def _send(self, method: str, path: str, body: Any, params: dict[str, Any] | None, stream: bool = False):
         url = self._connection.base_url + path
         try:
             return self._connection.session.request(
-                method, url, json=body, params=params, timeout=self._timeouts()
+                method, url, json=body, params=params, timeout=self._timeouts(), stream=stream
             )
         except requests.ConnectTimeout:
             _warn("zammad_timeout", method, path)

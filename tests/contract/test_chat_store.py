@@ -154,8 +154,8 @@ def test_a_chat_outgrowing_the_item_stops_being_stored(chats):
 def test_inactive_chats_are_forgotten_by_region(chats):
     opened(chats)
     other = chats.claim(chat_key("berlin", "device-2"), None, "de", None, "t", NOW - 100, lease_seconds=1)
-    assert chats.forget_inactive("augsburg", NOW) == 0
-    assert chats.forget_inactive("augsburg", NOW + 1) == 1
+    assert chats.forget_inactive("augsburg", NOW) == []
+    assert chats.forget_inactive("augsburg", NOW + 1) == [KEY]
     assert chats.get(KEY) is None and chats.get(other.chat_key) is not None
 
 

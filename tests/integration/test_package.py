@@ -190,3 +190,28 @@ def test_cloudfront_and_nginx_send_the_same_paths_to_the_backend():
         by_nginx = any(r.search(path) for r in regexes) or any(path.startswith(p) for p in prefixes)
         by_cloudfront = any(fnmatch.fnmatchcase(path, p) for p in cloudformation.CHAT_PATH_PATTERNS)
         assert (by_nginx, by_cloudfront) == (to_backend, to_backend), path
+
+
+def test_the_files_bucket_is_private_encrypted_and_forgets(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    bucket = resources["FilesBucket"]["Properties"]
+    assert bucket["BucketName"] == {"Fn::Sub": "integreat-chat-files-${AWS::AccountId}-${AWS::Region}"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    days = {
+        rule.get("Prefix"): rule.get("ExpirationInDays") for rule in bucket["LifecycleConfiguration"]["Rules"]
+    }
+    assert days["uploads/"] == 1 and days["files/"] == 31  # the retention (30 days) and a day
+    tls = resources["FilesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for function in ("APIHandler", "ForgetExpiredChats"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert variables["ATTACHMENT_BUCKET"] == {"Fn::If": ["HasFiles", {"Ref": "FilesBucket"}, ""]}
+    api = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert "TRUSTED_IP_HEADER" in api  # the edge's variables are kept beside the bucket's
+    jobs_s3 = json.loads(cloudformation.policy_path("prod", "jobs").read_text())["Statement"]
+    assert {a for s in jobs_s3 if s["Sid"].startswith("Files") for a in s["Action"]} == {
+        "s3:DeleteObject",
+        "s3:ListBucket",
+    }

@@ -1,0 +1,174 @@
+"""The S3 bucket of the user chat's files (docs/files.md): uploads go into it straight from
+the app (a presigned POST), downloads come straight out of it (a presigned GET); this
+function only signs, checks and copies. Any S3 API works (`AWS_ENDPOINT_URL_S3`: moto's
+server in `make dev`).
+
+Keys: `uploads/<region>/<device digest>/<upload id>` for what the app uploaded (kept a
+day: the bucket's lifecycle rule), `files/<region>/<ticket id>/<article id>/<attachment
+id>` for copies of Zammad's files (deleted with their chat). No device id in any key.
+
+The botocore client is made on first use, as the queue's is: loading S3's service model
+costs a cold start tens of milliseconds, and most requests never touch a file.
+"""
+
+import threading
+from datetime import datetime
+from typing import Any, NamedTuple
+from urllib.parse import quote, unquote
+
+from chalicelib.platform.config import Settings
+from chalicelib.platform.metrics import instrument_botocore_client
+
+UPLOADS = "uploads/"
+FILES = "files/"
+UPLOAD_DAYS = 1  # an upload, used or not, is deleted after a day
+
+
+def expiry_days(retention_days: int) -> dict[str, int]:
+    """The bucket's lifecycle, by prefix: uploads go after a day; copies of Zammad's files
+    (deleted with their chat by the scheduled job) at the latest a day after the retention,
+    and are made again from Zammad when a link of a chat still open is followed."""
+    return {UPLOADS: UPLOAD_DAYS, FILES: retention_days + 1}
+
+
+# The web app (a browser) posts uploads from its own origin; the form is the credential.
+CORS_RULES = [
+    {
+        "AllowedMethods": ["POST", "GET"],
+        "AllowedOrigins": ["*"],
+        "AllowedHeaders": ["*"],
+        "MaxAgeSeconds": 3600,
+    }
+]
+
+
+class StoredFile(NamedTuple):
+    data: bytes
+    content_type: str
+    name: str
+    uploaded_at: datetime
+
+
+class FileBucket:
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self.name = settings.attachment_bucket
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _s3(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import botocore.session
+                from botocore.config import Config
+
+                endpoint = self._settings.s3_endpoint
+                client = botocore.session.get_session().create_client(
+                    "s3",
+                    region_name=self._settings.aws_region,
+                    endpoint_url=endpoint,
+                    config=Config(
+                        signature_version="s3v4",
+                        connect_timeout=1,
+                        read_timeout=10,
+                        retries={"max_attempts": 3, "mode": "standard"},
+                        # An endpoint of our own (moto, MinIO) has no bucket subdomains.
+                        s3={"addressing_style": "path" if endpoint else "auto"},
+                    ),
+                )
+                instrument_botocore_client(client, "s3")
+                self._client = client
+            return self._client
+
+    def create(self) -> str:
+        """Create the bucket with its lifecycle where the endpoint allows it (a local one;
+        in AWS the template makes it). Idempotent; returns a line for the report."""
+        client = self._s3()
+        try:
+            client.create_bucket(
+                Bucket=self.name, CreateBucketConfiguration={"LocationConstraint": self._settings.aws_region}
+            )
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        rules = [
+            {
+                "ID": prefix.strip("/"),
+                "Filter": {"Prefix": prefix},
+                "Status": "Enabled",
+                "Expiration": {"Days": days},
+            }
+            for prefix, days in expiry_days(self._settings.ticket_retention_days).items()
+        ]
+        client.put_bucket_lifecycle_configuration(Bucket=self.name, LifecycleConfiguration={"Rules": rules})
+        client.put_bucket_cors(Bucket=self.name, CORSConfiguration={"CORSRules": CORS_RULES})
+        return "bucket %s: ready (uploads kept 1 day)" % self.name
+
+    def upload_form(
+        self, key: str, content_type: str, name: str, max_bytes: int, seconds: int
+    ) -> dict[str, Any]:
+        """A presigned POST for exactly this key, type and name, at most `max_bytes`."""
+        fields = {"Content-Type": content_type, "x-amz-meta-name": quote(name, safe="")}
+        conditions: list[Any] = [{name_: value} for name_, value in fields.items()]
+        conditions.append(["content-length-range", 1, max_bytes])
+        return self._s3().generate_presigned_post(
+            Bucket=self.name, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=seconds
+        )
+
+    def read(self, key: str, max_bytes: int) -> StoredFile | None:
+        """The file (None: not there). Reads at most `max_bytes` + 1 bytes."""
+        client = self._s3()
+        try:
+            answer = client.get_object(Bucket=self.name, Key=key)
+        except client.exceptions.NoSuchKey:
+            return None
+        with answer["Body"] as body:
+            data = body.read(max_bytes + 1)
+        return StoredFile(
+            data,
+            answer.get("ContentType") or "",
+            unquote((answer.get("Metadata") or {}).get("name", "")),
+            answer["LastModified"],
+        )
+
+    def exists(self, key: str) -> bool:
+        client = self._s3()
+        try:
+            client.head_object(Bucket=self.name, Key=key)
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def put(self, key: str, data: bytes, content_type: str, name: str) -> None:
+        self._s3().put_object(
+            Bucket=self.name,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            Metadata={"name": quote(name, safe="")},
+        )
+
+    def download_url(self, key: str, name: str, content_type: str, seconds: int) -> str:
+        """A presigned GET that saves the file under its name."""
+        return self._s3().generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.name,
+                "Key": key,
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": "attachment; filename*=UTF-8''%s" % quote(name, safe=""),
+            },
+            ExpiresIn=seconds,
+        )
+
+    def delete_under(self, prefix: str) -> int:
+        """Delete every object under the prefix; how many there were."""
+        client = self._s3()
+        deleted = 0
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=self.name, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted

@@ -1,0 +1,151 @@
+"""Files in the user chat (docs/files.md): upload forms, the files a message carries, the
+links the app shows, and the copy behind each link.
+
+- **Up**: the app asks for an upload form (a presigned POST for one key, type, name and
+  size limit) and sends the file to S3 itself; the function never holds it. The message
+  that names the upload reads it once, checks its content, and hands it to Zammad inside
+  the article (one call, as without files).
+- **Down**: a message's files are listed from Zammad's article (webhook or API), each with
+  a signed, expiring link of that device's chat (links.py). Following it, the first time,
+  copies the file from Zammad into the bucket; every time, it answers with a redirect to a
+  presigned GET, so S3 serves the bytes, not the function (API Gateway and Lambda cap a
+  response at 6-10 MB; S3 does not).
+"""
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.attachments import rules
+from chalicelib.attachments.bucket import FILES, UPLOADS, FileBucket
+from chalicelib.attachments.links import FileRef, link_path, valid
+from chalicelib.platform.config import Settings
+from chalicelib.platform.times import iso_utc, utc_datetime
+from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat.views import AttachmentView
+from chalicelib.web.errors import BadRequest, Forbidden, ServiceUnavailable
+
+UPLOAD_KEPT_SECONDS = 86400  # the bucket's lifecycle rule deletes uploads after a day
+DOWNLOAD_SECONDS = 300  # the presigned GET a link redirects to
+AGENT_FILE_MAX_BYTES = 50_000_000  # what we copy of an agent's file (Zammad allows more)
+
+
+def device_digest(region: str, device_id: str) -> str:
+    """The device's part of a key: its chat, without its id (keys show in S3's logs)."""
+    return hashlib.sha256(("%s#%s" % (region, device_id)).encode("utf-8")).hexdigest()[:32]
+
+
+class Attachments:
+    def __init__(self, settings: Settings, clock: Callable[[], float], bucket: FileBucket | None):
+        self._settings = settings
+        self._clock = clock
+        self.bucket = bucket
+
+    @property
+    def enabled(self) -> bool:
+        return self.bucket is not None
+
+    def _bucket(self) -> FileBucket:
+        if self.bucket is None:
+            raise ServiceUnavailable("Files are not enabled for this chat.")
+        return self.bucket
+
+    # --- up ---------------------------------------------------------------------------
+    def upload_form(self, region: RegionRecord, device_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        bucket, settings = self._bucket(), self._settings
+        name = rules.file_name(fields.get("filename"))
+        content_type = rules.declared_type(fields.get("content_type"))
+        size = rules.declared_size(fields.get("size"), settings.attachment_max_bytes)
+        upload_id = secrets.token_urlsafe(16)
+        key = self._upload_key(region.slug, device_id, upload_id)
+        seconds = settings.attachment_upload_seconds
+        form = bucket.upload_form(key, content_type, name, settings.attachment_max_bytes, seconds)
+        return {
+            "id": upload_id,
+            "upload": {"url": form["url"], "fields": form["fields"]},
+            "filename": name,
+            "content_type": content_type,
+            "size": size,
+            "max_size": settings.attachment_max_bytes,
+            "expires_at": iso_utc(utc_datetime(self._clock() + seconds)),
+        }
+
+    def message_files(self, region: RegionRecord, device_id: str, ids: list[str]) -> list[dict[str, Any]]:
+        """The uploads a message names, checked, as Zammad's article takes them."""
+        if not ids:
+            return []
+        bucket, max_bytes = self._bucket(), self._settings.attachment_max_bytes
+        files = []
+        for upload_id in ids:
+            stored = bucket.read(self._upload_key(region.slug, device_id, upload_id), max_bytes)
+            if stored is None or stored.uploaded_at.timestamp() < self._clock() - UPLOAD_KEPT_SECONDS:
+                raise BadRequest("A file this message names was not uploaded to this chat, or has expired.")
+            declared = rules.declared_type(stored.content_type)
+            rules.check_content(stored.data, declared, max_bytes)
+            files.append(
+                {
+                    "filename": rules.file_name(stored.name),
+                    "data": base64.b64encode(stored.data).decode("ascii"),
+                    "mime-type": declared,
+                }
+            )
+        return files
+
+    def _upload_key(self, region: str, device_id: str, upload_id: str) -> str:
+        return "%s%s/%s/%s" % (UPLOADS, region, device_digest(region, device_id), upload_id)
+
+    # --- down -------------------------------------------------------------------------
+    def views(
+        self, region: RegionRecord, device_id: str, language: str, article_id: int, files: list[Any]
+    ) -> list[AttachmentView]:
+        """A message's files as the app lists them, each with its link."""
+        now, seconds = self._clock(), self._settings.attachment_link_seconds
+        views: list[AttachmentView] = []
+        for file in files:
+            file = file if isinstance(file, dict) else file.attribute_values
+            ref = FileRef(region.slug, device_id, article_id, int(file["id"]))
+            views.append(
+                {
+                    "id": int(file["id"]),
+                    "name": file["name"],
+                    "type": file["type"],
+                    "size": int(file["size"]),
+                    "url": link_path(language, ref, region.zammad_access_token, now, seconds),
+                }
+            )
+        return views
+
+    def check_link(self, region: RegionRecord, ref: FileRef, expires: int, signature: str) -> None:
+        if not valid(region.zammad_access_token or "", ref, expires, signature, self._clock()):
+            raise Forbidden("This link is not valid, or it has expired.")
+
+    def download_url(
+        self, ref: FileRef, ticket_id: int, file: dict[str, Any], fetch: Callable[[int], bytes]
+    ) -> str:
+        """A presigned GET of our copy of the file, made now from Zammad if there is none."""
+        bucket = self._bucket()
+        key = "%s%s/%s/%d/%d/%d" % (
+            FILES,
+            ref.region,
+            device_digest(ref.region, ref.device_id),
+            ticket_id,
+            ref.article_id,
+            ref.attachment_id,
+        )
+        content_type = file["type"] or "application/octet-stream"
+        if not bucket.exists(key):
+            bucket.put(key, fetch(AGENT_FILE_MAX_BYTES), content_type, file["name"])
+        return bucket.download_url(key, file["name"], content_type, DOWNLOAD_SECONDS)
+
+    # --- retention --------------------------------------------------------------------
+    def forget(self, chat_key: str) -> int:
+        """Delete every file of a device's chat in a region (its chat is gone)."""
+        if self.bucket is None:
+            return 0
+        region, _, device_id = chat_key.partition("#")
+        digest = device_digest(region, device_id)
+        return sum(
+            self.bucket.delete_under("%s%s/%s/" % (prefix, region, digest)) for prefix in (UPLOADS, FILES)
+        )

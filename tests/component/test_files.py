@@ -1,0 +1,376 @@
+"""Files in the user chat (docs/files.md), in process: ChatApi on moto (DynamoDB and S3),
+the Zammad emulator over loopback, the app's uploads posted to moto's S3 as the app posts
+them to the bucket. The HTTP end to end is tests/integration/test_files_http.py."""
+
+import json
+import time
+from base64 import b64decode
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+
+from chalicelib import jobs
+from chalicelib.api import ChatApi
+from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.tables import create_tables
+from chalicelib.web.http import Request
+from devtools.zammad_emulator import ZammadEmulator
+from tests.clock import Clock
+from tests.files import pdf, png, upload
+from tests.signing import hub_signature
+
+CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+FORM = CHAT + "/attachments"
+FILE = CHAT + "/attachments/{article_id}/{attachment_id}"
+BUCKET = "integreat-chat-files-test"
+HOUR = 3600
+
+
+@pytest.fixture
+def zammad():
+    with ZammadEmulator(token="t") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def world(zammad):
+    clock = Clock(now=time.time())  # S3 stamps uploads with the real time
+    env = {"ATTACHMENT_BUCKET": BUCKET, "ATTACHMENT_MAX_BYTES": "100000"}
+    with mock_aws():
+        boto3.client("s3", region_name="eu-central-1").create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        api = ChatApi(aws_services(load_settings(env), clock=clock))
+        create_tables(ALL_MODELS)
+        api.services.regions.put(
+            "augsburg",
+            {
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": "t",
+                "zammad_webhook_token": "hook-token-for-tests",
+                "zammad_webhook_secret": "hook-secret-for-the-tests",
+            },
+        )
+        yield api, clock
+
+
+def call(api, method, template, body=None, device="device-1", query=None, **params):
+    response = api.handle(
+        Request(
+            method,
+            template,
+            {"region": "augsburg", "language_or_device": "de", "device_id": device, **params},
+            query=query,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body).encode() if body is not None else b"",
+        )
+    )
+    return response
+
+
+def form(api, name="letter.png", content_type="image/png", size=71, device="device-1"):
+    response = call(api, "POST", FORM, {"filename": name, "content_type": content_type, "size": size}, device)
+    return response.status, response.body
+
+
+def uploaded(api, data, name, content_type, device="device-1"):
+    status, body = form(api, name, content_type, len(data), device)
+    assert status == 201, body
+    assert upload(body, data).status_code == 204
+    return body["id"]
+
+
+def send(api, text, ids, device="device-1"):
+    response = call(api, "POST", CHAT, {"message": text, "attachments": ids}, device)
+    return response.status, response.body
+
+
+def poll(api, device="device-1"):
+    response = call(api, "GET", CHAT, device=device)
+    return response.status, response.body
+
+
+def download(api, url, device=None):
+    """Follow a message's link as the app does (the path and its query)."""
+    path, _, query = url.partition("?")
+    parts = path.strip("/").split("/")  # api v3 region language chat device attachments article file
+    params = dict(pair.split("=") for pair in query.split("&"))
+    return call(
+        api,
+        "GET",
+        FILE,
+        device=device or parts[5],
+        query=params,
+        article_id=parts[7],
+        attachment_id=parts[8],
+    )
+
+
+def test_a_png_and_a_pdf_reach_zammad_as_one_article_with_both_files(world, zammad):
+    api, _clock = world
+    ids = [
+        uploaded(api, png(), "Brief.png", "image/png"),
+        uploaded(api, pdf(), "Bescheid.pdf", "application/pdf"),
+    ]
+    before = zammad.api_request_count()
+    status, chat = send(api, "Können Sie mir das erklären?", ids)
+    assert status == 200, chat
+    (article,) = zammad.state()["articles"].values()
+    files = {entry["filename"]: zammad.files[entry["id"]] for entry in article["attachments"]}
+    assert files["Brief.png"].data == png() and files["Brief.png"].content_type == "image/png"
+    assert files["Bescheid.pdf"].data == pdf() and files["Bescheid.pdf"].content_type == "application/pdf"
+    # users/me, the ticket with its article, and the article's file list (a new ticket's
+    # answer has none): the files cost no call of their own.
+    assert zammad.api_request_count() - before == 3
+    (message,) = chat["messages"]
+    assert [(f["name"], f["type"], f["size"]) for f in message["attachments"]] == [
+        ("Brief.png", "image/png", len(png())),
+        ("Bescheid.pdf", "application/pdf", len(pdf())),
+    ]
+
+
+def test_a_later_message_with_a_file_is_one_zammad_call(world, zammad):
+    api, _clock = world
+    send(api, "Hallo", [])
+    before = zammad.api_request_count()
+    status, chat = send(api, "", [uploaded(api, pdf(), "Antrag.pdf", "application/pdf")])
+    assert status == 200
+    assert zammad.api_request_count() - before == 1
+    last = chat["messages"][-1]
+    assert last["content"] == "Antrag.pdf"  # files alone: the article names them
+    assert last["attachments"][0]["name"] == "Antrag.pdf"
+
+
+def test_an_agents_pdf_is_downloadable_by_that_device_only_and_not_after_its_link_expires(world, zammad):
+    api, clock = world
+    send(api, "Hallo", [])
+    send(api, "Hallo", [], device="device-2")
+    ticket_id = next(iter(zammad.tickets))
+    zammad.add_article(
+        ticket_id,
+        "<p>Das Formular</p>",
+        attachments=[
+            {"filename": "Formular.pdf", "data": _b64(pdf("Formular")), "mime-type": "application/pdf"}
+        ],
+    )
+    clock.now += 61  # past the cache window: the poll reads the ticket
+    (file,) = poll(api)[1]["messages"][-1]["attachments"]
+    assert (file["name"], file["type"]) == ("Formular.pdf", "application/pdf")
+
+    response = download(api, file["url"])
+    assert response.status == 302
+    got = requests.get(response.headers["Location"], timeout=10)
+    assert got.status_code == 200 and got.content == pdf("Formular")
+    assert "Formular.pdf" in got.headers["Content-Disposition"]
+    before = zammad.api_request_count()
+    assert download(api, file["url"]).status == 302  # the copy is kept: Zammad is not asked again
+    assert zammad.api_request_count() == before
+
+    # Another device: the link is not its own (403); its own chat has no such file (404).
+    assert download(api, file["url"], device="device-2").status == 403
+    assert download(api, _resigned(api, file["url"], "device-2"), device="device-2").status == 404
+    # A link altered in any part is refused.
+    assert download(api, file["url"].replace("signature=", "signature=0")).status == 403
+    assert download(api, file["url"].replace("expires=", "expires=9")).status == 403
+    clock.now += 2 * HOUR + 1  # past its expiry (one to two hours)
+    assert download(api, file["url"]).status == 403
+    fresh = poll(api)[1]["messages"][-1]["attachments"][0]["url"]
+    assert fresh != file["url"] and download(api, fresh).status == 302
+
+
+def test_files_of_internal_notes_are_never_shown(world, zammad):
+    api, clock = world
+    send(api, "Hallo", [])
+    ticket_id = next(iter(zammad.tickets))
+    zammad.add_article(
+        ticket_id,
+        "intern",
+        internal=True,
+        attachments=[{"filename": "Akte.pdf", "data": _b64(pdf()), "mime-type": "application/pdf"}],
+    )
+    clock.now += 61
+    status, chat = poll(api)
+    assert status == 200 and all("attachments" not in m for m in chat["messages"])
+    internal_id = max(zammad.articles)
+    file_id = zammad.articles[internal_id]["attachments"][0]["id"]
+    url = _signed_url(api, "device-1", internal_id, file_id)
+    assert download(api, url).status == 404
+
+
+def test_a_webhook_delivery_brings_an_agents_file_without_a_zammad_call_per_poll(world, zammad):
+    api, _clock = world
+    send(api, "Hallo", [])
+    ticket_id = next(iter(zammad.tickets))
+    article = zammad.add_article(
+        ticket_id,
+        "Bitte ausfüllen",
+        attachments=[{"filename": "F.png", "data": _b64(png()), "mime-type": "image/png"}],
+    )
+    body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()
+    headers = {"Content-Type": "application/json", "X-Zammad-Delivery": "d-1"}
+    headers["X-Hub-Signature"] = hub_signature("hook-secret-for-the-tests", body)
+    response = api.handle(
+        Request(
+            "POST",
+            "/api/v3/webhook/zammad",
+            query={"token": "hook-token-for-tests"},
+            headers=headers,
+            body=body,
+        )
+    )
+    assert response.status == 200, response.body
+    before = zammad.api_request_count()
+    for _ in range(3):
+        assert poll(api)[1]["messages"][-1]["attachments"][0]["name"] == "F.png"
+    assert zammad.api_request_count() == before
+
+
+def test_a_device_with_no_chat_cannot_download(world, zammad):
+    api, _clock = world
+    assert download(api, _signed_url(api, "device-9", 1, 1)).status == 404
+
+
+def test_files_go_when_their_chat_goes(world, zammad):
+    api, clock = world
+    send(api, "Hallo", [uploaded(api, png(), "a.png", "image/png")])
+    zammad.add_article(
+        next(iter(zammad.tickets)),
+        "x",
+        attachments=[{"filename": "b.pdf", "data": _b64(pdf()), "mime-type": "application/pdf"}],
+    )
+    clock.now += 61
+    assert download(api, poll(api)[1]["messages"][-1]["attachments"][0]["url"]).status == 302
+    s3 = boto3.client("s3", region_name="eu-central-1")
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 2  # the upload and the copy
+    clock.now += 31 * 86400
+    report = jobs.forget_expired_chats(api.services)
+    assert report["forgotten"] == 1 and report["files"] == 2
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+# --- bad input: each a clear JSON 4xx, nothing stored --------------------------------
+@pytest.mark.parametrize(
+    "name, content_type, size, status, error",
+    [
+        ("../../etc/passwd", "image/png", 10, 400, "A file name must not contain a path."),
+        ("a\\b.png", "image/png", 10, 400, "A file name must not contain a path."),
+        ("bild\x00.png", "image/png", 10, 400, "A file name must not contain control characters."),
+        ("bild\u202e.png", "image/png", 10, 400, "A file name must not contain control characters."),
+        ("", "image/png", 10, 400, "A file name is required."),
+        ("x" * 201, "image/png", 10, 400, "A file name may have at most 200 characters."),
+        ("page.html", "text/html", 10, 415, "Files may be images (JPEG, PNG, GIF, WebP, HEIC) or PDF."),
+        ("empty.png", "image/png", 0, 400, "The file is empty."),
+        ("big.png", "image/png", 100001, 413, "A file may be at most 0.1 MB."),
+        ("big.png", "image/png", "many", 400, "size must be the file's size in bytes."),
+    ],
+)
+def test_a_bad_upload_request_is_refused(world, name, content_type, size, status, error):
+    api, _clock = world
+    assert form(api, name, content_type, size) == (status, {"error": error})
+
+
+def test_without_a_bucket_files_are_switched_off(zammad):
+    with mock_aws():
+        api = ChatApi(aws_services(load_settings({}), clock=Clock(now=time.time())))
+        create_tables(ALL_MODELS)
+        api.services.regions.put(
+            "augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
+        )
+        assert form(api) == (503, {"error": "Files are not enabled for this chat."})
+        assert send(api, "Hallo", ["a" * 22])[0] == 503
+        assert zammad.tickets == {}
+
+
+@pytest.mark.parametrize(
+    "ids, error",
+    [
+        (["A" * 22], "A file this message names was not uploaded to this chat, or has expired."),
+        (["../x"], "Not an upload id: attachments must name files uploaded to this chat."),
+        (["a" * 22, "b" * 22, "c" * 22, "d" * 22], "A message may carry at most 3 files."),
+        (["a" * 22, "a" * 22], "A message names the same file twice."),
+        ("not a list", "Not an upload id: attachments must name files uploaded to this chat."),
+        ([7], "attachments must be a list of upload ids."),
+    ],
+)
+def test_a_message_naming_files_it_may_not_is_refused_and_nothing_is_sent(world, zammad, ids, error):
+    api, _clock = world
+    assert send(api, "Hallo", ids) == (400, {"error": error})
+    assert zammad.tickets == {} and poll(api)[0] == 404
+
+
+def test_another_devices_upload_cannot_be_named(world, zammad):
+    api, _clock = world
+    theirs = uploaded(api, png(), "a.png", "image/png", device="device-2")
+    assert send(api, "Hallo", [theirs])[0] == 400
+    assert zammad.tickets == {}
+
+
+@pytest.mark.parametrize(
+    "data, declared, status, error",
+    [
+        (pdf(), "image/png", 415, "A file's content does not match its type (image/png)."),
+        (
+            b"<script>alert(1)</script>",
+            "application/pdf",
+            415,
+            "A file's content does not match its type (application/pdf).",
+        ),
+        (b"", "image/png", 400, "The file is empty."),
+        (png() + b"\x00" * 100000, "image/png", 413, "A file may be at most 0.1 MB."),
+    ],
+)
+def test_an_upload_that_is_not_what_it_claims_is_refused_when_named(
+    world, zammad, data, declared, status, error
+):
+    """S3 enforces the form's size and type in AWS; moto does not, and neither would a
+    client that lies: the message checks the content itself."""
+    api, _clock = world
+    status_form, body = form(api, "f", declared, 10)
+    assert status_form == 201
+    assert upload(body, data).status_code == 204
+    assert send(api, "Hallo", [body["id"]]) == (status, {"error": error})
+    assert zammad.tickets == {}
+
+
+def test_an_upload_older_than_a_day_has_expired(world, zammad):
+    api, clock = world
+    upload_id = uploaded(api, png(), "a.png", "image/png")
+    clock.now += 86400 + 1
+    assert send(api, "Hallo", [upload_id])[0] == 400
+    assert zammad.tickets == {}
+
+
+def test_a_failed_zammad_call_keeps_the_upload_for_a_retry(world, zammad):
+    api, _clock = world
+    upload_id = uploaded(api, png(), "a.png", "image/png")
+    zammad.set_fault(500, count=1, request="POST /api/v1/tickets")
+    assert send(api, "Hallo", [upload_id])[0] == 502
+    status, chat = send(api, "Hallo", [upload_id])
+    assert status == 200 and chat["messages"][0]["attachments"][0]["name"] == "a.png"
+
+
+# --- helpers ---------------------------------------------------------------------------
+def _b64(data: bytes) -> str:
+    from base64 import b64encode
+
+    return b64encode(data).decode()
+
+
+def _signed_url(api, device, article_id, file_id):
+    from chalicelib.attachments.links import FileRef, link_path
+
+    ref = FileRef("augsburg", device, article_id, file_id)
+    return link_path("de", ref, "t", api.services.clock(), 3600)
+
+
+def _resigned(api, url, device):
+    parts = url.split("?")[0].strip("/").split("/")
+    return _signed_url(api, device, int(parts[7]), int(parts[8]))
+
+
+assert b64decode  # the emulator's files are compared as bytes
