@@ -8,6 +8,9 @@
 4. Items the author history query reads on DynamoDB Local with 10,000 expired messages.
 5. The chatbot: time from a message to its stored automatic answer through the queue and
    a worker, against the emulated service's delay; calls per answered message.
+6. Files: the function's time, peak memory and calls for an upload form, a message with
+   files and a download link (moto's S3 and the Zammad emulator in processes of their own,
+   so the peak is ours alone).
 """
 
 import json
@@ -367,6 +370,174 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
         return statistics.median(latencies), jobs
 
 
+def file_figures(size: int = 1_000_000):
+    """The API in this process (its allocations traced), moto's server (DynamoDB, S3) and the
+    Zammad emulator each in a process of their own. Rows of (label, ms, peak KB, calls)."""
+    import base64
+    import tracemalloc
+    from contextlib import ExitStack
+
+    from chalicelib.api import ChatApi
+    from chalicelib.attachments.bucket import FileBucket
+    from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+    from chalicelib.web.http import Request
+    from tests.files import png, upload
+    from tests.servers import free_port, wait_for_http
+
+    def serve(*args: str) -> str:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, *args, "--port", str(port)],
+            cwd=str(PROJECT),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(process.wait, timeout=10)
+        stack.callback(process.terminate)
+        url = "http://127.0.0.1:%d" % port
+        wait_for_http(url, process=process)
+        return url
+
+    data = png() + b"\0" * (size - len(png()))  # a PNG of `size` bytes
+    chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+    params = {"region": "bench", "language_or_device": "de", "device_id": "files-1"}
+    rows = []
+    with ExitStack() as stack:
+        moto = serve("-m", "moto.server", "--host", "127.0.0.1")
+        zammad = serve("-m", "devtools.zammad_emulator", "--token", "bench")
+        env = {
+            "AWS_ENDPOINT_URL_DYNAMODB": moto,
+            "AWS_ENDPOINT_URL_S3": moto,
+            "ATTACHMENT_BUCKET": "bench-files",
+            "ATTACHMENT_MAX_BYTES": str(size),
+            "SERVER_TIMING": "1",
+            "API_RATE_LIMIT_WINDOW": "1000000",
+            "MESSAGE_CACHE_SECONDS": "0",  # no webhook here: a poll reads the ticket's articles
+        }
+        settings = load_settings(env)
+        api = ChatApi(aws_services(settings))
+        create_tables(ALL_MODELS)
+        FileBucket(settings).create()
+        api.services.regions.put(
+            "bench", {"zammad_url": zammad, "zammad_access_token": "bench", "integreat_chat_enabled": True}
+        )
+
+        def measured(label, method, template, body=b"", query=None, **extra):
+            request = Request(
+                method,
+                template,
+                dict(params, **extra),
+                query=query,
+                headers={"Content-Type": "application/json"},
+                body=body,
+                source_ip="10.0.0.2",
+            )
+            tracemalloc.start()
+            started = time.perf_counter()
+            response = api.handle(request)
+            elapsed = time.perf_counter() - started
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            assert response.status in (200, 201, 302), (label, response.body)
+            rows.append((label, elapsed * 1000, peak / 1000, _calls(response.headers["Server-Timing"])))
+            return response.body
+
+        def uploaded(label):
+            form = json.dumps({"filename": "Brief.png", "content_type": "image/png", "size": size}).encode()
+            body = measured(label, "POST", chat + "/attachments", form)
+            assert upload(body, data).status_code == 204  # the app to S3: not through the function
+            return body["id"]
+
+        api.handle(
+            Request(
+                "POST", chat, params, headers={"Content-Type": "application/json"}, body=b'{"message": "x"}'
+            )
+        )
+        measured(
+            "upload form (warm)",
+            "POST",
+            chat + "/attachments",
+            json.dumps({"filename": "a.png", "content_type": "image/png", "size": size}).encode(),
+        )
+        one = uploaded("upload form (again)")
+        measured(
+            "later message, 1 file",
+            "POST",
+            chat,
+            json.dumps({"message": "Hier", "attachments": [one]}).encode(),
+        )
+        three = [uploaded("upload form") for _ in range(3)]
+        measured(
+            "later message, 3 files", "POST", chat, json.dumps({"message": "", "attachments": three}).encode()
+        )
+        first = dict(params, device_id="files-2")
+        new_upload = json.dumps({"filename": "b.png", "content_type": "image/png", "size": size}).encode()
+        form = api.handle(
+            Request(
+                "POST",
+                chat + "/attachments",
+                first,
+                headers={"Content-Type": "application/json"},
+                body=new_upload,
+            )
+        ).body
+        upload(form, data)
+        params.update(first)
+        measured(
+            "first message, 1 file",
+            "POST",
+            chat,
+            json.dumps({"message": "Hallo", "attachments": [form["id"]]}).encode(),
+        )
+        ticket = json.loads(urllib_get(zammad + "/_emulator/state"))["tickets"]
+        ticket_id = max(int(key) for key in ticket)
+        agent = {
+            "body": "Formular",
+            "attachments": [
+                {"filename": "F.png", "data": base64.b64encode(data).decode(), "mime-type": "image/png"}
+            ],
+        }
+        urllib_post(zammad + "/_emulator/tickets/%d/articles" % ticket_id, agent)
+        chat_view = measured("poll that reads the agent's file list", "GET", chat)
+        url = chat_view["messages"][-1]["attachments"][0]["url"]
+        path, _, query = url.partition("?")
+        parts = path.strip("/").split("/")
+        link = dict(pair.split("=") for pair in query.split("&"))
+        template = chat + "/attachments/{article_id}/{attachment_id}"
+        measured(
+            "download link, first (copies)",
+            "GET",
+            template,
+            query=link,
+            article_id=parts[7],
+            attachment_id=parts[8],
+        )
+        measured(
+            "download link, again", "GET", template, query=link, article_id=parts[7], attachment_id=parts[8]
+        )
+    return rows
+
+
+def urllib_get(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def urllib_post(url: str, body: dict) -> bytes:
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read()
+
+
 def main() -> None:
     bare, app = import_times()
     print("Import time (median of %d fresh processes)" % RUNS)
@@ -425,6 +596,17 @@ def main() -> None:
                 )
             )
     print("  (a job's Zammad calls: the answer and its sources note, plus the translation note)")
+    print()
+    size = 1_000_000
+    print("Files (1 MB PNGs; moto server and the Zammad emulator in processes of their own)")
+    print("  %-38s %7s %9s %5s %6s %4s" % ("request", "ms", "peak KB", "S3", "DynamoDB", "Zammad"))
+    for label, ms, peak, calls in file_figures(size):
+        print(
+            "  %-38s %7.1f %9.0f %5d %6d %4d"
+            % (label, ms, peak, calls.get("s3", 0), calls.get("ddb", 0), calls.get("zammad", 0))
+        )
+    print("  (an upload form holds no file: its peak is a few KB whatever the size; a message holds")
+    print("   each file with its base64 and the JSON to Zammad; a download is a redirect to S3)")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ class Attachments:
         return views
 
     def check_link(self, region: RegionRecord, ref: FileRef, expires: int, signature: str) -> None:
-        if not valid(region.zammad_access_token or "", ref, expires, signature, self._clock()):
+        token = region.zammad_access_token  # no token, no links (none was ever made)
+        if not token or not valid(token, ref, expires, signature, self._clock()):
             raise Forbidden("This link is not valid, or it has expired.")
 
     def download_url(

@@ -43,7 +43,8 @@ class Outgoing(NamedTuple):
 
     @property
     def body(self) -> str:  # as Zammad gets it; a message of files alone names them
-        return escape_user_text(self.text.strip() or ", ".join(file["filename"] for file in self.files))
+        text = self.text if self.text.strip() else ", ".join(file["filename"] for file in self.files)
+        return escape_user_text(text)
 
     @property
     def article(self) -> dict[str, Any]:

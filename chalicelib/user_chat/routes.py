@@ -46,8 +46,8 @@ def _consent(value) -> bool | None:
 
 
 def _message(value, files: bool = False) -> str:
-    if files and value in (None, ""):  # files may come without words
-        return ""
+    if files and (value is None or (isinstance(value, str) and not value.strip())):
+        return ""  # files may come without words
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("A message is required.")
     if len(value) > MAX_MESSAGE_CHARACTERS:

@@ -18,7 +18,6 @@ from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from chalicelib.web.http import Request
-from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.files import pdf, png, upload
 from tests.signing import hub_signature
@@ -28,12 +27,6 @@ FORM = CHAT + "/attachments"
 FILE = CHAT + "/attachments/{article_id}/{attachment_id}"
 BUCKET = "integreat-chat-files-test"
 HOUR = 3600
-
-
-@pytest.fixture
-def zammad():
-    with ZammadEmulator(token="t") as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -51,7 +44,7 @@ def world(zammad):
             {
                 "integreat_chat_enabled": True,
                 "zammad_url": zammad.url,
-                "zammad_access_token": "t",
+                "zammad_access_token": zammad.token,
                 "zammad_webhook_token": "hook-token-for-tests",
                 "zammad_webhook_secret": "hook-secret-for-the-tests",
             },
@@ -279,7 +272,8 @@ def test_without_a_bucket_files_are_switched_off(zammad):
         api = ChatApi(aws_services(load_settings({}), clock=Clock(now=time.time())))
         create_tables(ALL_MODELS)
         api.services.regions.put(
-            "augsburg", {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
+            "augsburg",
+            {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token},
         )
         assert form(api) == (503, {"error": "Files are not enabled for this chat."})
         assert send(api, "Hallo", ["a" * 22])[0] == 503
@@ -365,7 +359,8 @@ def _signed_url(api, device, article_id, file_id):
     from chalicelib.attachments.links import FileRef, link_path
 
     ref = FileRef("augsburg", device, article_id, file_id)
-    return link_path("de", ref, "t", api.services.clock(), 3600)
+    token = api.services.regions.find("augsburg").zammad_access_token
+    return link_path("de", ref, token, api.services.clock(), 3600)
 
 
 def _resigned(api, url, device):

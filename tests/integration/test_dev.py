@@ -8,10 +8,12 @@ import subprocess
 import sys
 import threading
 import time
+from base64 import b64encode
 
 import requests
 
 from tests.conftest import PROJECT, free_port, python_env
+from tests.files import pdf, png, upload
 
 
 def read_lines(stream, lines):
@@ -115,6 +117,35 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
         assert [m["automatic_answer"] for m in messages] == [False, True, False]
         assert [messages[0]["content"], messages[2]["content"]] == ["Hallo", "<p>Hallo vom Team</p>"]
         assert 'zammad;desc="0 calls"' in poll.headers["Server-Timing"]
+        # Files (docs/files.md): the upload form make dev prints, the file to moto's S3, the
+        # message naming it; an agent's PDF back through the webhook, downloaded from S3.
+        form_url = re.search(r"size=<bytes> \\\s+(\S+)", text).group(1)
+        form = requests.post(
+            form_url,
+            data={"filename": "Brief.png", "content_type": "image/png", "size": len(png())},
+            timeout=10,
+        ).json()
+        assert upload(form, png()).status_code == 204
+        with_file = requests.post(
+            chat, files={"message": (None, "Brief"), "attachments": (None, form["id"])}, timeout=30
+        )
+        assert with_file.json()["messages"][-1]["attachments"][0]["name"] == "Brief.png"
+        requests.post(
+            "%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
+            json={
+                "body": "Formular",
+                "attachments": [
+                    {"filename": "F.pdf", "data": b64encode(pdf()).decode(), "mime-type": "application/pdf"}
+                ],
+            },
+            timeout=30,
+        )
+        deadline = time.monotonic() + 10
+        while "F.pdf" not in requests.get(chat, timeout=30).text:
+            assert time.monotonic() < deadline, "no agent file"
+            time.sleep(0.2)
+        link = requests.get(chat, timeout=30).json()["messages"][-1]["attachments"][0]["url"]
+        assert requests.get("http://127.0.0.1:%d%s" % (port, link), timeout=30).content == pdf()
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

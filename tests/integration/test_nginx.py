@@ -136,6 +136,7 @@ def test_the_app_s_requests_reach_the_right_side(host):
     )
     hook = requests.post(front + "/api/v3/webhook/zammad/?token=nope-nope-nope-nope", json={}, timeout=10)
     assert hook.status_code == 401 and served_by(hook) == "chat"
+    # Its files (docs/files.md): the upload form and a file's link (503: no bucket here).
     author = requests.get(front + "/api/v3/author-chat/messages", timeout=10)
     assert author.status_code == 401 and served_by(author) == "chat"
     # Everything else is the CMS's: its regions (with is_chat_enabled), pages, the rest.
@@ -162,6 +163,30 @@ def raw_get(front: str, path: str, headers: dict, source: str = "127.0.0.1") -> 
         return response.status
     finally:
         connection.close()
+
+
+def test_the_files_of_a_chat_reach_the_backend(host):
+    """The upload form and a file's link (docs/files.md), from a client of their own (the
+    rate limit here is 5 a minute): answered by the backend, not the CMS."""
+    front, _admin, _backend, _cms = host
+    chat = "/api/v3/augsburg/de/chat/%s/" % uuid.uuid4()
+    host_name, port = front.removeprefix("http://").split(":")
+    answers = []
+    for method, path, body in (
+        ("POST", chat + "attachments/", b'{"filename": "a.png", "content_type": "image/png", "size": 5}'),
+        ("GET", chat + "attachments/57/3/?expires=1&signature=x", None),
+    ):
+        connection = http.client.HTTPConnection(
+            host_name, int(port), timeout=10, source_address=("127.0.0.5", 0)
+        )
+        try:
+            connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read())))
+        finally:
+            connection.close()
+    # No such region behind this nginx: the backend's own answer, not the CMS's.
+    assert answers == [(404, {"error": "Region not found."})] * 2
 
 
 def test_a_forged_forwarded_for_or_real_ip_never_buys_a_fresh_bucket(host):

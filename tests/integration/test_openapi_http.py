@@ -4,6 +4,7 @@ OpenAPI document: real answers of every kind validate, and a bounded property-ba
 no secret in any body."""
 
 import json
+import time
 import uuid
 
 import pytest
@@ -18,10 +19,14 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from chalicelib.attachments.bucket import FileBucket
+from chalicelib.attachments.links import FileRef, link_path
 from chalicelib.openapi import DOCUMENT
 from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET, running_api
+from tests.files import png, upload
 from tests.signing import hub_signature
 
 REGION = "augsburg"  # the example slug of the document: the fuzz reaches a working chat
@@ -34,11 +39,19 @@ LEAKS = ("Traceback", 'File "/', JWT_SECRET, HOOK_SECRET, ZAMMAD_TOKEN)
 
 
 @pytest.fixture(scope="module")
-def world(dynamodb_local, tmp_path_factory):
+def world(dynamodb_local, moto_server, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("openapi") / "server.log"
+    files = {
+        "ATTACHMENT_BUCKET": "openapi-files",
+        "AWS_ENDPOINT_URL_S3": moto_server,
+        "ATTACHMENT_MAX_BYTES": "100000",
+    }
+    FileBucket(load_settings(files)).create()
     with (
         ZammadEmulator(token=ZAMMAD_TOKEN) as zammad,
-        running_api(dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=100000, ZAMMAD_TIMEOUT_SECONDS=2) as (
+        running_api(
+            dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=100000, ZAMMAD_TIMEOUT_SECONDS=2, **files
+        ) as (
             url,
             admin,
             _env,
@@ -101,6 +114,36 @@ def test_real_answers_of_every_kind_match_the_document(world):
         requests.get("%s/api/v3/%s/%s/is_chat_enabled/" % (url, REGION, device), timeout=10), enabled, "GET"
     )
     check(requests.get("%s/api/v3/%s/bad!/is_chat_enabled/" % (url, REGION), timeout=10), enabled, "GET")
+
+    # Files (docs/files.md): upload forms, a message that carries one, its link.
+    forms = "/api/v3/{region}/{language}/chat/{device_id}/attachments/"
+    for body in (
+        {"filename": "Brief.png", "content_type": "image/png", "size": len(png())},  # 201
+        {"filename": "a/b.png", "content_type": "image/png", "size": 5},  # 400
+        {"filename": "x.html", "content_type": "text/html", "size": 5},  # 415
+        {"filename": "big.png", "content_type": "image/png", "size": 100001},  # 413
+    ):
+        response = requests.post(chat + "attachments/", json=body, timeout=10)
+        check(response, forms, "POST")
+    form = requests.post(
+        chat + "attachments/",
+        data={"filename": "B.png", "content_type": "image/png", "size": "71"},
+        timeout=10,
+    )
+    assert upload(form.json(), png()).status_code == 204
+    sent = requests.post(
+        chat, files={"message": (None, "Brief"), "attachments": (None, form.json()["id"])}, timeout=10
+    )
+    check(sent, chat_path, "POST")
+    check(
+        requests.post(chat, json={"message": "x", "attachments": ["A" * 22]}, timeout=10), chat_path, "POST"
+    )
+    link = sent.json()["messages"][-1]["attachments"][0]["url"]
+    file_path = "/api/v3/{region}/{language}/chat/{device_id}/attachments/{article_id}/{attachment_id}/"
+    check(requests.get(url + link, allow_redirects=False, timeout=10), file_path, "GET")  # 302
+    check(requests.get(url + link.replace("signature=", "signature=0"), timeout=10), file_path, "GET")  # 403
+    nothing = link_path("de", FileRef(REGION, device, 1, 1), ZAMMAD_TOKEN, time.time(), 3600)
+    check(requests.get(url + nothing, timeout=10), file_path, "GET")  # 404
 
     [ticket] = [t for t in world.zammad.tickets.values() if t["title"].endswith(device)]
     article = world.zammad.add_article(ticket["id"], "<p>Antwort</p>")
@@ -176,7 +219,7 @@ def test_real_answers_of_every_kind_match_the_document(world):
     )
     check(requests.get(url + "/api/v3/openapi.json", timeout=10), "/api/v3/openapi.json", "GET")
     statuses = {status for _method, _path, status in seen}
-    assert statuses >= {200, 201, 204, 400, 401, 403, 404, 409, 413, 415}
+    assert statuses >= {200, 201, 204, 302, 400, 401, 403, 404, 409, 413, 415}
 
 
 def _fuzz_runs():

@@ -168,6 +168,8 @@ def test_throttling_waf_and_cloudfront_are_in_the_template(package):
 SAMPLE_PATHS = {  # path: served by this backend beside the CMS?
     "/api/v3/augsburg/de/chat/0f8fad5b-d9cb-469f-a165-70867728950e/": True,
     "/api/v3/augsburg/zh-CN/chat/device_1": True,
+    "/api/v3/augsburg/de/chat/device_1/attachments/": True,  # an upload form (docs/files.md)
+    "/api/v3/augsburg/de/chat/device_1/attachments/57/3/": True,  # a file's link
     "/api/v3/webhook/zammad/": True,
     "/api/v3/webhook/zammad": True,
     "/api/v3/author-chat/messages": True,

@@ -140,3 +140,19 @@ def test_an_upload_form_is_for_one_key_type_and_size_on_moto():
         assert (stored.data, stored.content_type, stored.name) == (png(), "image/png", "Brief vom Amt.png")
         assert bucket.read("uploads/a/b/none", 1000) is None
         assert bucket.delete_under("uploads/a/") == 1 and not bucket.exists("uploads/a/b/c")
+
+
+def test_a_message_of_files_alone_names_them_and_words_stay_as_written():
+    from chalicelib.user_chat.context import Outgoing
+    from chalicelib.user_chat.marks import SendMark
+
+    mark = SendMark.of("x", None)
+    files = ({"filename": "Brief.pdf", "data": "JVBERg==", "mime-type": "application/pdf"},)
+    assert Outgoing("  Hallo  ", "de", None, mark).body == "  Hallo  "
+    assert "attachments" not in Outgoing("Hallo", "de", None, mark).article
+    with_files = Outgoing(" ", "de", None, mark, files)
+    assert with_files.body == "Brief.pdf" and with_files.article["attachments"] == list(files)
+    answer = {"attachments": [{"id": 9, "filename": "Brief.pdf", "size": "5", "preferences": {}}]}
+    assert with_files.stored(3, "t", answer)["attachments"] == [
+        {"id": 9, "name": "Brief.pdf", "type": "", "size": 5}
+    ]
