@@ -105,7 +105,8 @@ class ChatApi:
                     "request_id": request.request_id,
                     "route": request.route or None,
                     "error_type": getattr(sys.exc_info()[0], "__name__", None),
-                    "traceback": traceback.format_exc(),
+                    # The frames, not the exception's message: that may quote the input.
+                    "traceback": "".join(traceback.format_tb(sys.exc_info()[2])),
                 }
             )
         )

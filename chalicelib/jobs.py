@@ -25,19 +25,11 @@ def purge_author_messages(services: Services) -> dict[str, Any]:
     return {"job": "purge-author-messages", "deleted": services.author_chat.purge_expired()}
 
 
-def forget_expired_chats(services: Services) -> dict[str, Any]:
-    inactive_since = services.clock() - services.user_chats.store.retention_seconds
-    regions = [region.slug for region in services.regions.list()]
-    forgotten = [
-        key for slug in regions for key in services.user_chats.store.forget_inactive(slug, inactive_since)
-    ]
-    files = sum(services.attachments.forget(key) for key in forgotten)  # files go with their chat
-    return {
-        "job": "forget-expired-chats",
-        "regions": len(regions),
-        "forgotten": len(forgotten),
-        "files": files,
-    }
+def forget_expired_chats(services: Services, dry_run: bool = False) -> dict[str, Any]:
+    """The retention (docs/privacy.md): chats past it are forgotten with their files, their
+    tickets closed in Zammad; tickets closed long enough are deleted (or tagged) there."""
+    report = services.user_chats.retention.run(services.regions.list(), dry_run=dry_run)
+    return {"job": "forget-expired-chats", **report}
 
 
 def sync_cms_regions(services: Services) -> dict[str, Any]:

@@ -23,6 +23,7 @@ ROUTES = RouteTable([
     Route("GET", "/api/v3/{region}/{language_or_device}/is_chat_enabled", APP, user_chat.is_chat_enabled),
     Route("GET", _CHAT, APP, user_chat.get_chat),
     Route("POST", _CHAT, APP, user_chat.post_message),
+    Route("DELETE", _CHAT, APP, user_chat.delete_chat),
     Route("POST", _CHAT + "/attachments", APP, user_chat.upload_form),
     Route("GET", _CHAT + "/attachments/{article_id}/{attachment_id}", APP, user_chat.download_file),
     Route("POST", "/api/v3/webhook/zammad", ZAMMAD, webhook.zammad_webhook),

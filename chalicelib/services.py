@@ -36,6 +36,8 @@ from chalicelib.storage.small_tables import (
     DynamoCounters,
     DynamoDeliveries,
     DynamoDraws,
+    DynamoTicketDeletions,
+    TicketDeletions,
 )
 from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.store import Chats, ChatStore
@@ -55,6 +57,7 @@ class Stores(NamedTuple):
     draws: Draws
     deliveries: Deliveries
     chatbot_jobs: JobLedger
+    ticket_deletions: TicketDeletions
 
 
 def dynamo_stores(settings: Settings) -> Stores:
@@ -68,6 +71,7 @@ def dynamo_stores(settings: Settings) -> Stores:
         DynamoDraws(),
         DynamoDeliveries(),
         DynamoJobLedger(),
+        DynamoTicketDeletions(),
     )
 
 
@@ -90,7 +94,9 @@ class Services:
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)
         self.zammad = ZammadConnections()
-        self.user_chats = UserChats(settings, self.zammad, clock, stores.draws, stores.chats)
+        self.user_chats = UserChats(
+            settings, self.zammad, clock, stores.draws, stores.chats, stores.ticket_deletions
+        )
         self.queue = queue
         self.chatbot = Chatbot(
             settings,

@@ -8,11 +8,12 @@ Zammad API (header `Authorization: Token token=<token>`; a wrong token gives 401
     POST   /api/v1/tickets                 (with an embedded `article`)
     GET    /api/v1/tickets/search?query=<words>&limit=<n>&expand=true  (every word in the title)
     GET    /api/v1/tickets/<id>
-    PUT    /api/v1/tickets/<id>
+    PUT    /api/v1/tickets/<id>            (with an optional `article`, added as Zammad does)
     DELETE /api/v1/tickets/<id>            (200, empty text/html body)
     POST   /api/v1/ticket_articles         (`attachments`: [{filename, data (base64), mime-type}])
     GET    /api/v1/ticket_articles/by_ticket/<id>
     GET    /api/v1/ticket_attachment/<ticket>/<article>/<id>  (the file's bytes, as stored)
+    POST   /api/v1/tags/add                {"object": "Ticket", "o_id": <id>, "item": "<tag>"}
 
 Webhook: with a webhook URL set (`--webhook-url`, `configure_webhook`), every new article
 is posted there as Zammad's trigger webhook does: `{"ticket": {...}, "article": {...}}` with
@@ -384,6 +385,15 @@ class ZammadEmulator(LoopbackServer):
             found = re.fullmatch(r"/api/v1/ticket_attachment/(\d+)/(\d+)/(\d+)", path)
             if found and method == "GET":
                 return self._file(*(int(part) for part in found.groups()))
+            if method == "POST" and path == "/api/v1/tags/add":
+                body = body if isinstance(body, dict) else {}
+                ticket = self.tickets.get(body.get("o_id")) if body.get("object") == "Ticket" else None
+                if ticket is None:
+                    return 404, _error("Couldn't find Ticket with 'id'=%s" % body.get("o_id"))
+                tags = ticket.setdefault("tags", [])
+                if body.get("item") not in tags:
+                    tags.append(str(body.get("item")))
+                return 201, True
             found = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)
             if found and method == "GET":
                 ticket = self.tickets.get(int(found.group(1)))
@@ -401,10 +411,18 @@ class ZammadEmulator(LoopbackServer):
                 if method == "PUT":
                     if not isinstance(body, dict):
                         return 422, _error("Invalid payload")
+                    article = body.get("article")
+                    if article is not None and not isinstance(article, dict):
+                        return 422, _error("Invalid article")
                     for key, value in body.items():
                         if key not in ("id", "article", "article_ids"):
                             ticket[key] = value
                     ticket["updated_at"] = _now()
+                    if article is not None:  # Zammad adds an article with the update
+                        try:
+                            self._create_article(ticket_id, article, self._me)
+                        except _Refused as refused:
+                            return 422, _error(str(refused))
                     return 200, self._ticket_view(ticket, with_ids=True)
                 if method == "DELETE":
                     for article_id in ticket["article_ids"]:

@@ -5,6 +5,8 @@
     token --role admin --sub alice    print a token signed with AUTH_JWT_SECRET
     region put|get|list|delete        the same region operations as the admin API
     region sync                       follow the CMS's regions now (CMS_URL), as the job does
+    retention [--dry-run]             the retention job now (docs/privacy.md); --dry-run: what it would do
+    export --region R --device D      everything stored about a device in a region, as JSON (GDPR Art. 15)
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset), on the
 tables of `CHAT_TABLE_PREFIX` (default `integreat-chat-`, the tables plain `chalice local`
@@ -69,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         actions.add_parser(name).add_argument("slug")
     actions.add_parser("list")
     actions.add_parser("sync", help="follow the CMS's list of regions (CMS_URL) now")
+
+    retention = commands.add_parser("retention", help="run the retention job now (docs/privacy.md)")
+    retention.add_argument("--dry-run", action="store_true", help="report what it would do, change nothing")
+    export = commands.add_parser("export", help="everything stored about a device in a region, as JSON")
+    export.add_argument("--region", required=True)
+    export.add_argument("--device", required=True)
     return parser
 
 
@@ -146,6 +154,22 @@ def run(argv, out=sys.stdout) -> int:
 
     services = aws_services(settings)
     store = services.regions
+    if args.command == "retention":
+        from chalicelib.jobs import forget_expired_chats
+
+        print(json.dumps(forget_expired_chats(services, dry_run=args.dry_run), indent=2), file=out)
+        return 0
+    if args.command == "export":
+        print(
+            json.dumps(
+                services.user_chats.export(store.get(args.region), args.device),
+                indent=2,
+                ensure_ascii=False,
+                default=str,
+            ),
+            file=out,
+        )
+        return 0
     if args.action == "sync":
         from chalicelib.jobs import sync_cms_regions
 

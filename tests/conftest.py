@@ -138,3 +138,29 @@ def running_api(
     finally:
         process.terminate()
         process.wait(timeout=20)
+    assert_nothing_personal(log_path.read_text())
+
+
+# What no log line of the app may hold (docs/privacy.md, "Nothing personal in logs"): the
+# HTTP tests' device ids are UUIDs, and a client's address, a bearer token or a secret
+# would be as bad. Request ids are hex without dashes; the server's own "Serving on" line
+# names the address it listens on, not a client's.
+_PERSONAL = {
+    "a device id (UUID)": r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    "an IP address": r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])",
+    "a token": r"Bearer |eyJ[A-Za-z0-9_-]{10,}|token=",
+}
+
+
+def assert_nothing_personal(log: str, *also: str) -> None:
+    """Every line of a server's log is free of device ids, addresses, tokens and `also`
+    (texts the test sent)."""
+    import re
+
+    for number, line in enumerate(log.splitlines(), 1):
+        if re.search(r"(Serving on|Listening at:) http://127\.0\.0\.1:\d+( \(\d+\))?$", line):
+            continue  # the server's own address
+        for what, pattern in _PERSONAL.items():
+            assert not re.search(pattern, line), "log line %d holds %s: %s" % (number, what, line[:300])
+        for text in also:
+            assert text not in line, "log line %d holds %r" % (number, text)

@@ -11,7 +11,12 @@ from chalicelib.chatbot.queue import JobQueue, MemoryJobQueue
 from chalicelib.platform.config import Settings
 from chalicelib.regions.store import MemoryRegionTable
 from chalicelib.services import Services, Stores
-from chalicelib.storage.small_tables import MemoryCounters, MemoryDeliveries, MemoryDraws
+from chalicelib.storage.small_tables import (
+    MemoryCounters,
+    MemoryDeliveries,
+    MemoryDraws,
+    MemoryTicketDeletions,
+)
 from chalicelib.user_chat.memory_store import MemoryChatStore
 
 
@@ -25,6 +30,7 @@ def memory_stores(settings: Settings) -> Stores:
         MemoryDraws(),
         MemoryDeliveries(),
         MemoryJobLedger(),
+        MemoryTicketDeletions(),
     )
 
 

@@ -162,6 +162,24 @@ class FileBucket:
             ExpiresIn=seconds,
         )
 
+    def describe_under(self, prefix: str) -> list[dict[str, Any]]:
+        """Every object under the prefix: key, size, type and name (for `manage export`)."""
+        client = self._s3()
+        found = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
+            for item in page.get("Contents", []):
+                head = client.head_object(Bucket=self.name, Key=item["Key"])
+                found.append(
+                    {
+                        "key": item["Key"],
+                        "size": item["Size"],
+                        "type": head.get("ContentType", ""),
+                        "name": unquote((head.get("Metadata") or {}).get("name", "")),
+                        "stored_at": head["LastModified"].isoformat(),
+                    }
+                )
+        return found
+
     def delete_under(self, prefix: str) -> int:
         """Delete every object under the prefix; how many there were."""
         client = self._s3()

@@ -140,6 +140,18 @@ class Attachments:
             bucket.put(key, fetch(AGENT_FILE_MAX_BYTES), content_type, file["name"])
         return bucket.download_url(key, file["name"], content_type, DOWNLOAD_SECONDS)
 
+    def describe(self, chat_key: str) -> list[dict[str, Any]]:
+        """The files stored for a device's chat in a region (uploads and copies)."""
+        if self.bucket is None:
+            return []
+        region, _, device_id = chat_key.partition("#")
+        digest = device_digest(region, device_id)
+        return [
+            file
+            for prefix in (UPLOADS, FILES)
+            for file in self.bucket.describe_under("%s%s/%s/" % (prefix, region, digest))
+        ]
+
     # --- retention --------------------------------------------------------------------
     def forget(self, chat_key: str) -> int:
         """Delete every file of a device's chat in a region (its chat is gone)."""

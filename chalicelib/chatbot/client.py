@@ -9,7 +9,6 @@ back. A call whose connection could not be made is tried once more (urllib3 `Ret
 that reached the service is not (an answer takes ~20 s and costs money).
 """
 
-import json
 import logging
 from typing import Any, NamedTuple
 
@@ -80,5 +79,6 @@ class ChatbotClient:
             raise ServiceFailed("%s: not JSON" % path) from None
         if not isinstance(found, dict) or found.get("status") != "success":
             reason = found.get("message") or found.get("reason") if isinstance(found, dict) else None
-            raise ServiceFailed("%s: error %s" % (path, json.dumps(str(reason)[:200])))
+            # Its reason is not logged: the service may quote the message it was given.
+            raise ServiceFailed("%s: error (%s)" % (path, type(reason).__name__))
         return found

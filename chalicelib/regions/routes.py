@@ -11,7 +11,11 @@ from chalicelib.web.http import Request, Response
 
 
 def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
-    return public_view(record, chatbot_words_used=services.chatbot.words_used(record.slug))
+    return public_view(
+        record,
+        chatbot_words_used=services.chatbot.words_used(record.slug),
+        close_days=services.settings.ticket_retention_days,
+    )
 
 
 def list_regions(services: Services, request: Request, _admin: Principal) -> Response:

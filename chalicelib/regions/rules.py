@@ -33,7 +33,11 @@ _FIELDS = set(_TEXT_FIELDS) | {
     "chatbot_enabled",
     "default_language",
     "chatbot_words_budget",
+    "zammad_deletes_tickets",
+    "retention_delete_days",
 }
+DEFAULT_DELETE_DAYS = 90  # as Zammad's own job: tickets closed this long are deleted
+MAX_RETENTION_DAYS = 3650
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
 WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
 
@@ -50,9 +54,15 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
-def public_view(record: RegionRecord, chatbot_words_used: int = 0) -> dict[str, Any]:
+def delete_days(record: RegionRecord) -> int:
+    """How long a closed ticket stays in the region's Zammad before the job deletes it."""
+    return DEFAULT_DELETE_DAYS if record.retention_delete_days is None else int(record.retention_delete_days)
+
+
+def public_view(record: RegionRecord, chatbot_words_used: int = 0, close_days: int = 30) -> dict[str, Any]:
     """What the API shows of a region: every setting, and of each secret only whether it is
-    set; `chatbot_words_used` is this month's count (read-only)."""
+    set; `chatbot_words_used` is this month's count (read-only); `close_days`: the
+    deployment's INTEGREAT_CHAT_TICKET_RETENTION_DAYS."""
     view = {
         "slug": record.slug,
         "name": record.name,
@@ -77,6 +87,14 @@ def public_view(record: RegionRecord, chatbot_words_used: int = 0) -> dict[str, 
         "cms_listed": record.cms_listed,
         "cms_chat_enabled": record.cms_chat_enabled,
         "cms_synced_at": iso_utc(utc_datetime(record.cms_synced_at)) if record.cms_synced_at else None,
+        # A person's data (docs/privacy.md): the one number a privacy text can quote is
+        # `data_deleted_within_days`: closed after `close_days` without contact, deleted
+        # `retention_delete_days` later, and a day for the hourly job and its retries.
+        "zammad_deletes_tickets": bool(record.zammad_deletes_tickets),
+        "retention_delete_days": None
+        if record.retention_delete_days is None
+        else int(record.retention_delete_days),
+        "data_deleted_within_days": close_days + delete_days(record) + 1,
     }
     for secret in SECRETS:
         view[secret + "_set"] = bool(getattr(record, secret))
@@ -139,6 +157,16 @@ def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
         value = changes["chatbot_words_budget"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
             raise BadRequest("chatbot_words_budget must be a whole number of words (or null: unlimited).")
+    if "zammad_deletes_tickets" in changes and not isinstance(changes["zammad_deletes_tickets"], bool):
+        raise BadRequest("zammad_deletes_tickets must be true or false.")
+    value = changes.get("retention_delete_days")
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETENTION_DAYS
+    ):
+        raise BadRequest(
+            "retention_delete_days must be a whole number of days from 0 to %d (or null: %d)."
+            % (MAX_RETENTION_DAYS, DEFAULT_DELETE_DAYS)
+        )
     if "chat_beta_tester_percentage" in changes:
         value = changes["chat_beta_tester_percentage"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:

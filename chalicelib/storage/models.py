@@ -57,6 +57,17 @@ class ActivityIndex(GlobalSecondaryIndex):
     last_activity = NumberAttribute(range_key=True)
 
 
+class DueIndex(GlobalSecondaryIndex):
+    """A region's closed tickets by the time they are to be deleted: a key-range query."""
+
+    class Meta:
+        index_name = "due"
+        projection = KeysOnlyProjection()
+
+    region_slug = UnicodeAttribute(hash_key=True)
+    delete_after = NumberAttribute(range_key=True)
+
+
 class RegionRecord(Model):
     """A region (municipality) and its Zammad settings. Secrets are stored, never returned."""
 
@@ -75,6 +86,11 @@ class RegionRecord(Model):
     chat_beta_tester_percentage = NumberAttribute(default=0)
     zammad_privacy_policy = UnicodeAttribute(default="")
     ticket_group = UnicodeAttribute(null=True)
+    # A person's data (docs/privacy.md): delete tickets at once instead of closing them (the
+    # token then needs Zammad's admin rights); how long a ticket closed for inactivity stays
+    # in Zammad before the retention job deletes it (None: 90 days, as Zammad's own job).
+    zammad_deletes_tickets = BooleanAttribute(default=False)
+    retention_delete_days = NumberAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     webhook_seen_at = NumberAttribute(null=True)  # epoch seconds of the last valid delivery
     # The chatbot (automatic answers and translations, chalicelib/chatbot).
@@ -246,6 +262,24 @@ class ChatbotJobRecord(Model):
     expires_at = TTLAttribute()
 
 
+class TicketDeletionRecord(Model):
+    """A ticket the retention job closed, to be deleted from Zammad (or tagged for Zammad's
+    own deletion job) after the region's `retention_delete_days` (docs/privacy.md)."""
+
+    base_table_name = "ticket-deletions"
+
+    class Meta(_OnDemand):
+        table_name = "ticket-deletions"
+
+    deletion_key = UnicodeAttribute(hash_key=True)  # "<region>#<ticket id>"
+    region_slug = UnicodeAttribute()
+    ticket_id = NumberAttribute()
+    delete_after = NumberAttribute()  # epoch seconds
+    expires_at = TTLAttribute()  # well after delete_after: a job that was down catches up
+
+    due_index = DueIndex()
+
+
 ALL_MODELS = (
     RegionRecord,
     UserChatRecord,
@@ -255,4 +289,5 @@ ALL_MODELS = (
     AuthorMessageRecord,
     AuthorVisitRecord,
     ChatbotJobRecord,
+    TicketDeletionRecord,
 )

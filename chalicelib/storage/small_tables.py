@@ -6,15 +6,21 @@ Local). Their items expire by DynamoDB's TTL; the twins keep everything (a test'
   and the chatbot's words per region and month).
 - `Draws` (chat-assignments): a value written once; later writers read the first.
 - `Deliveries` (webhook-deliveries): ids remembered for a while.
+- `TicketDeletions` (ticket-deletions): tickets to delete from Zammad later, by due time.
 """
 
 import threading
 from datetime import datetime
 from typing import Protocol
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, PutError
 
-from chalicelib.storage.models import ChatAssignmentRecord, RateLimitCounter, WebhookDeliveryRecord
+from chalicelib.storage.models import (
+    ChatAssignmentRecord,
+    RateLimitCounter,
+    TicketDeletionRecord,
+    WebhookDeliveryRecord,
+)
 
 
 class Counters(Protocol):
@@ -31,11 +37,26 @@ class Draws(Protocol):
     def draw_once(self, key: str, value: bool, expires_at: datetime) -> bool:
         """Store the value unless one is stored; the value stored either way."""
 
+    def forget(self, key: str) -> bool:
+        """Delete the draw; whether there was one."""
+
 
 class Deliveries(Protocol):
     def seen(self, key: str) -> bool: ...
 
     def remember(self, key: str, expires_at: datetime) -> None: ...
+
+
+class TicketDeletions(Protocol):
+    def schedule(self, region: str, ticket_id: int, delete_after: float, expires_at: datetime) -> None: ...
+
+    def due(self, region: str, now: float) -> list[int]:
+        """The region's tickets whose time has come, oldest first."""
+
+    def done(self, region: str, ticket_id: int) -> None: ...
+
+    def pending(self, region: str) -> list[tuple[int, float]]:
+        """Every ticket of the region still to delete, with its time (for `manage export`)."""
 
 
 class DynamoCounters:
@@ -85,6 +106,15 @@ class DynamoDraws:
             return bool(ChatAssignmentRecord.get(key, consistent_read=True).enabled)
         return value
 
+    def forget(self, key: str) -> bool:
+        try:
+            ChatAssignmentRecord(key).delete(condition=ChatAssignmentRecord.assignment_key.exists())
+        except DeleteError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
 
 class MemoryDraws:
     def __init__(self) -> None:
@@ -98,6 +128,10 @@ class MemoryDraws:
         with self._lock:
             return self._values.setdefault(key, value)
 
+    def forget(self, key: str) -> bool:
+        with self._lock:
+            return self._values.pop(key, None) is not None
+
 
 class DynamoDeliveries:
     def seen(self, key: str) -> bool:
@@ -109,6 +143,50 @@ class DynamoDeliveries:
 
     def remember(self, key: str, expires_at: datetime) -> None:
         WebhookDeliveryRecord(key, expires_at=expires_at).save()
+
+
+class DynamoTicketDeletions:
+    def schedule(self, region: str, ticket_id: int, delete_after: float, expires_at: datetime) -> None:
+        TicketDeletionRecord(
+            "%s#%d" % (region, ticket_id),
+            region_slug=region,
+            ticket_id=ticket_id,
+            delete_after=delete_after,
+            expires_at=expires_at,
+        ).save()
+
+    def due(self, region: str, now: float) -> list[int]:
+        hits = TicketDeletionRecord.due_index.query(region, TicketDeletionRecord.delete_after <= now)
+        return [int(hit.deletion_key.rpartition("#")[2]) for hit in hits]
+
+    def done(self, region: str, ticket_id: int) -> None:
+        TicketDeletionRecord("%s#%d" % (region, ticket_id)).delete()
+
+    def pending(self, region: str) -> list[tuple[int, float]]:
+        hits = TicketDeletionRecord.due_index.query(region)
+        return [(int(hit.deletion_key.rpartition("#")[2]), float(hit.delete_after)) for hit in hits]
+
+
+class MemoryTicketDeletions:
+    def __init__(self) -> None:
+        self._due: dict[tuple[str, int], float] = {}
+        self._lock = threading.Lock()
+
+    def schedule(self, region: str, ticket_id: int, delete_after: float, expires_at: datetime) -> None:
+        with self._lock:
+            self._due[(region, ticket_id)] = delete_after
+
+    def due(self, region: str, now: float) -> list[int]:
+        return [ticket for ticket, at in self.pending(region) if at <= now]
+
+    def done(self, region: str, ticket_id: int) -> None:
+        with self._lock:
+            self._due.pop((region, ticket_id), None)
+
+    def pending(self, region: str) -> list[tuple[int, float]]:
+        with self._lock:
+            found = [(ticket, at) for (slug, ticket), at in self._due.items() if slug == region]
+        return sorted(found, key=lambda pair: pair[1])
 
 
 class MemoryDeliveries:

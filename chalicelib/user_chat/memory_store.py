@@ -296,6 +296,23 @@ class MemoryChatStore:
                 del self._items[key]
         return gone
 
+    def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]:
+        with self._lock:
+            found = [self._load(key) for key in list(self._items)]
+        return [
+            chat
+            for chat in found
+            if chat is not None and chat.region_slug == region and chat.last_activity < inactive_since
+        ]
+
+    def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool:
+        with self._lock:
+            stored = self._load(chat.chat_key)
+            if stored is None or stored.last_activity >= inactive_since:
+                return False
+            del self._items[chat.chat_key]
+            return True
+
     def forget(self, chat: UserChatRecord) -> None:
         with self._lock:
             stored = self._load(chat.chat_key)

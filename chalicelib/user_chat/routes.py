@@ -105,6 +105,15 @@ def post_message(services: Services, request: Request, _app: None) -> Response:
     return Response(200, services.user_chats.send(region, language, device_id, text, consent, key, files))
 
 
+def delete_chat(services: Services, request: Request, _app: None) -> Response:
+    """Delete on request (docs/privacy.md): everything of this device's chat in the region."""
+    _language(request.path_params["language_or_device"])
+    device_id = _device_id(request.path_params["device_id"])
+    region = _region(services, request.path_params["region"])
+    services.user_chats.delete(region, device_id)
+    return Response(200, {"success": True, "status": "The chat was deleted."})
+
+
 # --- files (docs/files.md) -----------------------------------------------------------
 def upload_form(services: Services, request: Request, _app: None) -> Response:
     """An upload form for one file: the app posts the file to S3 with it, then names the

@@ -20,10 +20,12 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
 from chalicelib.storage.models import RegionRecord
-from chalicelib.storage.small_tables import Draws
+from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
+from chalicelib.user_chat.deletion import Deletion
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
+from chalicelib.user_chat.retention import Retention
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone, Chats, chat_key
@@ -47,11 +49,14 @@ class UserChats:
         clock: Callable[[], float],
         draws: Draws,
         chats: Chats,
+        ticket_deletions: TicketDeletions,
         draw: Callable[[], float] = random.random,
     ):
         self._context = ChatContext(settings, connections, clock, chats)
         self.opening = Opening(self._context)
         self._sending = Sending(self._context)
+        self._deletion = Deletion(self._context, self.opening)
+        self.retention = Retention(self._context, ticket_deletions, clock)
         self._draws = draws
         self._draw = draw
         self.store = chats
@@ -155,6 +160,38 @@ class UserChats:
                 continue
             return opening.create_ticket(region, zammad, claim, device_id, outgoing)
         raise Busy()
+
+    def delete(self, region: RegionRecord, device_id: str) -> None:
+        """Delete on request (deletion.py): the chat, its ticket's closing, its files and
+        draw; 404 when nothing was stored."""
+        if not self._deletion.delete(region, device_id, self._draws.forget):
+            raise NotFound("Chat not found.")
+
+    def export(self, region: RegionRecord, device_id: str) -> dict[str, Any]:
+        """Everything stored about the device in the region (GDPR Art. 15, `manage
+        export`): the chat item as stored, the draw, the files, and the ticket's visible
+        articles as Zammad holds them now."""
+        key = chat_key(region.slug, device_id)
+        chat = self.store.get(key)
+        stored: dict[str, Any] = {
+            "region": region.slug,
+            "device_id": device_id,
+            "chat": chat.to_simple_dict() if chat is not None else None,
+            "is_chat_enabled_draw": self._draws.get(key),
+            "files": self._context.attachments.describe(key) if self._context.attachments else [],
+            "ticket": None,
+        }
+        if chat is not None and chat.ticket_id and chat_configured(region):
+            zammad = self._context.zammad(region)
+            try:
+                articles = zammad.articles(int(chat.ticket_id))
+            except TicketGone:
+                articles = []
+            stored["ticket"] = {
+                "id": int(chat.ticket_id),
+                "articles": [a for a in articles if isinstance(a, dict) and not a.get("internal")],
+            }
+        return stored
 
     # --- files (chalicelib/attachments) -----------------------------------------------
     def chat_file(

@@ -181,6 +181,10 @@ class Chats(Protocol):
 
     def forget_inactive(self, region: str, inactive_since: float) -> list[str]: ...
 
+    def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]: ...
+
+    def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
+
     def forget(self, chat: UserChatRecord) -> None: ...
 
 
@@ -480,6 +484,17 @@ class ChatStore:
             for hit in hits
             if _delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
         ]
+
+    def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]:
+        """The region's chats with no activity since then (an index range query, then each
+        item: the index holds keys only)."""
+        hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
+        found = (self.get(hit.chat_key) for hit in hits)
+        return [chat for chat in found if chat is not None and chat.last_activity < inactive_since]
+
+    def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool:
+        """Delete the chat unless it became active meanwhile."""
+        return _delete_if(UserChatRecord(chat.chat_key), UserChatRecord.last_activity < inactive_since)
 
     def forget(self, chat: UserChatRecord) -> None:
         _delete_if(chat, _same_chat(chat))

@@ -114,6 +114,18 @@ class ZammadClient:
     def update_ticket(self, ticket_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         return self._call("PUT", "/api/v1/tickets/%d" % ticket_id, fields, ticket_id=ticket_id)
 
+    def delete_ticket(self, ticket_id: int) -> None:
+        """Zammad answers 200 with an empty body; the token needs Zammad's admin rights."""
+        self._call("DELETE", "/api/v1/tickets/%d" % ticket_id, ticket_id=ticket_id)
+
+    def tag_ticket(self, ticket_id: int, tag: str) -> None:
+        self._call(
+            "POST",
+            "/api/v1/tags/add",
+            {"object": "Ticket", "o_id": ticket_id, "item": tag},
+            ticket_id=ticket_id,
+        )
+
     def add_article(self, ticket_id: int, article: dict[str, Any]) -> dict[str, Any]:
         return self._call(
             "POST", "/api/v1/ticket_articles", dict(article, ticket_id=ticket_id), ticket_id=ticket_id
@@ -177,6 +189,8 @@ class ZammadClient:
             if method != "GET" or response.status_code < 500 or attempt == ATTEMPTS:
                 raise BadGateway()
             time.sleep(0.05)
+        if method == "DELETE" and not response.content:
+            return None  # Zammad's DELETE: 200, an empty text/html body
         try:
             return response.json()
         except ValueError:

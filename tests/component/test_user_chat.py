@@ -183,7 +183,7 @@ def test_article_mapping():
     [(50, 0.49, True), (50, 0.5, False), (0, 0.0, False), (100, 0.999, True), (1, 0.0099, True)],
 )
 def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, expected):
-    from chalicelib.storage.small_tables import DynamoDraws
+    from chalicelib.storage.small_tables import DynamoDraws, DynamoTicketDeletions
     from chalicelib.user_chat.service import UserChats
     from chalicelib.user_chat.store import ChatStore
     from chalicelib.user_chat.zammad import ZammadConnections
@@ -202,7 +202,7 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
         )
 
         def chats_drawing(value):
-            stores = (DynamoDraws(), ChatStore(api.settings))
+            stores = (DynamoDraws(), ChatStore(api.settings), DynamoTicketDeletions())
             return UserChats(api.settings, ZammadConnections(), time.time, *stores, draw=lambda: value)
 
         chats = chats_drawing(draw)

@@ -180,3 +180,13 @@ def test_a_chatbot_job_is_carried_by_the_chat_until_it_finishes(chats):
     with pytest.raises(ChatGone):
         chats.finish_bot_job(chat, None, message(4, "late", role="agent"), handover=False)
     assert chats.get(KEY) is None
+
+
+def test_inactive_chats_are_read_then_forgotten_unless_active_again(chats):
+    opened(chats)
+    (chat,) = chats.inactive("augsburg", NOW + 1)
+    assert chat.chat_key == KEY and chat.ticket_id is not None
+    assert chats.inactive("augsburg", NOW) == [] and chats.inactive("berlin", NOW + 1) == []
+    assert chats.forget_if_inactive(chat, NOW) is False  # active since: kept
+    assert chats.forget_if_inactive(chat, NOW + 1) is True
+    assert chats.get(KEY) is None

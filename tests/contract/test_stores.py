@@ -187,3 +187,22 @@ def test_what_the_cms_lists_is_recorded_and_nothing_else_is_touched(stores):
     regions.mark_unlisted("augsburg", now + 1)
     regions.mark_unlisted("gone", now + 1)  # never recreates a region
     assert regions.find("augsburg").cms_listed is False and regions.find("gone") is None
+
+
+def test_a_draw_can_be_forgotten_once(stores):
+    stores.draws.draw_once("augsburg#device-1", True, LATER)
+    assert stores.draws.forget("augsburg#device-1") is True
+    assert stores.draws.get("augsburg#device-1") is None
+    assert stores.draws.forget("augsburg#device-1") is False  # nothing left: a second delete finds nothing
+
+
+def test_ticket_deletions_come_due_by_region_and_time(stores):
+    deletions = stores.ticket_deletions
+    deletions.schedule("augsburg", 7, 1000.0, LATER)
+    deletions.schedule("augsburg", 8, 2000.0, LATER)
+    deletions.schedule("berlin", 9, 500.0, LATER)
+    assert deletions.due("augsburg", 999) == []
+    assert deletions.due("augsburg", 1500) == [7]
+    assert deletions.pending("augsburg") == [(7, 1000.0), (8, 2000.0)]
+    deletions.done("augsburg", 7)
+    assert deletions.due("augsburg", 5000) == [8] and deletions.due("berlin", 5000) == [9]

@@ -135,3 +135,56 @@ def test_region_chatbot_settings(env):
     assert region["chatbot_words_used"] == 0
     refused = manage(env, "region", "put", "augsburg", "--default-language", "Arabic")
     assert refused.returncode == 1 and "default_language" in refused.stderr
+
+
+def test_export_prints_exactly_what_is_stored_about_a_device(env, moto_server, zammad):
+    """GDPR Art. 15 (docs/privacy.md, "Access"): the chat item, the draw, the files, the
+    ticket's visible articles; and the retention's dry run changes nothing."""
+    from chalicelib.attachments.bucket import FileBucket
+    from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
+    from tests.files import png, upload
+
+    env = dict(env, ATTACHMENT_BUCKET="export-files", AWS_ENDPOINT_URL_S3=moto_server)
+    assert manage(env, "create-tables").returncode == 0
+    put = manage(
+        env, "region", "put", "augsburg", "--enabled", "--beta-percentage", "100",
+        "--zammad-url", zammad.url, "--zammad-access-token", zammad.token,
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    settings = load_settings(env)
+    FileBucket(settings).create()
+    services = aws_services(settings)
+    region = services.regions.get("augsburg")
+    assert services.user_chats.is_chat_enabled(region, "device-1") is True
+    form = services.attachments.upload_form(
+        region, "device-1", {"filename": "Brief.png", "content_type": "image/png", "size": 71}
+    )
+    assert upload(form, png()).status_code == 204
+    files = tuple(services.attachments.message_files(region, "device-1", [form["id"]]))
+    services.user_chats.send(region, "de", "device-1", "Mein Brief", None, None, files)
+    zammad.add_article(1, "<p>intern</p>", internal=True)
+    zammad.add_article(1, "<p>Antwort</p>")
+
+    result = manage(env, "export", "--region", "augsburg", "--device", "device-1")
+    assert result.returncode == 0, result.stderr
+    exported = json.loads(result.stdout)
+    assert exported["chat"]["chat_key"] == "augsburg#device-1"
+    assert [m["content"] for m in exported["chat"]["messages"]] == ["Mein Brief"]
+    assert exported["is_chat_enabled_draw"] is True
+    [file] = exported["files"]
+    assert (file["name"], file["type"], file["size"]) == ("Brief.png", "image/png", len(png()))
+    articles = exported["ticket"]["articles"]
+    assert [a["body"] for a in articles] == ["Mein Brief", "<p>Antwort</p>"]  # no internal note
+
+    other = json.loads(manage(env, "export", "--region", "augsburg", "--device", "device-2").stdout)
+    assert (other["chat"], other["is_chat_enabled_draw"], other["files"], other["ticket"]) == (
+        None,
+        None,
+        [],
+        None,
+    )
+
+    dry = manage(env, "retention", "--dry-run")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["forgotten"] == 0  # nothing is 30 days old
+    assert json.loads(manage(env, "export", "--region", "augsburg", "--device", "device-1").stdout)["chat"]
