@@ -100,13 +100,14 @@ package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 # One command to AWS: package, upload, create or update the stack (tables included).
 # Needs the AWS CLI with credentials, and an S3 bucket for the code: make deploy BUCKET=...
 STACK ?= integreat-chat-$(STAGE)
-deploy: package  ## package and deploy to AWS (BUCKET=..., needs the AWS CLI)
+deploy: package  ## package and deploy to AWS (BUCKET=..., PARAMETERS="KmsKeyArn=..."; needs the AWS CLI)
 	@command -v aws >/dev/null || { echo "deploy needs the AWS CLI (aws) with credentials"; exit 1; }
 	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=prod BUCKET=<s3 bucket for the code>"; exit 1; }
 	aws cloudformation package --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) \
 		--output-template-file $(OUT)/packaged.yaml
 	aws cloudformation deploy --template-file $(OUT)/packaged.yaml --stack-name $(STACK) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
 	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
 
 # Rewrite .chalice/policy-*.json from the table models (a test fails when they drift).

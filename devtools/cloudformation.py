@@ -75,6 +75,40 @@ _GATEWAY_ERRORS = {  # API Gateway's own answers (no Lambda involved), in our er
 }
 
 
+# Encryption at rest with a customer-managed KMS key (docs/privacy.md, "At rest"): the
+# optional stack parameter KmsKeyArn; without it, AWS-owned keys (tables, queue) and SSE-S3.
+_KMS_TABLE_SSE = {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "KmsKeyArn"}}
+_QUEUE_SSE = {
+    "KmsMasterKeyId": {"Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]},
+    "SqsManagedSseEnabled": {"Fn::If": ["HasKmsKey", {"Ref": "AWS::NoValue"}, True]},
+}
+# What a function needs of that key, only as DynamoDB, SQS or S3 use it on its behalf.
+KMS_STATEMENT = {
+    "Sid": "CustomerKey",
+    "Effect": "Allow",
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+    "Resource": "arn:aws:kms:*:*:key/*",
+    "Condition": {
+        "StringLike": {
+            "kms:ViaService": ["dynamodb.*.amazonaws.com", "sqs.*.amazonaws.com", "s3.*.amazonaws.com"]
+        }
+    },
+}
+
+
+def kms_template() -> dict[str, Any]:
+    return {
+        "Parameters": {
+            "KmsKeyArn": {
+                "Type": "String",
+                "Default": "",
+                "Description": "A customer-managed KMS key (ARN) for tables, queue, bucket; empty: AWS keys",
+            }
+        },
+        "Conditions": {"HasKmsKey": {"Fn::Not": [{"Fn::Equals": [{"Ref": "KmsKeyArn"}, ""]}]}},
+    }
+
+
 def stage_prefix(stage: str) -> str:
     return stage_environment(stage).get("CHAT_TABLE_PREFIX", "integreat-chat-")
 
@@ -96,7 +130,7 @@ def table_resource(model, prefix: str) -> dict[str, Any]:
         "AttributeDefinitions": schema["attribute_definitions"],
         "KeySchema": _hash_first(schema["key_schema"]),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "SSESpecification": {"SSEEnabled": True},
+        "SSESpecification": {"Fn::If": ["HasKmsKey", _KMS_TABLE_SSE, {"SSEEnabled": True}]},
     }
     if schema["global_secondary_indexes"]:
         properties["GlobalSecondaryIndexes"] = [
@@ -131,7 +165,7 @@ def queue_resources(prefix: str) -> dict[str, Any]:
             "Properties": {
                 "QueueName": queue_name(prefix),
                 "VisibilityTimeout": VISIBILITY_TIMEOUT_SECONDS,
-                "SqsManagedSseEnabled": True,
+                **_QUEUE_SSE,
                 "RedrivePolicy": {
                     "deadLetterTargetArn": {"Fn::GetAtt": ["ChatbotDeadLetterQueue", "Arn"]},
                     "maxReceiveCount": 5,
@@ -143,7 +177,7 @@ def queue_resources(prefix: str) -> dict[str, Any]:
             "Properties": {
                 "QueueName": queue_name(prefix) + "-dlq",
                 "MessageRetentionPeriod": 14 * 86400,
-                "SqsManagedSseEnabled": True,
+                **_QUEUE_SSE,
             },
         },
         # Chalice's event source names the queue by ARN: make it after the queue exists.
@@ -188,7 +222,13 @@ def files_resources(prefix: str, retention_days: int) -> dict[str, Any]:
                     "BucketEncryption": {
                         "ServerSideEncryptionConfiguration": [
                             {
-                                "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                "ServerSideEncryptionByDefault": {
+                                    "Fn::If": [
+                                        "HasKmsKey",
+                                        {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Ref": "KmsKeyArn"}},
+                                        {"SSEAlgorithm": "AES256"},
+                                    ]
+                                },
                                 "BucketKeyEnabled": True,
                             }
                         ]
@@ -456,7 +496,9 @@ def resources(prefix: str, retention_days: int = 30) -> dict[str, Any]:
             properties["StatusCode"] = status
         name = "GatewayResponse" + "".join(part.capitalize() for part in response_type.split("_"))
         template[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
-    return _merged({"Resources": template}, edge_template(), files_resources(prefix, retention_days))
+    return _merged(
+        {"Resources": template}, edge_template(), files_resources(prefix, retention_days), kms_template()
+    )
 
 
 def _merged(*templates: dict[str, Any]) -> dict[str, Any]:
@@ -515,6 +557,7 @@ def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
         statements.append(
             {"Sid": "FilesList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket}
         )
+    statements.append(KMS_STATEMENT)  # only used when the stack is given a key (KmsKeyArn)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -138,7 +138,7 @@ def test_region_chatbot_settings(env):
 
 
 def test_export_prints_exactly_what_is_stored_about_a_device(env, moto_server, zammad):
-    """GDPR Art. 15 (docs/privacy.md, "Access"): the chat item, the draw, the files, the
+    """GDPR Art. 15 (docs/privacy.md, "Access (GDPR Art. 15)"): the chat item, the draw, the files, the
     ticket's visible articles; and the retention's dry run changes nothing."""
     from chalicelib.attachments.bucket import FileBucket
     from chalicelib.platform.config import load_settings

@@ -200,7 +200,9 @@ def test_the_files_bucket_is_private_encrypted_and_forgets(package):
     assert bucket["BucketName"] == {"Fn::Sub": "integreat-chat-files-${AWS::AccountId}-${AWS::Region}"}
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert encryption["ServerSideEncryptionByDefault"]["Fn::If"][2] == {
+        "SSEAlgorithm": "AES256"
+    }  # no key given
     days = {
         rule.get("Prefix"): rule.get("ExpirationInDays") for rule in bucket["LifecycleConfiguration"]["Rules"]
     }
@@ -217,3 +219,24 @@ def test_the_files_bucket_is_private_encrypted_and_forgets(package):
         "s3:DeleteObject",
         "s3:ListBucket",
     }
+
+
+def test_a_customer_managed_key_encrypts_tables_queue_and_bucket_when_given(package):
+    template = json.loads((package / "sam.json").read_text())
+    assert template["Parameters"]["KmsKeyArn"]["Default"] == ""  # off unless given
+    resources = template["Resources"]
+    kms = {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "KmsKeyArn"}}
+    for model in ALL_MODELS:
+        table = resources[cloudformation._logical_id(model)]["Properties"]
+        assert table["SSESpecification"] == {"Fn::If": ["HasKmsKey", kms, {"SSEEnabled": True}]}
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    for queue in ("ChatbotQueue", "ChatbotDeadLetterQueue"):
+        assert resources[queue]["Properties"]["KmsMasterKeyId"]["Fn::If"][1] == {"Ref": "KmsKeyArn"}
+    [rule] = resources["FilesBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["Fn::If"][1]["SSEAlgorithm"] == "aws:kms"
+    for kind in ("api", "jobs", "chatbot"):
+        statements = json.loads(cloudformation.policy_path("prod", kind).read_text())["Statement"]
+        assert (
+            statements[-1]["Sid"] == "CustomerKey"
+            and "kms:ViaService" in statements[-1]["Condition"]["StringLike"]
+        )

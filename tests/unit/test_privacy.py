@@ -1,0 +1,37 @@
+"""The parts of "nothing personal in logs" that need no server (docs/privacy.md)."""
+
+import logging
+
+import pytest
+
+from chalicelib.platform.logs import chat_digest, configure_logging
+from tests.conftest import assert_nothing_personal
+
+
+def test_the_log_check_finds_each_kind_of_personal_data():
+    assert_nothing_personal(
+        '{"event": "request", "route": "/api/v3/{region}/...", "request_id": "ab12cd34ef56"}'
+    )
+    assert_nothing_personal("Serving on http://127.0.0.1:8000")  # the server's own address
+    for line in (
+        '{"path": "/api/v3/a/de/chat/0f8fad5b-d9cb-469f-a165-70867728950e/"}',
+        "Connection pool is full, discarding connection: 10.1.2.3",
+        "Authorization: Bearer abc",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0",
+    ):
+        with pytest.raises(AssertionError):
+            assert_nothing_personal(line)
+    with pytest.raises(AssertionError):
+        assert_nothing_personal("the message was: Hallo Amira", "Amira")
+
+
+def test_a_chat_digest_is_stable_keyed_and_not_the_device_id():
+    one = chat_digest("region-token", "augsburg#0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert one == chat_digest("region-token", "augsburg#0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert one != chat_digest("another-token", "augsburg#0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert len(one) == 16 and "0f8fad5b" not in one
+
+
+def test_urllib3_does_not_log_urls():
+    configure_logging()
+    assert logging.getLogger("urllib3").getEffectiveLevel() >= logging.ERROR
