@@ -334,9 +334,12 @@ def test_an_upload_that_is_not_what_it_claims_is_refused_when_named(
 def test_an_upload_older_than_a_day_has_expired(world, zammad):
     api, clock = world
     upload_id = uploaded(api, png(), "a.png", "image/png")
-    clock.now += 86400 + 1
-    assert send(api, "Hallo", [upload_id])[0] == 400
-    assert zammad.tickets == {}
+    clock.now = time.time() + 86400 - 5  # S3 stamps the upload with the real time
+    assert send(api, "Hallo", [upload_id])[0] == 200  # a day old, nearly: still there
+    second = uploaded(api, png(), "b.png", "image/png")
+    clock.now = time.time() + 86400 + 5
+    assert send(api, "Noch eins", [second])[0] == 400
+    assert [len(ticket["article_ids"]) for ticket in zammad.tickets.values()] == [1]
 
 
 def test_a_failed_zammad_call_keeps_the_upload_for_a_retry(world, zammad):

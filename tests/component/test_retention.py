@@ -4,18 +4,13 @@ days: ChatApi on the in-memory stores and on moto, the Zammad emulator over loop
 import json
 
 import pytest
-from moto import mock_aws
 
 from chalicelib import jobs
-from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
-from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
-from chalicelib.storage.tables import create_tables
 from chalicelib.user_chat.retention import CLOSED_NOTE_SUBJECT, DELETE_TAG
 from chalicelib.web.http import Request
 from tests.clock import Clock
-from tests.memory import memory_services
+from tests.component.worlds import chat_world
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
@@ -25,16 +20,7 @@ DAY = 86400
 def world(request, zammad):
     clock = Clock()
     region = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token}
-    settings = load_settings({})
-    if request.param == "memory":
-        api = ChatApi(memory_services(settings, clock=clock))
-        api.services.regions.put("augsburg", region)
-        yield api, clock
-        return
-    with mock_aws():
-        api = ChatApi(aws_services(settings, clock=clock))
-        create_tables(ALL_MODELS)
-        api.services.regions.put("augsburg", region)
+    with chat_world(request.param, load_settings({}), clock, region) as api:
         yield api, clock
 
 

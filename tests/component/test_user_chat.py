@@ -16,8 +16,7 @@ from chalicelib.user_chat.articles import article_message, escape_user_text
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
-from tests.memory import memory_services
-from tests.offline import no_network
+from tests.component.worlds import chat_world
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
@@ -36,16 +35,7 @@ def world(request, zammad):
     clock = Clock()
     settings = load_settings({"SERVER_TIMING": "1"})
     region = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
-    if request.param == "memory":
-        with no_network(loopback=True):
-            api = ChatApi(memory_services(settings, clock=clock))
-            api.services.regions.put("augsburg", region)
-            yield api, clock
-        return
-    with mock_aws():
-        api = ChatApi(aws_services(settings, clock=clock))
-        create_tables(ALL_MODELS)
-        api.services.regions.put("augsburg", region)
+    with chat_world(request.param, settings, clock, region, offline=True) as api:
         yield api, clock
 
 

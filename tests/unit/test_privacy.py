@@ -35,3 +35,25 @@ def test_a_chat_digest_is_stable_keyed_and_not_the_device_id():
 def test_urllib3_does_not_log_urls():
     configure_logging()
     assert logging.getLogger("urllib3").getEffectiveLevel() >= logging.ERROR
+
+
+def test_a_region_states_one_number_for_its_privacy_text():
+    from datetime import UTC, datetime
+
+    from chalicelib.regions.rules import check_changes, public_view
+    from chalicelib.storage.models import RegionRecord
+    from chalicelib.web.errors import BadRequest
+
+    record = RegionRecord("augsburg", name="Augsburg", updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    view = public_view(record, close_days=30)
+    assert (view["retention_delete_days"], view["data_deleted_within_days"]) == (None, 121)  # 30 + 90 + a day
+    record.retention_delete_days = 0
+    assert public_view(record, close_days=30)["data_deleted_within_days"] == 31
+    assert check_changes({"retention_delete_days": 10, "zammad_deletes_tickets": True})
+    for bad in (
+        {"retention_delete_days": -1},
+        {"retention_delete_days": "9"},
+        {"zammad_deletes_tickets": "yes"},
+    ):
+        with pytest.raises(BadRequest):
+            check_changes(bad)
