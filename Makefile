@@ -41,6 +41,7 @@ PORT ?= 8000
 ZAMMAD_PORT ?= 8001
 DYNAMODB_PORT ?= 8002
 CHATBOT_PORT ?= 8003
+WS_PORT ?= 8004
 # Debian's Chromium, for the author chat widget's browser tests (Playwright drives it; it
 # never downloads a browser of its own). Installed like nginx.
 chromium:
@@ -49,9 +50,9 @@ chromium:
 		$$SUDO apt-get update -qq && \
 		$$SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-dev: install  ## the whole system on http://127.0.0.1:8000 (PORT=, ZAMMAD_PORT=, DYNAMODB_PORT=, CHATBOT_PORT=)
+dev: install  ## the whole system on http://127.0.0.1:8000 (PORT=, ZAMMAD_PORT=, DYNAMODB_PORT=, CHATBOT_PORT=, WS_PORT=)
 	$(PY) -m devtools.dev --port $(PORT) --zammad-port $(ZAMMAD_PORT) \
-		--dynamodb-port $(DYNAMODB_PORT) --chatbot-port $(CHATBOT_PORT)
+		--dynamodb-port $(DYNAMODB_PORT) --chatbot-port $(CHATBOT_PORT) --ws-port $(WS_PORT)
 
 test: install dynamodb-local nginx chromium  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
 	$(PY) -m pytest

@@ -25,6 +25,9 @@ from chalicelib.chatbot.service import Chatbot
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.rate_limit import RateLimiter
+from chalicelib.realtime.connections import Connections, DynamoConnections
+from chalicelib.realtime.sender import ManagementApiSender
+from chalicelib.realtime.service import Realtime
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
@@ -58,6 +61,7 @@ class Stores(NamedTuple):
     deliveries: Deliveries
     chatbot_jobs: JobLedger
     ticket_deletions: TicketDeletions
+    connections: Connections
 
 
 def dynamo_stores(settings: Settings) -> Stores:
@@ -72,6 +76,7 @@ def dynamo_stores(settings: Settings) -> Stores:
         DynamoDeliveries(),
         DynamoJobLedger(),
         DynamoTicketDeletions(),
+        DynamoConnections(),
     )
 
 
@@ -118,3 +123,45 @@ class Services:
             self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
         )
         self.author_chat = AuthorChat(settings, clock, stores.author_messages, stores.author_visits)
+        # Real time (docs/realtime.md): events when the webhook, the chatbot or an author
+        # changes what a client polls for; on only with WEBSOCKET_ENDPOINT.
+        sender = ManagementApiSender(settings) if settings.websocket_endpoint else None
+        self.realtime = Realtime(
+            stores.connections,
+            stores.counters,
+            sender,
+            self.auth,
+            clock,
+            chat_of=self._chat_of,
+            chat_etag=self._chat_etag,
+            per_chat=settings.websocket_connections_per_chat,
+            per_minute=settings.websocket_messages_per_minute,
+        )
+        if sender is not None:
+            self.webhook.on_chat_change = self.realtime.chat_changed
+            self.chatbot.on_chat_change = self.realtime.chat_changed
+            self.author_chat.on_change = self.realtime.author_changed
+
+    def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:
+        """The key of the chat a poll of these names would answer (None: it would be 404)."""
+        from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
+        from chalicelib.user_chat.routes import DEVICE_ID
+        from chalicelib.user_chat.store import chat_key
+
+        if not (LANGUAGE_SLUG.match(language) and DEVICE_ID.match(device_id)):
+            return None
+        region = self.region_cache.get(region_slug)
+        if region is None or not listed(region) or not chat_configured(region):
+            return None
+        key = chat_key(region.slug, device_id)
+        return key if self.user_chats.current(key) is not None else None
+
+    def _chat_etag(self, key: str) -> str | None:
+        """The ETag the chat's poll answers with now (as user_chat/routes.py computes it)."""
+        from chalicelib.web.http import encode_json, etag
+
+        region = self.region_cache.get(key.partition("#")[0])
+        chat = self.user_chats.current(key)
+        if region is None or chat is None:
+            return None
+        return etag(encode_json(self.user_chats.view(region, chat)))

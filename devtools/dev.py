@@ -27,10 +27,12 @@ from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable
+from chalicelib.services import aws_services
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from devtools.chatbot_emulator import ChatbotEmulator
+from devtools.ws_server import WebSocketServer
 from devtools.zammad_emulator import ZammadEmulator
 
 DEMO_REGION = "demo"
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--dynamodb-port", type=int, default=8002, help="moto server port (0: any)")
     parser.add_argument("--chatbot-port", type=int, default=8003, help="chatbot emulator port (0: any)")
     parser.add_argument("--chatbot-delay", type=float, default=3.0, help="seconds the chatbot takes")
+    parser.add_argument("--ws-port", type=int, default=8004, help="WebSocket channel port (0: any)")
     args = parser.parse_args()
     _check_ports_free(
         {
@@ -84,6 +87,7 @@ def main() -> None:
             "ZAMMAD_PORT": args.zammad_port,
             "DYNAMODB_PORT": args.dynamodb_port,
             "CHATBOT_PORT": args.chatbot_port,
+            "WS_PORT": args.ws_port,
         }
     )
     # Our lines, readable: not moto's coloured access log nor its libraries' chatter.
@@ -125,8 +129,11 @@ def _run(args: argparse.Namespace) -> int:
             "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
         }
     )
+    management_port = _free_port()  # the WebSocket channel's management API (events go there)
+    env["WEBSOCKET_ENDPOINT"] = "http://127.0.0.1:%d" % management_port
     os.environ.update(env)
     server = worker = None
+    channel: WebSocketServer | None = None
     try:
         settings = load_settings(env)
         bind_models(ALL_MODELS, settings)
@@ -134,6 +141,8 @@ def _run(args: argparse.Namespace) -> int:
             print("table " + line)
         print(SqsJobQueue(settings).create())
         print(FileBucket(settings).create())
+        # Real time (docs/realtime.md): the WebSocket channel over the same handlers.
+        channel = WebSocketServer(aws_services(settings), args.ws_port, management_port).start()
         webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         Regions(time.time, DynamoRegionTable()).put(
             DEMO_REGION,
@@ -160,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
         worker = subprocess.Popen([sys.executable, "-m", "functions.worker", "--wait", "2"], env=env)
         signal.signal(signal.SIGTERM, lambda *_args: _stop(server, worker))
         _wait_for_port(args.port, server)
-        print(_banner(args, settings, dynamodb_port, emulator.url, chatbot.url), flush=True)
+        print(_banner(args, settings, dynamodb_port, emulator.url, chatbot.url, channel.ws_url), flush=True)
         code = server.wait()
         if code not in (0, -signal.SIGTERM):
             print("make dev: the API server stopped (exit code %s); stopping everything" % code, flush=True)
@@ -170,6 +179,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop(server, worker)
+        if channel is not None:
+            channel.stop()
         emulator.stop()
         chatbot.stop()
         moto.stop()
@@ -186,7 +197,7 @@ def _stop(*processes: subprocess.Popen | None) -> None:
                 process.kill()
 
 
-def _banner(args, settings, dynamodb_port: int, zammad: str, chatbot: str) -> str:
+def _banner(args, settings, dynamodb_port: int, zammad: str, chatbot: str, ws_url: str) -> str:
     secret = settings.jwt_secret or ""
     admin = issue_hs256_token(secret, "dev-admin", ["admin"], name="Dev Admin")
     # Two authors, so that two terminals (or browser windows) can talk to each other.
@@ -198,6 +209,7 @@ Integreat Chat is running.
   DynamoDB (moto) http://127.0.0.1:%(ddb)d
   Zammad emulator %(zammad)s   (agent replies: POST %(zammad)s/_emulator/tickets/<id>/articles)
   chatbot         %(chatbot)s   (emulated integreat-chat; answers after %(delay)s s)
+  WebSocket       %(ws)s   (real time: send {"action": "subscribe", "region", "language", "device_id"})
   demo region     %(region)s
   demo device id  %(device)s
   admin token     %(admin)s
@@ -232,6 +244,7 @@ Ready. Ctrl-C stops everything.""" % {
         "ddb": dynamodb_port,
         "zammad": zammad,
         "chatbot": chatbot,
+        "ws": ws_url,
         "delay": args.chatbot_delay,
         "region": DEMO_REGION,
         "device": uuid.uuid4(),

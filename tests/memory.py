@@ -9,6 +9,7 @@ from chalicelib.author_chat.store import MemoryAuthorMessages, MemoryAuthorVisit
 from chalicelib.chatbot.ledger import MemoryJobLedger
 from chalicelib.chatbot.queue import JobQueue, MemoryJobQueue
 from chalicelib.platform.config import Settings
+from chalicelib.realtime.connections import MemoryConnections
 from chalicelib.regions.store import MemoryRegionTable
 from chalicelib.services import Services, Stores
 from chalicelib.storage.small_tables import (
@@ -31,6 +32,7 @@ def memory_stores(settings: Settings) -> Stores:
         MemoryDeliveries(),
         MemoryJobLedger(),
         MemoryTicketDeletions(),
+        MemoryConnections(),
     )
 
 

@@ -66,6 +66,8 @@ class AuthorChat:
         self._clock = clock
         self._messages = messages
         self._visits = visits
+        # Services: real-time events (docs/realtime.md), (change, message id); never raises.
+        self.on_change: Callable[[str, str], object] = lambda _change, _id: None
 
     def window_start(self) -> float:
         return self._clock() - self.history_days * 86400
@@ -87,6 +89,7 @@ class AuthorChat:
             expires_at=utc_datetime(now + self.history_days * 86400),
         )
         self._messages.add(record)  # a new id: 8 random hex digits within one millisecond
+        self.on_change("posted", record.message_id)
         return self._view(record, author, unread_after=None)
 
     def history(self, reader: Principal, limit: int, cursor: str | None) -> HistoryView:
@@ -133,6 +136,7 @@ class AuthorChat:
         if record.sender_id != caller.sub and not caller.has_role("admin"):
             raise Forbidden("Only the sender or an admin may delete this message.")
         self._messages.delete(record.message_id)
+        self.on_change("deleted", record.message_id)
         return {"success": True, "status": "The chat message was successfully deleted."}
 
     # --- upkeep -----------------------------------------------------------------------

@@ -99,6 +99,7 @@ class Chatbot:
         self._connections = connections
         self._find_region = find_region
         self._clock = clock
+        self.on_chat_change: Callable[[str], object] = lambda _key: None  # Services: real-time events
         self._client = (
             ChatbotClient(settings.chatbot_url, settings.chatbot_timeout_seconds)
             if settings.chatbot_url
@@ -331,7 +332,8 @@ class Chatbot:
         try:
             self._chats.finish_bot_job(chat, job["id"] if job["answer"] else None, message, handover=handover)
         except ChatGone:
-            pass  # the chat expired meanwhile: nothing to show it to
+            return  # the chat expired meanwhile: nothing to show it to
+        self.on_chat_change(chat.chat_key)  # an answer, or typing ended: its connections poll once
 
     def _count_words(self, region: RegionRecord, body: str) -> None:
         words = word_count(body) if body else 0

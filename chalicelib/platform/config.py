@@ -47,6 +47,11 @@ class Settings(NamedTuple):
     attachment_max_files: int = 3
     attachment_upload_seconds: int = 3600  # how long an upload form may be used
     attachment_link_seconds: int = 3600  # a download link lasts one to two of these
+    # Real time over WebSockets (docs/realtime.md): API Gateway's management API of the
+    # WebSocket API (make dev: the local server's); None: no events, polls only.
+    websocket_endpoint: str | None = None
+    websocket_connections_per_chat: int = 5
+    websocket_messages_per_minute: int = 30
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -194,4 +199,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         attachment_max_files=_whole_number(env, "ATTACHMENT_MAX_FILES", 3, 1),
         attachment_upload_seconds=_whole_number(env, "ATTACHMENT_UPLOAD_SECONDS", 3600, 60),
         attachment_link_seconds=_whole_number(env, "ATTACHMENT_LINK_SECONDS", 3600, 60),
+        websocket_endpoint=_url(env, "WEBSOCKET_ENDPOINT"),
+        websocket_connections_per_chat=_whole_number(env, "WEBSOCKET_CONNECTIONS_PER_CHAT", 5, 1),
+        websocket_messages_per_minute=_whole_number(env, "WEBSOCKET_MESSAGES_PER_MINUTE", 30, 1),
     )

@@ -1,4 +1,5 @@
-"""Counts the outbound calls a request makes (DynamoDB, Zammad, SQS, S3) and how long they took.
+"""Counts the outbound calls a request makes (DynamoDB, Zammad, SQS, S3, WebSocket sends)
+and how long they took.
 
 Counting happens at the client level: botocore events on the DynamoDB and SQS clients and a
 response hook on each Zammad `requests.Session`, so no handler counts by hand. DynamoDB
@@ -11,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-KINDS = ("ddb", "zammad", "sqs", "s3")
+KINDS = ("ddb", "zammad", "sqs", "s3", "ws")
 
 
 class CallStats:

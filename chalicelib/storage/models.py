@@ -68,6 +68,16 @@ class DueIndex(GlobalSecondaryIndex):
     delete_after = NumberAttribute(range_key=True)
 
 
+class ChannelIndex(GlobalSecondaryIndex):
+    """The connections subscribed to a channel (a chat, or the author chat)."""
+
+    class Meta:
+        index_name = "channel"
+        projection = KeysOnlyProjection()
+
+    channel = UnicodeAttribute(hash_key=True)
+
+
 class RegionRecord(Model):
     """A region (municipality) and its Zammad settings. Secrets are stored, never returned."""
 
@@ -280,6 +290,21 @@ class TicketDeletionRecord(Model):
     due_index = DueIndex()
 
 
+class ConnectionRecord(Model):
+    """A WebSocket connection and the channel it subscribed to (docs/realtime.md)."""
+
+    base_table_name = "ws-connections"
+
+    class Meta(_OnDemand):
+        table_name = "ws-connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    channel = UnicodeAttribute()
+    expires_at = TTLAttribute()  # API Gateway closes a connection after two hours
+
+    channel_index = ChannelIndex()
+
+
 ALL_MODELS = (
     RegionRecord,
     UserChatRecord,
@@ -290,4 +315,5 @@ ALL_MODELS = (
     AuthorVisitRecord,
     ChatbotJobRecord,
     TicketDeletionRecord,
+    ConnectionRecord,
 )

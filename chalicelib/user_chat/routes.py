@@ -1,7 +1,6 @@
 """Handlers of the app's chat endpoints (SPEC §4), wire-compatible with Integreat CMS API v3.
 Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
-import hashlib
 import re
 
 from chalicelib.attachments.links import FileRef
@@ -11,7 +10,7 @@ from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from chalicelib.web.forms import form_fields
-from chalicelib.web.http import Request, Response
+from chalicelib.web.http import Request, Response, etag
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
@@ -82,10 +81,10 @@ def conditional(request: Request, response: Response) -> Response:
     the digest of its body, and a client that sends it back in If-None-Match (the app's
     HTTP stack and WebView do by themselves) gets no body again."""
     body = response.body_bytes()
-    etag = '"%s"' % hashlib.sha256(body).hexdigest()[:32]
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}  # may be kept, must be revalidated
+    tag = etag(body)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}  # may be kept, must be revalidated
     offered = {tag.strip().removeprefix("W/") for tag in (request.header("if-none-match") or "").split(",")}
-    if etag in offered or "*" in offered:
+    if tag in offered or "*" in offered:
         return Response(304, None, headers)
     response.headers.update(headers)
     return response

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
-from chalicelib.storage.models import RegionRecord
+from chalicelib.storage.models import RegionRecord, UserChatRecord
 from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.deletion import Deletion
@@ -192,6 +192,16 @@ class UserChats:
                 "articles": [a for a in articles if isinstance(a, dict) and not a.get("internal")],
             }
         return stored
+
+    # --- real time (chalicelib/realtime) -----------------------------------------------
+    def current(self, key: str) -> UserChatRecord | None:
+        """The chat of this key while a poll would show it (open, not expired)."""
+        chat = self.store.get(key, consistent=False)
+        return chat if self._context.usable(chat) else None
+
+    def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
+        """What its poll answers, from what is stored (no Zammad call)."""
+        return self._context.view(region, chat)
 
     # --- files (chalicelib/attachments) -----------------------------------------------
     def chat_file(

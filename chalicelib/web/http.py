@@ -133,6 +133,13 @@ class Response:
         return self._encoded
 
 
+def etag(body: bytes) -> str:
+    """A strong ETag of a body: its digest (polls answer 304 when it is unchanged)."""
+    import hashlib
+
+    return '"%s"' % hashlib.sha256(body).hexdigest()[:32]
+
+
 def encode_json(body: Any) -> bytes:
     """Compact UTF-8 JSON. Text that cannot be UTF-8 (a lone surrogate stored before input
     was checked, or sent by Zammad) is written as a JSON escape instead of failing."""

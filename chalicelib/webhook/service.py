@@ -62,6 +62,7 @@ class ZammadWebhook:
         self._chats: Chats = chats.store
         self._regions = region_cache
         self._clock = clock
+        self.on_chat_change: Callable[[str], object] = _nothing  # Services: real-time events
 
     def authenticate(self, token: str | None, body: bytes, signature: str | None) -> RegionRecord:
         """The region whose webhook this is; 401 for a wrong token or signature (and for a
@@ -121,6 +122,7 @@ class ZammadWebhook:
             return ["article %d: chat too long to store, read from Zammad" % article["id"]]
         if self._chats.add_message(chat, StoredMessage(**message)):
             actions = ["article %d: %s message stored" % (article["id"], message["role"])]
+            self.on_chat_change(chat.chat_key)  # its connections poll once (never raises)
             chatbot = self._user_chats.chatbot
             job = chatbot.reply_job(region, chat, message) if chatbot is not None else None
             if chatbot is not None and job is not None:
@@ -160,3 +162,7 @@ class ZammadWebhook:
             return
         if self._table.mark_webhook_seen(region.slug, now):  # False: deleted meanwhile
             region.webhook_seen_at = now
+
+
+def _nothing(*_args: object) -> None:
+    return None

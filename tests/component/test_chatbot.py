@@ -147,6 +147,18 @@ def test_the_typing_flag_is_on_until_the_answer_is_stored(world, zammad, bot):
     assert visible(zammad)[-1]["subject"] == "automatically generated message"
 
 
+def test_a_stored_answer_is_an_event_for_the_chats_connections(world):
+    """The chatbot tells real time (docs/realtime.md) once its answer is stored, so a
+    connected device polls once instead of every 3 s while the bot types."""
+    changed = []
+    world.api.services.chatbot.on_chat_change = changed.append
+    world.send("Wo melde ich mich an?")
+    assert changed == []  # queued: nothing stored yet
+    assert world.drain() == ["answered"]
+    assert changed == ["augsburg#device-1"]
+    assert world.poll()["messages"][-1]["automatic_answer"] is True  # stored before the event
+
+
 def test_the_typing_flag_gives_up_after_a_minute(world):
     world.send("Hallo")
     world.clock.now += TYPING_SECONDS + 1

@@ -206,3 +206,13 @@ def test_ticket_deletions_come_due_by_region_and_time(stores):
     assert deletions.pending("augsburg") == [(7, 1000.0), (8, 2000.0)]
     deletions.done("augsburg", 7)
     assert deletions.due("augsburg", 5000) == [8] and deletions.due("berlin", 5000) == [9]
+
+
+def test_connections_are_found_by_channel_and_forgotten_once(stores):
+    connections = stores.connections
+    connections.add("c1", "chat:a", LATER)
+    connections.add("c2", "chat:a", LATER)
+    connections.add("c3", "author", LATER)
+    assert sorted(connections.of_channel("chat:a")) == ["c1", "c2"]
+    assert connections.remove("c1") is True and connections.remove("c1") is False
+    assert connections.of_channel("chat:a") == ["c2"] and connections.of_channel("chat:b") == []

@@ -1,5 +1,6 @@
 """`make dev`'s program: everything starts, the printed admin token works, Ctrl-C stops all."""
 
+import json
 import queue
 import re
 import signal
@@ -11,6 +12,7 @@ import time
 from base64 import b64encode
 
 import requests
+from websockets.sync.client import connect
 
 from tests.conftest import PROJECT, free_port, python_env
 from tests.files import pdf, png, upload
@@ -38,6 +40,8 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             "0",
             "--chatbot-delay",
             "1",
+            "--ws-port",
+            "0",
         ],
         cwd=str(PROJECT),
         env=python_env(),
@@ -101,12 +105,20 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             assert time.monotonic() < deadline, "no automatic answer"
             time.sleep(0.2)
         [ticket_id] = requests.get(zammad_url + "/_emulator/state", timeout=5).json()["tickets"]
-        reply = requests.post(
-            "%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
-            json={"body": "<p>Hallo vom Team</p>"},
-            timeout=30,
-        )
-        assert reply.status_code == 201
+        # Real time: the device subscribes on the WebSocket make dev printed.
+        ws_url = re.search(r"WebSocket\s+(ws://\S+)", text).group(1)
+        region_slug, _language, _chat, device = chat.rstrip("/").split("/")[-4:]
+        subscribe = {"action": "subscribe", "region": region_slug, "language": "de", "device_id": device}
+        with connect(ws_url, open_timeout=5) as channel:
+            channel.send(json.dumps(subscribe))
+            assert json.loads(channel.recv(timeout=5))["type"] == "subscribed"
+            reply = requests.post(
+                "%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
+                json={"body": "<p>Hallo vom Team</p>"},
+                timeout=30,
+            )
+            assert reply.status_code == 201
+            assert json.loads(channel.recv(timeout=10))["type"] == "chat"  # the webhook's event
         deadline = time.monotonic() + 10
         while True:
             poll = requests.get(chat, timeout=30)

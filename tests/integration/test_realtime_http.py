@@ -1,0 +1,125 @@
+"""Real time over HTTP and WebSocket (docs/realtime.md): the running app (Chalice's local
+server, DynamoDB Local) sends its events through botocore to the local WebSocket server's
+management API, as it would to API Gateway's; a client connected over a real WebSocket
+gets them, then polls once."""
+
+import json
+import secrets
+import time
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
+from devtools.ws_server import WebSocketServer
+from devtools.zammad_emulator import ZammadEmulator
+from tests.conftest import JWT_SECRET, running_api
+from tests.regions import put_region
+from tests.servers import free_port
+
+
+@pytest.fixture(scope="module")
+def zammad():
+    with ZammadEmulator(token="realtime-zammad-token") as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def world(dynamodb_local, zammad, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("realtime") / "server.log"
+    management_port = free_port()
+    settings = {
+        "WEBSOCKET_ENDPOINT": "http://127.0.0.1:%d" % management_port,
+        "API_RATE_LIMIT_WINDOW": 100000,
+    }
+    with running_api(dynamodb_local, log_path, WEBSOCKET_MESSAGES_PER_MINUTE=8, **settings) as (
+        url,
+        admin,
+        env,
+    ):
+        services = aws_services(load_settings(env))  # the same tables, as the server's own process
+        with WebSocketServer(services, management_port=management_port) as channel:
+            token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+            region = put_region(url, admin, zammad, zammad_webhook_token=token, zammad_webhook_secret=secret)
+            zammad.configure_webhook("%s/api/v3/webhook/zammad/?token=%s" % (url, token), secret)
+            yield type("World", (), {"url": url, "region": region, "channel": channel, "zammad": zammad})
+
+
+@contextmanager
+def subscribed(world, **fields):
+    """A client connected and subscribed: (the connection, the server's answer)."""
+    with connect(world.channel.ws_url, open_timeout=5) as client:
+        client.send(json.dumps({"action": "subscribe", **fields}))
+        yield client, json.loads(client.recv(timeout=5))
+
+
+def test_an_agents_reply_arrives_as_an_event_and_the_next_poll_shows_it(world):
+    device = str(uuid.uuid4())
+    chat = "%s/api/v3/%s/de/chat/%s/" % (world.url, world.region, device)
+    assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+    first = requests.get(chat, timeout=10)
+    with subscribed(world, region=world.region, language="de", device_id=device) as (client, answer):
+        assert answer == {"type": "subscribed", "channel": "chat"}
+        [ticket_id] = [i for i, t in world.zammad.tickets.items() if device in t["title"]]
+        started = time.monotonic()
+        world.zammad.add_article(ticket_id, "<p>Hallo vom Team</p>")  # the webhook brings it
+        event = json.loads(client.recv(timeout=10))
+        latency = time.monotonic() - started
+        assert event["type"] == "chat" and latency < 5
+        poll = requests.get(chat, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+        assert poll.status_code == 200 and "Hallo vom Team" in poll.text
+        assert poll.headers["ETag"] == event["etag"]  # the event names the answer the poll gives
+        assert requests.get(chat, headers={"If-None-Match": event["etag"]}, timeout=10).status_code == 304
+
+
+def test_an_author_sees_another_authors_post_without_polling(world):
+    alice = issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Alice")
+    bob = issue_hs256_token(JWT_SECRET, "bob", ["author"], name="Bob")
+    with subscribed(world, token=bob) as (client, answer):
+        assert answer == {"type": "subscribed", "channel": "author_chat"}
+        posted = requests.post(
+            world.url + "/api/v3/author-chat/messages",
+            json={"text": "Hallo Bob"},
+            headers={"Authorization": "Bearer " + alice},
+            timeout=10,
+        )
+        event = json.loads(client.recv(timeout=10))
+        assert event == {"type": "author_chat", "change": "posted", "id": posted.json()["id"]}
+
+
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        ({"region": "nowhere", "language": "de", "device_id": "device-1"}, "Chat not found."),
+        (
+            {"language": "de", "device_id": "device-1"},
+            "Subscribe with region, language and device_id, or with an author's token.",
+        ),
+        ({"token": "not-a-token"}, "Authentication required."),
+    ],
+)
+def test_a_subscription_to_nothing_or_with_a_bad_token_is_refused(world, fields, error):
+    if "region" in fields:
+        fields = dict(fields, region=world.region)  # a real region, a device without a chat
+    with subscribed(world, **fields) as (_client, answer):
+        assert answer == {"type": "error", "error": error}
+
+
+def test_a_flood_of_messages_is_limited_and_a_large_frame_closes_the_connection(world):
+    with connect(world.channel.ws_url, open_timeout=5) as client:
+        answers = []
+        for _ in range(10):  # the server under test allows 8 a minute
+            client.send('{"action": "ping"}')
+            answers.append(json.loads(client.recv(timeout=5)))
+        assert answers[:8] == [{"type": "pong"}] * 8
+        assert answers[8] == {"type": "error", "error": "Too many messages. Please try again later."}
+    with connect(world.channel.ws_url, open_timeout=5, max_size=None) as client:
+        client.send("x" * (128 * 1024 + 1))
+        with pytest.raises(ConnectionClosed):  # 1009: message too big
+            client.recv(timeout=5)

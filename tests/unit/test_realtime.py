@@ -1,0 +1,105 @@
+"""The rules of the WebSocket channel without a network (docs/realtime.md): the service on
+the in-memory connections, with API Gateway's management API replaced at its edge by a
+recording sender (a connection the test marks gone answers as GoneException does)."""
+
+import json
+
+from chalicelib.platform.auth import Authenticator, issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.realtime.connections import AUTHOR_CHANNEL, MemoryConnections, chat_channel
+from chalicelib.realtime.service import Realtime
+from chalicelib.storage.small_tables import MemoryCounters
+from tests.clock import Clock
+
+SECRET = "realtime-unit-secret-long-enough-for-hs256"
+
+
+class RecordingSender:
+    def __init__(self):
+        self.sent: list[tuple[str, dict]] = []
+        self.gone: set[str] = set()
+
+    def send(self, connection_id, data):
+        if connection_id in self.gone:
+            return False
+        self.sent.append((connection_id, json.loads(data)))
+        return True
+
+
+def realtime(per_chat=2, per_minute=5):
+    sender, connections, clock = RecordingSender(), MemoryConnections(), Clock()
+    chats = {"augsburg#device-1": '"etag-1"'}
+    service = Realtime(
+        connections,
+        MemoryCounters(),
+        sender,
+        Authenticator(load_settings({"AUTH_JWT_SECRET": SECRET})),
+        clock,
+        chat_of=lambda region, _language, device: (
+            "%s#%s" % (region, device) if "%s#%s" % (region, device) in chats else None
+        ),
+        chat_etag=chats.get,
+        per_chat=per_chat,
+        per_minute=per_minute,
+    )
+    return service, sender, connections, clock
+
+
+def frame(**fields):
+    return json.dumps(fields).encode()
+
+
+def test_a_device_subscribes_to_its_chat_only_while_it_exists():
+    service, _, connections, _ = realtime()
+    subscribe = frame(action="subscribe", region="augsburg", language="de", device_id="device-1")
+    assert service.received("c1", subscribe) == {"type": "subscribed", "channel": "chat"}
+    assert connections.of_channel(chat_channel("augsburg#device-1")) == ["c1"]
+    missing = frame(action="subscribe", region="augsburg", language="de", device_id="device-9")
+    assert service.received("c2", missing) == {"type": "error", "error": "Chat not found."}
+
+
+def test_events_reach_the_chats_connections_and_gone_ones_are_forgotten():
+    service, sender, connections, _ = realtime()
+    subscribe = frame(action="subscribe", region="augsburg", language="de", device_id="device-1")
+    service.received("c1", subscribe)
+    service.received("c2", subscribe)
+    sender.gone.add("c2")
+    assert service.chat_changed("augsburg#device-1") == 1
+    assert sender.sent == [("c1", {"type": "chat", "etag": '"etag-1"'})]
+    assert connections.of_channel(chat_channel("augsburg#device-1")) == ["c1"]
+    assert service.chat_changed("augsburg#device-2") == 0  # nobody listens: nothing sent
+
+
+def test_connections_per_chat_are_capped_and_messages_per_minute_limited():
+    service, _, _, clock = realtime(per_chat=2, per_minute=3)
+    subscribe = frame(action="subscribe", region="augsburg", language="de", device_id="device-1")
+    assert [service.received(c, subscribe)["type"] for c in ("c1", "c2", "c3")] == [
+        "subscribed",
+        "subscribed",
+        "error",
+    ]
+    answers = [service.received("c4", frame(action="ping")) for _ in range(4)]
+    assert answers[:3] == [{"type": "pong"}] * 3 and answers[3]["type"] == "error"
+    clock.now += 60  # a new minute
+    assert service.received("c4", frame(action="ping")) == {"type": "pong"}
+
+
+def test_authors_subscribe_with_a_token_of_their_role():
+    service, sender, connections, _ = realtime()
+    author = issue_hs256_token(SECRET, "alice", ["author"])
+    assert service.received("a1", frame(action="subscribe", token=author))["channel"] == "author_chat"
+    assert (
+        service.received("a2", frame(action="subscribe", token=issue_hs256_token(SECRET, "x", ["guest"])))[
+            "type"
+        ]
+        == "error"
+    )
+    assert connections.of_channel(AUTHOR_CHANNEL) == ["a1"]
+    service.author_changed("deleted", "m-1")
+    assert sender.sent == [("a1", {"type": "author_chat", "change": "deleted", "id": "m-1"})]
+
+
+def test_bad_frames_get_an_error_not_an_exception():
+    service, _, _, _ = realtime()
+    for bad in (b"not json", b"[1]", b"\xff", frame(action="dance"), b"x" * (128 * 1024 + 1)):
+        assert service.received("c1", bad)["type"] == "error"
