@@ -95,3 +95,26 @@ for _name, _job in jobs.JOBS.items():
 def chatbot_worker(event):
     for record in event:
         jobs.run_chatbot_job(api.services, record.body)
+
+
+# Real time (docs/realtime.md): API Gateway's WebSocket API, over the same handlers that
+# devtools/ws_server.py serves locally. A message's answer goes back on its connection.
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+
+
+@app.on_ws_connect(name="websocket_connect")
+def websocket_connect(event):
+    return None  # accepted; the client subscribes with its first message
+
+
+@app.on_ws_message(name="websocket_message")
+def websocket_message(event):
+    body = event.body.encode("utf-8") if isinstance(event.body, str) else (event.body or b"")
+    api.services.realtime.answer(
+        event.connection_id, api.services.realtime.received(event.connection_id, body)
+    )
+
+
+@app.on_ws_disconnect(name="websocket_disconnect")
+def websocket_disconnect(event):
+    api.services.realtime.disconnected(event.connection_id)

@@ -96,6 +96,23 @@ KMS_STATEMENT = {
 }
 
 
+# Real time (docs/realtime.md): the functions that send events post to the WebSocket API's
+# connections through its management API; Chalice makes the API (app.py, WEBSOCKETS).
+WEBSOCKET_ENDPOINT = {"Fn::Sub": "https://${WebsocketAPI}.execute-api.${AWS::Region}.amazonaws.com/api"}
+SENDING_FUNCTIONS = ("APIHandler", "ChatbotWorker", "WebsocketMessage")
+MANAGE_CONNECTIONS = {
+    "Sid": "WebsocketConnections",
+    "Effect": "Allow",
+    "Action": ["execute-api:ManageConnections"],
+    "Resource": "arn:aws:execute-api:*:*:*/api/POST/@connections/*",
+}
+
+
+def realtime_template() -> dict[str, Any]:
+    variables = {"Properties": {"Environment": {"Variables": {"WEBSOCKET_ENDPOINT": WEBSOCKET_ENDPOINT}}}}
+    return {"Resources": {name: json.loads(json.dumps(variables)) for name in SENDING_FUNCTIONS}}
+
+
 def kms_template() -> dict[str, Any]:
     return {
         "Parameters": {
@@ -497,7 +514,11 @@ def resources(prefix: str, retention_days: int = 30) -> dict[str, Any]:
         name = "GatewayResponse" + "".join(part.capitalize() for part in response_type.split("_"))
         template[name] = {"Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
     return _merged(
-        {"Resources": template}, edge_template(), files_resources(prefix, retention_days), kms_template()
+        {"Resources": template},
+        edge_template(),
+        files_resources(prefix, retention_days),
+        kms_template(),
+        realtime_template(),
     )
 
 
@@ -557,6 +578,8 @@ def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
         statements.append(
             {"Sid": "FilesList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket}
         )
+    if kind in ("api", "chatbot"):  # they send real-time events (the jobs do not)
+        statements.append(MANAGE_CONNECTIONS)
     statements.append(KMS_STATEMENT)  # only used when the stack is given a key (KmsKeyArn)
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -108,6 +108,10 @@ class Realtime:
             return _refuse("Chat not found.")
         return chat_channel(key)
 
+    def answer(self, connection_id: str, reply: dict[str, Any]) -> None:
+        """Send a message's answer back on its connection (API Gateway: a separate post)."""
+        self._send([connection_id], reply)
+
     def disconnected(self, connection_id: str) -> None:
         self._connections.remove(connection_id)
 

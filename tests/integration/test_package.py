@@ -78,8 +78,10 @@ def test_every_function_has_the_least_privilege_policy(package):
         "ForgetExpiredChats": "jobs",
         "SyncCmsRegions": "jobs",
     }
-    assert set(functions) == set(kinds) | {"ChatbotWorker"}
+    websocket = {"WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"}  # docs/realtime.md
+    assert set(functions) == set(kinds) | {"ChatbotWorker"} | websocket
     kinds["ChatbotWorker"] = "chatbot"
+    kinds.update(dict.fromkeys(websocket, "api"))
     for name, function in functions.items():
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         [policy] = [p["PolicyDocument"] for p in role["Policies"]]
@@ -240,3 +242,16 @@ def test_a_customer_managed_key_encrypts_tables_queue_and_bucket_when_given(pack
             statements[-1]["Sid"] == "CustomerKey"
             and "kms:ViaService" in statements[-1]["Condition"]["StringLike"]
         )
+
+
+def test_the_functions_that_send_events_know_the_websocket_endpoint_and_may_post(package):
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    assert resources["WebsocketAPIStage"]["Properties"]["StageName"] == "api"
+    for name in cloudformation.SENDING_FUNCTIONS:
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables["WEBSOCKET_ENDPOINT"] == cloudformation.WEBSOCKET_ENDPOINT
+    for kind, sends in (("api", True), ("chatbot", True), ("jobs", False)):
+        sids = [
+            s["Sid"] for s in json.loads(cloudformation.policy_path("prod", kind).read_text())["Statement"]
+        ]
+        assert ("WebsocketConnections" in sids) is sends
