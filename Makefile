@@ -84,8 +84,9 @@ bench: install dynamodb-local  ## print the figures: import time, calls per requ
 
 DEVICES ?= 1000
 SECONDS ?= 60
-load: install dynamodb-local  ## a bounded load run on 127.0.0.1: DEVICES=1000 app devices for SECONDS=60
+load: install dynamodb-local  ## a bounded load run on 127.0.0.1: DEVICES=1000 app devices for SECONDS=60, then as many on WebSockets
 	$(PY) -m devtools.load --devices $(DEVICES) --seconds $(SECONDS)
+	$(PY) -m devtools.load_realtime --devices $(DEVICES) --events 200
 
 # Deployable artifacts: sam.json (with the tables and gateway responses merged in) and deployment.zip.
 package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)

@@ -6,12 +6,11 @@ This is the one place that chooses the stores: `Services` takes them, and no con
 below it falls back to DynamoDB by itself. `aws_services` is the deployed wiring (DynamoDB
 tables, the SQS queue); the tests wire in-memory twins (tests/memory.py) the same way."""
 
+import functools
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from chalicelib.attachments.bucket import FileBucket
-from chalicelib.attachments.service import Attachments
 from chalicelib.author_chat.service import AuthorChat
 from chalicelib.author_chat.store import (
     AuthorMessages,
@@ -26,8 +25,6 @@ from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.rate_limit import RateLimiter
 from chalicelib.realtime.connections import Connections, DynamoConnections
-from chalicelib.realtime.sender import ManagementApiSender
-from chalicelib.realtime.service import Realtime
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
@@ -46,6 +43,10 @@ from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.store import Chats, ChatStore
 from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.webhook.service import ZammadWebhook
+
+if TYPE_CHECKING:
+    from chalicelib.attachments.service import Attachments
+    from chalicelib.realtime.service import Realtime
 
 
 class Stores(NamedTuple):
@@ -94,6 +95,7 @@ class Services:
     def __init__(self, settings: Settings, clock: Callable[[], float], stores: Stores, queue: JobQueue):
         self.settings = settings
         self.clock = clock
+        self._stores = stores
         self.auth = Authenticator(settings)
         self.rate_limiter = RateLimiter(settings, clock, stores.counters)
         self.regions = Regions(clock, stores.regions)
@@ -114,33 +116,45 @@ class Services:
             clock,
         )
         self.user_chats.chatbot = self.chatbot
-        # Files, when a bucket is configured (ATTACHMENT_BUCKET); S3 is reached as Zammad
-        # is, by an adapter of its own, made on first use.
-        bucket = FileBucket(settings) if settings.attachment_bucket else None
-        self.attachments = Attachments(settings, clock, bucket)
-        self.user_chats.attachments = self.attachments
         self.webhook = ZammadWebhook(
             self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
         )
+        if settings.attachment_bucket:  # files (docs/files.md): links in the chat's answer
+            self.user_chats.attachments = self.attachments
         self.author_chat = AuthorChat(settings, clock, stores.author_messages, stores.author_visits)
-        # Real time (docs/realtime.md): events when the webhook, the chatbot or an author
-        # changes what a client polls for; on only with WEBSOCKET_ENDPOINT.
-        sender = ManagementApiSender(settings) if settings.websocket_endpoint else None
-        self.realtime = Realtime(
-            stores.connections,
-            stores.counters,
-            sender,
+        if settings.websocket_endpoint:  # real time (docs/realtime.md): events after each store
+            self.webhook.on_chat_change = self.realtime.chat_changed
+            self.chatbot.on_chat_change = self.realtime.chat_changed
+            self.author_chat.on_change = self.realtime.author_changed
+
+    # Made on first use: most cold starts serve polls, which need neither (import time).
+    @functools.cached_property
+    def attachments(self) -> "Attachments":
+        """Files (ATTACHMENT_BUCKET); S3 is reached by an adapter of its own, as Zammad is."""
+        from chalicelib.attachments.bucket import FileBucket
+        from chalicelib.attachments.service import Attachments
+
+        bucket = FileBucket(self.settings) if self.settings.attachment_bucket else None
+        return Attachments(self.settings, self.clock, bucket)
+
+    @functools.cached_property
+    def realtime(self) -> "Realtime":
+        """The WebSocket channel's handlers and events (WEBSOCKET_ENDPOINT: where sends go)."""
+        from chalicelib.realtime.sender import ManagementApiSender
+        from chalicelib.realtime.service import Realtime
+
+        settings = self.settings
+        return Realtime(
+            self._stores.connections,
+            self._stores.counters,
+            ManagementApiSender(settings) if settings.websocket_endpoint else None,
             self.auth,
-            clock,
+            self.clock,
             chat_of=self._chat_of,
             chat_etag=self._chat_etag,
             per_chat=settings.websocket_connections_per_chat,
             per_minute=settings.websocket_messages_per_minute,
         )
-        if sender is not None:
-            self.webhook.on_chat_change = self.realtime.chat_changed
-            self.chatbot.on_chat_change = self.realtime.chat_changed
-            self.author_chat.on_change = self.realtime.author_changed
 
     def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:
         """The key of the chat a poll of these names would answer (None: it would be 404)."""

@@ -41,7 +41,7 @@ def gzipped_size() -> int:
     return sum(len(gzip.compress(widget_file(name), 9)) for name in TYPES)
 
 
-def serve(name: str, frame_ancestors: str) -> Response:
+def serve(name: str, frame_ancestors: str, websocket_url: str | None = None) -> Response:
     headers = {
         "Content-Type": TYPES.get(name, "application/json"),
         "Cache-Control": "public, max-age=300",
@@ -49,17 +49,20 @@ def serve(name: str, frame_ancestors: str) -> Response:
     }
     body = widget_file(name)
     if name == "index.html":
-        # The page runs only its own script and style and talks only to this API; it may
-        # be framed by the configured origins (the CMS) and nobody else.
+        # The page runs only its own script and style and talks only to this API and its
+        # WebSocket channel (WEBSOCKET_URL, docs/realtime.md); it may be framed by the
+        # configured origins (the CMS) and nobody else.
+        connect = "'self'" + (" " + websocket_url if websocket_url else "")
         headers["Content-Security-Policy"] = (
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors %s" % frame_ancestors
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src %s; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors %s"
+            % (connect, frame_ancestors)
         )
     return Response(200, None, headers, raw=body)
 
 
 def asset(services, request: Request, _anyone: None) -> Response:
-    return serve(request.path_params["file"], _frame_ancestors(services))
+    return serve(request.path_params["file"], _frame_ancestors(services), services.settings.websocket_url)
 
 
 def page(services, request: Request, _anyone: None) -> Response:
@@ -68,7 +71,7 @@ def page(services, request: Request, _anyone: None) -> Response:
     Location: it works under any stage path or proxy prefix)."""
     if request.path and not request.path.endswith("/"):
         return Response(308, {"error": "The widget is at widget/."}, {"Location": "widget/"})
-    return serve("index.html", _frame_ancestors(services))
+    return serve("index.html", _frame_ancestors(services), services.settings.websocket_url)
 
 
 def _frame_ancestors(services) -> str:

@@ -50,6 +50,7 @@ class Settings(NamedTuple):
     # Real time over WebSockets (docs/realtime.md): API Gateway's management API of the
     # WebSocket API (make dev: the local server's); None: no events, polls only.
     websocket_endpoint: str | None = None
+    websocket_url: str | None = None  # what clients connect to (ws:// or wss://), for the widget's CSP
     websocket_connections_per_chat: int = 5
     websocket_messages_per_minute: int = 30
 
@@ -160,6 +161,16 @@ def _bucket(env: Mapping[str, str], name: str) -> str | None:
     return bucket
 
 
+_WEBSOCKET_URL = re.compile(r"^wss?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
+
+
+def _websocket_url(env: Mapping[str, str], name: str) -> str | None:
+    raw = _text(env, name)
+    if raw is not None and not _WEBSOCKET_URL.match(raw):
+        raise ConfigError("%s must be a ws:// or wss:// URL without spaces or quotes, got %r" % (name, raw))
+    return raw
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
@@ -200,6 +211,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         attachment_upload_seconds=_whole_number(env, "ATTACHMENT_UPLOAD_SECONDS", 3600, 60),
         attachment_link_seconds=_whole_number(env, "ATTACHMENT_LINK_SECONDS", 3600, 60),
         websocket_endpoint=_url(env, "WEBSOCKET_ENDPOINT"),
+        websocket_url=_websocket_url(env, "WEBSOCKET_URL"),
         websocket_connections_per_chat=_whole_number(env, "WEBSOCKET_CONNECTIONS_PER_CHAT", 5, 1),
         websocket_messages_per_minute=_whole_number(env, "WEBSOCKET_MESSAGES_PER_MINUTE", 30, 1),
     )

@@ -3,8 +3,6 @@ Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
 import re
 
-from chalicelib.attachments.links import FileRef
-from chalicelib.attachments.rules import upload_ids
 from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
@@ -95,6 +93,8 @@ def post_message(services: Services, request: Request, _app: None) -> Response:
     device_id = _device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     fields = form_fields(request)
+    from chalicelib.attachments.rules import upload_ids  # small, but not for a poll's cold start
+
     ids = upload_ids(fields.get("attachments"), services.settings.attachment_max_files)
     text = _message(fields.get("message"), files=bool(ids))
     consent = _consent(fields.get("evaluation_consent"))
@@ -130,6 +130,8 @@ def download_file(services: Services, request: Request, _app: None) -> Response:
     _language(request.path_params["language_or_device"])
     device_id = _device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
+    from chalicelib.attachments.links import FileRef
+
     ref = FileRef(
         region.slug,
         device_id,

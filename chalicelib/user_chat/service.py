@@ -22,10 +22,8 @@ from chalicelib.regions.rules import chat_configured
 from chalicelib.storage.models import RegionRecord, UserChatRecord
 from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
-from chalicelib.user_chat.deletion import Deletion
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
-from chalicelib.user_chat.retention import Retention
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone, Chats, chat_key
@@ -55,8 +53,7 @@ class UserChats:
         self._context = ChatContext(settings, connections, clock, chats)
         self.opening = Opening(self._context)
         self._sending = Sending(self._context)
-        self._deletion = Deletion(self._context, self.opening)
-        self.retention = Retention(self._context, ticket_deletions, clock)
+        self._ticket_deletions = ticket_deletions
         self._draws = draws
         self._draw = draw
         self.store = chats
@@ -68,6 +65,13 @@ class UserChats:
     @chatbot.setter
     def chatbot(self, chatbot) -> None:  # Services wires it in after both exist
         self._context.chatbot = chatbot
+
+    @property
+    def retention(self):
+        """The retention job's part (retention.py); loaded by the job, not by a cold start."""
+        from chalicelib.user_chat.retention import Retention
+
+        return Retention(self._context, self._ticket_deletions, self._context.clock)
 
     @property
     def attachments(self):
@@ -164,7 +168,9 @@ class UserChats:
     def delete(self, region: RegionRecord, device_id: str) -> None:
         """Delete on request (deletion.py): the chat, its ticket's closing, its files and
         draw; 404 when nothing was stored."""
-        if not self._deletion.delete(region, device_id, self._draws.forget):
+        from chalicelib.user_chat.deletion import Deletion  # a rare request: loaded by it
+
+        if not Deletion(self._context, self.opening).delete(region, device_id, self._draws.forget):
             raise NotFound("Chat not found.")
 
     def export(self, region: RegionRecord, device_id: str) -> dict[str, Any]:

@@ -19,3 +19,10 @@ def test_a_small_load_run_completes_without_errors():
         result.stdout
     )
     assert "Zammad calls made by the app" in result.stdout
+
+
+def test_a_small_real_time_load_run_delivers_every_event():
+    result = run_python("-m", "devtools.load_realtime", "--devices", "20", "--events", "5", timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(5 of 5 came;" in result.stdout, result.stdout
+    assert "frames sent by idle devices: 0 " in result.stdout

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from chalicelib.author_chat.service import ROOM
 from chalicelib.platform.auth import issue_hs256_token
@@ -438,3 +439,48 @@ def test_polls_slow_down_while_the_tab_is_hidden_and_catch_up_when_it_is_back(op
     with page.expect_response(lambda response: "/messages?" in response.url):
         visible(True)  # back: at once, not after the minute
     assert len(polls) == 4
+
+
+def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket(
+    browser, dynamodb_local, tmp_path
+):
+    """Real time (docs/realtime.md): the widget subscribes on the WebSocket channel (the local
+    server over the same handlers) and shows Alice's message while its clock, and so its
+    polling, stands still; the page's CSP allows exactly that channel."""
+    from chalicelib.platform.config import load_settings
+    from chalicelib.realtime.connections import AUTHOR_CHANNEL
+    from chalicelib.services import aws_services
+    from chalicelib.storage.models import ConnectionRecord
+    from devtools.ws_server import WebSocketServer
+    from tests.servers import free_port
+
+    ws_port, management_port = free_port(), free_port()
+    live = {
+        "WEBSOCKET_ENDPOINT": "http://127.0.0.1:%d" % management_port,
+        "WEBSOCKET_URL": "ws://127.0.0.1:%d" % ws_port,
+    }
+    with running_api(dynamodb_local, tmp_path / "app.log", server="gunicorn", **live) as (url, _admin, env):  # noqa: SIM117 (the channel needs the app's env)
+        with WebSocketServer(aws_services(load_settings(env)), ws_port, management_port) as channel:
+            context = browser.new_context(viewport={"width": 480, "height": 640})
+            page = context.new_page()
+            page.clock.install()  # no poll happens unless the test moves this clock
+            page_url = "%s/api/v3/author-chat/widget/index.html#token=%s&ws=%s" % (url, BOB, channel.ws_url)
+            answer = page.goto(page_url)
+            assert (
+                "connect-src 'self' %s;" % live["WEBSOCKET_URL"] in answer.headers["content-security-policy"]
+            )
+            page.wait_for_selector(".iac-window:not(:empty)")
+            deadline = time.monotonic() + 10
+            while not list(ConnectionRecord.channel_index.query(AUTHOR_CHANNEL)):
+                assert time.monotonic() < deadline, "the widget did not subscribe"
+                time.sleep(0.05)
+            posted = requests.post(
+                url + "/api/v3/author-chat/messages",
+                json={"text": "Ganz ohne Warten"},
+                headers={"Authorization": "Bearer " + ALICE},
+                timeout=10,
+            )
+            assert posted.status_code == 201
+            shown = "() => [...document.querySelectorAll('.iac-text')].some(e => e.textContent === %r)"
+            page.wait_for_function(shown % "Ganz ohne Warten", timeout=5000)
+            context.close()

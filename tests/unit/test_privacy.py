@@ -57,3 +57,15 @@ def test_a_region_states_one_number_for_its_privacy_text():
     ):
         with pytest.raises(BadRequest):
             check_changes(bad)
+
+
+def test_the_widget_page_may_reach_only_the_configured_websocket_channel():
+    from chalicelib.author_chat.widget import serve
+    from chalicelib.platform.config import ConfigError, load_settings
+
+    csp = serve("index.html", "'self'", "wss://ws.example.org/api").headers["Content-Security-Policy"]
+    assert "connect-src 'self' wss://ws.example.org/api;" in csp
+    assert "connect-src 'self';" in serve("index.html", "'self'").headers["Content-Security-Policy"]
+    for bad in ("https://x", "wss://x; script-src *", "wss://x 'unsafe-inline'"):
+        with pytest.raises(ConfigError, match="WEBSOCKET_URL"):
+            load_settings({"WEBSOCKET_URL": bad})

@@ -7,6 +7,9 @@
  * where window.integreatAuthorToken() returns the author's bearer token (or a promise of it).
  * Framed (<iframe src=".../api/v3/author-chat/widget/index.html">), it asks its parent for the token by
  * postMessage; opened alone, it takes #token=... from the URL's fragment.
+ * Real time (docs/realtime.md): with data-websocket="wss://..." (or #ws=... in the fragment)
+ * it subscribes to the author chat and polls at once when told of a change; polling stays,
+ * every minute while the channel is open and every 10 s when it is not.
  */
 (function () {
   "use strict";
@@ -15,6 +18,7 @@
   var VISIBLE_POLL_MS = 10000;
   var HIDDEN_POLL_MS = 60000;
   var MAX_BACKOFF_MS = 120000;
+  var RECONNECT_MS = 30000;
   var PAGE = 50;
 
   function option(name, fallback) {
@@ -27,6 +31,11 @@
     if (className) node.className = className;
     if (text !== undefined) node.textContent = text; // never innerHTML: text stays text
     return node;
+  }
+
+  function websocketUrl() {
+    var fromFragment = /(?:^#|&)ws=([^&]+)/.exec(window.location.hash);
+    return fromFragment ? decodeURIComponent(fromFragment[1]) : option("websocket", "");
   }
 
   // --- the token -------------------------------------------------------------------
@@ -79,6 +88,7 @@
       historyDays: null,
       loaded: false,
       expired: false,
+      live: false, // subscribed on the WebSocket channel: polls are only the safety net
       timer: null,
       failures: 0,
       signature: "",
@@ -305,7 +315,7 @@
           say("");
           render(false);
           if (unread) markRead();
-          schedule(document.hidden ? HIDDEN_POLL_MS : VISIBLE_POLL_MS);
+          schedule(document.hidden || state.live ? HIDDEN_POLL_MS : VISIBLE_POLL_MS);
         })
         .catch(function (failure) {
           if (failure.status === 401) return expire();
@@ -316,6 +326,30 @@
           else say("The chat is unavailable right now; trying again in " + Math.round(wait / 1000) + " s.", true);
           schedule(wait);
         });
+    }
+
+    // --- real time: a change of the author chat is a poll now --------------------------
+    function listen() {
+      var url = websocketUrl();
+      if (!url || !window.WebSocket || state.expired) return;
+      token().then(function (bearer) {
+        var socket = new WebSocket(url);
+        socket.onopen = function () {
+          socket.send(JSON.stringify({ action: "subscribe", token: bearer }));
+        };
+        socket.onmessage = function (message) {
+          var event;
+          try { event = JSON.parse(message.data); } catch (error) { return; }
+          if (event.type === "subscribed") state.live = true;
+          if (event.type === "author_chat") poll();
+        };
+        socket.onclose = function () {
+          var wasLive = state.live;
+          state.live = false;
+          if (wasLive) schedule(VISIBLE_POLL_MS); // back to polling at once
+          if (!state.expired) setTimeout(listen, RECONNECT_MS);
+        };
+      }, function () { /* no token: polling says so */ });
     }
 
     function schedule(ms) {
@@ -397,6 +431,7 @@
       if (!document.hidden && state.loaded && !state.expired) poll(); // back: catch up now
     });
     poll();
+    listen();
   }
 
   var target = document.querySelector(option("target", "#integreat-author-chat"));
