@@ -46,6 +46,7 @@ class WebSocketServer(LoopbackServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._stopped: asyncio.Future | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def ws_url(self) -> str:
@@ -53,14 +54,19 @@ class WebSocketServer(LoopbackServer):
 
     def start(self):
         super().start()
-        threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+        self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("the WebSocket server did not start")
         return self
 
     def stop(self) -> None:
-        if self.loop is not None and self._stopped is not None:
+        if self.loop is not None and self._stopped is not None and not self._stopped.done():
             self.loop.call_soon_threadsafe(self._stopped.set_result, None)
+            # Its connections close and their handlers finish (forgetting each connection)
+            # before the caller stops what they need (DynamoDB).
+            if self._thread is not None:
+                self._thread.join(timeout=30)
         super().stop()
 
     async def _serve(self) -> None:
