@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
+from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
-from chalicelib.platform.metrics import instrument_botocore_client
 
 UPLOADS = "uploads/"
 FILES = "files/"
@@ -59,25 +59,19 @@ class FileBucket:
     def _s3(self) -> Any:
         with self._lock:
             if self._client is None:
-                import botocore.session
-                from botocore.config import Config
-
                 endpoint = self._settings.s3_endpoint
-                client = botocore.session.get_session().create_client(
+                self._client = botocore_client(
                     "s3",
-                    region_name=self._settings.aws_region,
-                    endpoint_url=endpoint,
-                    config=Config(
-                        signature_version="s3v4",
-                        connect_timeout=1,
-                        read_timeout=10,
-                        retries={"max_attempts": 3, "mode": "standard"},
-                        # An endpoint of our own (moto, MinIO) has no bucket subdomains.
-                        s3={"addressing_style": "path" if endpoint else "auto"},
-                    ),
+                    self._settings,
+                    endpoint,
+                    "s3",
+                    signature_version="s3v4",
+                    connect_timeout=1,
+                    read_timeout=10,
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    # An endpoint of our own (moto, MinIO) has no bucket subdomains.
+                    s3={"addressing_style": "path" if endpoint else "auto"},
                 )
-                instrument_botocore_client(client, "s3")
-                self._client = client
             return self._client
 
     def create(self) -> str:

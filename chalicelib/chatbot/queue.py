@@ -10,8 +10,8 @@ import json
 import threading
 from typing import Any, NamedTuple, Protocol
 
+from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
-from chalicelib.platform.metrics import instrument_botocore_client
 
 # A job redelivered before the one working on it ends would only find it leased; AWS also
 # asks for six times the consuming function's timeout (infra: devtools/cloudformation.py).
@@ -38,21 +38,15 @@ class SqsJobQueue:
     def _sqs(self) -> Any:
         with self._lock:
             if self._client is None:
-                import botocore.session
-                from botocore.config import Config
-
-                client = botocore.session.get_session().create_client(
+                self._client = botocore_client(
                     "sqs",
-                    region_name=self._settings.aws_region,
-                    endpoint_url=self._settings.sqs_endpoint,
-                    config=Config(
-                        connect_timeout=1,
-                        read_timeout=RECEIVE_WAIT_SECONDS + 5,
-                        retries={"max_attempts": 3, "mode": "standard"},
-                    ),
+                    self._settings,
+                    self._settings.sqs_endpoint,
+                    "sqs",
+                    connect_timeout=1,
+                    read_timeout=RECEIVE_WAIT_SECONDS + 5,
+                    retries={"max_attempts": 3, "mode": "standard"},
                 )
-                instrument_botocore_client(client, "sqs")
-                self._client = client
             return self._client
 
     @property

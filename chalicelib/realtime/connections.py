@@ -8,8 +8,7 @@ import threading
 from datetime import datetime
 from typing import Protocol
 
-from pynamodb.exceptions import DeleteError
-
+from chalicelib.storage.conditions import delete_if
 from chalicelib.storage.models import ConnectionRecord
 
 AUTHOR_CHANNEL = "author"
@@ -34,13 +33,7 @@ class DynamoConnections:
         ConnectionRecord(connection_id, channel=channel, expires_at=expires_at).save()
 
     def remove(self, connection_id: str) -> bool:
-        try:
-            ConnectionRecord(connection_id).delete(condition=ConnectionRecord.connection_id.exists())
-        except DeleteError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return delete_if(ConnectionRecord(connection_id), ConnectionRecord.connection_id.exists())
 
     def of_channel(self, channel: str) -> list[str]:
         return [hit.connection_id for hit in ConnectionRecord.channel_index.query(channel)]

@@ -7,8 +7,8 @@ The client is made on first use (a cold start that sends nothing never pays for 
 import threading
 from typing import Any, Protocol
 
+from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
-from chalicelib.platform.metrics import instrument_botocore_client
 
 
 class ConnectionSender(Protocol):
@@ -25,19 +25,15 @@ class ManagementApiSender:
     def _api(self) -> Any:
         with self._lock:
             if self._client is None:
-                import botocore.session
-                from botocore.config import Config
-
-                client = botocore.session.get_session().create_client(
+                self._client = botocore_client(
                     "apigatewaymanagementapi",
-                    region_name=self._settings.aws_region,
-                    endpoint_url=self._settings.websocket_endpoint,
-                    config=Config(
-                        connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"}
-                    ),
+                    self._settings,
+                    self._settings.websocket_endpoint,
+                    "ws",
+                    connect_timeout=1,
+                    read_timeout=2,
+                    retries={"max_attempts": 2, "mode": "standard"},
                 )
-                instrument_botocore_client(client, "ws")
-                self._client = client
             return self._client
 
     def send(self, connection_id: str, data: bytes) -> bool:

@@ -13,8 +13,9 @@ import threading
 from datetime import datetime
 from typing import Protocol
 
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import PutError
 
+from chalicelib.storage.conditions import delete_if
 from chalicelib.storage.models import (
     ChatAssignmentRecord,
     RateLimitCounter,
@@ -107,13 +108,7 @@ class DynamoDraws:
         return value
 
     def forget(self, key: str) -> bool:
-        try:
-            ChatAssignmentRecord(key).delete(condition=ChatAssignmentRecord.assignment_key.exists())
-        except DeleteError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return delete_if(ChatAssignmentRecord(key), ChatAssignmentRecord.assignment_key.exists())
 
 
 class MemoryDraws:

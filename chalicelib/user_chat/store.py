@@ -9,11 +9,12 @@ racing a deletion fails instead of recreating a partial item: `ChatGone`.
 import uuid
 from typing import Any, Protocol
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.conditions import condition_failed, delete_if
 from chalicelib.storage.models import StoredMessage, UserChatRecord
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.states import ChatState
@@ -30,10 +31,6 @@ def chat_key(region: str, device_id: str) -> str:
 
 def ticket_key(region: str, ticket_id: int) -> str:
     return "%s#%d" % (region, ticket_id)
-
-
-def condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def too_large(error: Exception) -> bool:
@@ -93,17 +90,6 @@ def new_claim(
 def _holds_lease(claim: UserChatRecord):
     # The item must exist too: a missing lease_id compared with a missing one is no lease.
     return UserChatRecord.chat_key.exists() & (UserChatRecord.lease_id == claim.lease_id)
-
-
-def _delete_if(record: UserChatRecord, condition) -> bool:
-    """Delete the item if the condition holds; False if it did not (or the item is gone)."""
-    try:
-        record.delete(condition=condition)
-        return True
-    except DeleteError as error:
-        if not condition_failed(error):
-            raise
-        return False
 
 
 def _update(chat: UserChatRecord, actions: list, condition) -> None:
@@ -241,7 +227,7 @@ class ChatStore:
 
     def withdraw(self, claim: UserChatRecord) -> bool:
         """Remove a claim whose ticket does not exist (unless someone took it over)."""
-        return _delete_if(claim, _holds_lease(claim))
+        return delete_if(claim, _holds_lease(claim))
 
     def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
         """Creating the ticket was sent but not answered: Zammad may have it."""
@@ -482,7 +468,7 @@ class ChatStore:
         return [
             hit.chat_key
             for hit in hits
-            if _delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
+            if delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
         ]
 
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]:
@@ -494,7 +480,7 @@ class ChatStore:
 
     def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool:
         """Delete the chat unless it became active meanwhile."""
-        return _delete_if(UserChatRecord(chat.chat_key), UserChatRecord.last_activity < inactive_since)
+        return delete_if(UserChatRecord(chat.chat_key), UserChatRecord.last_activity < inactive_since)
 
     def forget(self, chat: UserChatRecord) -> None:
-        _delete_if(chat, _same_chat(chat))
+        delete_if(chat, _same_chat(chat))
