@@ -98,7 +98,7 @@ def chatbot_worker(event):
 
 
 # Real time (docs/realtime.md): API Gateway's WebSocket API, over the same handlers that
-# devtools/ws_server.py serves locally. A message's answer goes back on its connection.
+# functions/websocket.py serves locally. A message's answer goes back on its connection.
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 

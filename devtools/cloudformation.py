@@ -316,6 +316,10 @@ ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 # The paths CloudFront sends to this backend; everything else goes to the CMS. The same
 # paths as deploy/nginx/integreat-chat.locations.conf.
 CHAT_PATH_PATTERNS = ("/api/v3/*/*/chat/*", "/api/v3/webhook/zammad*", "/api/v3/author-chat/*")
+# The real-time channel on the same host (docs/realtime.md). API Gateway's WebSocket API
+# refuses any path past its stage, so a CloudFront Function makes the path the stage's.
+REALTIME_PATH = "/api/v3/realtime/"
+REALTIME_PATH_CODE = "function handler(event) { event.request.uri = '/api'; return event.request; }"
 TOO_MANY = json.dumps({"error": "Too many requests. Please try again later."})
 
 
@@ -450,6 +454,16 @@ def edge_template() -> dict[str, Any]:
                             },
                         },
                         {
+                            "Id": "realtime",
+                            "DomainName": {
+                                "Fn::Sub": "${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+                            },
+                            "CustomOriginConfig": {
+                                "OriginProtocolPolicy": "https-only",
+                                "OriginSSLProtocols": ["TLSv1.2"],
+                            },
+                        },
+                        {
                             "Id": "chat",
                             "DomainName": {
                                 "Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
@@ -472,8 +486,38 @@ def edge_template() -> dict[str, Any]:
                             OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST,
                         )
                         for pattern in CHAT_PATH_PATTERNS
+                    ]
+                    + [
+                        {
+                            "PathPattern": REALTIME_PATH,
+                            "TargetOriginId": "realtime",
+                            "ViewerProtocolPolicy": "https-only",
+                            "AllowedMethods": ["GET", "HEAD"],
+                            "CachedMethods": ["GET", "HEAD"],
+                            "CachePolicyId": CACHING_DISABLED,
+                            "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST,  # Sec-WebSocket-*
+                            "FunctionAssociations": [
+                                {
+                                    "EventType": "viewer-request",
+                                    "FunctionARN": {"Fn::GetAtt": ["RealtimePathFunction", "FunctionARN"]},
+                                }
+                            ],
+                        }
                     ],
                 }
+            },
+        },
+        "RealtimePathFunction": {
+            "Type": "AWS::CloudFront::Function",
+            "Condition": "HasCloudFront",
+            "Properties": {
+                "Name": {"Fn::Sub": "${AWS::StackName}-realtime-path"},
+                "AutoPublish": True,
+                "FunctionConfig": {
+                    "Comment": "The real-time channel's path, as API Gateway's stage",
+                    "Runtime": "cloudfront-js-2.0",
+                },
+                "FunctionCode": REALTIME_PATH_CODE,
             },
         },
         # Behind the distribution, CloudFront appends the viewer's address to
@@ -494,7 +538,12 @@ def edge_template() -> dict[str, Any]:
             "Condition": "HasCloudFront",
             "Description": "Point the CMS's host name (CNAME) here, or use it as the app's base URL",
             "Value": {"Fn::GetAtt": ["ChatDistribution", "DomainName"]},
-        }
+        },
+        "RealtimeUrl": {
+            "Condition": "HasCloudFront",
+            "Description": "The real-time channel on the distribution (docs/realtime.md)",
+            "Value": {"Fn::Sub": "wss://${ChatDistribution.DomainName}" + REALTIME_PATH},
+        },
     }
     return {"Parameters": parameters, "Conditions": conditions, "Resources": resources, "Outputs": outputs}
 

@@ -32,8 +32,8 @@ from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
 from devtools.chatbot_emulator import ChatbotEmulator
-from devtools.ws_server import WebSocketServer
 from devtools.zammad_emulator import ZammadEmulator
+from functions.websocket import WebSocketServer
 
 DEMO_REGION = "demo"
 

@@ -2,7 +2,7 @@
 traffic only to 127.0.0.1, stopping by itself.
 
 DynamoDB Local, the Zammad emulator (its signed webhook wired to the app), the app under
-gunicorn sending its events to the local WebSocket server (devtools/ws_server.py), which
+gunicorn sending its events to the local WebSocket server (functions/websocket.py), which
 runs here. Every device opens its chat over HTTP, connects and subscribes; then an agent
 answers EVENTS of them, one after another, through the webhook, and each answer's time to
 its device's event is measured. Idle devices send nothing (a client keeps its connection
@@ -92,8 +92,8 @@ def main() -> None:
     from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
     from chalicelib.user_chat.store import chat_key
-    from devtools.ws_server import WebSocketServer
     from devtools.zammad_emulator import ZammadEmulator
+    from functions.websocket import WebSocketServer
 
     os.environ.update(
         AWS_ACCESS_KEY_ID="load", AWS_SECRET_ACCESS_KEY="load", AWS_DEFAULT_REGION="eu-central-1"

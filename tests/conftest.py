@@ -158,7 +158,11 @@ def assert_nothing_personal(log: str, *also: str) -> None:
     import re
 
     for number, line in enumerate(log.splitlines(), 1):
-        if re.search(r"(Serving on|Listening at:) http://127\.0\.0\.1:\d+( \(\d+\))?$", line):
+        own_address = (
+            r"(Serving on|Listening at:|Management API at:) "
+            r"(http|ws)://127\.0\.0\.1:\d+( \(\d+\))?$"
+        )
+        if re.search(own_address, line):
             continue  # the server's own address
         for what, pattern in _PERSONAL.items():
             assert not re.search(pattern, line), "log line %d holds %s: %s" % (number, what, line[:300])

@@ -1,6 +1,6 @@
 """Sending to a connection through API Gateway's management API (`POST
 @connections/<id>`), with botocore: in AWS the WebSocket API's own endpoint, in `make dev`
-the local server's (devtools/ws_server.py), which speaks the same API. A connection that
+the local server's (functions/websocket.py), which speaks the same API. A connection that
 is gone (`GoneException`) is reported, never raised: a failed send never fails the webhook.
 The client is made on first use (a cold start that sends nothing never pays for it)."""
 

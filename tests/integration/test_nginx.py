@@ -7,18 +7,21 @@ fresh rate-limit bucket."""
 import http.client
 import json
 import os
+import secrets
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
 from devtools.cms_standin import CmsStandIn
 from devtools.zammad_emulator import ZammadEmulator
-from tests.conftest import PROJECT, free_port, running_api
+from tests.conftest import PROJECT, assert_nothing_personal, free_port, python_env, running_api
 from tests.regions import put_region
 from tests.servers import wait_for_http
 
@@ -33,7 +36,7 @@ def nginx_binary() -> str:
     return found
 
 
-def nginx_conf(directory: Path, listen: int, chat_port: int, cms_port: int) -> Path:
+def nginx_conf(directory: Path, listen: int, chat_port: int, cms_port: int, realtime_port: int) -> Path:
     """The repository's files as an operator installs them, with loopback upstreams."""
     for name in ("integreat-chat.locations.conf", "integreat-chat.proxy.conf"):
         shutil.copy(NGINX_FILES / name, directory / name)
@@ -44,6 +47,10 @@ def nginx_conf(directory: Path, listen: int, chat_port: int, cms_port: int) -> P
         "CHAT_SCHEME": "http",
         "CHAT_HOST": "chat.internal",
         "CMS_UPSTREAM": "127.0.0.1:%d" % cms_port,
+        "REALTIME_UPSTREAM": "127.0.0.1:%d" % realtime_port,
+        "REALTIME_SCHEME": "http",
+        "REALTIME_HOST": "realtime.internal",
+        "REALTIME_PATH": "/",
     }.items():
         site = site.replace(placeholder, value)
     (directory / "cms-site.conf").write_text(site)
@@ -75,23 +82,34 @@ http {
 
 @pytest.fixture(scope="module")
 def host(dynamodb_local, tmp_path_factory):
-    """(nginx URL, admin headers, the stand-in CMS)."""
+    """(nginx URL, admin headers, the backend's URL, the stand-in CMS, the WebSocket
+    server's log): the app under gunicorn and `python -m functions.websocket` behind nginx,
+    as on a VM or in containers (docs/deploying.md)."""
     directory = tmp_path_factory.mktemp("nginx")
+    management_port = free_port()
     settings = {
         "API_RATE_LIMIT_WINDOW": LIMIT,
         "TRUSTED_IP_HEADER": "X-Forwarded-For",
         "TRUSTED_PROXY_COUNT": 1,
+        "WEBSOCKET_ENDPOINT": "http://127.0.0.1:%d" % management_port,
     }
     with (
         CmsStandIn() as cms,
         running_api(dynamodb_local, directory / "app.log", server="gunicorn", **settings) as (
             url,
             admin,
-            _env,
+            env,
         ),
+        open(directory / "websocket.log", "w") as channel_log,
     ):
+        realtime_port = free_port()
+        channel = subprocess.Popen(
+            [sys.executable, "-m", "functions.websocket", "--port", str(realtime_port),
+             "--management-port", str(management_port)],
+            cwd=str(PROJECT), env=python_env(**env), stdout=channel_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
         listen = free_port()
-        conf = nginx_conf(directory, listen, int(url.rsplit(":", 1)[1]), cms.port)
+        conf = nginx_conf(directory, listen, int(url.rsplit(":", 1)[1]), cms.port, realtime_port)
         nginx = subprocess.Popen(
             [nginx_binary(), "-p", str(directory), "-c", str(conf), "-e", str(directory / "error.log")],
             stdout=subprocess.DEVNULL,
@@ -100,10 +118,13 @@ def host(dynamodb_local, tmp_path_factory):
         front = "http://127.0.0.1:%d" % listen
         try:
             wait_for_http(front, process=nginx, seconds=20)
-            yield front, admin, url, cms
+            wait_for_http("http://127.0.0.1:%d" % realtime_port, process=channel, seconds=20)
+            yield front, admin, url, cms, directory / "websocket.log"
         finally:
             nginx.terminate()
             nginx.wait(timeout=20)
+            channel.terminate()
+            channel.wait(timeout=30)
 
 
 def served_by(response) -> str:
@@ -119,7 +140,7 @@ def served_by(response) -> str:
 
 
 def test_the_app_s_requests_reach_the_right_side(host):
-    front, admin, backend, _cms = host
+    front, admin, backend, _cms, _channel_log = host
     with ZammadEmulator(token="zammad-token") as zammad:
         slug = put_region(backend, admin, zammad)
         device = uuid.uuid4()
@@ -152,23 +173,28 @@ def test_the_app_s_requests_reach_the_right_side(host):
         assert served_by(response) == "cms", path
 
 
-def raw_get(front: str, path: str, headers: dict, source: str = "127.0.0.1") -> int:
-    """A GET from a chosen loopback address (another client, as nginx sees it)."""
+def raw_request(
+    front: str, method: str, path: str, headers: dict, source: str, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """A request from a chosen loopback address (another client, as nginx sees it)."""
     host, port = front.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
     try:
-        connection.request("GET", path, headers=headers)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        response.read()
-        return response.status
+        return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+def raw_get(front: str, path: str, headers: dict, source: str = "127.0.0.1") -> int:
+    return raw_request(front, "GET", path, headers, source)[0]
 
 
 def test_the_files_of_a_chat_reach_the_backend(host):
     """The upload form and a file's link (docs/files.md), from a client of their own (the
     rate limit here is 5 a minute): answered by the backend, not the CMS."""
-    front, _admin, _backend, _cms = host
+    front, _admin, _backend, _cms, _channel_log = host
     chat = "/api/v3/augsburg/de/chat/%s/" % uuid.uuid4()
     host_name, port = front.removeprefix("http://").split(":")
     answers = []
@@ -189,8 +215,39 @@ def test_the_files_of_a_chat_reach_the_backend(host):
     assert answers == [(404, {"error": "Region not found."})] * 2
 
 
+def test_the_real_time_channel_is_on_the_cms_host_too(host):
+    """A device subscribes at wss://<CMS host>/api/v3/realtime/ (docs/realtime.md); an agent's
+    reply, brought by Zammad's webhook through nginx, arrives as an event through nginx, and
+    the poll's ETag is the event's. From a client of its own (the rate limit is 5 a minute)."""
+    front, admin, backend, _cms, channel_log = host
+    token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    with ZammadEmulator(token="zammad-token") as zammad:
+        slug = put_region(backend, admin, zammad, zammad_webhook_token=token, zammad_webhook_secret=secret)
+        zammad.configure_webhook("%s/api/v3/webhook/zammad/?token=%s" % (front, token), secret)
+        device = str(uuid.uuid4())
+        chat = "/api/v3/%s/de/chat/%s/" % (slug, device)
+        json_body = {"Content-Type": "application/json"}
+        status, _headers, _body = raw_request(
+            front, "POST", chat, json_body, "127.0.0.6", json.dumps({"message": "Hallo"}).encode()
+        )
+        assert status == 200
+        subscribe = {"action": "subscribe", "region": slug, "language": "de", "device_id": device}
+        with connect(front.replace("http://", "ws://") + "/api/v3/realtime/", open_timeout=5) as client:
+            client.send(json.dumps(subscribe))
+            assert json.loads(client.recv(timeout=5)) == {"type": "subscribed", "channel": "chat"}
+            [ticket_id] = zammad.tickets
+            zammad.add_article(ticket_id, "<p>Hallo vom Team</p>")  # the webhook brings it
+            event = json.loads(client.recv(timeout=10))
+        status, headers, body = raw_request(front, "GET", chat, {}, "127.0.0.6")
+    assert status == 200 and json.loads(body)["messages"][-1]["content"] == "<p>Hallo vom Team</p>"
+    assert event == {"type": "chat", "etag": headers["ETag"]}
+    # Any other path there is not the channel; the channel's log holds nothing personal.
+    assert served_by(requests.get(front + "/api/v3/realtime/other", timeout=10)) == "cms"
+    assert_nothing_personal(channel_log.read_text(), device, "Hallo")
+
+
 def test_a_forged_forwarded_for_or_real_ip_never_buys_a_fresh_bucket(host):
-    front, _admin, _backend, _cms = host
+    front, _admin, _backend, _cms, _channel_log = host
     path = "/api/v3/nowhere/de/chat/%s/" % uuid.uuid4()  # rate limited before the region is looked up
     if time.time() % 60 > 50:  # the limit's window is one fixed minute: do not straddle its end
         time.sleep(60 - time.time() % 60 + 0.1)
@@ -205,7 +262,7 @@ def test_a_forged_forwarded_for_or_real_ip_never_buys_a_fresh_bucket(host):
 
 
 def test_the_configuration_passes_nginx_s_own_check(host, tmp_path):
-    conf = nginx_conf(tmp_path, free_port(), free_port(), free_port())
+    conf = nginx_conf(tmp_path, free_port(), free_port(), free_port(), free_port())
     result = subprocess.run(
         [nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "error.log")],
         capture_output=True,

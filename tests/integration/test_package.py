@@ -163,7 +163,17 @@ def test_throttling_waf_and_cloudfront_are_in_the_template(package):
     assert distribution["Condition"] == "HasCloudFront"
     config = distribution["Properties"]["DistributionConfig"]
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == "cms"
-    assert {b["TargetOriginId"] for b in config["CacheBehaviors"]} == {"chat"}
+    assert [b["TargetOriginId"] for b in config["CacheBehaviors"]] == ["chat"] * 3 + ["realtime"]
+    # The real-time channel: its path rewritten to the WebSocket API's stage, nothing cached.
+    realtime = config["CacheBehaviors"][-1]
+    assert realtime["PathPattern"] == "/api/v3/realtime/"
+    assert realtime["CachePolicyId"] == cloudformation.CACHING_DISABLED
+    [association] = realtime["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    function = resources[association["FunctionARN"]["Fn::GetAtt"][0]]
+    assert "event.request.uri = '/api'" in function["Properties"]["FunctionCode"]
+    [origin] = [o for o in config["Origins"] if o["Id"] == "realtime"]
+    assert "${WebsocketAPI}" in origin["DomainName"]["Fn::Sub"] and "OriginPath" not in origin
     assert template["Parameters"]["CmsOriginDomain"]["Default"] == ""  # off unless asked for
 
 
@@ -175,6 +185,8 @@ SAMPLE_PATHS = {  # path: served by this backend beside the CMS?
     "/api/v3/webhook/zammad/": True,
     "/api/v3/webhook/zammad": True,
     "/api/v3/author-chat/messages": True,
+    "/api/v3/realtime/": True,  # the WebSocket channel (docs/realtime.md)
+    "/api/v3/realtime/other": False,
     "/api/v3/regions/": False,
     "/api/v3/augsburg/0f8fad5b/is_chat_enabled/": False,
     "/api/v3/augsburg/de/pages/": False,
@@ -190,9 +202,13 @@ def test_cloudfront_and_nginx_send_the_same_paths_to_the_backend():
     locations = (PROJECT / "deploy" / "nginx" / "integreat-chat.locations.conf").read_text()
     regexes = [re.compile(pattern) for pattern in re.findall(r'location ~ "([^"]+)"', locations)]
     prefixes = re.findall(r"location \^~ (\S+)", locations)
+    exact = re.findall(r"location = (\S+)", locations)
+    patterns = (*cloudformation.CHAT_PATH_PATTERNS, cloudformation.REALTIME_PATH)
     for path, to_backend in SAMPLE_PATHS.items():
-        by_nginx = any(r.search(path) for r in regexes) or any(path.startswith(p) for p in prefixes)
-        by_cloudfront = any(fnmatch.fnmatchcase(path, p) for p in cloudformation.CHAT_PATH_PATTERNS)
+        by_nginx = (
+            any(r.search(path) for r in regexes) or any(path.startswith(p) for p in prefixes) or path in exact
+        )
+        by_cloudfront = any(fnmatch.fnmatchcase(path, p) for p in patterns)
         assert (by_nginx, by_cloudfront) == (to_backend, to_backend), path
 
 

@@ -17,8 +17,8 @@ from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
 from devtools.chatbot_emulator import ChatbotEmulator
-from devtools.ws_server import WebSocketServer
 from devtools.zammad_emulator import ZammadEmulator
+from functions.websocket import WebSocketServer
 from tests.conftest import PROJECT, python_env, running_api
 from tests.regions import put_region
 from tests.servers import free_port

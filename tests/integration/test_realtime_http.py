@@ -8,6 +8,7 @@ import secrets
 import time
 import uuid
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -16,9 +17,11 @@ from websockets.sync.client import connect
 
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
+from chalicelib.realtime.connections import DynamoConnections, chat_channel
 from chalicelib.services import aws_services
-from devtools.ws_server import WebSocketServer
+from chalicelib.user_chat.store import chat_key
 from devtools.zammad_emulator import ZammadEmulator
+from functions.websocket import WebSocketServer
 from tests.conftest import JWT_SECRET, running_api
 from tests.regions import put_region
 from tests.servers import free_port
@@ -123,3 +126,47 @@ def test_a_flood_of_messages_is_limited_and_a_large_frame_closes_the_connection(
         client.send("x" * (128 * 1024 + 1))
         with pytest.raises(ConnectionClosed):  # 1009: message too big
             client.recv(timeout=5)
+
+
+def test_a_connection_api_gateway_lost_is_forgotten_at_the_next_event(world):
+    """API Gateway may drop a connection without calling $disconnect: its item stays. The
+    next event's send answers 410 GoneException over HTTP and the item goes; the webhook
+    still answers, and the live connection gets its event."""
+    device = str(uuid.uuid4())
+    chat = "%s/api/v3/%s/de/chat/%s/" % (world.url, world.region, device)
+    assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+    connections = DynamoConnections()
+    channel = chat_channel(chat_key(world.region, device))
+    connections.add("lost-connection-id", channel, datetime.now(UTC) + timedelta(hours=2))
+    with subscribed(world, region=world.region, language="de", device_id=device) as (client, answer):
+        assert answer["type"] == "subscribed"
+        assert len(connections.of_channel(channel)) == 2
+        [ticket_id] = [i for i, t in world.zammad.tickets.items() if device in t["title"]]
+        world.zammad.add_article(ticket_id, "<p>Noch da?</p>")
+        assert json.loads(client.recv(timeout=10))["type"] == "chat"
+        world.zammad.wait_for_webhooks()
+        [live] = connections.of_channel(channel)
+    assert live != "lost-connection-id"
+    assert list(world.zammad.deliveries.values())[-1]["statuses"] == [200]
+
+
+def test_a_connection_is_closed_after_its_time_as_api_gateway_does(world):
+    """functions/websocket.py closes a connection at its end (two hours; 1 s here) with 1001,
+    and forgets it; the client reconnects."""
+    device = str(uuid.uuid4())
+    chat = "%s/api/v3/%s/de/chat/%s/" % (world.url, world.region, device)
+    assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+    channel = chat_channel(chat_key(world.region, device))
+    with WebSocketServer(world.channel.services, connection_seconds=1.0) as short:
+        with connect(short.ws_url, open_timeout=5) as client:
+            subscribe = {"action": "subscribe", "region": world.region, "language": "de", "device_id": device}
+            client.send(json.dumps(subscribe))
+            assert json.loads(client.recv(timeout=5))["type"] == "subscribed"
+            assert len(DynamoConnections().of_channel(channel)) == 1
+            with pytest.raises(ConnectionClosed) as closed:
+                client.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        deadline = time.monotonic() + 10
+        while DynamoConnections().of_channel(channel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert DynamoConnections().of_channel(channel) == []

@@ -451,7 +451,7 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
     from chalicelib.realtime.connections import AUTHOR_CHANNEL
     from chalicelib.services import aws_services
     from chalicelib.storage.models import ConnectionRecord
-    from devtools.ws_server import WebSocketServer
+    from functions.websocket import WebSocketServer
     from tests.servers import free_port
 
     ws_port, management_port = free_port(), free_port()

@@ -106,6 +106,17 @@ def test_deployed_code_never_imports_an_in_memory_twin_or_the_other_entry_points
     assert not wrong
 
 
+def test_the_entry_points_never_import_the_dev_tools():
+    # functions/ is what an operator runs (gunicorn, the worker, the WebSocket server, jobs).
+    wrong = {
+        "%s imports %s" % (path.relative_to(PROJECT), module)
+        for path in sources(PROJECT / "functions")
+        for module in imported_modules(path)
+        if module.split(".")[0] in ("devtools", "tests")
+    }
+    assert not wrong
+
+
 def test_the_checks_see_a_wrong_import(tmp_path):
     # The checks read real imports: one inside a function is found too.
     module = tmp_path / "bad.py"
