@@ -125,6 +125,8 @@ class Services:
         if settings.websocket_endpoint:  # real time (docs/realtime.md): events after each store
             self.webhook.on_chat_change = self.realtime.chat_changed
             self.chatbot.on_chat_change = self.realtime.chat_changed
+            self.user_chats.on_chat_change = self.realtime.chat_changed
+            self.user_chats.on_chat_deleted = self.realtime.chat_deleted
             self.author_chat.on_change = self.realtime.author_changed
 
     # Made on first use: most cold starts serve polls, which need neither (import time).
@@ -175,7 +177,9 @@ class Services:
         from chalicelib.web.http import encode_json, etag
 
         region = self.region_cache.get(key.partition("#")[0])
-        chat = self.user_chats.current(key)
+        # Strongly consistent, just after the write: a stale read could name the ETag a
+        # client already has, and it would not poll.
+        chat = self.user_chats.current(key, consistent=True)
         if region is None or chat is None:
             return None
         return etag(encode_json(self.user_chats.view(region, chat)))

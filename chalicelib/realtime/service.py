@@ -3,7 +3,8 @@
 A client connects, then subscribes with one message: a device to its chat (region,
 language and device id, as its poll names them), an author to the author chat (its
 token). When something the client would poll for changes (an agent's reply by the webhook,
-the chatbot's answer, an author's post or deletion), every connection of that channel gets
+the chatbot's answer, a later message of the device, which starts the chatbot's typing, the
+chat's deletion, an author's post or deletion), every connection of that channel gets
 one small event; the client then polls once, with its ETag. Events carry no content: the
 poll stays the one way to the messages (links, typing and all), and an event is the same
 few bytes whatever the chat holds.
@@ -124,6 +125,19 @@ class Realtime:
                 return 0
             return self._send(ids, {"type": "chat", "etag": self._chat_etag(chat_key)})
         except Exception as error:  # a failed event never fails the webhook or the job
+            log.warning(json.dumps({"event": "realtime_failed", "error": type(error).__name__}))
+            return 0
+
+    def chat_deleted(self, chat_key: str) -> int:
+        """The chat was deleted on request: tell its connections (`etag` null; their poll
+        is 404 now), then forget them. How many were told. Never raises."""
+        try:
+            ids = self._connections.of_channel(chat_channel(chat_key))
+            told = self._send(ids, {"type": "chat", "etag": None}) if ids else 0
+            for connection_id in ids:
+                self._connections.remove(connection_id)
+            return told
+        except Exception as error:
             log.warning(json.dumps({"event": "realtime_failed", "error": type(error).__name__}))
             return 0
 

@@ -57,6 +57,9 @@ class UserChats:
         self._draws = draws
         self._draw = draw
         self.store = chats
+        # Services: real-time events (chalicelib/realtime) after a message or a deletion.
+        self.on_chat_change: Callable[[str], object] = lambda _key: None
+        self.on_chat_deleted: Callable[[str], object] = lambda _key: None
 
     @property
     def chatbot(self):
@@ -151,7 +154,11 @@ class UserChats:
                 if self._sending.just_sent(chat, outgoing.mark):
                     return context.view(region, chat)
                 try:
-                    return self._sending.send(region, zammad, chat, outgoing, give_up_at)
+                    view = self._sending.send(region, zammad, chat, outgoing, give_up_at)
+                    # The device's other connections (a second tab): its message, and the
+                    # chatbot typing. A first message has none: nobody can subscribe yet.
+                    self.on_chat_change(key)
+                    return view
                 except TicketGone:  # Zammad deleted the ticket: this message starts a new chat
                     self.store.forget(chat)
                 except ChatGone:  # changed before anything was sent: look again
@@ -172,6 +179,7 @@ class UserChats:
 
         if not Deletion(self._context, self.opening).delete(region, device_id, self._draws.forget):
             raise NotFound("Chat not found.")
+        self.on_chat_deleted(chat_key(region.slug, device_id))
 
     def export(self, region: RegionRecord, device_id: str) -> dict[str, Any]:
         """Everything stored about the device in the region (GDPR Art. 15, `manage
@@ -200,9 +208,9 @@ class UserChats:
         return stored
 
     # --- real time (chalicelib/realtime) -----------------------------------------------
-    def current(self, key: str) -> UserChatRecord | None:
+    def current(self, key: str, consistent: bool = False) -> UserChatRecord | None:
         """The chat of this key while a poll would show it (open, not expired)."""
-        chat = self.store.get(key, consistent=False)
+        chat = self.store.get(key, consistent=consistent)
         return chat if self._context.usable(chat) else None
 
     def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:

@@ -170,3 +170,27 @@ def test_a_connection_is_closed_after_its_time_as_api_gateway_does(world):
         while DynamoConnections().of_channel(channel) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert DynamoConnections().of_channel(channel) == []
+
+
+def test_a_later_message_and_the_deletion_reach_the_devices_other_connection(world):
+    """A second tab of the same device: its message (an event whose ETag the next poll
+    answers with), then the chat's deletion (etag null, the poll 404, the connection
+    forgotten, a new subscription refused)."""
+    device = str(uuid.uuid4())
+    chat = "%s/api/v3/%s/de/chat/%s/" % (world.url, world.region, device)
+    assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+    channel = chat_channel(chat_key(world.region, device))
+    with subscribed(world, region=world.region, language="de", device_id=device) as (other_tab, answer):
+        assert answer["type"] == "subscribed"
+        sent = requests.post(chat, files={"message": (None, "Noch eine Frage")}, timeout=30)
+        assert sent.status_code == 200
+        event = json.loads(other_tab.recv(timeout=10))
+        poll = requests.get(chat, timeout=10)
+        assert poll.json()["messages"][-1]["content"] == "Noch eine Frage"
+        assert event == {"type": "chat", "etag": poll.headers["ETag"]}
+        assert requests.delete(chat, timeout=30).status_code == 200
+        assert json.loads(other_tab.recv(timeout=10)) == {"type": "chat", "etag": None}
+        assert requests.get(chat, timeout=10).status_code == 404
+        assert DynamoConnections().of_channel(channel) == []
+    with subscribed(world, region=world.region, language="de", device_id=device) as (_client, answer):
+        assert answer == {"type": "error", "error": "Chat not found."}

@@ -103,3 +103,15 @@ def test_bad_frames_get_an_error_not_an_exception():
     service, _, _, _ = realtime()
     for bad in (b"not json", b"[1]", b"\xff", frame(action="dance"), b"x" * (128 * 1024 + 1)):
         assert service.received("c1", bad)["type"] == "error"
+
+
+def test_a_deleted_chat_tells_its_connections_then_forgets_them():
+    service, sender, connections, _ = realtime()
+    subscribe = frame(action="subscribe", region="augsburg", language="de", device_id="device-1")
+    service.received("c1", subscribe)
+    service.received("c2", subscribe)
+    sender.gone.add("c2")
+    assert service.chat_deleted("augsburg#device-1") == 1
+    assert sender.sent == [("c1", {"type": "chat", "etag": None})]
+    assert connections.of_channel(chat_channel("augsburg#device-1")) == []
+    assert service.chat_deleted("augsburg#device-1") == 0
