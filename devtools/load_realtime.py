@@ -44,6 +44,7 @@ class Devices:
         self.stop = threading.Event()
         self.failed: list[str] = []
         self.subscribed: list[str] = []
+        self.event_bytes: list[int] = []
 
     def run(self) -> None:
         asyncio.run(self._all())
@@ -78,6 +79,7 @@ class Devices:
             async for frame in socket:
                 if json.loads(frame).get("type") == "chat":
                     self.arrived[device].append(time.perf_counter())
+                    self.event_bytes.append(len(frame))
 
 
 def main() -> None:
@@ -158,12 +160,17 @@ def main() -> None:
                 idle_frames = sockets.frames_sent - frames_before
                 with metrics.collect() as stats:  # one event, its DynamoDB cost as the app pays it
                     told = services.realtime.chat_changed(chat_key("load", devices[0]))
+                # Events carry no content (decided): what one carrying the chat would weigh.
+                busiest = max(devices, key=lambda d: len(sockets.arrived[d]))
+                poll = requests.get("%s/api/v3/load/de/chat/%s/" % (app, busiest), timeout=10)
+                poll_bytes = len(poll.content)
+                sizes = (max(sockets.event_bytes, default=0), len(sockets.arrived[busiest]) + 1, poll_bytes)
                 sockets.stop.set()
                 thread.join(timeout=30)
         finally:
             gunicorn.terminate()
             gunicorn.wait(timeout=30)
-    _report(args, latencies, idle_frames, idle_seconds, stats, told)
+    _report(args, latencies, idle_frames, idle_seconds, stats, told, sizes)
 
 
 def _open(app: str, device: str) -> bool:
@@ -171,7 +178,9 @@ def _open(app: str, device: str) -> bool:
     return requests.post(url, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
 
 
-def _report(args, latencies: list[float], idle_frames: int, idle_seconds: float, stats, told: int) -> None:
+def _report(
+    args, latencies: list[float], idle_frames: int, idle_seconds: float, stats, told: int, sizes
+) -> None:
     ordered = sorted(latencies)
     nan = float("nan")
     p50 = statistics.median(ordered) if ordered else nan
@@ -190,6 +199,10 @@ def _report(args, latencies: list[float], idle_frames: int, idle_seconds: float,
     print(
         "  per event to one connection: %d DynamoDB calls, %.1f read units, %.1f write units, %d told"
         % (stats.calls["ddb"], stats.read_units, stats.write_units, told)
+    )
+    print(
+        "  an event: %d bytes; the poll it prompts, of a chat of %d messages: %d bytes"
+        " (what an event carrying the chat would weigh)" % sizes
     )
 
 
