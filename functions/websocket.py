@@ -29,6 +29,7 @@ import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
@@ -174,7 +175,7 @@ class _ManagementHandler(BaseHTTPRequestHandler):
 
     def _connection_id(self) -> str | None:
         found = re.fullmatch(r"(?:/[^@]*)?/@connections/([^/?]+)", self.path)
-        return found.group(1) if found else None
+        return unquote(found.group(1)) if found else None
 
     def do_POST(self) -> None:
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
