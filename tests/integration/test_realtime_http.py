@@ -184,12 +184,20 @@ def test_a_later_message_and_the_deletion_reach_the_devices_other_connection(wor
         assert answer["type"] == "subscribed"
         sent = requests.post(chat, files={"message": (None, "Noch eine Frage")}, timeout=30)
         assert sent.status_code == 200
-        event = json.loads(other_tab.recv(timeout=10))
+        # Zammad's webhook may bring the same article before the send has stored it: then it
+        # stores it first, and that is an event too. The last event names what the poll says.
+        events = [json.loads(other_tab.recv(timeout=10))]
         poll = requests.get(chat, timeout=10)
+        if poll.headers["ETag"] != events[-1]["etag"]:
+            events.append(json.loads(other_tab.recv(timeout=10)))
+            poll = requests.get(chat, timeout=10)
         assert poll.json()["messages"][-1]["content"] == "Noch eine Frage"
-        assert event == {"type": "chat", "etag": poll.headers["ETag"]}
+        assert events[-1] == {"type": "chat", "etag": poll.headers["ETag"]}
         assert requests.delete(chat, timeout=30).status_code == 200
-        assert json.loads(other_tab.recv(timeout=10)) == {"type": "chat", "etag": None}
+        last = json.loads(other_tab.recv(timeout=10))
+        if last["etag"] == poll.headers["ETag"]:  # a second event of the same state, still unread
+            last = json.loads(other_tab.recv(timeout=10))
+        assert last == {"type": "chat", "etag": None}
         assert requests.get(chat, timeout=10).status_code == 404
         assert DynamoConnections().of_channel(channel) == []
     with subscribed(world, region=world.region, language="de", device_id=device) as (_client, answer):
