@@ -3,6 +3,7 @@ driven by Playwright, against the running app (gunicorn on DynamoDB Local). Each
 its own tables. The browser's clock is Playwright's, so polls happen when a test moves it.
 Screenshots of the main states go to build/screenshots/ (not committed)."""
 
+import json
 import shutil
 import time
 from datetime import UTC, datetime
@@ -463,6 +464,8 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
         with WebSocketServer(aws_services(load_settings(env)), ws_port, management_port) as channel:
             context = browser.new_context(viewport={"width": 480, "height": 640})
             page = context.new_page()
+            frames: list[str] = []
+            page.on("websocket", lambda socket: socket.on("framesent", lambda frame: frames.append(frame)))
             page.clock.install()  # no poll happens unless the test moves this clock
             page_url = "%s/api/v3/author-chat/widget/index.html#token=%s&ws=%s" % (url, BOB, channel.ws_url)
             answer = page.goto(page_url)
@@ -483,4 +486,11 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
             assert posted.status_code == 201
             shown = "() => [...document.querySelectorAll('.iac-text')].some(e => e.textContent === %r)"
             page.wait_for_function(shown % "Ganz ohne Warten", timeout=5000)
+            # Idle, it pings every 9 minutes (API Gateway closes a connection idle for 10).
+            assert [json.loads(frame)["action"] for frame in frames] == ["subscribe"]
+            page.clock.run_for(9 * 60 * 1000)
+            deadline = time.monotonic() + 5
+            while len(frames) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [json.loads(frame)["action"] for frame in frames] == ["subscribe", "ping"]
             context.close()

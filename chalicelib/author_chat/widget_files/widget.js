@@ -19,6 +19,7 @@
   var HIDDEN_POLL_MS = 60000;
   var MAX_BACKOFF_MS = 120000;
   var RECONNECT_MS = 30000;
+  var KEEPALIVE_MS = 540000; // a ping every 9 minutes: API Gateway closes a connection idle for 10
   var PAGE = 50;
 
   function option(name, fallback) {
@@ -334,8 +335,12 @@
       if (!url || !window.WebSocket || state.expired) return;
       token().then(function (bearer) {
         var socket = new WebSocket(url);
+        var keepalive = null;
         socket.onopen = function () {
           socket.send(JSON.stringify({ action: "subscribe", token: bearer }));
+          keepalive = setInterval(function () {
+            socket.send(JSON.stringify({ action: "ping" }));
+          }, KEEPALIVE_MS);
         };
         socket.onmessage = function (message) {
           var event;
@@ -344,6 +349,7 @@
           if (event.type === "author_chat") poll();
         };
         socket.onclose = function () {
+          clearInterval(keepalive);
           var wasLive = state.live;
           state.live = false;
           if (wasLive) schedule(VISIBLE_POLL_MS); // back to polling at once
