@@ -28,7 +28,7 @@ def wait_for_http(url: str, seconds: float = 60.0, process=None) -> None:
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still booting
             time.sleep(0.1)
     raise RuntimeError("%s did not answer within %d s" % (url, seconds))
 
