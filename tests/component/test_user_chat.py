@@ -129,18 +129,18 @@ def test_polls_ask_zammad_once_per_cache_window(world, zammad):
 
 def test_a_chat_too_large_for_one_item_is_served_from_zammad(world, zammad):
     api, clock = world
-    for index in range(45):  # ~10 KB each, escaped: past DynamoDB's 400 KB item limit
+    for index in range(12):  # 10,000 characters, 40 KB escaped: past DynamoDB's 400 KB item limit
         clock.now += 60
-        status, _ = send(api, ("<%d>" % index) * 2500)
+        status, _ = send(api, "%02d" % index + "<" * 9998)
         assert status == 200
     record = api.services.user_chats.store.get("augsburg#device-1")
     assert record.messages == [] and record.messages_stored is False
     status, body = poll(api)
-    assert status == 200 and len(body["messages"]) == 45
+    assert status == 200 and len(body["messages"]) == 12
     clock.now += 60
     status, body = send(api, "one more")
-    assert [m["content"] for m in body["messages"]][-2:] == [("&lt;44&gt;" * 2500), "one more"]
-    assert len(body["messages"]) == 46
+    assert [m["content"] for m in body["messages"]][-2:] == ["11" + "&lt;" * 9998, "one more"]
+    assert len(body["messages"]) == 13
 
 
 def test_escape_user_text():
