@@ -23,7 +23,7 @@ from chalicelib.attachments.bucket import FILES, UPLOADS, FileBucket
 from chalicelib.attachments.links import FileRef, link_path, valid
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
-from chalicelib.storage.models import RegionRecord
+from chalicelib.storage.models import RegionRecord, attachment_fields
 from chalicelib.user_chat.views import AttachmentView
 from chalicelib.web.errors import BadRequest, Forbidden, ServiceUnavailable
 
@@ -104,7 +104,7 @@ class Attachments:
         now, seconds = self._clock(), self._settings.attachment_link_seconds
         views: list[AttachmentView] = []
         for file in files:
-            file = file if isinstance(file, dict) else file.attribute_values
+            file = attachment_fields(file)
             ref = FileRef(region.slug, device_id, article_id, int(file["id"]))
             views.append(
                 {

@@ -118,33 +118,27 @@ class Realtime:
 
     # --- events -----------------------------------------------------------------------
     def chat_changed(self, chat_key: str) -> int:
-        """Tell the chat's connections; how many were told. Never raises."""
-        try:
-            ids = self._connections.of_channel(chat_channel(chat_key))
-            if not ids:
-                return 0
-            return self._send(ids, {"type": "chat", "etag": self._chat_etag(chat_key)})
-        except Exception as error:  # a failed event never fails the webhook or the job
-            log.warning(json.dumps({"event": "realtime_failed", "error": type(error).__name__}))
-            return 0
+        """Tell the chat's connections its poll's new ETag; how many were told."""
+        return self._tell(chat_channel(chat_key), lambda: {"type": "chat", "etag": self._chat_etag(chat_key)})
 
     def chat_deleted(self, chat_key: str) -> int:
         """The chat was deleted on request: tell its connections (`etag` null; their poll
-        is 404 now), then forget them. How many were told. Never raises."""
-        try:
-            ids = self._connections.of_channel(chat_channel(chat_key))
-            told = self._send(ids, {"type": "chat", "etag": None}) if ids else 0
-            for connection_id in ids:
-                self._connections.remove(connection_id)
-            return told
-        except Exception as error:
-            log.warning(json.dumps({"event": "realtime_failed", "error": type(error).__name__}))
-            return 0
+        is 404 now), then forget them."""
+        return self._tell(chat_channel(chat_key), lambda: {"type": "chat", "etag": None}, forget=True)
 
     def author_changed(self, change: str, message_id: str) -> int:
+        return self._tell(AUTHOR_CHANNEL, lambda: {"type": "author_chat", "change": change, "id": message_id})
+
+    def _tell(self, channel: str, event: Callable[[], dict[str, Any]], forget: bool = False) -> int:
+        """Send the event (made only when anyone listens) to the channel's connections, and
+        forget them after if asked; how many were told. Never raises: a failed event never
+        fails the webhook, the chatbot's job or the request that stored."""
         try:
-            ids = self._connections.of_channel(AUTHOR_CHANNEL)
-            return self._send(ids, {"type": "author_chat", "change": change, "id": message_id}) if ids else 0
+            ids = self._connections.of_channel(channel)
+            told = self._send(ids, event()) if ids else 0
+            for connection_id in ids if forget else []:
+                self._connections.remove(connection_id)
+            return told
         except Exception as error:
             log.warning(json.dumps({"event": "realtime_failed", "error": type(error).__name__}))
             return 0

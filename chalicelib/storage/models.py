@@ -125,6 +125,11 @@ class StoredAttachment(MapAttribute):
     size = NumberAttribute()
 
 
+def attachment_fields(file: "StoredAttachment | dict[str, Any]") -> dict[str, Any]:
+    """A message's file as a dict: as stored (a map) or as just mapped from Zammad (a dict)."""
+    return file if isinstance(file, dict) else file.attribute_values
+
+
 class StoredMessage(MapAttribute):
     """One message of a user chat as the app shows it (a Zammad article, mapped)."""
 

@@ -283,19 +283,6 @@ class MemoryChatStore:
             return False
 
     # --- forgetting ---------------------------------------------------------------------
-    def forget_inactive(self, region: str, inactive_since: float) -> list[str]:
-        with self._lock:
-            gone = [
-                key
-                for key in self._items
-                if (record := self._load(key)) is not None
-                and record.region_slug == region
-                and record.last_activity < inactive_since
-            ]
-            for key in gone:
-                del self._items[key]
-        return gone
-
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]:
         with self._lock:
             found = [self._load(key) for key in list(self._items)]

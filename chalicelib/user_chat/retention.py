@@ -9,7 +9,6 @@ or ticket for the next run; one region's failure never stops another's. `dry_run
 what a run would do and changes nothing.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 from chalicelib.platform.times import utc_datetime
@@ -18,7 +17,7 @@ from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import TicketDeletions
 from chalicelib.user_chat.context import ChatContext
 from chalicelib.user_chat.deletion import close_ticket
-from chalicelib.user_chat.zammad import TicketGone, ZammadClient
+from chalicelib.user_chat.zammad import TicketGone
 from chalicelib.web.errors import ApiError
 
 CLOSED_NOTE_SUBJECT = "Integreat Chat: closed after the retention"
@@ -28,16 +27,17 @@ CLOSED_NOTE = (
 )
 DELETE_TAG = "integreat-chat-delete"  # for Zammad's own scheduler, where the token may not delete
 KEPT_AFTER_DUE_DAYS = 30  # a deletion record outlives its due time this long (a job that was down)
+COUNTS = ("forgotten", "files", "closed", "deleted", "tagged", "zammad_failed")
 
 
 class Retention:
-    def __init__(self, context: ChatContext, deletions: TicketDeletions, clock: Callable[[], float]):
+    def __init__(self, context: ChatContext, deletions: TicketDeletions):
         self._context = context
         self._deletions = deletions
-        self._clock = clock
+        self._clock = context.clock
 
     def run(self, regions: list[RegionRecord], dry_run: bool = False) -> dict[str, Any]:
-        report = dict.fromkeys(("forgotten", "files", "closed", "deleted", "tagged", "zammad_failed"), 0)
+        report = dict.fromkeys(COUNTS, 0)
         for region in regions:
             for key, count in self._region(region, dry_run).items():
                 report[key] += count
@@ -46,7 +46,7 @@ class Retention:
     def _region(self, region: RegionRecord, dry_run: bool) -> dict[str, int]:
         context, now = self._context, self._clock()
         since = now - context.store.retention_seconds
-        counts = dict.fromkeys(("forgotten", "files", "closed", "deleted", "tagged", "zammad_failed"), 0)
+        counts = dict.fromkeys(COUNTS, 0)
         zammad_ok = chat_configured(region)
         for chat in context.store.inactive(region.slug, since):
             if chat.ticket_id and zammad_ok:
@@ -66,15 +66,13 @@ class Retention:
                 counts[kind] += 1
         return counts
 
-    def _zammad(self, region: RegionRecord) -> ZammadClient:
-        return self._context.zammad(region)  # a fresh time budget for each ticket
-
     def _close(self, region: RegionRecord, ticket_id: int, counts: dict[str, int]) -> bool:
         """Close the ticket and schedule its deletion; False when Zammad failed."""
         days = delete_days(region)
         note = CLOSED_NOTE % (self._context.store.retention_seconds // 86400, days)
         try:
-            close_ticket(self._zammad(region), ticket_id, CLOSED_NOTE_SUBJECT, note)
+            # A client per ticket: each call gets a fresh time budget.
+            close_ticket(self._context.zammad(region), ticket_id, CLOSED_NOTE_SUBJECT, note)
         except TicketGone:
             return True  # Zammad deleted it already: nothing to schedule
         except ApiError:
@@ -85,7 +83,7 @@ class Retention:
         return True
 
     def _delete(self, region: RegionRecord, ticket_id: int, counts: dict[str, int]) -> bool:
-        zammad = self._zammad(region)
+        zammad = self._context.zammad(region)  # a fresh time budget for each ticket
         try:
             if region.zammad_deletes_tickets:
                 zammad.delete_ticket(ticket_id)

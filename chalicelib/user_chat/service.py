@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
-from chalicelib.storage.models import RegionRecord, UserChatRecord
+from chalicelib.storage.models import RegionRecord, UserChatRecord, attachment_fields
 from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.marks import SendMark
@@ -74,7 +74,7 @@ class UserChats:
         """The retention job's part (retention.py); loaded by the job, not by a cold start."""
         from chalicelib.user_chat.retention import Retention
 
-        return Retention(self._context, self._ticket_deletions, self._context.clock)
+        return Retention(self._context, self._ticket_deletions)
 
     @property
     def attachments(self):
@@ -232,7 +232,7 @@ class UserChats:
         ticket_id = int(chat.ticket_id)
         for message in messages or []:
             for stored in (message.attachments or []) if int(message.id) == article_id else []:
-                file: dict[str, Any] = stored if isinstance(stored, dict) else stored.attribute_values
+                file = attachment_fields(stored)
                 if int(file["id"]) == attachment_id:
 
                     def fetch(max_bytes: int) -> bytes:

@@ -165,8 +165,6 @@ class Chats(Protocol):
 
     def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool: ...
 
-    def forget_inactive(self, region: str, inactive_since: float) -> list[str]: ...
-
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]: ...
 
     def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
@@ -460,17 +458,6 @@ class ChatStore:
         raise Busy()
 
     # --- forgetting ---------------------------------------------------------------------
-    def forget_inactive(self, region: str, inactive_since: float) -> list[str]:
-        """Delete the region's chats with no activity since then (an index range query);
-        a chat that became active meanwhile is kept (conditional delete). The keys of the
-        chats deleted."""
-        hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
-        return [
-            hit.chat_key
-            for hit in hits
-            if delete_if(UserChatRecord(hit.chat_key), UserChatRecord.last_activity < inactive_since)
-        ]
-
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]:
         """The region's chats with no activity since then (an index range query, then each
         item: the index holds keys only)."""

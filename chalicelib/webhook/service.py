@@ -62,7 +62,7 @@ class ZammadWebhook:
         self._chats: Chats = chats.store
         self._regions = region_cache
         self._clock = clock
-        self.on_chat_change: Callable[[str], object] = _nothing  # Services: real-time events
+        self.on_chat_change: Callable[[str], object] = lambda _key: None  # Services: real-time events
 
     def authenticate(self, token: str | None, body: bytes, signature: str | None) -> RegionRecord:
         """The region whose webhook this is; 401 for a wrong token or signature (and for a
@@ -162,7 +162,3 @@ class ZammadWebhook:
             return
         if self._table.mark_webhook_seen(region.slug, now):  # False: deleted meanwhile
             region.webhook_seen_at = now
-
-
-def _nothing(*_args: object) -> None:
-    return None

@@ -151,14 +151,6 @@ def test_a_chat_outgrowing_the_item_stops_being_stored(chats):
     assert stored.messages_stored is False and stored.messages == []
 
 
-def test_inactive_chats_are_forgotten_by_region(chats):
-    opened(chats)
-    other = chats.claim(chat_key("berlin", "device-2"), None, "de", None, "t", NOW - 100, lease_seconds=1)
-    assert chats.forget_inactive("augsburg", NOW) == []
-    assert chats.forget_inactive("augsburg", NOW + 1) == [KEY]
-    assert chats.get(KEY) is None and chats.get(other.chat_key) is not None
-
-
 def test_a_chatbot_job_is_carried_by_the_chat_until_it_finishes(chats):
     claim = chats.claim(KEY, None, "en", None, "tfirst", NOW, lease_seconds=15, automatic_answers=True)
     chats.open(claim, 7, [message(1, "first")], NOW, fetched_at=NOW, bot_job="job-1")
@@ -182,11 +174,12 @@ def test_a_chatbot_job_is_carried_by_the_chat_until_it_finishes(chats):
     assert chats.get(KEY) is None
 
 
-def test_inactive_chats_are_read_then_forgotten_unless_active_again(chats):
+def test_inactive_chats_are_read_by_region_then_forgotten_unless_active_again(chats):
     opened(chats)
+    other = chats.claim(chat_key("berlin", "device-2"), None, "de", None, "t", NOW - 100, lease_seconds=1)
     (chat,) = chats.inactive("augsburg", NOW + 1)
     assert chat.chat_key == KEY and chat.ticket_id is not None
-    assert chats.inactive("augsburg", NOW) == [] and chats.inactive("berlin", NOW + 1) == []
+    assert chats.inactive("augsburg", NOW) == [] and chats.inactive("bonn", NOW + 1) == []
     assert chats.forget_if_inactive(chat, NOW) is False  # active since: kept
     assert chats.forget_if_inactive(chat, NOW + 1) is True
-    assert chats.get(KEY) is None
+    assert chats.get(KEY) is None and chats.get(other.chat_key) is not None

@@ -26,8 +26,8 @@ class RecordingSender:
         return True
 
 
-def realtime(per_chat=2, per_minute=5):
-    sender, connections, clock = RecordingSender(), MemoryConnections(), Clock()
+def realtime(per_chat=2, per_minute=5, sender=None):
+    sender, connections, clock = sender or RecordingSender(), MemoryConnections(), Clock()
     chats = {"augsburg#device-1": '"etag-1"'}
     service = Realtime(
         connections,
@@ -115,3 +115,19 @@ def test_a_deleted_chat_tells_its_connections_then_forgets_them():
     assert sender.sent == [("c1", {"type": "chat", "etag": None})]
     assert connections.of_channel(chat_channel("augsburg#device-1")) == []
     assert service.chat_deleted("augsburg#device-1") == 0
+
+
+def test_a_failed_send_never_raises_and_logs_no_connection(caplog):
+    class BrokenSender:
+        def send(self, connection_id, data):
+            raise ConnectionError("management API down for " + connection_id)
+
+    service, _, _, _ = realtime(sender=BrokenSender())  # the edge fails; the caller must not
+    subscribe = frame(action="subscribe", region="augsburg", language="de", device_id="device-1")
+    service.received("c-secret-id", subscribe)
+    with caplog.at_level("WARNING", logger="integreat_chat"):
+        assert service.chat_changed("augsburg#device-1") == 0
+        assert service.chat_deleted("augsburg#device-1") == 0
+    assert [json.loads(r.getMessage()) for r in caplog.records] == [
+        {"event": "realtime_failed", "error": "ConnectionError"}
+    ] * 2
