@@ -56,9 +56,6 @@ class TicketDeletions(Protocol):
 
     def done(self, region: str, ticket_id: int) -> None: ...
 
-    def pending(self, region: str) -> list[tuple[int, float]]:
-        """Every ticket of the region still to delete, with its time (for `manage export`)."""
-
 
 class DynamoCounters:
     def increment(self, key: str, expires_at: datetime, amount: int = 1) -> int:
@@ -157,10 +154,6 @@ class DynamoTicketDeletions:
     def done(self, region: str, ticket_id: int) -> None:
         TicketDeletionRecord("%s#%d" % (region, ticket_id)).delete()
 
-    def pending(self, region: str) -> list[tuple[int, float]]:
-        hits = TicketDeletionRecord.due_index.query(region)
-        return [(int(hit.deletion_key.rpartition("#")[2]), float(hit.delete_after)) for hit in hits]
-
 
 class MemoryTicketDeletions:
     def __init__(self) -> None:
@@ -172,16 +165,13 @@ class MemoryTicketDeletions:
             self._due[(region, ticket_id)] = delete_after
 
     def due(self, region: str, now: float) -> list[int]:
-        return [ticket for ticket, at in self.pending(region) if at <= now]
+        with self._lock:
+            found = [(at, ticket) for (slug, ticket), at in self._due.items() if slug == region and at <= now]
+        return [ticket for _at, ticket in sorted(found)]
 
     def done(self, region: str, ticket_id: int) -> None:
         with self._lock:
             self._due.pop((region, ticket_id), None)
-
-    def pending(self, region: str) -> list[tuple[int, float]]:
-        with self._lock:
-            found = [(ticket, at) for (slug, ticket), at in self._due.items() if slug == region]
-        return sorted(found, key=lambda pair: pair[1])
 
 
 class MemoryDeliveries:

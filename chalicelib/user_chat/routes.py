@@ -81,7 +81,7 @@ def conditional(request: Request, response: Response) -> Response:
     body = response.body_bytes()
     tag = etag(body)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}  # may be kept, must be revalidated
-    offered = {tag.strip().removeprefix("W/") for tag in (request.header("if-none-match") or "").split(",")}
+    offered = {each.strip().removeprefix("W/") for each in (request.header("if-none-match") or "").split(",")}
     if tag in offered or "*" in offered:
         return Response(304, None, headers)
     response.headers.update(headers)

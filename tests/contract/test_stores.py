@@ -203,7 +203,7 @@ def test_ticket_deletions_come_due_by_region_and_time(stores):
     deletions.schedule("berlin", 9, 500.0, LATER)
     assert deletions.due("augsburg", 999) == []
     assert deletions.due("augsburg", 1500) == [7]
-    assert deletions.pending("augsburg") == [(7, 1000.0), (8, 2000.0)]
+    assert deletions.due("augsburg", 2000) == [7, 8]  # oldest first
     deletions.done("augsburg", 7)
     assert deletions.due("augsburg", 5000) == [8] and deletions.due("berlin", 5000) == [9]
 
