@@ -56,8 +56,11 @@ class ChatApi:
             except Exception:
                 response = self._internal_error(request)
         response.headers["X-Request-Id"] = request.request_id
+        response.headers["X-Content-Type-Options"] = "nosniff"  # JSON is never taken for a page
         if ROUTES.for_app(request.route):
             response.headers["Access-Control-Allow-Origin"] = "*"
+            # A web app's script reads these (a poll's ETag after a real-time event; when to retry).
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After, X-Request-Id"
         elif self._trusted_origin(request):
             response.headers["Access-Control-Allow-Origin"] = request.header("origin") or ""
             response.headers["Access-Control-Expose-Headers"] = "Retry-After, X-Request-Id"
@@ -152,7 +155,9 @@ def _preflight(request: Request) -> Response:
     """A browser's CORS preflight: of an app route, or of a token route (the origin checked)."""
     methods = ", ".join(sorted(ROUTES.by_path[request.route]))
     allowed = (
-        "Content-Type, Idempotency-Key" if ROUTES.for_app(request.route) else "Authorization, Content-Type"
+        "Content-Type, Idempotency-Key, If-None-Match"
+        if ROUTES.for_app(request.route)
+        else "Authorization, Content-Type"
     )
     return Response(
         204,

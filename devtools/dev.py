@@ -225,7 +225,8 @@ Try, the app user chat:
        write in /en/ instead of /de/ and agents get a translation note, you a translated reply)
   curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Hallo vom Team</p>"}' \\
        %(zammad)s/_emulator/tickets/1/articles
-  files (docs/files.md): an upload form, the file straight to S3 (moto), then the message
+  files (docs/files.md), once the chat has begun: an upload form, the file straight to S3
+  (moto), then the message that names it
   curl -d filename=Brief.pdf -d content_type=application/pdf -d size=<bytes> \\
        %(api)s/api/v3/%(region)s/de/chat/%(device)s/attachments/
   curl <each upload.fields as -F name=value> -F file=@Brief.pdf <upload.url>

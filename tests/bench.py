@@ -480,25 +480,6 @@ def file_figures(size: int = 1_000_000):
         measured(
             "later message, 3 files", "POST", chat, json.dumps({"message": "", "attachments": three}).encode()
         )
-        first = dict(params, device_id="files-2")
-        new_upload = json.dumps({"filename": "b.png", "content_type": "image/png", "size": size}).encode()
-        form = api.handle(
-            Request(
-                "POST",
-                chat + "/attachments",
-                first,
-                headers={"Content-Type": "application/json"},
-                body=new_upload,
-            )
-        ).body
-        upload(form, data)
-        params.update(first)
-        measured(
-            "first message, 1 file",
-            "POST",
-            chat,
-            json.dumps({"message": "Hallo", "attachments": [form["id"]]}).encode(),
-        )
         ticket = json.loads(urllib_get(zammad + "/_emulator/state"))["tickets"]
         ticket_id = max(int(key) for key in ticket)
         agent = {

@@ -3,9 +3,11 @@ the app (a presigned POST), downloads come straight out of it (a presigned GET);
 function only signs, checks and copies. Any S3 API works (`AWS_ENDPOINT_URL_S3`: moto's
 server in `make dev`).
 
-Keys: `uploads/<region>/<device digest>/<upload id>` for what the app uploaded (kept a
-day: the bucket's lifecycle rule), `files/<region>/<ticket id>/<article id>/<attachment
-id>` for copies of Zammad's files (deleted with their chat). No device id in any key.
+Keys: `uploads/<region>/<device digest>/<ticket id>/<upload id>` for what the app uploaded
+to its chat (kept a day: the bucket's lifecycle rule), `files/<region>/<device
+digest>/<ticket id>/<article id>/<attachment id>` for copies of Zammad's files; both are
+deleted with their chat. The device digest is a hash of region and device id
+(attachments/service.py): no device id in any key.
 
 The botocore client is made on first use, as the queue's is: loading S3's service model
 costs a cold start tens of milliseconds, and most requests never touch a file.
@@ -18,6 +20,7 @@ from urllib.parse import quote, unquote
 
 from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
+from chalicelib.web.numbers import whole_number
 
 UPLOADS = "uploads/"
 FILES = "files/"
@@ -47,6 +50,7 @@ class StoredFile(NamedTuple):
     content_type: str
     name: str
     uploaded_at: datetime
+    declared_size: int | None  # what the upload form pinned (None: not from a form)
 
 
 class FileBucket:
@@ -97,13 +101,15 @@ class FileBucket:
         client.put_bucket_cors(Bucket=self.name, CORSConfiguration={"CORSRules": CORS_RULES})
         return "bucket %s: ready (uploads kept 1 day)" % self.name
 
-    def upload_form(
-        self, key: str, content_type: str, name: str, max_bytes: int, seconds: int
-    ) -> dict[str, Any]:
-        """A presigned POST for exactly this key, type and name, at most `max_bytes`."""
-        fields = {"Content-Type": content_type, "x-amz-meta-name": quote(name, safe="")}
+    def upload_form(self, key: str, content_type: str, name: str, size: int, seconds: int) -> dict[str, Any]:
+        """A presigned POST for exactly this key, type, name and size."""
+        fields = {
+            "Content-Type": content_type,
+            "x-amz-meta-name": quote(name, safe=""),
+            "x-amz-meta-size": str(size),
+        }
         conditions: list[Any] = [{name_: value} for name_, value in fields.items()]
-        conditions.append(["content-length-range", 1, max_bytes])
+        conditions.append(["content-length-range", size, size])
         return self._s3().generate_presigned_post(
             Bucket=self.name, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=seconds
         )
@@ -117,11 +123,13 @@ class FileBucket:
             return None
         with answer["Body"] as body:
             data = body.read(max_bytes + 1)
+        metadata = answer.get("Metadata") or {}
         return StoredFile(
             data,
             answer.get("ContentType") or "",
-            unquote((answer.get("Metadata") or {}).get("name", "")),
+            unquote(metadata.get("name", "")),
             answer["LastModified"],
+            whole_number(metadata.get("size"), 18),
         )
 
     def exists(self, key: str) -> bool:
@@ -142,6 +150,9 @@ class FileBucket:
             ContentType=content_type,
             Metadata={"name": quote(name, safe="")},
         )
+
+    def delete(self, key: str) -> None:
+        self._s3().delete_object(Bucket=self.name, Key=key)
 
     def download_url(self, key: str, name: str, content_type: str, seconds: int) -> str:
         """A presigned GET that saves the file under its name."""

@@ -54,4 +54,6 @@ def link_path(language: str, ref: FileRef, region_token: str, now: float, link_s
 
 def valid(region_token: str, ref: FileRef, expires: int, given: str, now: float) -> bool:
     """Whether the link is this file's and has not expired."""
-    return expires > now and hmac.compare_digest(signature(region_token, ref, expires), given)
+    # As bytes: compare_digest raises on text that is not ASCII, and a link is the input.
+    expected = signature(region_token, ref, expires).encode("ascii")
+    return expires > now and hmac.compare_digest(expected, given.encode("utf-8", "replace"))

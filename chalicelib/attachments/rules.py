@@ -5,12 +5,22 @@ import re
 import unicodedata
 
 from chalicelib.web.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.web.numbers import whole_number
 
 # Images (what a phone's camera and screenshots make) and PDF (scans, forms): each is
 # recognised by its content (filetype reads the magic numbers), never by its name.
-ALLOWED_TYPES = frozenset(
-    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "application/pdf"}
-)
+# Each with the extensions its files may be named with, the first the one a name lacking
+# them gets (travelling_name).
+EXTENSIONS = {
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/heic": (".heic", ".heif"),
+    "application/pdf": (".pdf",),
+}
+ALLOWED_TYPES = frozenset(EXTENSIONS)
+_PDF_END = b"%%EOF"  # a PDF ends with it; readers look in its last 1,024 bytes
 MAX_NAME_CHARACTERS = 200
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{22}\Z")  # secrets.token_urlsafe(16)
 _PATH_PARTS = re.compile(r"[/\\]")
@@ -25,9 +35,21 @@ def file_name(value: object) -> str:
         raise BadRequest("A file name may have at most %d characters." % MAX_NAME_CHARACTERS)
     if _PATH_PARTS.search(name) or name in (".", ".."):
         raise BadRequest("A file name must not contain a path.")
-    if any(unicodedata.category(character).startswith("C") for character in name):
+    categories = {unicodedata.category(character) for character in name}
+    if any(category.startswith("C") for category in categories):
         raise BadRequest("A file name must not contain control characters.")
+    if categories & {"Zl", "Zp"}:  # U+2028, U+2029: line breaks that are not controls
+        raise BadRequest("A file name must not contain line breaks.")
     return name
+
+
+def travelling_name(name: str, content_type: str) -> str:
+    """The name a file travels under (to Zammad, in downloads): its own when it ends in an
+    extension of the type its content was checked as, else with that type's extension
+    added. A computer opens a file by its name: "Bescheid.html" checked as a PDF travels as
+    "Bescheid.html.pdf", so it opens as the PDF it is, never as a page."""
+    extensions = EXTENSIONS[content_type]
+    return name if name.lower().endswith(extensions) else name + extensions[0]
 
 
 def declared_type(value: object) -> str:
@@ -37,8 +59,8 @@ def declared_type(value: object) -> str:
 
 
 def declared_size(value: object, max_bytes: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):  # a form field: ASCII digits only
+        value = whole_number(value, 18)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise BadRequest("size must be the file's size in bytes.")
     if value == 0:
@@ -83,7 +105,10 @@ def check_content(data: bytes, declared: str, max_bytes: int) -> None:
         raise BadRequest("The file is empty.")
     if len(data) > max_bytes:
         raise PayloadTooLarge(too_large(max_bytes))
-    if content_type_of(data) != declared:
+    # The start says the type (magic numbers); a PDF must end as one too, so that a page
+    # behind a PDF's first bytes is not one.
+    ends_wrong = declared == "application/pdf" and _PDF_END not in data[-1024:]
+    if content_type_of(data) != declared or ends_wrong:
         raise UnsupportedMediaType("A file's content does not match its type (%s)." % declared)
 
 

@@ -25,7 +25,7 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import RegionRecord, attachment_fields
 from chalicelib.user_chat.views import AttachmentView
-from chalicelib.web.errors import BadRequest, Forbidden, ServiceUnavailable
+from chalicelib.web.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 
 UPLOAD_KEPT_SECONDS = 86400  # the bucket's lifecycle rule deletes uploads after a day
 DOWNLOAD_SECONDS = 300  # the presigned GET a link redirects to
@@ -47,21 +47,28 @@ class Attachments:
     def enabled(self) -> bool:
         return self.bucket is not None
 
+    def require_enabled(self) -> None:
+        self._bucket()
+
     def _bucket(self) -> FileBucket:
         if self.bucket is None:
             raise ServiceUnavailable("Files are not enabled for this chat.")
         return self.bucket
 
     # --- up ---------------------------------------------------------------------------
-    def upload_form(self, region: RegionRecord, device_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def upload_form(
+        self, region: RegionRecord, device_id: str, ticket_id: int, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A form for one file into the device's open chat, whose ticket is `ticket_id`:
+        an upload belongs to that chat and goes with it."""
         bucket, settings = self._bucket(), self._settings
-        name = rules.file_name(fields.get("filename"))
         content_type = rules.declared_type(fields.get("content_type"))
+        name = rules.travelling_name(rules.file_name(fields.get("filename")), content_type)
         size = rules.declared_size(fields.get("size"), settings.attachment_max_bytes)
         upload_id = secrets.token_urlsafe(16)
-        key = self._upload_key(region.slug, device_id, upload_id)
+        key = self._upload_key(region.slug, device_id, ticket_id, upload_id)
         seconds = settings.attachment_upload_seconds
-        form = bucket.upload_form(key, content_type, name, settings.attachment_max_bytes, seconds)
+        form = bucket.upload_form(key, content_type, name, size, seconds)
         return {
             "id": upload_id,
             "upload": {"url": form["url"], "fields": form["fields"]},
@@ -72,29 +79,34 @@ class Attachments:
             "expires_at": iso_utc(utc_datetime(self._clock() + seconds)),
         }
 
-    def message_files(self, region: RegionRecord, device_id: str, ids: list[str]) -> list[dict[str, Any]]:
-        """The uploads a message names, checked, as Zammad's article takes them."""
+    def message_files(
+        self, region: RegionRecord, device_id: str, ticket_id: int, ids: list[str]
+    ) -> list[dict[str, Any]]:
+        """The uploads a message to that chat names, checked, as Zammad's article takes them."""
         if not ids:
             return []
         bucket, max_bytes = self._bucket(), self._settings.attachment_max_bytes
         files = []
         for upload_id in ids:
-            stored = bucket.read(self._upload_key(region.slug, device_id, upload_id), max_bytes)
+            stored = bucket.read(self._upload_key(region.slug, device_id, ticket_id, upload_id), max_bytes)
             if stored is None or stored.uploaded_at.timestamp() < self._clock() - UPLOAD_KEPT_SECONDS:
                 raise BadRequest("A file this message names was not uploaded to this chat, or has expired.")
             declared = rules.declared_type(stored.content_type)
             rules.check_content(stored.data, declared, max_bytes)
+            # S3 holds an upload to its form's size; moto, and any S3 that does not, may not.
+            if stored.declared_size is not None and len(stored.data) != stored.declared_size:
+                raise BadRequest("A file's size is not the size its upload form was made for.")
             files.append(
                 {
-                    "filename": rules.file_name(stored.name),
+                    "filename": rules.travelling_name(rules.file_name(stored.name), declared),
                     "data": base64.b64encode(stored.data).decode("ascii"),
                     "mime-type": declared,
                 }
             )
         return files
 
-    def _upload_key(self, region: str, device_id: str, upload_id: str) -> str:
-        return "%s%s/%s/%s" % (UPLOADS, region, device_digest(region, device_id), upload_id)
+    def _upload_key(self, region: str, device_id: str, ticket_id: int, upload_id: str) -> str:
+        return "%s%s/%s/%d/%s" % (UPLOADS, region, device_digest(region, device_id), ticket_id, upload_id)
 
     # --- down -------------------------------------------------------------------------
     def views(
@@ -123,9 +135,15 @@ class Attachments:
             raise Forbidden("This link is not valid, or it has expired.")
 
     def download_url(
-        self, ref: FileRef, ticket_id: int, file: dict[str, Any], fetch: Callable[[int], bytes]
+        self,
+        ref: FileRef,
+        ticket_id: int,
+        file: dict[str, Any],
+        fetch: Callable[[int], bytes],
+        still_open: Callable[[], bool],
     ) -> str:
-        """A presigned GET of our copy of the file, made now from Zammad if there is none."""
+        """A presigned GET of our copy of the file, made now from Zammad if there is none.
+        `still_open()`: whether the chat is still there (read after the copy is written)."""
         bucket = self._bucket()
         key = "%s%s/%s/%d/%d/%d" % (
             FILES,
@@ -135,9 +153,16 @@ class Attachments:
             ref.article_id,
             ref.attachment_id,
         )
-        content_type = file["type"] or "application/octet-stream"
+        # A type outside the allowed ones (an agent's HTML page, an SVG) is served as bytes
+        # to save, which no browser renders; the link saves every file in any case.
+        content_type = file["type"] if file["type"] in rules.ALLOWED_TYPES else "application/octet-stream"
         if not bucket.exists(key):
             bucket.put(key, fetch(AGENT_FILE_MAX_BYTES), content_type, file["name"])
+            # A deletion of the chat that listed the bucket before this copy existed did not
+            # see it: a chat gone now takes its copy with it (docs/privacy.md).
+            if not still_open():
+                bucket.delete(key)
+                raise NotFound("Chat not found.")
         return bucket.download_url(key, file["name"], content_type, DOWNLOAD_SECONDS)
 
     def describe(self, chat_key: str) -> list[dict[str, Any]]:

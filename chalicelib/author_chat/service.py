@@ -27,11 +27,11 @@ from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import AuthorMessageRecord
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.http import parse_json
+from chalicelib.web.numbers import whole_number
 
 MAX_TEXT_CHARACTERS = 10_000
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 _MESSAGE_ID = re.compile(r"^[0-9]{13}-[0-9a-f]{8}\Z")
-_LIMIT = re.compile(r"^[0-9]{1,3}\Z")  # ASCII digits only: str.isdigit() also takes "²"
 
 
 def _key_at(seconds: float, after_all: bool = False) -> str:
@@ -177,6 +177,7 @@ class AuthorChat:
 def parse_limit(value: str | None) -> int:
     if value is None or value == "":
         return DEFAULT_LIMIT
-    if not _LIMIT.match(value) or not 1 <= int(value) <= MAX_LIMIT:
+    limit = whole_number(value, 3)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise BadRequest("limit must be a whole number from 1 to %d." % MAX_LIMIT)
-    return int(value)
+    return limit

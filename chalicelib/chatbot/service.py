@@ -23,7 +23,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -198,6 +199,8 @@ class Chatbot:
                 self._settings.zammad_timeout_seconds,
             )
             outcome = self._carry_out(Work(region, chat, job, progress, zammad))
+        except ChatGone:  # deleted (or replaced) before a write began: nothing to answer
+            outcome = "chat gone"
         except BaseException:
             self._ledger.release(job["id"])
             raise
@@ -227,9 +230,10 @@ class Chatbot:
                 text = plain_text(message.content)
                 translation = self._client.translate(text, chat.language, region.default_language)
                 title = "Translation (%s → %s)" % (chat.language, region.default_language)
-                zammad.add_article(
-                    int(chat.ticket_id), _note(note_body(title, escape_user_text(translation)))
-                )
+                with self._writing(chat, job["id"]):
+                    zammad.add_article(
+                        int(chat.ticket_id), _note(note_body(title, escape_user_text(translation)))
+                    )
                 self._ledger.noted(job["id"])
                 outcome.append("translation noted")
             except ServiceFailed as error:
@@ -242,18 +246,19 @@ class Chatbot:
         body = sanitize_html(answer.html) if answer is not None else fallback_message(chat.language)
         handover = answer is not None and not answer.automatic_answers
         posted = None
-        if plain_text(body):
-            posted = self._post(zammad, chat, job["id"], body)
-            self._count_words(region, body if answer is not None else "")
-        if answer is not None and answer.sources:
-            self._note_quietly(
-                zammad, chat, note_body("Sources of the automatic answer", link_list(answer.sources))
-            )
-        if handover:
-            try:
-                zammad.update_ticket(int(chat.ticket_id), {"automatic_answers": False})
-            except Exception:  # the chat's own flag is what counts; Zammad's mirrors it
-                log.warning(json.dumps({"event": "chatbot_handover_not_mirrored"}))
+        with self._writing(chat, job["id"]):
+            if plain_text(body):
+                posted = self._post(zammad, chat, job["id"], body)
+                self._count_words(region, body if answer is not None else "")
+            if answer is not None and answer.sources:
+                self._note_quietly(
+                    zammad, chat, note_body("Sources of the automatic answer", link_list(answer.sources))
+                )
+            if handover:
+                try:
+                    zammad.update_ticket(int(chat.ticket_id), {"automatic_answers": False})
+                except Exception:  # the chat's own flag is what counts; Zammad's mirrors it
+                    log.warning(json.dumps({"event": "chatbot_handover_not_mirrored"}))
         self._finish(chat, job, posted, handover=handover)
         if answer is None:
             return ", ".join(outcome + ["fallback answered"])
@@ -270,12 +275,29 @@ class Chatbot:
         body = sanitize_html(translation)
         if not plain_text(body):
             return "empty translation"
-        posted = self._post(work.zammad, chat, work.job["id"], body)
+        with self._writing(chat, work.job["id"]):
+            posted = self._post(work.zammad, chat, work.job["id"], body)
         self._count_words(region, body)
         self._finish(chat, work.job, posted)
         return "reply translated"
 
     # --- parts ------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self, chat: UserChatRecord, job: str) -> Iterator[None]:
+        """Writes to the chat's ticket, announced on the chat first, as a message's send is
+        (store.begin_send): a deletion of the chat waits for them, and once one has begun
+        none starts (`ChatGone`: the chat is gone; `Busy`: it may stay, the job comes again).
+        So nothing is posted after the deletion's note."""
+        mark = "b" + job
+        now = self._clock()
+        until = now + 3 * self._settings.zammad_timeout_seconds + 5  # at most three calls
+        if not self._chats.begin_send(chat, mark, now, until, sent_before=None):
+            raise ChatGone()  # this job writes elsewhere right now (the ledger makes that rare)
+        try:
+            yield
+        finally:
+            self._chats.abandon_send(chat, mark)
+
     def _answer(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> Answer | None:
         assert self._client is not None
         history = [

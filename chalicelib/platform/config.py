@@ -65,6 +65,7 @@ class Settings(NamedTuple):
 _TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,200}\Z")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+\Z")
 _URL = re.compile(r"^https?://[^\s/]+")
+_INTEGER = re.compile(r"^-?[0-9]{1,18}\Z")
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -76,10 +77,9 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int)
     raw = _text(env, name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError("%s must be a whole number, got %r" % (name, raw)) from None
+    if not _INTEGER.match(raw):  # ASCII digits: int() would also take "²" or "٣"
+        raise ConfigError("%s must be a whole number, got %r" % (name, raw))
+    value = int(raw)
     if value < minimum:
         raise ConfigError("%s must be at least %d, got %d" % (name, minimum, value))
     return value

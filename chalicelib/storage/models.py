@@ -163,9 +163,14 @@ class UserChatRecord(Model):
     # Send marks ("t<digest of the text>" or "k<digest of an Idempotency-Key>") of messages
     # being sent now (mark -> lease end, epoch s), sent lately (mark -> when), and sent
     # without an answer (mark -> the highest article id known before: look above it).
+    # `sending` holds every write to the ticket in flight: the chatbot's too ("b<job id>").
     sending: MapAttribute[str, Any] = MapAttribute(default=dict)
     sent: MapAttribute[str, Any] = MapAttribute(default=dict)
     unanswered: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # +1 whenever a write to the ticket begins; a deletion begins only if it is unchanged
+    # since it saw no write in flight (docs/privacy.md, "Nothing after the deletion's note").
+    writes_begun = NumberAttribute(null=True)
+    deleting_until = NumberAttribute(null=True)  # a deletion's lease (epoch s): no write begins
     ticket_id = NumberAttribute(null=True)
     ticket_key = UnicodeAttribute(null=True)  # "<region>#<ticket id>", for TicketIndex
     language = UnicodeAttribute()

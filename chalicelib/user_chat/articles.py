@@ -10,6 +10,7 @@ import html
 from typing import Any
 
 from chalicelib.web.http import replace_lone_surrogates
+from chalicelib.web.numbers import whole_number
 
 USER_ARTICLE_SUBJECT = "app user message"
 AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
@@ -110,8 +111,8 @@ def article_files(article: dict[str, Any]) -> list[dict[str, Any]]:
         preferences = preferences if isinstance(preferences, dict) else {}
         if str(preferences.get("Content-Disposition", "")).lower() == "inline":
             continue
-        file_id, size = file.get("id"), str(file.get("size", "0"))
-        if not isinstance(file_id, int) or isinstance(file_id, bool) or not size.isdigit():
+        file_id, size = file.get("id"), whole_number(str(file.get("size", "0")), 18)
+        if not isinstance(file_id, int) or isinstance(file_id, bool) or size is None:
             raise MalformedArticle("an attachment needs an id and a size")
         content_type = preferences.get("Content-Type") or preferences.get("Mime-Type") or ""
         found.append(
@@ -119,7 +120,7 @@ def article_files(article: dict[str, Any]) -> list[dict[str, Any]]:
                 "id": file_id,
                 "name": replace_lone_surrogates(_text(file, "filename")),
                 "type": replace_lone_surrogates(str(content_type).split(";")[0].strip().lower()),
-                "size": int(size),
+                "size": size,
             }
         )
     return found

@@ -6,6 +6,10 @@ the region allows it, `zammad_deletes_tickets`), in one call; only then do our c
 its files and its `is_chat_enabled` draw go. A Zammad that fails leaves everything in place
 for the retry (502/504), so nothing is left half deleted; a ticket Zammad already deleted
 is no obstacle. Deleting again finds nothing: 404.
+
+The note is the ticket's last article: the deletion begins only while no write to the
+ticket is in flight (a message being sent, the chatbot posting; else 503 "busy", try again
+a moment later), and once it has begun no write begins (store.py, `begin_deletion`).
 """
 
 import json
@@ -46,14 +50,23 @@ class Deletion:
         if chat is not None and chat.state == ChatState.UNCERTAIN and chat_configured(region):
             chat = self._opening.settle(region, context.zammad(region), chat, device_id)  # may be 504
         if chat is not None and chat.ticket_id and chat_configured(region):
-            retire_ticket(
-                region, context.zammad(region), int(chat.ticket_id), DELETED_NOTE_SUBJECT, DELETED_NOTE
-            )
+            now = context.clock()
+            if not context.store.begin_deletion(chat, now, now + context.lease_seconds()):
+                raise Busy()  # a message or the chatbot is writing to the ticket right now
+            try:
+                retire_ticket(
+                    region, context.zammad(region), int(chat.ticket_id), DELETED_NOTE_SUBJECT, DELETED_NOTE
+                )
+            except BaseException:
+                context.store.end_deletion(chat)  # nothing deleted: writes may go on
+                raise
         if chat is not None:
             context.store.forget(chat)
+        # Files are deleted in any case; what the answer says (200 or 404) is whether there
+        # was a chat or a draw: an upload that arrives late is deleted on arrival (files.md).
         files = context.attachments.forget(key) if context.attachments is not None else 0
         drawn = forget_draw(key)
-        deleted = chat is not None or drawn or files > 0
+        deleted = chat is not None or drawn
         if deleted:  # for the operator's record of requests; the chat by a keyed digest only
             digest = chat_digest(region.zammad_access_token or region.slug, key)
             ticket = (

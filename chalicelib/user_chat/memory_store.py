@@ -18,10 +18,12 @@ from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import (
     ChatGone,
+    deleting,
     entries,
     new_claim,
     ticket_key,
 )
+from chalicelib.web.errors import Busy
 
 ITEM_LIMIT_BYTES = 400 * 1024
 
@@ -159,14 +161,46 @@ class MemoryChatStore:
             stored = self._load(chat.chat_key)
             if stored is None or stored.generation != chat.generation or stored.state != ChatState.OPEN:
                 raise ChatGone()
+            if deleting(stored, now):
+                raise Busy()
             sending, sent = entries(stored.sending), entries(stored.sent)
             if mark in sending and sending[mark] >= now:
                 return False
             if mark in sent and (sent_before is None or sent[mark] >= sent_before):
                 return False
             stored.sending = dict(sending, **{mark: until})
+            stored.writes_begun = (stored.writes_begun or 0) + 1
             self._write(stored, into=chat)
             return True
+
+    def begin_deletion(self, chat: UserChatRecord, now: float, until: float) -> bool:
+        if any(lease >= now for lease in entries(chat.sending).values()):
+            return False
+
+        def unchanged(stored: UserChatRecord) -> bool:
+            return (
+                stored.generation == chat.generation
+                and stored.writes_begun == chat.writes_begun
+                and not deleting(stored, now)
+            )
+
+        def hold(record: UserChatRecord) -> None:
+            record.deleting_until = until
+
+        try:
+            self._change(chat, unchanged, hold)
+        except ChatGone:
+            return False
+        return True
+
+    def end_deletion(self, chat: UserChatRecord) -> None:
+        def release(record: UserChatRecord) -> None:
+            record.deleting_until = None
+
+        try:
+            self._change(chat, lambda stored: stored.generation == chat.generation, release)
+        except ChatGone:
+            pass
 
     def finish_send(
         self,

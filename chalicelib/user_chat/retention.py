@@ -50,8 +50,13 @@ class Retention:
         zammad_ok = chat_configured(region)
         for chat in context.store.inactive(region.slug, since):
             if chat.ticket_id and zammad_ok:
-                if not dry_run and not self._close(region, int(chat.ticket_id), counts):
-                    continue  # Zammad failed: the chat waits for the next run
+                if not dry_run:
+                    # Held as a deletion holds it: the closing note is the ticket's last.
+                    if not context.store.begin_deletion(chat, now, now + context.lease_seconds()):
+                        continue  # a write or a deletion in flight: the next run looks again
+                    if not self._close(region, int(chat.ticket_id), counts):
+                        context.store.end_deletion(chat)
+                        continue  # Zammad failed: the chat waits for the next run
                 counts["closed"] += 1
             if dry_run:
                 counts["forgotten"] += 1

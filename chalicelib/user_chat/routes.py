@@ -3,16 +3,19 @@ Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
 import re
 
-from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
+from chalicelib.regions.rules import LANGUAGE_SLUG, listed
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
-from chalicelib.web.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.forms import form_fields
 from chalicelib.web.http import Request, Response, etag
+from chalicelib.web.numbers import whole_number
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
+SIGNATURE = re.compile(r"^[0-9a-f]{32}\Z")  # a link's HMAC as links.py writes it: ASCII only
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
 MAX_MESSAGE_CHARACTERS = 10_000
+FIRST_MESSAGE_FILES = "Files can be sent once the chat has begun: its first message carries words only."
 
 
 def _device_id(value: str) -> str:
@@ -100,7 +103,14 @@ def post_message(services: Services, request: Request, _app: None) -> Response:
     consent = _consent(fields.get("evaluation_consent"))
     key = _idempotency_key(request.header("idempotency-key"))
     # Checked before anything is sent: a bad file fails the message, nothing half sent.
-    files = tuple(services.attachments.message_files(region, device_id, ids))
+    files: tuple = ()
+    if ids:
+        services.attachments.require_enabled()
+        try:
+            ticket_id = services.user_chats.ticket_for_files(region, device_id)
+        except NotFound:
+            raise BadRequest(FIRST_MESSAGE_FILES) from None
+        files = tuple(services.attachments.message_files(region, device_id, ticket_id, ids))
     return Response(200, services.user_chats.send(region, language, device_id, text, consent, key, files))
 
 
@@ -120,9 +130,10 @@ def upload_form(services: Services, request: Request, _app: None) -> Response:
     _language(request.path_params["language_or_device"])
     device_id = _device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
-    if not chat_configured(region):
-        raise ServiceUnavailable("No chat server is configured for your region.")
-    return Response(201, services.attachments.upload_form(region, device_id, form_fields(request)))
+    fields = form_fields(request)
+    services.attachments.require_enabled()
+    ticket_id = services.user_chats.ticket_for_files(region, device_id)
+    return Response(201, services.attachments.upload_form(region, device_id, ticket_id, fields))
 
 
 def download_file(services: Services, request: Request, _app: None) -> Response:
@@ -138,17 +149,18 @@ def download_file(services: Services, request: Request, _app: None) -> Response:
         _number(request.path_params["article_id"]),
         _number(request.path_params["attachment_id"]),
     )
-    expires = request.query.get("expires", "")
-    signature = request.query.get("signature", "")
-    if not expires.isdigit() or len(expires) > 12 or not isinstance(signature, str):
+    expires = whole_number(request.query.get("expires"), 12)
+    signature = request.query.get("signature") or ""
+    if expires is None or not SIGNATURE.match(signature):
         raise Forbidden("This link is not valid, or it has expired.")
-    services.attachments.check_link(region, ref, int(expires), signature)
+    services.attachments.check_link(region, ref, expires, signature)
     found = services.user_chats.chat_file(region, device_id, ref.article_id, ref.attachment_id)
-    url = services.attachments.download_url(ref, found.ticket_id, found.file, found.fetch)
+    url = services.attachments.download_url(ref, found.ticket_id, found.file, found.fetch, found.still_open)
     return Response(302, {"url": url}, {"Location": url, "Cache-Control": "no-store"})
 
 
 def _number(value: str) -> int:
-    if not value.isdigit() or len(value) > 18:
+    number = whole_number(value, 18)
+    if number is None:
         raise NotFound("Attachment not found.")
-    return int(value)
+    return number

@@ -29,7 +29,7 @@ from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone, Chats, chat_key
 from chalicelib.user_chat.views import ChatView
 from chalicelib.user_chat.zammad import TicketGone, ZammadConnections
-from chalicelib.web.errors import BadGateway, Busy, GatewayTimeout, NotFound, ServiceUnavailable
+from chalicelib.web.errors import BadGateway, Busy, Forbidden, GatewayTimeout, NotFound, ServiceUnavailable
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before
@@ -218,18 +218,36 @@ class UserChats:
         return self._context.view(region, chat)
 
     # --- files (chalicelib/attachments) -----------------------------------------------
+    def ticket_for_files(self, region: RegionRecord, device_id: str) -> int:
+        """The ticket of the device's open chat, which its uploads belong to (and go with):
+        no chat, no upload; nor for a device is_chat_enabled said no to."""
+        _require_configured(region)
+        key = chat_key(region.slug, device_id)
+        if self._draws.get(key) is False:
+            raise Forbidden("The chat is not enabled for this device.")
+        chat = self.current(key)
+        if chat is None:
+            raise NotFound("Chat not found.")
+        return int(chat.ticket_id)
+
     def chat_file(
         self, region: RegionRecord, device_id: str, article_id: int, attachment_id: int
     ) -> "ChatFile":
         """A file of a visible article of the device's current chat; 404 for any other."""
         _require_configured(region)
         context = self._context
-        chat = self.store.get(chat_key(region.slug, device_id), consistent=False)
+        key = chat_key(region.slug, device_id)
+        chat = self.store.get(key, consistent=False)
         if not context.usable(chat):
             raise NotFound("Chat not found.")
         zammad = context.zammad(region)
         messages = chat.messages if chat.messages_stored else context.messages_from_zammad(zammad, chat)
         ticket_id = int(chat.ticket_id)
+
+        def still_open() -> bool:
+            fresh = self.store.get(key)  # strongly consistent: after a deletion, gone
+            return context.usable(fresh) and fresh.ticket_id == ticket_id
+
         for message in messages or []:
             for stored in (message.attachments or []) if int(message.id) == article_id else []:
                 file = attachment_fields(stored)
@@ -241,7 +259,7 @@ class UserChats:
                         except TicketGone:
                             raise NotFound("Attachment not found.") from None
 
-                    return ChatFile(ticket_id, dict(file), fetch)
+                    return ChatFile(ticket_id, dict(file), fetch, still_open)
         raise NotFound("Attachment not found.")
 
     def _cache_seconds(self, region: RegionRecord, now: float) -> float:
@@ -256,6 +274,7 @@ class ChatFile(NamedTuple):
     ticket_id: int
     file: dict[str, Any]  # id, name, type, size
     fetch: Callable[[int], bytes]  # its bytes from Zammad, at most so many
+    still_open: Callable[[], bool]  # whether the chat is still there, read now
 
 
 def _require_configured(region: RegionRecord) -> None:

@@ -87,6 +87,15 @@ def new_claim(
     )
 
 
+def _not_deleting(now: float):
+    """No deletion holds the chat (a lease that ran out, its request gone, holds nothing)."""
+    return UserChatRecord.deleting_until.does_not_exist() | (UserChatRecord.deleting_until < now)
+
+
+def deleting(chat: UserChatRecord, now: float) -> bool:
+    return chat.deleting_until is not None and chat.deleting_until >= now
+
+
 def _holds_lease(claim: UserChatRecord):
     # The item must exist too: a missing lease_id compared with a missing one is no lease.
     return UserChatRecord.chat_key.exists() & (UserChatRecord.lease_id == claim.lease_id)
@@ -152,6 +161,10 @@ class Chats(Protocol):
     ) -> None: ...
 
     def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None: ...
+
+    def begin_deletion(self, chat: UserChatRecord, now: float, until: float) -> bool: ...
+
+    def end_deletion(self, chat: UserChatRecord) -> None: ...
 
     def replace_messages(
         self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
@@ -274,15 +287,18 @@ class ChatStore:
     ) -> bool:
         """Mark a message as being sent, unless the same one is being sent, or was sent
         after `sent_before` (None: ever) (False). `ChatGone` when the chat is no longer this
-        open chat. One conditional write: requests that read the chat a moment apart agree."""
+        open chat; `Busy` while it is being deleted (nothing is written to its ticket after
+        the deletion's note). One conditional write: requests that read the chat a moment
+        apart agree. Every write to the ticket begins here, the chatbot's too."""
         was_sent = UserChatRecord.sent[mark].does_not_exist()
         if sent_before is not None:
             was_sent = was_sent | (UserChatRecord.sent[mark] < sent_before)
         try:
             chat.update(
-                actions=[UserChatRecord.sending[mark].set(until)],
+                actions=[UserChatRecord.sending[mark].set(until), UserChatRecord.writes_begun.add(1)],
                 condition=_same_chat(chat)
                 & (UserChatRecord.state == ChatState.OPEN)
+                & _not_deleting(now)
                 & (UserChatRecord.sending[mark].does_not_exist() | (UserChatRecord.sending[mark] < now))
                 & was_sent,
             )
@@ -293,6 +309,8 @@ class ChatStore:
         fresh = self.get(chat.chat_key)
         if fresh is None or fresh.generation != chat.generation or fresh.state != ChatState.OPEN:
             raise ChatGone()
+        if deleting(fresh, now):
+            raise Busy()
         return False
 
     def finish_send(
@@ -348,6 +366,37 @@ class ChatStore:
             actions.append(UserChatRecord.unanswered[mark].set(unanswered_after))
         try:
             _update(chat, actions, _same_chat(chat))
+        except ChatGone:
+            pass
+
+    # --- deleting: no write to the ticket in flight, none begins ------------------------
+    def begin_deletion(self, chat: UserChatRecord, now: float, until: float) -> bool:
+        """Hold the chat for its deletion until `until`, unless a write to its ticket is in
+        flight (as `chat` shows) or began since `chat` was read (`writes_begun` moved), or
+        another deletion holds it (False: the caller answers busy). From then on no write
+        begins (`begin_send`), so the deletion's note is the ticket's last article."""
+        if any(lease >= now for lease in entries(chat.sending).values()):
+            return False
+        unchanged = (
+            UserChatRecord.writes_begun.does_not_exist()
+            if chat.writes_begun is None
+            else UserChatRecord.writes_begun == chat.writes_begun
+        )
+        try:
+            _update(
+                chat,
+                [UserChatRecord.deleting_until.set(until)],
+                _same_chat(chat) & unchanged & _not_deleting(now),
+            )
+        except ChatGone:
+            return False
+        chat.deleting_until = until
+        return True
+
+    def end_deletion(self, chat: UserChatRecord) -> None:
+        """The deletion failed (Zammad): writes may begin again."""
+        try:
+            _update(chat, [UserChatRecord.deleting_until.remove()], _same_chat(chat))
         except ChatGone:
             pass
 

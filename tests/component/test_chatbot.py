@@ -5,6 +5,7 @@ as the worker runs them, so a test can deliver one twice, or late."""
 
 import json
 import threading
+import time
 
 import pytest
 from moto import mock_aws
@@ -18,6 +19,7 @@ from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.user_chat.deletion import DELETED_NOTE_SUBJECT
 from chalicelib.user_chat.zammad import OutcomeUnknown
 from chalicelib.web.errors import BadGateway
 from chalicelib.web.http import Request
@@ -399,3 +401,52 @@ def test_the_worker_deletes_a_job_only_once_it_is_done(world, zammad):
     assert worker.handle(world.api.services, world.queue, delivery) is True
     counts = world.queue._sqs().get_queue_attributes(QueueUrl=world.queue.url, AttributeNames=["All"])
     assert counts["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+# --- a deletion of the chat while a job works (docs/privacy.md, "Nothing after the deletion's note")
+def delete(world, device="device-1"):
+    response = world.api.handle(
+        Request("DELETE", CHAT, {"region": "augsburg", "language_or_device": "de", "device_id": device})
+    )
+    return response.status
+
+
+def wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the slowed call never came"
+        time.sleep(0.01)
+
+
+def in_thread(work):
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(work()))
+    thread.start()
+    return thread, done
+
+
+def test_a_job_taken_before_the_deletion_posts_nothing_after_its_note(world, zammad, bot):
+    world.send("Wo melde ich mich an?")
+    [job] = world.jobs()
+    bot.set_fault(delay=1.0, count=1, request="/chatanswers/extract_answer/")  # a slow answer
+    worker, outcome = in_thread(lambda: world.run(job))
+    wait_until(lambda: bot.calls("/chatanswers/extract_answer/"))  # the job is asking the service
+    assert delete(world) == 200  # no write in flight yet: the deletion holds the chat
+    worker.join()
+    assert outcome == ["chat gone"]
+    last = zammad.articles[zammad.tickets[1]["article_ids"][-1]]
+    assert last["subject"] == DELETED_NOTE_SUBJECT and len(zammad.tickets[1]["article_ids"]) == 2
+
+
+def test_a_deletion_while_the_job_posts_is_busy_until_it_has_posted(world, zammad, bot):
+    world.send("Wo melde ich mich an?")
+    [job] = world.jobs()
+    zammad.set_fault(delay=1.0, count=1, request="POST /api/v1/ticket_articles")  # a slow post
+    worker, outcome = in_thread(lambda: world.run(job))
+    wait_until(lambda: ("POST", "/api/v1/ticket_articles") in zammad.requests)
+    assert delete(world) == 503  # busy: try again a moment later
+    worker.join()
+    assert outcome == ["answered"]
+    assert delete(world) == 200
+    subjects = [zammad.articles[i]["subject"] for i in zammad.tickets[1]["article_ids"]]
+    assert subjects[-1] == DELETED_NOTE_SUBJECT and "automatically generated message" in subjects

@@ -1,7 +1,9 @@
 """Delete on request (docs/privacy.md, "Delete on request"), in process: ChatApi on the
 in-memory stores and on moto (DynamoDB and S3), the Zammad emulator over loopback."""
 
+import base64
 import json
+import threading
 import time
 
 import boto3
@@ -123,6 +125,7 @@ def test_a_draw_alone_is_deleted_too(world):
 
 
 def test_the_chats_files_are_deleted(world, zammad):
+    call(world, "POST", body={"message": "Hallo"})
     status, form = call(
         world,
         "POST",
@@ -135,3 +138,77 @@ def test_the_chats_files_are_deleted(world, zammad):
     assert s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 1
     assert call(world, "DELETE")[0] == 200
     assert s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+
+
+# --- races with the deletion (docs/privacy.md, "Nothing after the deletion's note"), each made
+# certain by a slowed emulator: the other request is inside Zammad when the DELETE comes.
+def wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the slowed call never came"
+        time.sleep(0.01)
+
+
+def in_thread(work):
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(work()))
+    thread.start()
+    return thread, done
+
+
+def test_a_message_being_sent_makes_the_deletion_wait_and_lands_before_the_note(world, zammad):
+    call(world, "POST", body={"message": "Hallo"})
+    zammad.set_fault(delay=1.0, count=1, request="POST /api/v1/ticket_articles")
+    sender, sent = in_thread(lambda: call(world, "POST", body={"message": "Noch eine Frage"}))
+    wait_until(lambda: ("POST", "/api/v1/ticket_articles") in zammad.requests)
+    status, body = call(world, "DELETE")
+    assert (status, body) == (503, {"error": "This chat is busy. Please try again."})
+    sender.join()
+    assert sent[0][0] == 200
+    assert call(world, "DELETE")[0] == 200
+    bodies = [zammad.articles[i]["body"] for i in zammad.tickets[1]["article_ids"]]
+    assert (
+        bodies[1] == "Noch eine Frage"
+        and zammad.articles[zammad.tickets[1]["article_ids"][-1]]["subject"] == DELETED_NOTE_SUBJECT
+    )
+
+
+def test_a_message_after_the_deletion_began_is_not_sent_to_the_closed_ticket(world, zammad):
+    call(world, "POST", body={"message": "Hallo"})
+    zammad.set_fault(delay=1.0, count=1, request="PUT /api/v1/tickets/1")  # the note, slowed
+    deleter, deleted = in_thread(lambda: call(world, "DELETE"))
+    wait_until(lambda: ("PUT", "/api/v1/tickets/1") in zammad.requests)
+    assert call(world, "POST", body={"message": "Zu spät"})[0] == 503  # busy: sent again, a new chat
+    deleter.join()
+    assert deleted[0][0] == 200
+    first, note = (zammad.articles[i] for i in zammad.tickets[1]["article_ids"])  # nothing between
+    assert first["body"] == "Hallo" and note["subject"] == DELETED_NOTE_SUBJECT
+    assert call(world, "POST", body={"message": "Zu spät"})[0] == 200
+    assert len(zammad.tickets) == 2  # now it opens a new chat
+
+
+def test_a_download_in_flight_leaves_no_copy_behind(world, zammad):
+    call(world, "POST", body={"message": "Hallo"})
+    zammad.add_article(
+        1,
+        "Formular",
+        attachments=[
+            {"filename": "F.png", "data": base64.b64encode(png()).decode(), "mime-type": "image/png"}
+        ],
+    )
+    world.services.clock.now += 61  # past the cache: the poll reads the file list
+    url = call(world, "GET")[1]["messages"][-1]["attachments"][0]["url"]
+    path, _, query = url.partition("?")
+    parts = path.strip("/").split("/")
+    params = {"region": "augsburg", "language_or_device": "de", "device_id": "device-1"}
+    params.update(article_id=parts[7], attachment_id=parts[8])
+    request = Request("GET", CHAT + "/attachments/{article_id}/{attachment_id}", params,
+                      query=dict(pair.split("=") for pair in query.split("&")))  # fmt: skip
+    zammad.set_fault(delay=1.0, count=1, request="GET /api/v1/ticket_attachment")
+    downloader, answered = in_thread(lambda: world.handle(request).status)
+    wait_until(lambda: any(p.startswith("/api/v1/ticket_attachment") for _m, p in zammad.requests))
+    assert call(world, "DELETE")[0] == 200
+    downloader.join()
+    assert answered == [404]  # the chat went while its file was copied: no link, no copy
+    assert boto3.client("s3", region_name="eu-central-1").list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
+    assert call(world, "DELETE") == (404, {"error": "Chat not found."})

@@ -14,6 +14,7 @@ from moto import mock_aws
 from chalicelib import jobs
 from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
+from chalicelib.platform.times import utc_datetime
 from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
@@ -106,6 +107,7 @@ def download(api, url, device=None):
 
 def test_a_png_and_a_pdf_reach_zammad_as_one_article_with_both_files(world, zammad):
     api, _clock = world
+    send(api, "Hallo", [])
     ids = [
         uploaded(api, png(), "Brief.png", "image/png"),
         uploaded(api, pdf(), "Bescheid.pdf", "application/pdf"),
@@ -113,18 +115,29 @@ def test_a_png_and_a_pdf_reach_zammad_as_one_article_with_both_files(world, zamm
     before = zammad.api_request_count()
     status, chat = send(api, "Können Sie mir das erklären?", ids)
     assert status == 200, chat
-    (article,) = zammad.state()["articles"].values()
+    article = zammad.articles[max(zammad.articles)]
     files = {entry["filename"]: zammad.files[entry["id"]] for entry in article["attachments"]}
     assert files["Brief.png"].data == png() and files["Brief.png"].content_type == "image/png"
     assert files["Bescheid.pdf"].data == pdf() and files["Bescheid.pdf"].content_type == "application/pdf"
-    # users/me, the ticket with its article, and the article's file list (a new ticket's
-    # answer has none): the files cost no call of their own.
-    assert zammad.api_request_count() - before == 3
-    (message,) = chat["messages"]
+    assert zammad.api_request_count() - before == 1  # the files cost no call of their own
+    message = chat["messages"][-1]
     assert [(f["name"], f["type"], f["size"]) for f in message["attachments"]] == [
         ("Brief.png", "image/png", len(png())),
         ("Bescheid.pdf", "application/pdf", len(pdf())),
     ]
+
+
+def test_an_upload_belongs_to_an_open_chat_of_a_device_the_chat_is_enabled_for(world, zammad):
+    api, _clock = world
+    assert form(api) == (404, {"error": "Chat not found."})  # nothing to belong to yet
+    status, body = send(api, "Hallo", ["a" * 22])  # nor can a first message carry one
+    assert status == 400 and "first message" in body["error"] and zammad.tickets == {}
+    send(api, "Hallo", [])
+    assert form(api)[0] == 201
+    draws = api.services.user_chats._draws  # as if is_chat_enabled had said no to this device
+    draws.forget("augsburg#device-1")
+    draws.draw_once("augsburg#device-1", False, utc_datetime(time.time() + HOUR))
+    assert form(api) == (403, {"error": "The chat is not enabled for this device."})
 
 
 def test_a_later_message_with_a_file_is_one_zammad_call(world, zammad):
@@ -174,6 +187,79 @@ def test_an_agents_pdf_is_downloadable_by_that_device_only_and_not_after_its_lin
     assert download(api, file["url"]).status == 403
     fresh = poll(api)[1]["messages"][-1]["attachments"][0]["url"]
     assert fresh != file["url"] and download(api, fresh).status == 302
+
+
+def test_a_page_named_as_one_but_checked_as_a_pdf_travels_as_a_pdf(world, zammad):
+    """The name must agree with the type its content was checked as: Zammad, the agents'
+    computers and the download open a file by its name."""
+    api, clock = world
+    send(api, "Hallo", [])
+    status, body = form(api, "Bescheid.html", "application/pdf", len(pdf()))
+    assert status == 201 and body["filename"] == "Bescheid.html.pdf"
+    assert upload(body, pdf()).status_code == 204
+    status, chat = send(api, "Mein Bescheid", [body["id"]])
+    assert status == 200, chat
+    (file,) = zammad.articles[max(zammad.articles)]["attachments"]
+    assert file["filename"] == "Bescheid.html.pdf"
+    assert chat["messages"][-1]["attachments"][0]["name"] == "Bescheid.html.pdf"
+    clock.now += 61
+    got = requests.get(
+        download(api, poll(api)[1]["messages"][-1]["attachments"][0]["url"]).headers["Location"]
+    )
+    assert "Bescheid.html.pdf" in got.headers["Content-Disposition"]
+
+
+def test_an_agents_file_of_another_type_is_served_to_be_saved_never_rendered(world, zammad):
+    api, clock = world
+    send(api, "Hallo", [])
+    page = b"<html><script>alert(document.domain)</script></html>"
+    zammad.add_article(
+        next(iter(zammad.tickets)),
+        "Seite",
+        attachments=[{"filename": "info.html", "data": _b64(page), "mime-type": "text/html"}],
+    )
+    clock.now += 61
+    (file,) = poll(api)[1]["messages"][-1]["attachments"]
+    response = download(api, file["url"])
+    assert response.status == 302 and response.headers["X-Content-Type-Options"] == "nosniff"
+    got = requests.get(response.headers["Location"], timeout=10)
+    assert got.status_code == 200 and got.content == page
+    assert got.headers["Content-Type"] == "application/octet-stream"
+    assert got.headers["Content-Disposition"].startswith("attachment;")
+
+
+def test_a_link_is_read_strictly_and_bad_spellings_are_refused_not_failed(world, zammad):
+    """Each spelling of a link but the one written is refused (403, or 404 for a path that
+    names no file); none is a 500."""
+    api, clock = world
+    send(api, "Hallo", [])
+    zammad.add_article(
+        next(iter(zammad.tickets)),
+        "Formular",
+        attachments=[{"filename": "F.pdf", "data": _b64(pdf()), "mime-type": "application/pdf"}],
+    )
+    clock.now += 61
+    url = poll(api)[1]["messages"][-1]["attachments"][0]["url"]
+    path, _, query = url.partition("?")
+    params = dict(pair.split("=") for pair in query.split("&"))
+    parts = path.strip("/").split("/")
+    expires = params["expires"]
+    arabic_indic = expires.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+    def get(article=parts[7], **changed):
+        query = dict(params, **changed)
+        return call(api, "GET", FILE, query=query, article_id=article, attachment_id=parts[8]).status
+
+    assert get() == 302
+    assert get(signature="é") == 403
+    assert get(signature="\u00e9" * 32) == 403
+    assert get(signature=params["signature"].upper()) == 403
+    assert get(expires="²") == 403
+    assert get(expires=arabic_indic) == 403
+    assert get(expires="0" + expires) == 403
+    assert get(expires=" " + expires) == 403
+    assert get(article=parts[7].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))) == 404
+    assert get(article="0" + parts[7]) == 404
 
 
 def test_files_of_internal_notes_are_never_shown(world, zammad):
@@ -230,7 +316,8 @@ def test_a_device_with_no_chat_cannot_download(world, zammad):
 
 def test_files_go_when_their_chat_goes(world, zammad):
     api, clock = world
-    send(api, "Hallo", [uploaded(api, png(), "a.png", "image/png")])
+    send(api, "Hallo", [])
+    send(api, "Foto", [uploaded(api, png(), "a.png", "image/png")])
     zammad.add_article(
         next(iter(zammad.tickets)),
         "x",
@@ -254,6 +341,9 @@ def test_files_go_when_their_chat_goes(world, zammad):
         ("a\\b.png", "image/png", 10, 400, "A file name must not contain a path."),
         ("bild\x00.png", "image/png", 10, 400, "A file name must not contain control characters."),
         ("bild\u202e.png", "image/png", 10, 400, "A file name must not contain control characters."),
+        ("zwei\u2028zeilen.png", "image/png", 10, 400, "A file name must not contain line breaks."),
+        ("bild.png", "image/png", "\u00b2", 400, "size must be the file's size in bytes."),
+        ("bild.png", "image/png", "\u0661\u0660", 400, "size must be the file's size in bytes."),
         ("", "image/png", 10, 400, "A file name is required."),
         ("x" * 201, "image/png", 10, 400, "A file name may have at most 200 characters."),
         ("page.html", "text/html", 10, 415, "Files may be images (JPEG, PNG, GIF, WebP, HEIC) or PDF."),
@@ -264,6 +354,7 @@ def test_files_go_when_their_chat_goes(world, zammad):
 )
 def test_a_bad_upload_request_is_refused(world, name, content_type, size, status, error):
     api, _clock = world
+    send(api, "Hallo", [])
     assert form(api, name, content_type, size) == (status, {"error": error})
 
 
@@ -293,15 +384,18 @@ def test_without_a_bucket_files_are_switched_off(zammad):
 )
 def test_a_message_naming_files_it_may_not_is_refused_and_nothing_is_sent(world, zammad, ids, error):
     api, _clock = world
-    assert send(api, "Hallo", ids) == (400, {"error": error})
-    assert zammad.tickets == {} and poll(api)[0] == 404
+    send(api, "Hallo", [])
+    assert send(api, "Noch was", ids) == (400, {"error": error})
+    assert [len(ticket["article_ids"]) for ticket in zammad.tickets.values()] == [1]
 
 
 def test_another_devices_upload_cannot_be_named(world, zammad):
     api, _clock = world
+    send(api, "Hallo", [], device="device-2")
+    send(api, "Hallo", [])
     theirs = uploaded(api, png(), "a.png", "image/png", device="device-2")
-    assert send(api, "Hallo", [theirs])[0] == 400
-    assert zammad.tickets == {}
+    assert send(api, "Noch was", [theirs])[0] == 400
+    assert [len(ticket["article_ids"]) for ticket in zammad.tickets.values()] == [1, 1]
 
 
 @pytest.mark.parametrize(
@@ -316,6 +410,13 @@ def test_another_devices_upload_cannot_be_named(world, zammad):
         ),
         (b"", "image/png", 400, "The file is empty."),
         (png() + b"\x00" * 100000, "image/png", 413, "A file may be at most 0.1 MB."),
+        (png(), "image/png", 400, "A file's size is not the size its upload form was made for."),
+        (
+            b"%PDF-1.4\n<html><script>alert(1)</script>",
+            "application/pdf",
+            415,
+            "A file's content does not match its type (application/pdf).",
+        ),
     ],
 )
 def test_an_upload_that_is_not_what_it_claims_is_refused_when_named(
@@ -324,31 +425,34 @@ def test_an_upload_that_is_not_what_it_claims_is_refused_when_named(
     """S3 enforces the form's size and type in AWS; moto does not, and neither would a
     client that lies: the message checks the content itself."""
     api, _clock = world
+    send(api, "Hallo", [])
     status_form, body = form(api, "f", declared, 10)
     assert status_form == 201
     assert upload(body, data).status_code == 204
-    assert send(api, "Hallo", [body["id"]]) == (status, {"error": error})
-    assert zammad.tickets == {}
+    assert send(api, "Noch was", [body["id"]]) == (status, {"error": error})
+    assert [len(ticket["article_ids"]) for ticket in zammad.tickets.values()] == [1]
 
 
 def test_an_upload_older_than_a_day_has_expired(world, zammad):
     api, clock = world
+    send(api, "Hallo", [])
     upload_id = uploaded(api, png(), "a.png", "image/png")
     clock.now = time.time() + 86400 - 5  # S3 stamps the upload with the real time
     assert send(api, "Hallo", [upload_id])[0] == 200  # a day old, nearly: still there
     second = uploaded(api, png(), "b.png", "image/png")
     clock.now = time.time() + 86400 + 5
     assert send(api, "Noch eins", [second])[0] == 400
-    assert [len(ticket["article_ids"]) for ticket in zammad.tickets.values()] == [1]
+    assert [len(ticket["article_ids"]) for ticket in zammad.tickets.values()] == [2]
 
 
 def test_a_failed_zammad_call_keeps_the_upload_for_a_retry(world, zammad):
     api, _clock = world
+    send(api, "Hallo", [])
     upload_id = uploaded(api, png(), "a.png", "image/png")
-    zammad.set_fault(500, count=1, request="POST /api/v1/tickets")
-    assert send(api, "Hallo", [upload_id])[0] == 502
-    status, chat = send(api, "Hallo", [upload_id])
-    assert status == 200 and chat["messages"][0]["attachments"][0]["name"] == "a.png"
+    zammad.set_fault(500, count=1, request="POST /api/v1/ticket_articles")
+    assert send(api, "Foto", [upload_id])[0] == 502
+    status, chat = send(api, "Foto", [upload_id])
+    assert status == 200 and chat["messages"][-1]["attachments"][0]["name"] == "a.png"
 
 
 # --- helpers ---------------------------------------------------------------------------

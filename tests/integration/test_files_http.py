@@ -75,6 +75,7 @@ class Device:
 
 def test_a_png_and_a_pdf_go_to_zammad_as_one_article(api, zammad):
     device = Device(api)
+    assert device.send("Ich habe einen Brief bekommen", []).status_code == 200
     ids = [
         device.upload(png(), "Brief.png", "image/png"),
         device.upload(pdf(), "Bescheid.pdf", "application/pdf"),
@@ -82,12 +83,12 @@ def test_a_png_and_a_pdf_go_to_zammad_as_one_article(api, zammad):
     response = device.send("Was steht in dem Brief?", ids)
     assert response.status_code == 200, response.text
     ticket = next(t for t in zammad.state()["tickets"].values() if device.id in t["title"])
-    (article,) = [zammad.articles[i] for i in ticket["article_ids"]]
+    article = zammad.articles[ticket["article_ids"][-1]]
     assert [(f["filename"], zammad.files[f["id"]].data) for f in article["attachments"]] == [
         ("Brief.png", png()),
         ("Bescheid.pdf", pdf()),
     ]
-    (message,) = response.json()["messages"]
+    message = response.json()["messages"][-1]
     assert [f["name"] for f in message["attachments"]] == ["Brief.png", "Bescheid.pdf"]
 
 
@@ -130,6 +131,7 @@ def test_an_agents_pdf_is_downloadable_by_that_device_and_by_no_other(api, zamma
 
 def test_bad_files_are_clear_json_errors_and_nothing_reaches_zammad(api, zammad):
     device = Device(api)
+    assert device.send("Hallo", []).status_code == 200
     bad_form = requests.post(
         device.chat + "attachments/",
         json={"filename": "../x.png", "content_type": "image/png", "size": 5},
@@ -139,8 +141,9 @@ def test_bad_files_are_clear_json_errors_and_nothing_reaches_zammad(api, zammad)
         "error": "A file name must not contain a path."
     }
     lying = device.upload(pdf(), "bild.png", "image/png")  # a PDF declared as a PNG
-    response = device.send("Hallo", [lying])
+    response = device.send("Noch was", [lying])
     assert response.status_code == 415 and "does not match" in response.json()["error"]
-    assert device.send("Hallo", ["x" * 22]).status_code == 400
-    assert not any(device.id in t["title"] for t in zammad.state()["tickets"].values())
-    assert device.poll().status_code == 404
+    assert device.send("Noch was", ["x" * 22]).status_code == 400
+    (ticket,) = [t for t in zammad.state()["tickets"].values() if device.id in t["title"]]
+    assert len(ticket["article_ids"]) == 1  # the first message only
+    assert [m["content"] for m in device.poll().json()["messages"]] == ["Hallo"]

@@ -157,25 +157,27 @@ def test_export_prints_exactly_what_is_stored_about_a_device(env, moto_server, z
     services = aws_services(settings)
     region = services.regions.get("augsburg")
     assert services.user_chats.is_chat_enabled(region, "device-1") is True
+    services.user_chats.send(region, "de", "device-1", "Hallo", None, None)
+    ticket_id = services.user_chats.ticket_for_files(region, "device-1")
     form = services.attachments.upload_form(
-        region, "device-1", {"filename": "Brief.png", "content_type": "image/png", "size": 71}
+        region, "device-1", ticket_id, {"filename": "Brief.png", "content_type": "image/png", "size": 71}
     )
     assert upload(form, png()).status_code == 204
-    files = tuple(services.attachments.message_files(region, "device-1", [form["id"]]))
+    files = tuple(services.attachments.message_files(region, "device-1", ticket_id, [form["id"]]))
     services.user_chats.send(region, "de", "device-1", "Mein Brief", None, None, files)
-    zammad.add_article(1, "<p>intern</p>", internal=True)
+    zammad.add_article(1, "<p>intern</p>", internal=True)  # after the device's two
     zammad.add_article(1, "<p>Antwort</p>")
 
     result = manage(env, "export", "--region", "augsburg", "--device", "device-1")
     assert result.returncode == 0, result.stderr
     exported = json.loads(result.stdout)
     assert exported["chat"]["chat_key"] == "augsburg#device-1"
-    assert [m["content"] for m in exported["chat"]["messages"]] == ["Mein Brief"]
+    assert [m["content"] for m in exported["chat"]["messages"]] == ["Hallo", "Mein Brief"]
     assert exported["is_chat_enabled_draw"] is True
     [file] = exported["files"]
     assert (file["name"], file["type"], file["size"]) == ("Brief.png", "image/png", len(png()))
     articles = exported["ticket"]["articles"]
-    assert [a["body"] for a in articles] == ["Mein Brief", "<p>Antwort</p>"]  # no internal note
+    assert [a["body"] for a in articles] == ["Hallo", "Mein Brief", "<p>Antwort</p>"]  # no internal note
 
     other = json.loads(manage(env, "export", "--region", "augsburg", "--device", "device-2").stdout)
     assert (other["chat"], other["is_chat_enabled_draw"], other["files"], other["ticket"]) == (

@@ -44,6 +44,7 @@ def test_delete_on_request_over_http_and_nothing_personal_in_the_log(
             requests.get("%s/api/v3/%s/%s/is_chat_enabled/" % (url, region, device), timeout=10).status_code
             == 200
         )
+        assert requests.post(chat, files={"message": (None, TEXT)}, timeout=30).status_code == 200
         form = requests.post(
             chat + "attachments/",
             json={"filename": FILE_NAME, "content_type": "image/png", "size": 71},

@@ -11,6 +11,7 @@ from chalicelib.attachments.links import FileRef, expiry, link_path, signature, 
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.user_chat.articles import MalformedArticle, article_files, article_message
 from chalicelib.web.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.web.numbers import whole_number
 from tests.files import pdf, png
 
 REF = FileRef("augsburg", "device-1", 12, 34)
@@ -24,7 +25,21 @@ def test_names_people_give_files_are_kept(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["a/b.png", "..", "C:\\x.png", "tab\t.png", "new\nline.png", "bidi\u202e.png", "", " ", 7, None]
+    "name",
+    [
+        "a/b.png",
+        "..",
+        "C:\\x.png",
+        "tab\t.png",
+        "new\nline.png",
+        "bidi\u202e.png",
+        "line\u2028break.png",
+        "para\u2029graph.png",
+        "",
+        " ",
+        7,
+        None,
+    ],
 )
 def test_names_with_paths_or_control_characters_are_refused(name):
     with pytest.raises(BadRequest):
@@ -38,11 +53,29 @@ def test_types_are_the_allowed_ones_only():
             rules.declared_type(bad)
 
 
+@pytest.mark.parametrize(
+    "name, content_type, travels_as",
+    [
+        ("Bescheid.pdf", "application/pdf", "Bescheid.pdf"),
+        ("SCAN.PDF", "application/pdf", "SCAN.PDF"),
+        ("Bescheid.html", "application/pdf", "Bescheid.html.pdf"),  # opens as the PDF it was checked as
+        ("Foto.jpeg", "image/jpeg", "Foto.jpeg"),
+        ("Foto.png", "image/jpeg", "Foto.png.jpg"),
+        ("IMG_0001.HEIC", "image/heic", "IMG_0001.HEIC"),
+        ("Brief", "image/png", "Brief.png"),
+        ("x.svg", "image/png", "x.svg.png"),
+    ],
+)
+def test_a_file_travels_under_a_name_of_the_type_that_was_checked(name, content_type, travels_as):
+    assert rules.travelling_name(name, content_type) == travels_as
+
+
 def test_sizes():
     assert rules.declared_size("10", 10) == 10
     with pytest.raises(PayloadTooLarge):
         rules.declared_size(11, 10)
-    for bad in (0, "0", -1, True, 1.5, "x"):
+    # ASCII digits only, spelled one way: int() would take the others, "²" not even that.
+    for bad in (0, "0", -1, True, 1.5, "x", "²", "\u0661\u0660", "010", " 10", "+10", "1_0"):
         with pytest.raises(BadRequest):
             rules.declared_size(bad, 10)
 
@@ -58,6 +91,24 @@ def test_content_is_recognised_by_its_bytes_not_its_name():
         rules.check_content(b"", "image/png", 1000)
     with pytest.raises(PayloadTooLarge):
         rules.check_content(png(), "image/png", 10)
+
+
+def test_a_page_behind_a_pdfs_first_bytes_is_no_pdf():
+    page = b"%PDF-1.4\n<html><script>alert(document.cookie)</script></html>\n"
+    with pytest.raises(UnsupportedMediaType):
+        rules.check_content(page, "application/pdf", 1000)
+    with pytest.raises(UnsupportedMediaType):
+        rules.check_content(pdf() + b"\0" * 2000, "application/pdf", 10000)  # %%EOF not at its end
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [("0", 0), ("7", 7), ("1800000000", 1800000000), ("", None), ("07", None), ("-1", None), ("²", None)]
+    + [("\u0661\u0662", None), ("\uff11", None), (" 1", None), ("1 ", None), ("1e3", None), (None, None)],
+)
+def test_numbers_in_text_are_ascii_digits_spelled_one_way(text, number):
+    assert whole_number(text, 12) == number
+    assert whole_number("1" * 13, 12) is None
 
 
 def test_upload_ids_of_a_form_field_or_a_json_list():
@@ -78,6 +129,7 @@ def test_a_link_is_of_one_file_of_one_device_and_ends():
     assert not valid("token", REF._replace(attachment_id=35), expires, good, now)
     assert not valid("token", REF, expires + 3600, good, now)  # its expiry cannot be moved
     assert not valid("another token", REF, expires, good, now)  # a rotated token ends it
+    assert not valid("token", REF, expires, "é" * 32, now)  # text that is not ASCII: no, not a 500
     path = link_path("de", REF, "token", now, 3600)
     assert path == "/api/v3/augsburg/de/chat/device-1/attachments/12/34/?expires=%d&signature=%s" % (
         expires,
@@ -107,7 +159,7 @@ def test_zammads_file_list_is_mapped_and_inline_images_are_left_out():
         {"id": 3, "name": "s.jpg", "type": "image/jpeg", "size": 4},
     ]
     assert "attachments" not in article_message(dict(article, attachments=[]))
-    for bad in ("x", [1], [{"id": "1", "size": "2"}], [{"id": 1, "size": "-2"}]):
+    for bad in ("x", [1], [{"id": "1", "size": "2"}], [{"id": 1, "size": "-2"}], [{"id": 1, "size": "²"}]):
         with pytest.raises(MalformedArticle):
             article_files(dict(article, attachments=bad))
 
@@ -133,8 +185,10 @@ def test_an_upload_form_is_for_one_key_type_and_size_on_moto():
         assert form["fields"]["key"] == "uploads/a/b/c"
         assert form["fields"]["Content-Type"] == "image/png"
         assert form["fields"]["x-amz-meta-name"] == "Brief%20vom%20Amt.png"  # S3 metadata is ASCII
+        assert form["fields"]["x-amz-meta-size"] == "100"
         policy = __import__("base64").b64decode(form["fields"]["policy"]).decode()
-        assert '["content-length-range", 1, 100]' in policy and '{"key": "uploads/a/b/c"}' in policy
+        # Exactly the declared size: S3 refuses any other.
+        assert '["content-length-range", 100, 100]' in policy and '{"key": "uploads/a/b/c"}' in policy
         bucket.put("uploads/a/b/c", png(), "image/png", "Brief vom Amt.png")
         stored = bucket.read("uploads/a/b/c", 1000)
         assert (stored.data, stored.content_type, stored.name) == (png(), "image/png", "Brief vom Amt.png")
