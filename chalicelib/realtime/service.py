@@ -25,7 +25,8 @@ from chalicelib.platform.times import utc_datetime
 from chalicelib.realtime.connections import AUTHOR_CHANNEL, Connections, chat_channel
 from chalicelib.realtime.sender import ConnectionSender
 from chalicelib.storage.small_tables import Counters
-from chalicelib.web.errors import ApiError
+from chalicelib.web.errors import ApiError, BadRequest
+from chalicelib.web.http import parse_json
 
 log = logging.getLogger("integreat_chat")
 
@@ -75,8 +76,8 @@ class Realtime:
         if counted > self._per_minute:
             return _error("Too many messages. Please try again later.")
         try:
-            message = json.loads(frame)
-        except (ValueError, UnicodeDecodeError):
+            message = parse_json(frame)  # the HTTP bodies' parser: nesting and text checked
+        except BadRequest:
             return _error("A message must be a JSON object.")
         if not isinstance(message, dict):
             return _error("A message must be a JSON object.")

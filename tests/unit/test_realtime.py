@@ -101,8 +101,14 @@ def test_authors_subscribe_with_a_token_of_their_role():
 
 def test_bad_frames_get_an_error_not_an_exception():
     service, _, _, _ = realtime()
-    for bad in (b"not json", b"[1]", b"\xff", frame(action="dance"), b"x" * (128 * 1024 + 1)):
+    nested = b"[" * 60_000  # past the parser's stack: the HTTP bodies' nesting limit applies
+    lone_surrogate = b'{"action": "subscribe", "region": "\\ud800"}'
+    for bad in (b"not json", b"[1]", b"\xff", frame(action="dance"), b"x" * (128 * 1024 + 1), nested):
         assert service.received("c1", bad)["type"] == "error"
+    assert service.received("c2", lone_surrogate) == {
+        "type": "error",
+        "error": "A message must be a JSON object.",
+    }
 
 
 def test_a_deleted_chat_tells_its_connections_then_forgets_them():
