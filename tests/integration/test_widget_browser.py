@@ -494,3 +494,44 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
                 time.sleep(0.05)
             assert [json.loads(frame)["action"] for frame in frames] == ["subscribe", "ping"]
             context.close()
+
+
+def test_a_web_app_of_another_origin_reads_the_etag_and_revalidates_with_it(
+    browser, dynamodb_local, tmp_path
+):
+    """The app's poll from a page of another origin, as the Integreat web app makes it: the
+    script reads the ETag (exposed by CORS) and sends it back in If-None-Match (allowed in
+    the preflight), so after a real-time event it can skip an unchanged chat (304)."""
+    from devtools.zammad_emulator import ZammadEmulator
+
+    host = HostPages()
+    host.pages["/"] = "<!doctype html><title>Integreat</title><p>web app</p>"
+    with (
+        ZammadEmulator(token="web-app-zammad-token") as zammad,
+        running_api(dynamodb_local, tmp_path / "app.log", server="gunicorn") as (url, admin, _env),
+    ):
+        region = {
+            "integreat_chat_enabled": True,
+            "zammad_url": zammad.url,
+            "zammad_access_token": zammad.token,
+            "chat_beta_tester_percentage": 100,
+        }
+        assert requests.put(url + "/api/v3/admin/regions/augsburg", json=region, headers=admin, timeout=10).ok
+        chat = "%s/api/v3/augsburg/de/chat/web-app-device-1/" % url
+        assert requests.post(chat, data={"message": "Hallo"}, timeout=30).status_code == 200
+        page = browser.new_page()
+        try:
+            page.goto(host.origin + "/")
+            seen = page.evaluate(
+                """async (url) => {
+                    const first = await fetch(url, {cache: "no-store"});
+                    const etag = first.headers.get("ETag");
+                    const again = await fetch(url, {cache: "no-store", headers: {"If-None-Match": etag}});
+                    return {status: first.status, etag: etag, again: again.status};
+                }""",
+                chat,
+            )
+        finally:
+            page.close()
+            host.close()
+    assert seen["status"] == 200 and seen["etag"].startswith('"') and seen["again"] == 304
