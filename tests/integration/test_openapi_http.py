@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -254,5 +254,47 @@ def test_fuzz_finds_nothing(world, operation, mode):
             headers=dict(world.admin, **(case.headers or {})), checks=CHECKS, timeout=30
         )
         assert not any(leak in response.text for leak in LEAKS), response.text
+
+    fuzz()
+
+
+def test_fuzz_of_the_download_links_query_and_ids_finds_only_refusals(world):
+    """A link's parts as any text (non-ASCII digits, "²", signs, spaces, surrogate-free
+    Unicode): each answer is a JSON 403 or 404, never a 500 (derandomized, bounded)."""
+    from urllib.parse import quote
+
+    from hypothesis import strategies as st
+
+    base = "%s/api/v3/%s/de/chat/fuzz-device/attachments/" % (world.url, REGION)
+    text = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
+    # A future expiry (so the signature is compared), also in other digits and spellings.
+    future = st.integers(2_000_000_000, 9_999_999_999).map(str)
+    digits = st.sampled_from(["٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹", "０１２３４５６７８９", "0123456789"])
+    respelled = st.tuples(future, digits).map(
+        lambda pair: pair[0].translate(str.maketrans("0123456789", pair[1]))
+    )
+    expiries = text | future | respelled | future.map(lambda value: "0" + value)
+
+    @given(article=text, file=text, expires=expiries, signature=text)
+    @example(article="1", file="1", expires="9999999999", signature="é")  # was a 500 (issue 26)
+    @example(article="1", file="1", expires="²", signature="0" * 32)
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    def fuzz(article, file, expires, signature):
+        path = "%s/%s/" % (quote(article or "1", safe=""), quote(file or "1", safe=""))
+        response = requests.get(
+            base + path,
+            params={"expires": expires, "signature": signature},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert response.status_code in (400, 403, 404), (article, file, expires, signature, response.text)
+        assert set(response.json()) == {"error"}
 
     fuzz()

@@ -137,3 +137,27 @@ def test_a_failed_send_never_raises_and_logs_no_connection(caplog):
     assert [json.loads(r.getMessage()) for r in caplog.records] == [
         {"event": "realtime_failed", "error": "ConnectionError"}
     ] * 2
+
+
+def test_fuzzed_frames_get_an_answer_never_an_exception():
+    """Any bytes, and any JSON (deep, wide, odd keys), as a client's frame: an answer of
+    the protocol's, never an exception (derandomized, bounded)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    service, _, _, _ = realtime(per_minute=10_000)
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+        max_leaves=30,
+    )
+    frames = st.binary(max_size=300) | json_values.map(lambda value: json.dumps(value).encode())
+    frames |= st.integers(1, 5000).map(lambda depth: b"[" * depth + b"]" * depth)
+
+    @given(frames)
+    @settings(max_examples=300, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    def fuzz(data):
+        answer = service.received("fuzz", data)
+        assert answer["type"] in ("error", "pong", "subscribed")
+
+    fuzz()
