@@ -38,7 +38,8 @@ ACTIONS = {
         "dynamodb:UpdateItem",
     ],
     "jobs": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"],
-    "chatbot": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+    # The worker also sends real-time events: the channel's index, a gone connection forgotten.
+    "chatbot": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
 }
 # The SQS actions: the API queues jobs (and looks the queue's URL up once per instance);
 # Lambda's event source mapping receives and deletes them with the worker's role.

@@ -10,11 +10,12 @@ poll stays the one way to the messages (links, typing and all), and an event is 
 few bytes whatever the chat holds.
 
 Limits: a frame of at most 128 KB (API Gateway's), `WEBSOCKET_MESSAGES_PER_MINUTE` messages
-per connection, `WEBSOCKET_CONNECTIONS_PER_CHAT` connections per channel; a subscription to
+per connection, `WEBSOCKET_CONNECTIONS_PER_CHAT` connections per chat and per author; a subscription to
 a chat that does not exist, or with a bad token, is refused. A failed send never fails the
 caller; a connection that is gone is forgotten.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -87,28 +88,31 @@ class Realtime:
         if action != "subscribe":
             return _error('Send {"action": "subscribe", ...} or {"action": "ping"}.')
         try:
-            channel = self._channel(message)
+            channel, group = self._channel(message)
         except ApiError as error:
             return _error(error.message)
-        if len(self._connections.of_channel(channel)) >= self._per_chat:
+        now = self._clock()
+        expires_at = utc_datetime(now + CONNECTION_SECONDS + 600)
+        if not self._connections.add(connection_id, channel, expires_at, group, self._per_chat, now):
             return _error("Too many connections to this chat.")
-        self._connections.add(connection_id, channel, utc_datetime(self._clock() + CONNECTION_SECONDS + 600))
         return {"type": "subscribed", "channel": "author_chat" if channel == AUTHOR_CHANNEL else "chat"}
 
-    def _channel(self, message: dict[str, Any]) -> str:
+    def _channel(self, message: dict[str, Any]) -> tuple[str, str]:
+        """The channel, and the group whose places limit it: the chat, or the author (every
+        author has places of their own in the one author channel)."""
         if "token" in message:
             token = message["token"]
             if not isinstance(token, str):
                 return _refuse("Authentication required.")
-            self._auth.require("Bearer " + token, *_ROLES)  # 401/403 as the API's
-            return AUTHOR_CHANNEL
+            author = self._auth.require("Bearer " + token, *_ROLES)  # 401/403 as the API's
+            return AUTHOR_CHANNEL, "author:" + hashlib.sha256(author.sub.encode("utf-8")).hexdigest()[:32]
         region, language, device = (message.get(name) for name in ("region", "language", "device_id"))
         if not (isinstance(region, str) and isinstance(language, str) and isinstance(device, str)):
             return _refuse("Subscribe with region, language and device_id, or with an author's token.")
         key = self._chat_of(region, language, device)
         if key is None:
             return _refuse("Chat not found.")
-        return chat_channel(key)
+        return chat_channel(key), chat_channel(key)
 
     def answer(self, connection_id: str, reply: dict[str, Any]) -> None:
         """Send a message's answer back on its connection (API Gateway: a separate post)."""

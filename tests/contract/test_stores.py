@@ -208,11 +208,44 @@ def test_ticket_deletions_come_due_by_region_and_time(stores):
     assert deletions.due("augsburg", 5000) == [8] and deletions.due("berlin", 5000) == [9]
 
 
+NOW = LATER.timestamp() - 3600
+
+
 def test_connections_are_found_by_channel_and_forgotten_once(stores):
     connections = stores.connections
-    connections.add("c1", "chat:a", LATER)
-    connections.add("c2", "chat:a", LATER)
-    connections.add("c3", "author", LATER)
+    assert connections.add("c1", "chat:a", LATER, "chat:a", 5, NOW)
+    assert connections.add("c2", "chat:a", LATER, "chat:a", 5, NOW)
+    assert connections.add("c3", "author", LATER, "author:alice", 5, NOW)
     assert sorted(connections.of_channel("chat:a")) == ["c1", "c2"]
     assert connections.remove("c1") is True and connections.remove("c1") is False
     assert connections.of_channel("chat:a") == ["c2"] and connections.of_channel("chat:b") == []
+
+
+def test_a_groups_places_are_limited_freed_and_moved(stores):
+    connections = stores.connections
+    assert [connections.add(c, "author", LATER, "author:alice", 2, NOW) for c in ("a1", "a2", "a3")] == [
+        True,
+        True,
+        False,
+    ]
+    assert connections.add("b1", "author", LATER, "author:bob", 2, NOW)  # each author their own
+    assert connections.add("a1", "author", LATER, "author:alice", 2, NOW)  # its own place again
+    assert connections.remove("a2") and connections.add("a3", "author", LATER, "author:alice", 2, NOW)
+    assert connections.add("a1", "chat:x", LATER, "chat:x", 2, NOW)  # moved: its old place is free
+    assert connections.add("a4", "author", LATER, "author:alice", 2, NOW)
+    assert sorted(connections.of_channel("author")) == ["a3", "a4", "b1"]
+    # Places of connections that ended without a word (past their time) are taken again.
+    assert not connections.add("a5", "author", LATER, "author:alice", 2, NOW)
+    assert connections.add("a5", "author", LATER, "author:alice", 2, LATER.timestamp() + 1)
+
+
+def test_simultaneous_subscriptions_never_pass_the_limit(stores):
+    """Twelve at once for five places: five (a count, then a write, let six or more in)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def subscribe(number):
+        return stores.connections.add("c%d" % number, "chat:busy", LATER, "chat:busy", 5, NOW)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        taken = list(pool.map(subscribe, range(12)))
+    assert taken.count(True) == 5 and len(stores.connections.of_channel("chat:busy")) == 5

@@ -137,7 +137,9 @@ def test_a_connection_api_gateway_lost_is_forgotten_at_the_next_event(world):
     assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
     connections = DynamoConnections()
     channel = chat_channel(chat_key(world.region, device))
-    connections.add("lost-connection-id", channel, datetime.now(UTC) + timedelta(hours=2))
+    connections.add(
+        "lost-connection-id", channel, datetime.now(UTC) + timedelta(hours=2), channel, 5, time.time()
+    )
     with subscribed(world, region=world.region, language="de", device_id=device) as (client, answer):
         assert answer["type"] == "subscribed"
         assert len(connections.of_channel(channel)) == 2

@@ -95,6 +95,16 @@ def test_authors_subscribe_with_a_token_of_their_role():
         == "error"
     )
     assert connections.of_channel(AUTHOR_CHANNEL) == ["a1"]
+    # Places are per author, not one limit for the whole author channel (per_chat=2 here).
+    bob = issue_hs256_token(SECRET, "bob", ["author"])
+    assert service.received("a3", frame(action="subscribe", token=author))["type"] == "subscribed"
+    assert service.received("a4", frame(action="subscribe", token=author))["type"] == "error"  # alice's two
+    assert [service.received(c, frame(action="subscribe", token=bob))["type"] for c in ("b1", "b2")] == [
+        "subscribed",
+        "subscribed",
+    ]
+    for connection in ("a3", "b1", "b2"):
+        service.disconnected(connection)
     service.author_changed("deleted", "m-1")
     assert sender.sent == [("a1", {"type": "author_chat", "change": "deleted", "id": "m-1"})]
 
