@@ -74,12 +74,20 @@ class RateLimiter:
             return "short %s" % self._header
         return values[-self._proxies]
 
+    def client_of(self, request: Request) -> str:
+        """What a client is counted as: a digest of its address (or IPv6 /64), never the address."""
+        return hashlib.sha256(client_bucket(self.client_ip(request)).encode("utf-8")).hexdigest()[:32]
+
     def check(self, request: Request) -> None:
+        self.check_client(self.client_of(request))
+
+    def check_client(self, client: str) -> None:
+        """Count one request of the client (`client_of`); 429 over the limit. The WebSocket
+        channel counts each subscription so, against the same budget as the HTTP routes."""
         now = self._clock()
         window_start = int(now // self._window * self._window)
         window_end = window_start + self._window
         # Only a digest of the client is stored, and only until its window is over.
-        client = hashlib.sha256(client_bucket(self.client_ip(request)).encode("utf-8")).hexdigest()[:32]
         blocked_until = self._blocked.get(client)
         if blocked_until is not None and now < blocked_until:
             raise self._too_many(window_end, now)

@@ -156,6 +156,7 @@ class Services:
             chat_etag=self._chat_etag,
             per_chat=settings.websocket_connections_per_chat,
             per_minute=settings.websocket_messages_per_minute,
+            limit_client=self.rate_limiter.check_client,
         )
 
     def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:

@@ -38,8 +38,10 @@ from chalicelib.platform.config import load_settings
 from chalicelib.platform.logs import configure_logging
 from chalicelib.realtime.service import CONNECTION_SECONDS, MAX_FRAME_BYTES
 from chalicelib.services import Services, aws_services
+from chalicelib.web.http import Request
 
 GOING_AWAY = 1001  # the close code at the two hours' end
+TRY_AGAIN_LATER = 1013  # a client over its rate limit
 
 
 class WebSocketServer:
@@ -114,7 +116,19 @@ class WebSocketServer:
     async def _client(self, connection: ServerConnection) -> None:
         connection_id = secrets.token_urlsafe(12)  # API Gateway's ids are opaque like this
         self.clients[connection_id] = connection
+        request = connection.request
+        client = self.services.rate_limiter.client_of(
+            Request(
+                "GET",
+                "",
+                headers=dict(request.headers.raw_items()) if request is not None else {},
+                source_ip=str(connection.remote_address[0]) if connection.remote_address else "",
+            )
+        )
         try:
+            if not await asyncio.to_thread(self.services.realtime.connected, connection_id, client):
+                await connection.close(TRY_AGAIN_LATER, "Too many requests. Please try again later.")
+                return
             async with asyncio.timeout(self.connection_seconds):
                 async for frame in connection:
                     data = frame.encode("utf-8") if isinstance(frame, str) else frame

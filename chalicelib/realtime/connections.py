@@ -31,6 +31,11 @@ def place_key(group: str) -> str:
 
 
 class Connections(Protocol):
+    def connected(self, connection_id: str, client: str, expires_at: datetime) -> None:
+        """A new connection, with its client as the rate limiter counts it."""
+
+    def client_of(self, connection_id: str) -> str | None: ...
+
     def add(
         self, connection_id: str, channel: str, expires_at: datetime, group: str, limit: int, now: float
     ) -> bool:
@@ -46,6 +51,13 @@ class Connections(Protocol):
 
 
 class DynamoConnections:
+    def connected(self, connection_id: str, client: str, expires_at: datetime) -> None:
+        ConnectionRecord(connection_id, client=client, expires_at=expires_at).save()
+
+    def client_of(self, connection_id: str) -> str | None:
+        record = _get(connection_id)
+        return record.client if record is not None else None
+
     def add(
         self, connection_id: str, channel: str, expires_at: datetime, group: str, limit: int, now: float
     ) -> bool:
@@ -54,7 +66,10 @@ class DynamoConnections:
             return False
         if previous is not None and previous.group and previous.group != group:
             _free_place(previous.group, connection_id)
-        ConnectionRecord(connection_id, channel=channel, group=group, expires_at=expires_at).save()
+        client = previous.client if previous is not None else None
+        ConnectionRecord(
+            connection_id, channel=channel, group=group, client=client, expires_at=expires_at
+        ).save()
         return True
 
     @staticmethod
@@ -152,7 +167,16 @@ class MemoryConnections:
         self._channels: dict[str, str] = {}  # connection id -> channel
         self._groups: dict[str, str] = {}  # connection id -> group
         self._places: dict[str, dict[str, float]] = {}  # group -> connection id -> until
+        self._clients: dict[str, str] = {}  # connection id -> client
         self._lock = threading.Lock()
+
+    def connected(self, connection_id: str, client: str, expires_at: datetime) -> None:
+        with self._lock:
+            self._clients[connection_id] = client
+
+    def client_of(self, connection_id: str) -> str | None:
+        with self._lock:
+            return self._clients.get(connection_id)
 
     def add(
         self, connection_id: str, channel: str, expires_at: datetime, group: str, limit: int, now: float
@@ -173,6 +197,7 @@ class MemoryConnections:
 
     def remove(self, connection_id: str) -> bool:
         with self._lock:
+            self._clients.pop(connection_id, None)
             group = self._groups.pop(connection_id, None)
             if group is not None:
                 self._places.get(group, {}).pop(connection_id, None)

@@ -48,6 +48,7 @@ class Realtime:
         chat_etag: Callable[[str], str | None],
         per_chat: int = 5,
         per_minute: int = 30,
+        limit_client: Callable[[str], None] = lambda _client: None,
     ):
         """`chat_of(region, language, device)`: the chat's key when it exists (else None);
         `chat_etag(chat key)`: the ETag its poll would answer with now."""
@@ -60,12 +61,28 @@ class Realtime:
         self._chat_etag = chat_etag
         self._per_chat = per_chat
         self._per_minute = per_minute
+        # Counts one request of a client (the API's rate limiter): a connection and each
+        # subscription count as the HTTP routes count, so subscribing is no faster way to
+        # learn which chats exist than polling them.
+        self._limit_client = limit_client
 
     @property
     def enabled(self) -> bool:
         return self._sender is not None
 
     # --- a client's messages ----------------------------------------------------------
+    def connected(self, connection_id: str, client: str) -> bool:
+        """A new connection from the client (the rate limiter's digest of its address);
+        False when the client is over its limit (the connection is refused)."""
+        try:
+            self._limit_client(client)
+        except ApiError:
+            return False
+        self._connections.connected(
+            connection_id, client, utc_datetime(self._clock() + CONNECTION_SECONDS + 600)
+        )
+        return True
+
     def received(self, connection_id: str, frame: bytes) -> dict[str, Any]:
         """The answer to one message of a client (sent back on its connection)."""
         if len(frame) > MAX_FRAME_BYTES:
@@ -88,6 +105,9 @@ class Realtime:
         if action != "subscribe":
             return _error('Send {"action": "subscribe", ...} or {"action": "ping"}.')
         try:
+            client = self._connections.client_of(connection_id)
+            if client is not None:
+                self._limit_client(client)
             channel, group = self._channel(message)
         except ApiError as error:
             return _error(error.message)

@@ -311,6 +311,7 @@ class ConnectionRecord(Model):
     connection_id = UnicodeAttribute(hash_key=True)  # or "place#<group>": a group's places
     channel = UnicodeAttribute(null=True)  # absent on a place item: the index skips it
     group = UnicodeAttribute(null=True)  # whose places the connection takes one of
+    client = UnicodeAttribute(null=True)  # the rate limiter's digest of its address ($connect)
     # A place item's taken places (connection id -> until, epoch s): its size is the limit.
     members: MapAttribute[str, Any] = MapAttribute(null=True)
     expires_at = TTLAttribute()  # API Gateway closes a connection after two hours

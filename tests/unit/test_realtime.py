@@ -171,3 +171,25 @@ def test_fuzzed_frames_get_an_answer_never_an_exception():
         assert answer["type"] in ("error", "pong", "subscribed")
 
     fuzz()
+
+
+def test_connections_and_subscriptions_count_against_the_clients_rate_limit():
+    """Subscribing answers whether a chat exists: it is limited per client address as the
+    HTTP routes are (one budget for both), so it is no faster an oracle than polling."""
+    from chalicelib.rate_limit import RateLimiter
+    from chalicelib.web.http import Request
+
+    clock = Clock()
+    limiter = RateLimiter(load_settings({"API_RATE_LIMIT_WINDOW": "3"}), clock, MemoryCounters())
+    service, _, _, _ = realtime(per_minute=100)
+    service._limit_client = limiter.check_client
+    here = limiter.client_of(Request("GET", "", source_ip="192.0.2.7"))
+    assert service.connected("c1", here)
+    missing = frame(action="subscribe", region="augsburg", language="de", device_id="device-9")
+    assert [service.received("c1", missing)["error"] for _ in range(3)] == [
+        "Chat not found.",
+        "Chat not found.",
+        "Too many requests. Please try again later.",
+    ]
+    assert not service.connected("c2", here)  # a new connection does not start afresh
+    assert service.connected("c3", limiter.client_of(Request("GET", "", source_ip="192.0.2.8")))
