@@ -5,7 +5,6 @@ as the worker runs them, so a test can deliver one twice, or late."""
 
 import json
 import threading
-import time
 
 import pytest
 from moto import mock_aws
@@ -29,6 +28,7 @@ from tests.clock import Clock
 from tests.memory import memory_services
 from tests.offline import no_network
 from tests.signing import hub_signature
+from tests.waiting import in_thread, wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 REGION = "/api/v3/admin/regions/{slug}"
@@ -411,26 +411,12 @@ def delete(world, device="device-1"):
     return response.status
 
 
-def wait_until(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the slowed call never came"
-        time.sleep(0.01)
-
-
-def in_thread(work):
-    done: list = []
-    thread = threading.Thread(target=lambda: done.append(work()))
-    thread.start()
-    return thread, done
-
-
 def test_a_job_taken_before_the_deletion_posts_nothing_after_its_note(world, zammad, bot):
     world.send("Wo melde ich mich an?")
     [job] = world.jobs()
     bot.set_fault(delay=1.0, count=1, request="/chatanswers/extract_answer/")  # a slow answer
     worker, outcome = in_thread(lambda: world.run(job))
-    wait_until(lambda: bot.calls("/chatanswers/extract_answer/"))  # the job is asking the service
+    wait_for(lambda: bot.calls("/chatanswers/extract_answer/"))  # the job is asking the service
     assert delete(world) == 200  # no write in flight yet: the deletion holds the chat
     worker.join()
     assert outcome == ["chat gone"]
@@ -443,7 +429,7 @@ def test_a_deletion_while_the_job_posts_is_busy_until_it_has_posted(world, zamma
     [job] = world.jobs()
     zammad.set_fault(delay=1.0, count=1, request="POST /api/v1/ticket_articles")  # a slow post
     worker, outcome = in_thread(lambda: world.run(job))
-    wait_until(lambda: ("POST", "/api/v1/ticket_articles") in zammad.requests)
+    wait_for(lambda: ("POST", "/api/v1/ticket_articles") in zammad.requests)
     assert delete(world) == 503  # busy: try again a moment later
     worker.join()
     assert outcome == ["answered"]

@@ -3,7 +3,6 @@ in-memory stores and on moto (DynamoDB and S3), the Zammad emulator over loopbac
 
 import base64
 import json
-import threading
 import time
 
 import boto3
@@ -20,6 +19,7 @@ from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.files import png, upload
 from tests.memory import memory_services
+from tests.waiting import in_thread, wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 ENABLED = "/api/v3/{region}/{language_or_device}/is_chat_enabled"
@@ -142,25 +142,13 @@ def test_the_chats_files_are_deleted(world, zammad):
 
 # --- races with the deletion (docs/privacy.md, "Nothing after the deletion's note"), each made
 # certain by a slowed emulator: the other request is inside Zammad when the DELETE comes.
-def wait_until(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the slowed call never came"
-        time.sleep(0.01)
-
-
-def in_thread(work):
-    done: list = []
-    thread = threading.Thread(target=lambda: done.append(work()))
-    thread.start()
-    return thread, done
 
 
 def test_a_message_being_sent_makes_the_deletion_wait_and_lands_before_the_note(world, zammad):
     call(world, "POST", body={"message": "Hallo"})
     zammad.set_fault(delay=1.0, count=1, request="POST /api/v1/ticket_articles")
     sender, sent = in_thread(lambda: call(world, "POST", body={"message": "Noch eine Frage"}))
-    wait_until(lambda: ("POST", "/api/v1/ticket_articles") in zammad.requests)
+    wait_for(lambda: ("POST", "/api/v1/ticket_articles") in zammad.requests)
     status, body = call(world, "DELETE")
     assert (status, body) == (503, {"error": "This chat is busy. Please try again."})
     sender.join()
@@ -177,7 +165,7 @@ def test_a_message_after_the_deletion_began_is_not_sent_to_the_closed_ticket(wor
     call(world, "POST", body={"message": "Hallo"})
     zammad.set_fault(delay=1.0, count=1, request="PUT /api/v1/tickets/1")  # the note, slowed
     deleter, deleted = in_thread(lambda: call(world, "DELETE"))
-    wait_until(lambda: ("PUT", "/api/v1/tickets/1") in zammad.requests)
+    wait_for(lambda: ("PUT", "/api/v1/tickets/1") in zammad.requests)
     assert call(world, "POST", body={"message": "Zu spät"})[0] == 503  # busy: sent again, a new chat
     deleter.join()
     assert deleted[0][0] == 200
@@ -206,7 +194,7 @@ def test_a_download_in_flight_leaves_no_copy_behind(world, zammad):
                       query=dict(pair.split("=") for pair in query.split("&")))  # fmt: skip
     zammad.set_fault(delay=1.0, count=1, request="GET /api/v1/ticket_attachment")
     downloader, answered = in_thread(lambda: world.handle(request).status)
-    wait_until(lambda: any(p.startswith("/api/v1/ticket_attachment") for _m, p in zammad.requests))
+    wait_for(lambda: any(p.startswith("/api/v1/ticket_attachment") for _m, p in zammad.requests))
     assert call(world, "DELETE")[0] == 200
     downloader.join()
     assert answered == [404]  # the chat went while its file was copied: no link, no copy

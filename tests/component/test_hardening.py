@@ -22,6 +22,7 @@ from chalicelib.web.http import Request, Response
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
 from tests.signing import hub_signature
+from tests.waiting import wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DEVICE = {"region": "augsburg", "language_or_device": "de", "device_id": "device-1"}
@@ -94,13 +95,6 @@ def deliver(api, zammad, article, ticket=None, delivery=None):
         headers["X-Zammad-Delivery"] = delivery
     response = api.handle(Request("POST", HOOK, query={"token": TOKEN}, headers=headers, body=body))
     return response.status, response.body
-
-
-def wait_for(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # --- 1. one message must not take a chat down -----------------------------------------
