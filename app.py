@@ -104,17 +104,14 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 @app.on_ws_connect(name="websocket_connect")
 def websocket_connect(event):
-    # Only $connect carries the client's headers (X-Forwarded-For behind CloudFront): its
-    # client is kept with the connection for the limit of its subscriptions.
     raw = event.to_dict()
-    request = Request(
+    handshake = Request(
         "GET",
         "",
         headers=raw.get("headers") or {},
         source_ip=(raw.get("requestContext") or {}).get("identity", {}).get("sourceIp", ""),
     )
-    client = api.services.rate_limiter.client_of(request)
-    if not api.services.realtime.connected(event.connection_id, client):
+    if not api.services.realtime.connected(event.connection_id, handshake):
         return ChaliceResponse(body="", status_code=429)  # refused: too many requests
     return None  # accepted; the client subscribes with its first message
 

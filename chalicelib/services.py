@@ -157,6 +157,7 @@ class Services:
             per_chat=settings.websocket_connections_per_chat,
             per_minute=settings.websocket_messages_per_minute,
             limit_client=self.rate_limiter.check_client,
+            client_of=self.rate_limiter.client_of,
         )
 
     def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:

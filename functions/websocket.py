@@ -117,16 +117,14 @@ class WebSocketServer:
         connection_id = secrets.token_urlsafe(12)  # API Gateway's ids are opaque like this
         self.clients[connection_id] = connection
         request = connection.request
-        client = self.services.rate_limiter.client_of(
-            Request(
-                "GET",
-                "",
-                headers=dict(request.headers.raw_items()) if request is not None else {},
-                source_ip=str(connection.remote_address[0]) if connection.remote_address else "",
-            )
+        handshake = Request(
+            "GET",
+            "",
+            headers=dict(request.headers.raw_items()) if request is not None else {},
+            source_ip=str(connection.remote_address[0]) if connection.remote_address else "",
         )
         try:
-            if not await asyncio.to_thread(self.services.realtime.connected, connection_id, client):
+            if not await asyncio.to_thread(self.services.realtime.connected, connection_id, handshake):
                 await connection.close(TRY_AGAIN_LATER, "Too many requests. Please try again later.")
                 return
             async with asyncio.timeout(self.connection_seconds):

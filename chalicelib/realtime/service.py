@@ -27,7 +27,7 @@ from chalicelib.realtime.connections import AUTHOR_CHANNEL, Connections, chat_ch
 from chalicelib.realtime.sender import ConnectionSender
 from chalicelib.storage.small_tables import Counters
 from chalicelib.web.errors import ApiError, BadRequest
-from chalicelib.web.http import parse_json
+from chalicelib.web.http import Request, parse_json
 
 log = logging.getLogger("integreat_chat")
 
@@ -49,6 +49,7 @@ class Realtime:
         per_chat: int = 5,
         per_minute: int = 30,
         limit_client: Callable[[str], None] = lambda _client: None,
+        client_of: Callable[[Request], str] = lambda request: request.source_ip,
     ):
         """`chat_of(region, language, device)`: the chat's key when it exists (else None);
         `chat_etag(chat key)`: the ETag its poll would answer with now."""
@@ -65,15 +66,18 @@ class Realtime:
         # subscription count as the HTTP routes count, so subscribing is no faster way to
         # learn which chats exist than polling them.
         self._limit_client = limit_client
+        self._client_of = client_of  # the digest the limiter counts a request's client as
 
     @property
     def enabled(self) -> bool:
         return self._sender is not None
 
     # --- a client's messages ----------------------------------------------------------
-    def connected(self, connection_id: str, client: str) -> bool:
-        """A new connection from the client (the rate limiter's digest of its address);
-        False when the client is over its limit (the connection is refused)."""
+    def connected(self, connection_id: str, handshake: Request) -> bool:
+        """A new connection (its handshake: only it carries the client's headers, e.g.
+        X-Forwarded-For behind CloudFront); False when the client is over its limit (the
+        connection is refused). Its client is kept for the limit of its subscriptions."""
+        client = self._client_of(handshake)
         try:
             self._limit_client(client)
         except ApiError:
@@ -132,7 +136,8 @@ class Realtime:
         key = self._chat_of(region, language, device)
         if key is None:
             return _refuse("Chat not found.")
-        return chat_channel(key), chat_channel(key)
+        channel = chat_channel(key)
+        return channel, channel
 
     def answer(self, connection_id: str, reply: dict[str, Any]) -> None:
         """Send a message's answer back on its connection (API Gateway: a separate post)."""

@@ -182,8 +182,8 @@ def test_connections_and_subscriptions_count_against_the_clients_rate_limit():
     clock = Clock()
     limiter = RateLimiter(load_settings({"API_RATE_LIMIT_WINDOW": "3"}), clock, MemoryCounters())
     service, _, _, _ = realtime(per_minute=100)
-    service._limit_client = limiter.check_client
-    here = limiter.client_of(Request("GET", "", source_ip="192.0.2.7"))
+    service._limit_client, service._client_of = limiter.check_client, limiter.client_of
+    here = Request("GET", "", source_ip="192.0.2.7")
     assert service.connected("c1", here)
     missing = frame(action="subscribe", region="augsburg", language="de", device_id="device-9")
     assert [service.received("c1", missing)["error"] for _ in range(3)] == [
@@ -192,4 +192,4 @@ def test_connections_and_subscriptions_count_against_the_clients_rate_limit():
         "Too many requests. Please try again later.",
     ]
     assert not service.connected("c2", here)  # a new connection does not start afresh
-    assert service.connected("c3", limiter.client_of(Request("GET", "", source_ip="192.0.2.8")))
+    assert service.connected("c3", Request("GET", "", source_ip="192.0.2.8"))
