@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from chalicelib.attachments.bucket import uploaded_keys
 from chalicelib.chatbot.service import BadJob
 from chalicelib.regions.cms import CmsUnavailable, fetch_cms_regions, sync_regions
 from chalicelib.services import Services
@@ -64,6 +65,9 @@ def run_chatbot_job(services: Services, body: str) -> dict[str, Any]:
     Returns the report (also logged); raises when the message should come again."""
     try:
         job = json.loads(body)
+        uploads = uploaded_keys(job)
+        if uploads is not None:  # S3 tells of uploads on the same queue (docs/files.md)
+            return _uploads_arrived(services, uploads)
         outcome = services.chatbot.run(job)
     except (ValueError, BadJob) as error:  # not ours, or not readable: retrying will not help
         report = {"job": "chatbot", "dropped": str(error)[:200]}
@@ -74,4 +78,10 @@ def run_chatbot_job(services: Services, body: str) -> dict[str, Any]:
         raise
     report = {"job": "chatbot", "id": job["id"], "kind": job["kind"], "outcome": outcome}
     log.info(json.dumps(report))
+    return report
+
+
+def _uploads_arrived(services: Services, keys: list[str]) -> dict[str, Any]:
+    report = {"job": "uploads", **services.user_chats.uploads_arrived(keys)}
+    log.info(json.dumps(report))  # counts only: a key names a region and a ticket
     return report

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chalicelib.attachments.bucket import CORS_RULES, FILES, UPLOADS, expiry_days
+from chalicelib.attachments.bucket import CORS_RULES, FILES, UPLOAD_EVENTS, UPLOADS, expiry_days
 from chalicelib.chatbot.queue import VISIBILITY_TIMEOUT_SECONDS
 from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import ttl_attribute_name
@@ -60,8 +60,10 @@ QUEUE_ACTIONS = {
 BUCKET_ACTIONS = {
     "api": {UPLOADS: ["s3:GetObject", "s3:PutObject"], FILES: ["s3:GetObject", "s3:PutObject"]},
     "jobs": {UPLOADS: ["s3:DeleteObject"], FILES: ["s3:DeleteObject"]},
-    "chatbot": {},
+    # S3 tells the worker of each upload; one whose chat is gone is deleted on arrival.
+    "chatbot": {UPLOADS: ["s3:DeleteObject"]},
 }
+LISTS_BUCKET = ("api", "jobs")  # a read's 404, a chat's files deleted by listing them
 JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats", "sync_cms_regions")  # app.py's schedules
 WORKER_FUNCTION = "chatbot_worker"  # app.py's on_sqs_message
 # The worker's timeout is in .chalice/config.json (100 s): the queue's visibility timeout
@@ -233,6 +235,7 @@ def files_resources(prefix: str, retention_days: int) -> dict[str, Any]:
             "FilesBucket": {
                 "Type": "AWS::S3::Bucket",
                 "Condition": "HasFiles",
+                "DependsOn": ["FilesNotificationPolicy"],  # S3 tests the queue when it is set
                 "DeletionPolicy": "Retain",
                 "UpdateReplacePolicy": "Retain",
                 "Properties": {
@@ -266,6 +269,16 @@ def files_resources(prefix: str, retention_days: int) -> dict[str, Any]:
                                 "Status": "Enabled",
                                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                             }
+                        ]
+                    },
+                    "NotificationConfiguration": {
+                        "QueueConfigurations": [
+                            {
+                                "Event": event,
+                                "Queue": {"Fn::GetAtt": ["ChatbotQueue", "Arn"]},
+                                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": UPLOADS}]}},
+                            }
+                            for event in UPLOAD_EVENTS
                         ]
                     },
                     "CorsConfiguration": {
@@ -304,8 +317,37 @@ def files_resources(prefix: str, retention_days: int) -> dict[str, Any]:
                     },
                 },
             },
+            "FilesNotificationPolicy": {  # S3 may tell the chatbot's queue of uploads
+                "Type": "AWS::SQS::QueuePolicy",
+                "Condition": "HasFiles",
+                "Properties": {
+                    "Queues": [{"Ref": "ChatbotQueue"}],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "UploadEvents",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "s3.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": {"Fn::GetAtt": ["ChatbotQueue", "Arn"]},
+                                "Condition": {
+                                    # The name, not the bucket's ARN: the bucket depends on this.
+                                    "ArnLike": {
+                                        "aws:SourceArn": {
+                                            "Fn::Sub": ["arn:${AWS::Partition}:s3:::${Name}", {"Name": name}]
+                                        }
+                                    },
+                                    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
             "APIHandler": environment,
             "ForgetExpiredChats": environment,
+            "ChatbotWorker": environment,
         },
     }
 
@@ -624,7 +666,7 @@ def policy(prefix: str, kind: str = "api") -> dict[str, Any]:
         statements.append(
             {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": bucket + "/" + key_prefix + "*"}
         )
-    if BUCKET_ACTIONS[kind]:
+    if kind in LISTS_BUCKET:
         statements.append(
             {"Sid": "FilesList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket}
         )

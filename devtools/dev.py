@@ -139,8 +139,9 @@ def _run(args: argparse.Namespace) -> int:
         bind_models(ALL_MODELS, settings)
         for line in create_tables(ALL_MODELS):
             print("table " + line)
-        print(SqsJobQueue(settings).create())
-        print(FileBucket(settings).create())
+        queue = SqsJobQueue(settings)
+        print(queue.create())
+        print(FileBucket(settings).create(notify_queue_arn=queue.arn))
         # Real time (docs/realtime.md): the WebSocket channel over the same handlers.
         channel = WebSocketServer(aws_services(settings), args.ws_port, management_port).start()
         webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)

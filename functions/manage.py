@@ -1,7 +1,8 @@
 """Management CLI: `python -m functions.manage <command>`.
 
     create-tables                     create every table the code defines (idempotent, enables TTL),
-                                      and the chatbot's queue where AWS_ENDPOINT_URL_SQS is set
+                                      the chatbot's queue where AWS_ENDPOINT_URL_SQS is set, and
+                                      the files' bucket where AWS_ENDPOINT_URL_S3 and ATTACHMENT_BUCKET are
     token --role admin --sub alice    print a token signed with AUTH_JWT_SECRET
     region put|get|list|delete        the same region operations as the admin API
     region sync                       follow the CMS's regions now (CMS_URL), as the job does
@@ -141,10 +142,18 @@ def run(argv, out=sys.stdout) -> int:
 
         for line in create_tables(ALL_MODELS):
             print(line, file=out)
-        if settings.sqs_endpoint:  # in AWS the template makes the queue
+        # In AWS the template makes the queue and the bucket; elsewhere, this.
+        queue_arn = None
+        if settings.sqs_endpoint:
             from chalicelib.chatbot.queue import SqsJobQueue
 
-            print(SqsJobQueue(settings).create(), file=out)
+            queue = SqsJobQueue(settings)
+            print(queue.create(), file=out)
+            queue_arn = queue.arn
+        if settings.s3_endpoint and settings.attachment_bucket:
+            from chalicelib.attachments.bucket import FileBucket
+
+            print(FileBucket(settings).create(notify_queue_arn=queue_arn), file=out)
         return 0
 
     from chalicelib.chatbot.service import words_key

@@ -16,7 +16,7 @@ costs a cold start tens of milliseconds, and most requests never touch a file.
 import threading
 from datetime import datetime
 from typing import Any, NamedTuple
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
@@ -25,6 +25,9 @@ from chalicelib.web.numbers import whole_number
 UPLOADS = "uploads/"
 FILES = "files/"
 UPLOAD_DAYS = 1  # an upload, used or not, is deleted after a day
+# S3 tells the chatbot's queue of every upload, so one that lands after its chat was
+# deleted (with a form fetched before) is deleted on arrival (docs/privacy.md).
+UPLOAD_EVENTS = ["s3:ObjectCreated:*"]
 
 
 def expiry_days(retention_days: int) -> dict[str, int]:
@@ -78,9 +81,10 @@ class FileBucket:
                 )
             return self._client
 
-    def create(self) -> str:
+    def create(self, notify_queue_arn: str | None = None) -> str:
         """Create the bucket with its lifecycle where the endpoint allows it (a local one;
-        in AWS the template makes it). Idempotent; returns a line for the report."""
+        in AWS the template makes it), telling the queue of uploads if one is given.
+        Idempotent; returns a line for the report."""
         client = self._s3()
         try:
             client.create_bucket(
@@ -99,7 +103,28 @@ class FileBucket:
         ]
         client.put_bucket_lifecycle_configuration(Bucket=self.name, LifecycleConfiguration={"Rules": rules})
         client.put_bucket_cors(Bucket=self.name, CORSConfiguration={"CORSRules": CORS_RULES})
-        return "bucket %s: ready (uploads kept 1 day)" % self.name
+        if notify_queue_arn is None:
+            return "bucket %s: ready (uploads kept 1 day)" % self.name
+        try:
+            client.put_bucket_notification_configuration(
+                Bucket=self.name,
+                NotificationConfiguration={
+                    "QueueConfigurations": [
+                        {
+                            "Id": "uploads",
+                            "QueueArn": notify_queue_arn,
+                            "Events": UPLOAD_EVENTS,
+                            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOADS}]}},
+                        }
+                    ]
+                },
+            )
+        except client.exceptions.ClientError as error:  # an S3 that cannot send to SQS (MinIO)
+            return "bucket %s: ready (uploads kept 1 day; NOT told to the queue: %s)" % (
+                self.name,
+                error.response.get("Error", {}).get("Code", "error"),
+            )
+        return "bucket %s: ready (uploads kept 1 day, each told to the queue)" % self.name
 
     def upload_form(self, key: str, content_type: str, name: str, size: int, seconds: int) -> dict[str, Any]:
         """A presigned POST for exactly this key, type, name and size."""
@@ -195,3 +220,25 @@ class FileBucket:
                 client.delete_objects(Bucket=self.name, Delete={"Objects": keys, "Quiet": True})
                 deleted += len(keys)
         return deleted
+
+
+def uploaded_keys(event: Any) -> list[str] | None:
+    """The keys of the uploads an S3 event notification (as the queue delivers it) tells
+    of; None when the message is no S3 event. S3's test message tells of none."""
+    if not isinstance(event, dict):
+        return None
+    if event.get("Event") == "s3:TestEvent" and event.get("Service") == "Amazon S3":
+        return []
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        return None
+    keys = []
+    for record in records:
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
+            return None
+        s3 = record.get("s3")
+        stored = s3.get("object") if isinstance(s3, dict) else None
+        key = stored.get("key") if isinstance(stored, dict) else None
+        if str(record.get("eventName", "")).startswith("ObjectCreated:") and isinstance(key, str):
+            keys.append(unquote_plus(key))  # S3 sends keys form-encoded
+    return [key for key in keys if key.startswith(UPLOADS)]

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.attachments import rules
 from chalicelib.attachments.bucket import FILES, UPLOADS, FileBucket
@@ -26,6 +26,7 @@ from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import RegionRecord, attachment_fields
 from chalicelib.user_chat.views import AttachmentView
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from chalicelib.web.numbers import whole_number
 
 UPLOAD_KEPT_SECONDS = 86400  # the bucket's lifecycle rule deletes uploads after a day
 DOWNLOAD_SECONDS = 300  # the presigned GET a link redirects to
@@ -35,6 +36,18 @@ AGENT_FILE_MAX_BYTES = 50_000_000  # what we copy of an agent's file (Zammad all
 def device_digest(region: str, device_id: str) -> str:
     """The device's part of a key: its chat, without its id (keys show in S3's logs)."""
     return hashlib.sha256(("%s#%s" % (region, device_id)).encode("utf-8")).hexdigest()[:32]
+
+
+class UploadOwner(NamedTuple):
+    """The chat an upload's key names: its region, device digest and ticket."""
+
+    region: str
+    device_digest: str
+    ticket_id: int
+
+    def is_chat(self, chat_key: str, ticket_id: int) -> bool:
+        region, _, device_id = chat_key.partition("#")
+        return (region, device_digest(region, device_id), ticket_id) == tuple(self)
 
 
 class Attachments:
@@ -107,6 +120,18 @@ class Attachments:
 
     def _upload_key(self, region: str, device_id: str, ticket_id: int, upload_id: str) -> str:
         return "%s%s/%s/%d/%s" % (UPLOADS, region, device_digest(region, device_id), ticket_id, upload_id)
+
+    @staticmethod
+    def upload_owner(key: str) -> "UploadOwner | None":
+        """Whose chat an upload's key says it belongs to (None: no key of ours)."""
+        parts = key[len(UPLOADS) :].split("/") if key.startswith(UPLOADS) else []
+        if len(parts) != 4 or not all(parts):
+            return None
+        ticket_id = whole_number(parts[2], 18)
+        return None if ticket_id is None else UploadOwner(parts[0], parts[1], ticket_id)
+
+    def forget_upload(self, key: str) -> None:
+        self._bucket().delete(key)
 
     # --- down -------------------------------------------------------------------------
     def views(

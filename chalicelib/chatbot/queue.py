@@ -67,15 +67,21 @@ class SqsJobQueue:
     def delete(self, receipt: str) -> None:
         self._sqs().delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
 
+    @property
+    def arn(self) -> str:
+        return self._arn(self.url)
+
+    def _arn(self, url: str) -> str:
+        return self._sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+
     def create(self) -> str:
         """Create the queue and its dead-letter queue where the endpoint allows it (a local
         one; in AWS the template makes them). Idempotent; returns a line for the report."""
         sqs = self._sqs()
         name = self._settings.chatbot_queue_name
-        dead = sqs.create_queue(QueueName=name[:76] + "-dlq")["QueueUrl"]
-        dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        dead_arn = self._arn(sqs.create_queue(QueueName=name[:76] + "-dlq")["QueueUrl"])
         self._url = sqs.create_queue(
             QueueName=name,
             Attributes={

@@ -26,7 +26,7 @@ from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import ChatGone, Chats, chat_key
+from chalicelib.user_chat.store import ChatGone, Chats, chat_key, deleting
 from chalicelib.user_chat.views import ChatView
 from chalicelib.user_chat.zammad import TicketGone, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, Forbidden, GatewayTimeout, NotFound, ServiceUnavailable
@@ -261,6 +261,27 @@ class UserChats:
 
                     return ChatFile(ticket_id, dict(file), fetch, still_open)
         raise NotFound("Attachment not found.")
+
+    def uploads_arrived(self, keys: list[str]) -> dict[str, int]:
+        """S3 told of these uploads: each stays only if its chat is open and not being
+        deleted, so an upload with a form fetched before a DELETE is gone on arrival."""
+        attachments, kept, deleted = self._context.attachments, 0, 0
+        if attachments is None or not attachments.enabled:
+            return {"kept": 0, "deleted": 0}  # files are off: nothing of ours is there
+        for key in keys:
+            owner = attachments.upload_owner(key)
+            chat = None if owner is None else self.store.find_by_ticket(owner.region, owner.ticket_id)
+            if (
+                owner is not None
+                and self._context.usable(chat)
+                and not deleting(chat, self._context.clock())
+                and owner.is_chat(chat.chat_key, int(chat.ticket_id))
+            ):
+                kept += 1
+            else:
+                attachments.forget_upload(key)
+                deleted += 1
+        return {"kept": kept, "deleted": deleted}
 
     def _cache_seconds(self, region: RegionRecord, now: float) -> float:
         seen = region.webhook_seen_at

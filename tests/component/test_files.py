@@ -5,6 +5,7 @@ them to the bucket. The HTTP end to end is tests/integration/test_files_http.py.
 import json
 import time
 from base64 import b64decode
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -476,3 +477,50 @@ def _resigned(api, url, device):
 
 
 assert b64decode  # the emulator's files are compared as bytes
+
+
+def _s3_event(*keys, name="ObjectCreated:Post"):
+    """The message S3 sends the queue for new objects (keys form-encoded, as S3 does)."""
+    records = [
+        {"eventSource": "aws:s3", "eventName": name, "s3": {"object": {"key": quote_plus(key), "size": 71}}}
+        for key in keys
+    ]
+    return json.dumps({"Records": records})
+
+
+def test_an_upload_stays_only_while_its_chat_is_open_and_not_being_deleted(world, zammad):
+    api, clock = world
+    store = api.services.user_chats.store
+    s3 = boto3.client("s3", region_name="eu-central-1")
+    keys = {}
+    for device in ("device-1", "device-2"):
+        send(api, "Hallo", [], device)
+        _status, body = form(api, device=device)
+        assert upload(body, png()).status_code == 204
+        keys[device] = body["upload"]["fields"]["key"]
+    leaving = store.get("augsburg#device-2")
+    assert store.begin_deletion(leaving, clock.now, clock.now + 30)  # a DELETE in flight
+    # Keys no form made: another ticket under device-1's digest, and no key of ours at all.
+    digest, ticket = keys["device-1"].split("/")[2:4]
+    forged = ["uploads/augsburg/%s/%d/x" % (digest, int(ticket) + 1), "uploads/augsburg/ä b+c"]
+    for key in forged:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+
+    report = jobs.run_chatbot_job(api.services, _s3_event(keys["device-1"], keys["device-2"], *forged))
+    assert report == {"job": "uploads", "kept": 1, "deleted": 3}
+    left = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert left == [keys["device-1"]]
+    assert send(api, "Foto", [keys["device-1"].rsplit("/", 1)[1]])[0] == 200
+
+
+def test_s3s_test_message_and_other_events_delete_nothing(world, zammad):
+    api, _clock = world
+    send(api, "Hallo", [])
+    _status, body = form(api)
+    assert upload(body, png()).status_code == 204
+    test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET})
+    assert jobs.run_chatbot_job(api.services, test_event) == {"job": "uploads", "kept": 0, "deleted": 0}
+    removed = _s3_event(body["upload"]["fields"]["key"], name="ObjectRemoved:Delete")
+    assert jobs.run_chatbot_job(api.services, removed) == {"job": "uploads", "kept": 0, "deleted": 0}
+    files = boto3.client("s3", region_name="eu-central-1").list_objects_v2(Bucket=BUCKET)
+    assert files["KeyCount"] == 1

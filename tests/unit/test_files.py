@@ -6,7 +6,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.attachments import rules
-from chalicelib.attachments.bucket import FileBucket
+from chalicelib.attachments.bucket import FileBucket, uploaded_keys
 from chalicelib.attachments.links import FileRef, expiry, link_path, signature, valid
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.user_chat.articles import MalformedArticle, article_files, article_message
@@ -210,3 +210,75 @@ def test_a_message_of_files_alone_names_them_and_words_stay_as_written():
     assert with_files.stored(3, "t", answer)["attachments"] == [
         {"id": 9, "name": "Brief.pdf", "type": "", "size": 5}
     ]
+
+
+def test_a_bucket_tells_the_queue_of_uploads_or_says_it_cannot():
+    with mock_aws():
+        bucket = FileBucket(load_settings({"ATTACHMENT_BUCKET": "files"}))
+        assert bucket.create() == "bucket files: ready (uploads kept 1 day)"
+        boto3.client("sqs", region_name="eu-central-1").create_queue(QueueName="jobs")
+        arn = "arn:aws:sqs:eu-central-1:123456789012:jobs"
+        assert bucket.create(notify_queue_arn=arn).endswith("each told to the queue)")
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        [told] = s3.get_bucket_notification_configuration(Bucket="files")["QueueConfigurations"]
+        assert told["QueueArn"] == arn and told["Filter"]["Key"]["FilterRules"][0]["Value"] == "uploads/"
+        # An S3 that refuses (MinIO has no SQS target): the bucket works, the report says so.
+        assert "NOT told to the queue" in bucket.create(notify_queue_arn="no-such-queue")
+
+
+@pytest.mark.parametrize(
+    "event, keys",
+    [
+        ({"Service": "Amazon S3", "Event": "s3:TestEvent"}, []),
+        (
+            {
+                "Records": [
+                    {
+                        "eventSource": "aws:s3",
+                        "eventName": "ObjectCreated:Post",
+                        "s3": {"object": {"key": "uploads/a/b/1/x%2By+z"}},
+                    },
+                    {
+                        "eventSource": "aws:s3",
+                        "eventName": "ObjectCreated:Put",
+                        "s3": {"object": {"key": "files/a"}},
+                    },
+                    {
+                        "eventSource": "aws:s3",
+                        "eventName": "ObjectRemoved:Delete",
+                        "s3": {"object": {"key": "uploads/q"}},
+                    },
+                    {
+                        "eventSource": "aws:s3",
+                        "eventName": "ObjectCreated:Put",
+                        "s3": {"object": ["not", "a", "dict"]},
+                    },
+                ]
+            },
+            ["uploads/a/b/1/x+y z"],
+        ),
+        ({"Records": [{"eventSource": "aws:sqs"}]}, None),
+        ({"Records": []}, None),
+        ({"id": "job", "kind": "answer"}, None),
+        (["Records"], None),
+    ],
+)
+def test_an_s3_event_names_its_new_uploads_and_nothing_else(event, keys):
+    assert uploaded_keys(event) == keys
+
+
+@pytest.mark.parametrize(
+    "key, owner",
+    [
+        ("uploads/augsburg/abc/17/id", ("augsburg", "abc", 17)),
+        ("uploads/augsburg/abc/017/id", None),
+        ("uploads/augsburg/abc/\u0661\u0667/id", None),
+        ("uploads/augsburg/abc/17", None),
+        ("uploads/augsburg//17/id", None),
+        ("files/augsburg/abc/17/id", None),
+    ],
+)
+def test_an_uploads_key_names_its_chat_strictly(key, owner):
+    from chalicelib.attachments.service import Attachments
+
+    assert Attachments.upload_owner(key) == owner
