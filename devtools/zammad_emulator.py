@@ -114,6 +114,7 @@ class ZammadEmulator(LoopbackServer):
         host: str = "127.0.0.1",
         port: int = 0,
         groups: tuple[str, ...] = ("Users", "integreat-chat"),
+        attributes: dict[str, Any] | None = None,
     ):
         super().__init__(host, port)
         self.handler = _Handler
@@ -129,6 +130,9 @@ class ZammadEmulator(LoopbackServer):
         )
         self._ticket_shape = _recorded("tickets.json", "POST", "/api/v1/tickets")
         self._group_ids = {name: index + 1 for index, name in enumerate(groups)}
+        # Ticket object attributes this Zammad was given (name -> default), as an admin
+        # adds them: every new ticket carries each, as Zammad's ticket answers do.
+        self.attributes = dict(attributes or {})
         self.tickets: dict[int, dict[str, Any]] = {}
         self.articles: dict[int, dict[str, Any]] = {}
         self.files: dict[int, StoredFile] = {}  # by attachment id
@@ -458,6 +462,7 @@ class ZammadEmulator(LoopbackServer):
         self._next_ticket += 1
         stamp = _now()
         ticket = copy.deepcopy(self._ticket_shape)
+        ticket.update(copy.deepcopy(self.attributes))
         ticket.update(
             {
                 "id": ticket_id,
@@ -474,7 +479,7 @@ class ZammadEmulator(LoopbackServer):
             }
         )
         for key, value in body.items():  # custom attributes: region_slug, language_slug, ...
-            if key not in ticket and key not in (
+            if (key not in ticket or key in self.attributes) and key not in (
                 "article",
                 "group",
                 "customer",
@@ -492,6 +497,15 @@ class ZammadEmulator(LoopbackServer):
         if article is not None:
             self._create_article(ticket_id, article, self._me)
         return 201, self._ticket_view(ticket, with_ids=True)
+
+    def load(self, tickets: dict[Any, dict[str, Any]], articles: dict[Any, dict[str, Any]]) -> None:
+        """Hold these tickets and articles (as `state()` gave them, ids as JSON keys): a
+        recorded Zammad, served again."""
+        with self._lock:
+            self.tickets = {int(key): copy.deepcopy(value) for key, value in tickets.items()}
+            self.articles = {int(key): copy.deepcopy(value) for key, value in articles.items()}
+            self._next_ticket = max(self.tickets, default=0) + 1
+            self._next_article = max(self.articles, default=0) + 1
 
     def state(self) -> dict[str, Any]:
         with self._lock:

@@ -8,6 +8,8 @@
     region sync                       follow the CMS's regions now (CMS_URL), as the job does
     retention [--dry-run]             the retention job now (docs/privacy.md); --dry-run: what it would do
     export --region R --device D      everything stored about a device in a region, as JSON (GDPR Art. 15)
+    import-cms DUMP.json              a region's switch from the Integreat CMS (docs/migrating.md);
+                                      compare-cms and export-cms too: functions/cms_commands.py
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset), on the
 tables of `CHAT_TABLE_PREFIX` (default `integreat-chat-`, the tables plain `chalice local`
@@ -25,6 +27,7 @@ from typing import Any
 
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.web.errors import ApiError
+from functions import cms_commands
 
 _REGION_OPTIONS = {  # option -> field of the admin API
     "--name": "name",
@@ -78,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="everything stored about a device in a region, as JSON")
     export.add_argument("--region", required=True)
     export.add_argument("--device", required=True)
+    cms_commands.add_parsers(commands)
     return parser
 
 
@@ -163,6 +167,8 @@ def run(argv, out=sys.stdout) -> int:
 
     services = aws_services(settings)
     store = services.regions
+    if args.command in cms_commands.COMMANDS:
+        return cms_commands.run(args, settings, services, out)
     if args.command == "retention":
         from chalicelib.jobs import forget_expired_chats
 

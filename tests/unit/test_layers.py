@@ -18,7 +18,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 LIB = PROJECT / "chalicelib"
-TOP = {"api", "routes", "services", "jobs", "openapi", "rate_limit"}
+TOP = {"api", "routes", "services", "jobs", "migration", "openapi", "rate_limit"}
 FEATURES = {"attachments", "author_chat", "chatbot", "realtime", "regions", "user_chat", "webhook"}
 # What each lower layer may import of chalicelib (besides itself).
 ALLOWED_BELOW = {

@@ -1,0 +1,140 @@
+"""The switch-over from the Integreat CMS (docs/migrating.md), as `functions.manage`
+commands:
+
+    import-cms DUMP.json [--region SLUG ...] [--dry-run] [--skip-refused]
+    compare-cms --cms URL --region SLUG [--devices N] [--settle SECONDS]
+    export-cms [--region SLUG ...] [--since ISO] --output FILE
+
+Each prints what it did and never a token, key or hash; the exit status says whether
+anything was refused or differs.
+"""
+
+import argparse
+import sys
+import time
+from collections import Counter
+from typing import Any, TextIO
+
+from chalicelib.platform.config import Settings
+
+COMMANDS = ("import-cms", "compare-cms", "export-cms")
+
+
+def add_parsers(commands: Any) -> None:
+    imports = commands.add_parser("import-cms", help="import the chats, draws and author chat of a CMS dump")
+    imports.add_argument("dump", type=argparse.FileType("rb"), help="what `integreat-cms-cli dumpdata` wrote")
+    imports.add_argument("--region", action="append", help="only this region (repeatable)")
+    imports.add_argument("--dry-run", action="store_true", help="write nothing; print what would be written")
+    imports.add_argument(
+        "--skip-refused", action="store_true", help="import the rest when records are refused (exit 2)"
+    )
+
+
+def run(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO = sys.stderr) -> int:
+    if args.command == "import-cms":
+        return import_cms(args, settings, services, out, err)
+    raise AssertionError(args.command)
+
+
+def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:
+    from chalicelib.migration.cms_dump import DumpError, read_dump
+    from chalicelib.migration.cms_import import CmsImport
+    from chalicelib.storage.small_tables import DynamoDraws
+
+    now = services.clock()
+    try:
+        with args.dump:
+            dump = read_dump(
+                args.dump.read(),
+                now,
+                settings.ticket_retention_days,
+                settings.author_chat_history_days,
+                set(args.region) if args.region else None,
+            )
+    except DumpError as error:
+        print("error: %s: %s" % (args.dump.name, error), file=err)
+        return 1
+    for refusal in dump.refused:
+        print("refused: %s: %s" % refusal, file=err)
+    if dump.refused and not args.skip_refused:
+        print(
+            "error: %d record(s) refused; nothing was written (fix the dump, or --skip-refused)"
+            % len(dump.refused),
+            file=err,
+        )
+        return 1
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print("%s %d of %d records" % ("checked" if args.dry_run else "imported", done, total), file=err)
+
+    importer = CmsImport(
+        services.regions,
+        DynamoDraws(),
+        settings.ticket_retention_days,
+        settings.author_chat_history_days,
+        services.clock,
+        dry_run=args.dry_run,
+    )
+    report = importer.run(dump, progress)
+    for refusal in report.refused:
+        print("refused: %s: %s" % refusal, file=err)
+    print(summary(report.counts), file=out)
+    seconds = time.monotonic() - started
+    records = len(dump.regions) + len(dump.chats) + len(dump.draws) + len(dump.author_messages)
+    print(
+        "%s%d records in %.1f s" % ("dry run, nothing written: " if args.dry_run else "", records, seconds),
+        file=out,
+    )
+    return 2 if dump.refused or report.refused else 0
+
+
+# The table's columns: (kind, outcome, heading).
+COLUMNS = [
+    ("settings", "new", "settings"),
+    ("chats", "new", "chats new"),
+    ("chats", "here", "here"),
+    ("chats", "kept", "kept"),
+    ("chats", "expired", "expired"),
+    ("chats", "superseded", "older"),
+    ("draws", "new", "draws new"),
+    ("draws", "here", "here"),
+    ("draws", "kept", "kept"),
+    ("draws", "superseded", "older"),
+]
+LEGEND = (
+    "new: imported (with --dry-run: to import); here: imported before; kept: the device has "
+    "another of ours, which stays; expired: no message within the retention; older: the "
+    "device has a newer one (the CMS shows the newest)"
+)
+
+
+def summary(counts: Counter) -> str:
+    """One row per region, one column per kind and outcome; the author chat and the
+    records of other models below."""
+    regions = sorted({region for region, _kind, _outcome in counts if region})
+    width = max([len("region")] + [len(region) for region in regions])
+    lines = ["%-*s  %s" % (width, "region", "  ".join(heading for _k, _o, heading in COLUMNS))]
+    for region in regions:
+        cells = [
+            "%*s" % (len(heading), _cell(counts, region, kind, outcome)) for kind, outcome, heading in COLUMNS
+        ]
+        lines.append("%-*s  %s" % (width, region, "  ".join(cells)))
+    author = {outcome: n for (region, kind, outcome), n in counts.items() if kind == "author messages"}
+    lines.append(
+        "author chat: %d new, %d here, %d older than the window"
+        % (author.get("new", 0), author.get("here", 0), author.get("older", 0))
+    )
+    others = sorted((why, n) for (_r, kind, why), n in counts.items() if kind == "other models")
+    if others:
+        lines.append("not read (other models): " + ", ".join("%s %d" % item for item in others))
+    lines.append(LEGEND)
+    return "\n".join(lines)
+
+
+def _cell(counts: Counter, region: str, kind: str, outcome: str) -> str:
+    if kind == "settings":
+        if counts[(region, kind, "new")]:
+            return "written"
+        return "same" if counts[(region, kind, "unchanged")] else "-"
+    return str(counts[(region, kind, outcome)])

@@ -1,0 +1,162 @@
+"""A region's switch from the Integreat CMS (docs/migrating.md), end to end: the dump the
+real CMS wrote (tests/fixtures/cms, recorded from integreat-cms 2026.10.0), imported with
+`python -m functions.manage import-cms` into DynamoDB Local, then the app's requests over
+HTTP to the running app, against the same Zammad the CMS's chats live in (the emulator,
+holding the recorded tickets), compared with what the CMS answered."""
+
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+import requests
+
+from chalicelib.platform.auth import issue_hs256_token
+from devtools.zammad_emulator import ZammadEmulator
+from tests import cms
+from tests.conftest import JWT_SECRET, PROJECT, python_env, running_api
+
+CMS_ONLY_FIELDS = ("ticket_url",)  # the CMS's Zammad URL is another host than ours: compared apart
+
+
+def manage(env, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "functions.manage", *args],
+        cwd=str(PROJECT),
+        env=python_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def table_items(env, name):
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
+        region_name="eu-central-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    pages = client.get_paginator("scan").paginate(TableName=env["CHAT_TABLE_PREFIX"] + name)
+    items = [item for page in pages for item in page["Items"]]
+    return sorted(items, key=lambda item: sorted(item.items()).__repr__())
+
+
+@pytest.fixture(scope="module")
+def switched(dynamodb_local, tmp_path_factory):
+    """The app after the import, its Zammad, the import's output and the environment."""
+    recorded = cms.recording()
+    folder = tmp_path_factory.mktemp("cms")
+    with ZammadEmulator(token=recorded["token"]) as zammad:
+        cms.load_zammad(zammad)
+        with running_api(dynamodb_local, folder / "api.log", API_RATE_LIMIT_WINDOW=100000) as (
+            url,
+            admin,
+            env,
+        ):
+            dump = cms.dump_file(folder / "dump.json", time.time(), zammad.url)
+            imported = manage(env, "import-cms", str(dump))
+            assert imported.returncode == 0, imported.stderr
+            yield url, admin, env, zammad, imported, dump
+
+
+def devices(role_part):
+    return [(device, seen) for device, seen in cms.answers().items() if role_part in seen["role"]]
+
+
+def test_each_imported_chat_answers_as_the_cms_did(switched):
+    url, _admin, _env, _zammad, _imported, _dump = switched
+    compared = 0
+    for device, seen in cms.answers().items():
+        if seen["region"] == "nuernberg":
+            continue  # no chat there: both answer 503
+        ours = requests.get(
+            "%s/api/v3/%s/%s/chat/%s/" % (url, seen["region"], seen["language"], device), timeout=30
+        )
+        assert ours.status_code == seen["poll"]["status"], (seen["role"], ours.text)
+        if ours.status_code != 200:
+            assert ours.json() == seen["poll"]["body"]  # {"error": "Chat not found."}
+            continue
+        theirs = seen["poll"]["body"]
+        body = ours.json()
+        for field in theirs:
+            if field not in CMS_ONLY_FIELDS:
+                assert body[field] == theirs[field], (seen["role"], field)
+        assert body["ticket_url"].endswith(theirs["ticket_url"].rsplit("/", 1)[1])  # the same ticket
+        compared += 1
+    assert compared == 5  # waiting, answered, switched, quiet, began again
+
+
+def test_an_imported_chat_goes_on_in_the_same_ticket(switched):
+    url, _admin, _env, zammad, _imported, _dump = switched
+    [(device, seen)] = devices("answered by an agent")
+    tickets = len(zammad.tickets)
+    ticket = int(seen["poll"]["body"]["ticket_url"].rsplit("/", 1)[1])
+    sent = requests.post(
+        "%s/api/v3/augsburg/de/chat/%s/" % (url, device), data={"message": "Noch eine Frage"}, timeout=30
+    )
+    assert sent.status_code == 200, sent.text
+    assert len(zammad.tickets) == tickets  # no new ticket
+    last = zammad.articles[zammad.tickets[ticket]["article_ids"][-1]]
+    assert last["body"] == "Noch eine Frage"
+    # The chat that began again in the CMS goes on in its newer ticket, not the expired one.
+    [(device, seen)] = devices("began again")
+    again = requests.post(
+        "%s/api/v3/muenchen/de/chat/%s/" % (url, device), data={"message": "Und noch etwas"}, timeout=30
+    )
+    assert again.status_code == 200 and len(zammad.tickets) == tickets
+    assert again.json()["ticket_url"] == "%s/#ticket/zoom/7" % zammad.url
+
+
+def test_is_chat_enabled_answers_each_device_as_the_cms_did(switched):
+    url, _admin, _env, _zammad, _imported, _dump = switched
+    drawn = [(device, seen) for device, seen in cms.answers().items() if seen["is_chat_enabled"]]
+    assert {seen["is_chat_enabled"]["body"]["is_chat_enabled"] for _device, seen in drawn} == {True, False}
+    for device, seen in drawn:
+        ours = requests.get("%s/api/v3/%s/%s/is_chat_enabled/" % (url, seen["region"], device), timeout=30)
+        assert ours.json() == seen["is_chat_enabled"]["body"], seen["role"]
+
+
+def test_the_author_chat_shows_the_imported_messages_inside_the_window(switched):
+    url, _admin, _env, _zammad, _imported, _dump = switched
+    token = issue_hs256_token(JWT_SECRET, "1", ["author"], name="Amira Haddad")
+    history = requests.get(
+        url + "/api/v3/author-chat/messages", headers={"Authorization": "Bearer " + token}, timeout=30
+    ).json()
+    shown = [(m["text"], m["sender"]["name"], m["sender"]["email"]) for m in history["messages"]]
+    assert shown == [
+        ("مرحبا – العربية geht auch", "Amira Haddad", "amira.haddad@augsburg.example"),
+        ("Danke! <b>Fett</b> & Zeichen: ä ö ü 👍", "redaktion2", "redaktion2@muenchen.example"),
+        ("Die Seite „Kita-Anmeldung“ ist überarbeitet.", "Amira Haddad", "amira.haddad@augsburg.example"),
+        ("Fast 30 Tage alt, noch sichtbar", "redaktion2", "redaktion2@muenchen.example"),
+    ]  # the one of 45 days ago is not there
+    # The CMS user's pk is the sender's id: a token with that `sub` sees its own messages.
+    assert [m["can_delete"] for m in history["messages"]] == [True, False, True, False]
+
+
+def test_the_import_keeps_and_prints_nothing_secret(switched):
+    _url, _admin, env, _zammad, imported, _dump = switched
+    printed = imported.stdout + imported.stderr
+    users = table_items(env, "author-messages")
+    stored = repr(users) + repr(table_items(env, "regions"))
+    for secret in ("cms-recording-token", "pbkdf2_sha256", "JBSWY3DPEHPK3PXP", "Stefan", "silent"):
+        assert secret not in printed
+    for secret in ("pbkdf2_sha256", "JBSWY3DPEHPK3PXP", "Stefan", "webauthn"):
+        assert secret not in stored
+    assert "augsburg" in imported.stdout and "author chat: 4 new, 0 here, 1 older" in imported.stdout
+
+
+def test_a_second_import_changes_nothing(switched):
+    _url, _admin, env, _zammad, _imported, dump = switched
+    tables = ("user-chats", "chat-assignments", "author-messages", "regions")
+    before = {name: table_items(env, name) for name in tables}
+    again = manage(env, "import-cms", str(dump))
+    assert again.returncode == 0, again.stderr
+    assert "author chat: 0 new, 4 here, 1 older" in again.stdout
+    after = {name: table_items(env, name) for name in tables}
+    for name in tables:
+        if name != "user-chats":  # the chats the tests above wrote to have moved on
+            assert after[name] == before[name], name
+    assert len(after["user-chats"]) == len(before["user-chats"])
