@@ -53,3 +53,34 @@ def load_zammad(emulator) -> None:
     recorded = recording()
     emulator.attributes = dict(recorded["attributes"])
     emulator.load(recorded["tickets"], recorded["articles"])
+
+
+def synthetic(chats: int, now: float, zammad_url: str) -> list[dict[str, Any]]:
+    """The recorded dump with `chats` more live chats (each with a draw) in Augsburg, made
+    from the shape of its records: the size of a large region's import."""
+    dump = records(now, zammad_url)
+    chat = next(r for r in dump if r["model"] == "cms.userchat" and r["fields"]["region"] == 1)
+    draw = next(r for r in dump if r["model"] == "cms.abtester")
+    for number in range(chats):
+        device = "synthetic-%06d" % number
+        fields = dict(chat["fields"], device_id=device, zammad_id=100000 + number)
+        dump.append({"model": "cms.userchat", "pk": 100000 + number, "fields": fields})
+        dump.append(
+            {"model": "cms.abtester", "pk": 100000 + number, "fields": dict(draw["fields"], device_id=device)}
+        )
+    return dump
+
+
+def scan(env: dict[str, str], name: str) -> list[dict[str, Any]]:
+    """Every item of one of the app's tables (DynamoDB Local), in a fixed order."""
+    import boto3
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
+        region_name="eu-central-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    pages = client.get_paginator("scan").paginate(TableName=env["CHAT_TABLE_PREFIX"] + name)
+    return sorted((item for page in pages for item in page["Items"]), key=repr)

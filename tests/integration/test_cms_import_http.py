@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
 import requests
 
@@ -29,19 +28,6 @@ def manage(env, *args):
         text=True,
         timeout=120,
     )
-
-
-def table_items(env, name):
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
-        region_name="eu-central-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    pages = client.get_paginator("scan").paginate(TableName=env["CHAT_TABLE_PREFIX"] + name)
-    items = [item for page in pages for item in page["Items"]]
-    return sorted(items, key=lambda item: sorted(item.items()).__repr__())
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +125,8 @@ def test_the_author_chat_shows_the_imported_messages_inside_the_window(switched)
 def test_the_import_keeps_and_prints_nothing_secret(switched):
     _url, _admin, env, _zammad, imported, _dump = switched
     printed = imported.stdout + imported.stderr
-    users = table_items(env, "author-messages")
-    stored = repr(users) + repr(table_items(env, "regions"))
+    users = cms.scan(env, "author-messages")
+    stored = repr(users) + repr(cms.scan(env, "regions"))
     for secret in ("cms-recording-token", "pbkdf2_sha256", "JBSWY3DPEHPK3PXP", "Stefan", "silent"):
         assert secret not in printed
     for secret in ("pbkdf2_sha256", "JBSWY3DPEHPK3PXP", "Stefan", "webauthn"):
@@ -151,11 +137,11 @@ def test_the_import_keeps_and_prints_nothing_secret(switched):
 def test_a_second_import_changes_nothing(switched):
     _url, _admin, env, _zammad, _imported, dump = switched
     tables = ("user-chats", "chat-assignments", "author-messages", "regions")
-    before = {name: table_items(env, name) for name in tables}
+    before = {name: cms.scan(env, name) for name in tables}
     again = manage(env, "import-cms", str(dump))
     assert again.returncode == 0, again.stderr
     assert "author chat: 0 new, 4 here, 1 older" in again.stdout
-    after = {name: table_items(env, name) for name in tables}
+    after = {name: cms.scan(env, name) for name in tables}
     for name in tables:
         if name != "user-chats":  # the chats the tests above wrote to have moved on
             assert after[name] == before[name], name
