@@ -29,11 +29,44 @@ def add_parsers(commands: Any) -> None:
         "--skip-refused", action="store_true", help="import the rest when records are refused (exit 2)"
     )
 
+    compares = commands.add_parser(
+        "compare-cms", help="ask the CMS and this backend the same; print differences"
+    )
+    compares.add_argument("--cms", required=True, help="the CMS's base URL (its API under /api/v3/)")
+    compares.add_argument("--region", required=True)
+    compares.add_argument("--devices", type=int, default=50, help="at most this many chats and draws")
+    compares.add_argument(
+        "--settle",
+        type=float,
+        default=61,
+        help="seconds before a differing chat is asked again (the CMS's cache)",
+    )
+
 
 def run(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO = sys.stderr) -> int:
     if args.command == "import-cms":
         return import_cms(args, settings, services, out, err)
+    if args.command == "compare-cms":
+        return compare_cms(args, settings, services, out)
     raise AssertionError(args.command)
+
+
+def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO) -> int:
+    from chalicelib.migration.cms_compare import CmsApi, compare, imported_devices
+
+    region = services.regions.get(args.region)
+    chats, draws = imported_devices(
+        region.slug, services.clock(), settings.ticket_retention_days * 86400, max(args.devices, 0)
+    )
+    found = compare(CmsApi(args.cms), services.user_chats, region, chats, draws, settle=args.settle)
+    for difference in found:
+        print("%s %s: %s" % difference, file=out)
+    print(
+        "%s: compared %d chats and %d draws with the CMS: %d difference(s)"
+        % (region.slug, len(chats), len(draws), len(found)),
+        file=out,
+    )
+    return 1 if found else 0
 
 
 def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:

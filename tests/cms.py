@@ -4,8 +4,12 @@ now (so a chat recorded as live is live today; the recording's ages stay as they
 its Zammad as the emulator. The dump's Zammad URL becomes the test's emulator's."""
 
 import json
+import re
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from devtools.loopback_server import LoopbackServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cms"
 TIME_FIELDS = {
@@ -84,3 +88,45 @@ def scan(env: dict[str, str], name: str) -> list[dict[str, Any]]:
     )
     pages = client.get_paginator("scan").paginate(TableName=env["CHAT_TABLE_PREFIX"] + name)
     return sorted((item for page in pages for item in page["Items"]), key=repr)
+
+
+class _ReplayHandler(BaseHTTPRequestHandler):
+    emulator: "CmsReplay"
+
+    def log_message(self, *_args) -> None:  # quiet: the test reads `requests`
+        pass
+
+    def _answer(self) -> None:
+        self.emulator.requests.append("%s %s" % (self.command, self.path))
+        status, body = 405, {"error": "The recording answers GET only."}
+        if self.command == "GET":
+            status, body = self.emulator.recorded_answer(self.path)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+
+class CmsReplay(LoopbackServer):
+    """The CMS's app API as recorded (answers.json), served on loopback: what it answered
+    to each poll and each `is_chat_enabled`. It answers GET only and keeps every request
+    line, so a test sees that nothing was sent to it."""
+
+    handler = _ReplayHandler
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers = answers()
+        self.requests: list[str] = []
+
+    def recorded_answer(self, path: str) -> tuple[int, Any]:
+        poll = re.fullmatch(r"/api/v3/[^/]+/[^/]+/chat/([^/]+)/", path)
+        enabled = re.fullmatch(r"/api/v3/[^/]+/([^/]+)/is_chat_enabled/", path)
+        found = poll or enabled
+        seen = self.answers.get(found.group(1)) if found else None
+        answer = seen and (seen["poll"] if poll else seen["is_chat_enabled"])
+        return (answer["status"], answer["body"]) if answer else (404, {"error": "Not recorded."})

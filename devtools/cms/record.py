@@ -116,18 +116,22 @@ def drive(cms: Cms, zammad: ZammadEmulator, venv: Path) -> dict[str, Any]:
 
     def device(role: str, region: str, language: str) -> str:
         device_id = str(uuid.uuid4())
-        devices[device_id] = {"role": role, "region": region, "language": language}
+        devices[device_id] = {"role": role, "region": region, "language": language, "drawn": False}
         return device_id
+
+    def draw(region: str, device_id: str) -> None:
+        cms.is_chat_enabled(region, device_id)
+        devices[device_id]["drawn"] = True
 
     # Draws: half of Augsburg's devices see the chat, every one of Munich's.
     for number in range(12):
-        cms.is_chat_enabled("augsburg", device("draw %d" % number, "augsburg", "de"))
+        draw("augsburg", device("draw %d" % number, "augsburg", "de"))
     for number in range(2):
-        cms.is_chat_enabled("muenchen", device("draw %d" % number, "muenchen", "de"))
-    cms.is_chat_enabled("nuernberg", device("draw, region without chat", "nuernberg", "de"))
+        draw("muenchen", device("draw %d" % number, "muenchen", "de"))
+    draw("nuernberg", device("draw, region without chat", "nuernberg", "de"))
 
     waiting = device("waiting for an answer", "augsburg", "de")
-    cms.is_chat_enabled("augsburg", waiting)
+    draw("augsburg", waiting)
     cms.send("augsburg", "de", waiting, "Hallo, ich habe eine Frage zur Kita-Anmeldung.")
     answered = device("answered by an agent", "augsburg", "de")
     cms.send("augsburg", "de", answered, "Wo bekomme ich einen Termin beim Bürgeramt?")
@@ -178,9 +182,7 @@ def main() -> None:
                 region, language = seen["region"], seen["language"]
                 answers[device_id] = dict(
                     seen,
-                    is_chat_enabled=cms.is_chat_enabled(region, device_id)
-                    if "draw" in seen["role"]
-                    else None,
+                    is_chat_enabled=cms.is_chat_enabled(region, device_id) if seen["drawn"] else None,
                     poll=cms.poll(region, language, device_id),
                 )
         finally:
