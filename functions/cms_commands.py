@@ -3,7 +3,7 @@ commands:
 
     import-cms DUMP.json [--region SLUG ...] [--dry-run] [--skip-refused]
     compare-cms --cms URL --region SLUG [--devices N] [--settle SECONDS]
-    export-cms [--region SLUG ...] [--since ISO] --output FILE
+    export-cms --dump DUMP.json [--region SLUG ...] [--since ISO] --output FILE
 
 Each prints what it did and never a token, key or hash; the exit status says whether
 anything was refused or differs.
@@ -41,6 +41,18 @@ def add_parsers(commands: Any) -> None:
         default=61,
         help="seconds before a differing chat is asked again (the CMS's cache)",
     )
+    exports = commands.add_parser(
+        "export-cms", help="this backend's chats and draws as a fixture the CMS loads"
+    )
+    exports.add_argument(
+        "--dump",
+        type=argparse.FileType("rb"),
+        required=True,
+        help="a CMS dump with cms.region and cms.language",
+    )
+    exports.add_argument("--region", action="append", help="only this region (repeatable)")
+    exports.add_argument("--since", help="only chats with a message, and draws made, since (ISO 8601)")
+    exports.add_argument("--output", required=True, help="the fixture file to write")
 
 
 def run(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO = sys.stderr) -> int:
@@ -48,6 +60,8 @@ def run(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO =
         return import_cms(args, settings, services, out, err)
     if args.command == "compare-cms":
         return compare_cms(args, settings, services, out)
+    if args.command == "export-cms":
+        return export_cms(args, settings, services, out, err)
     raise AssertionError(args.command)
 
 
@@ -140,6 +154,47 @@ LEGEND = (
     "another of ours, which stays; expired: no message within the retention; older: the "
     "device has a newer one (the CMS shows the newest)"
 )
+
+
+def export_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from chalicelib.migration.cms_dump import DumpError, load
+    from chalicelib.migration.cms_export import export
+
+    try:
+        with args.dump:
+            cms_dump = load(args.dump.read())
+        since = 0.0
+        if args.since:
+            moment = datetime.fromisoformat(args.since)
+            since = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except DumpError as error:
+        print("error: %s: %s" % (args.dump.name, error), file=err)
+        return 1
+    except ValueError:
+        print("error: --since is not an ISO 8601 date and time: %r" % args.since, file=err)
+        return 1
+    now = services.clock()
+    result = export(
+        cms_dump,
+        set(args.region) if args.region else None,
+        since,
+        now,
+        settings.ticket_retention_days * 86400,
+    )
+    for refusal in result.refused:
+        print("refused: %s: %s" % refusal, file=err)
+    with open(args.output, "w", encoding="utf-8") as file:
+        json.dump(result.records, file, indent=1, ensure_ascii=False)
+    kinds = Counter(record["model"] for record in result.records)
+    print(
+        "wrote %s: %d chats, %d draws (load it: integreat-cms-cli loaddata %s)"
+        % (args.output, kinds["cms.userchat"], kinds["cms.abtester"], args.output),
+        file=out,
+    )
+    return 2 if result.refused else 0
 
 
 def summary(counts: Counter) -> str:

@@ -4,6 +4,7 @@ real CMS wrote (tests/fixtures/cms, recorded from integreat-cms 2026.10.0), impo
 HTTP to the running app, against the same Zammad the CMS's chats live in (the emulator,
 holding the recorded tickets), compared with what the CMS answered."""
 
+import json
 import subprocess
 import sys
 import time
@@ -11,6 +12,8 @@ import time
 import pytest
 import requests
 
+from chalicelib.migration.cms_dump import read_dump
+from chalicelib.migration.cms_export import cms_time
 from chalicelib.platform.auth import issue_hs256_token
 from devtools.zammad_emulator import ZammadEmulator
 from tests import cms
@@ -171,3 +174,39 @@ def test_compare_cms_names_a_difference_without_its_text(switched):
     assert compared.returncode == 1
     assert "%s… poll: messages: CMS has ids [2, 3, 4], here [2, 3, 4, " % device[:8] in compared.stdout
     assert "Noch eine Frage" not in compared.stdout and "1 difference(s)" in compared.stdout
+
+
+def test_export_cms_gives_the_cms_each_current_chat_and_new_draw(switched, tmp_path):
+    url, _admin, env, _zammad, _imported, dump = switched
+    switch = time.time()
+    newcomer = "3f1c0d2e-0000-4000-8000-00000000abcd"
+    enabled = requests.get("%s/api/v3/augsburg/%s/is_chat_enabled/" % (url, newcomer), timeout=30).json()
+    sent = requests.post(
+        "%s/api/v3/augsburg/de/chat/%s/" % (url, newcomer), data={"message": "Neu hier"}, timeout=30
+    )
+    assert sent.status_code == 200
+    ticket = int(sent.json()["ticket_url"].rsplit("/", 1)[1])
+    output = tmp_path / "back.json"
+    everything = manage(env, "export-cms", "--dump", str(dump), "--output", str(output))
+    assert everything.returncode == 0, everything.stderr
+    records = json.loads(output.read_text())
+    chats = {r["fields"]["device_id"]: r["fields"] for r in records if r["model"] == "cms.userchat"}
+    assert len(chats) == 6  # the five imported, the one begun here
+    assert (
+        chats[newcomer]["zammad_id"] == ticket
+        and chats[newcomer]["region"] == 1
+        and chats[newcomer]["language"] == 1
+    )
+    # What the CMS reads back is what it wrote: the import's own reader takes the fixture.
+    cms_dump = json.loads(dump.read_text())
+    catalogue = [r for r in cms_dump if r["model"] in ("cms.region", "cms.language")]
+    numbered = [dict(r, pk=900 + n) for n, r in enumerate(records)]  # loaddata gives the pks
+    read_back = read_dump(json.dumps(catalogue + numbered).encode(), time.time(), 30, 30)
+    assert read_back.refused == [] and {c.device_id for c in read_back.chats} == set(chats)
+    later = tmp_path / "since.json"
+    since = manage(
+        env, "export-cms", "--dump", str(dump), "--since", cms_time(switch), "--output", str(later)
+    )
+    assert "1 chats, 1 draws" in since.stdout
+    [draw] = [r["fields"] for r in json.loads(later.read_text()) if r["model"] == "cms.abtester"]
+    assert draw == {"device_id": newcomer, "region": 1, "is_tester": enabled["is_chat_enabled"]}
