@@ -309,6 +309,41 @@ def author_history_reads():
         return scanned, _calls(response.headers["Server-Timing"])["ddb"]
 
 
+def cms_import_rate(chats: int = 10_000):
+    """`manage import-cms` of the recorded CMS dump with `chats` more chats (each with a
+    draw) into DynamoDB Local, as an operator runs it (its own process): records a second,
+    the first run (everything new) and a second run (everything found)."""
+    import tempfile
+
+    from chalicelib.platform.config import load_settings
+    from chalicelib.storage.connection import bind_models
+    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.storage.tables import create_tables
+    from tests import cms, servers
+    from tests.conftest import PROJECT, python_env, unique_prefix
+
+    with servers.dynamodb_local() as endpoint, tempfile.TemporaryDirectory() as folder:
+        env = {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}
+        bind_models(ALL_MODELS, load_settings(env))
+        create_tables(ALL_MODELS)
+        dump = cms.synthetic(chats, time.time(), "https://zammad.example")
+        path = Path(folder) / "dump.json"
+        path.write_text(json.dumps(dump))
+        records = chats * 2 + 28  # the recorded dump imports 28 (3 regions, 5 chats, 16 draws, 4 messages)
+        rates = []
+        for _run in range(2):
+            started = time.monotonic()
+            subprocess.run(
+                [sys.executable, "-m", "functions.manage", "import-cms", str(path)],
+                cwd=str(PROJECT),
+                env=python_env(**env),
+                capture_output=True,
+                check=True,
+            )
+            rates.append(records / (time.monotonic() - started))
+        return records, rates
+
+
 def chatbot_figures(delay: float = 1.0, messages: int = 5):
     """In process on moto (DynamoDB and SQS), the worker's loop in a thread, the chatbot
     service and Zammad emulated over HTTP. Returns (median seconds from the POST's answer to
@@ -587,6 +622,11 @@ def main() -> None:
     print("  (a job's Zammad calls: the answer and its sources note, plus the translation note)")
     print()
     size = 1_000_000
+    records, (first, second) = cms_import_rate()
+    print("Import from the CMS (manage import-cms, DynamoDB Local, 10,000 chats and their draws)")
+    print("  first run, %d records:  %5.0f records/s" % (records, first))
+    print("  second run (all found): %5.0f records/s" % second)
+    print()
     print("Files (1 MB PNGs; moto server and the Zammad emulator in processes of their own)")
     print("  %-38s %7s %9s %5s %6s %4s" % ("request", "ms", "peak KB", "S3", "DynamoDB", "Zammad"))
     for label, ms, peak, calls in file_figures(size):

@@ -14,8 +14,10 @@ new chat only after the retention without a message" goes on from where the CMS 
 
 import hashlib
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from pynamodb.exceptions import PutError
@@ -33,6 +35,7 @@ from chalicelib.user_chat.store import chat_key, ticket_key
 from chalicelib.web.errors import ApiError
 
 PROGRESS_EVERY = 500  # records between two lines of progress
+WRITERS = 8  # writes in flight at once
 
 
 class ImportReport(NamedTuple):
@@ -68,6 +71,7 @@ class CmsImport:
         self._clock = clock
         self._dry_run = dry_run
         self._counts: Counter = Counter()
+        self._lock = threading.Lock()
 
     def run(
         self, dump: CmsDump, progress: Callable[[int, int], object] = lambda done, total: None
@@ -92,16 +96,17 @@ class CmsImport:
             *((self._author_message, message) for message in dump.author_messages),
         ]
         total = done + len(steps)
-        for write, record in steps:
-            write(record)
-            done += 1
-            if done % PROGRESS_EVERY == 0:
-                progress(done, total)
+        with ThreadPoolExecutor(WRITERS) as writers:  # each write is one round trip: overlap them
+            for _written in writers.map(lambda step: step[0](step[1]), steps):
+                done += 1
+                if done % PROGRESS_EVERY == 0:
+                    progress(done, total)
         progress(done, total)
         return ImportReport(self._counts, refused)
 
     def _count(self, region: str, kind: str, outcome: str) -> None:
-        self._counts[(region, kind, outcome)] += 1
+        with self._lock:
+            self._counts[(region, kind, outcome)] += 1
 
     # --- one record each ------------------------------------------------------------
     def _region(self, region: CmsRegion) -> None:
