@@ -210,3 +210,29 @@ def test_export_cms_gives_the_cms_each_current_chat_and_new_draw(switched, tmp_p
     assert "1 chats, 1 draws" in since.stdout
     [draw] = [r["fields"] for r in json.loads(later.read_text()) if r["model"] == "cms.abtester"]
     assert draw == {"device_id": newcomer, "region": 1, "is_tester": enabled["is_chat_enabled"]}
+
+
+def test_zammads_webhook_with_the_cms_token_reaches_an_imported_chat(switched):
+    # Step 4 of the runbook: a signature secret set here and in Zammad; the token stays the CMS's.
+    url, admin, _env, zammad, _imported, dump = switched
+    secret = "a-signature-secret-for-the-switch"
+    region = "%s/api/v3/admin/regions/augsburg" % url  # the admin API: this instance's cache follows
+    assert requests.put(region, json={"zammad_webhook_secret": secret}, headers=admin, timeout=10).ok
+    token = next(
+        r["fields"]["zammad_webhook_token"]
+        for r in json.loads(dump.read_text())
+        if r["pk"] == 1 and r["model"] == "cms.region"
+    )
+    zammad.configure_webhook("%s/api/v3/webhook/zammad/?token=%s" % (url, token), secret)
+    [(device, seen)] = devices("waiting for an answer")
+    chat = "%s/api/v3/augsburg/de/chat/%s/" % (url, device)
+    requests.get(chat, timeout=30)  # read once: the chat's messages are stored here now
+    ticket = int(seen["poll"]["body"]["ticket_url"].rsplit("/", 1)[1])
+    zammad.add_article(ticket, "<p>Die Anmeldung geht online.</p>")
+    zammad.wait_for_webhooks()
+    assert [d["statuses"] for d in zammad.state()["deliveries"]][-1] == [200]
+    calls = zammad.api_request_count()
+    messages = requests.get(chat, timeout=30).json()["messages"]
+    assert messages[-1]["content"] == "<p>Die Anmeldung geht online.</p>"
+    assert zammad.api_request_count() == calls  # the webhook brought it: no Zammad call
+    zammad.configure_webhook(None)
