@@ -23,6 +23,7 @@ from chalicelib.chatbot.queue import JobQueue, SqsJobQueue
 from chalicelib.chatbot.service import Chatbot
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
+from chalicelib.platform.events import AuthorChatChanged, ChatChanged, ChatDeleted, Events
 from chalicelib.rate_limit import RateLimiter
 from chalicelib.realtime.connections import Connections, DynamoConnections
 from chalicelib.regions.service import Regions
@@ -101,9 +102,15 @@ class Services:
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)
         self.zammad = ZammadConnections()
-        self.user_chats = UserChats(
-            settings, self.zammad, clock, stores.draws, stores.chats, stores.ticket_deletions
-        )
+        # What the features tell each other: real time listens (docs/realtime.md), made on
+        # the first event, so a cold start that stores nothing never loads it.
+        self.events = Events()
+        if settings.websocket_endpoint:
+            self.events.subscribe(ChatChanged, lambda event: self.realtime.chat_changed(event.chat_key))
+            self.events.subscribe(ChatDeleted, lambda event: self.realtime.chat_deleted(event.chat_key))
+            self.events.subscribe(
+                AuthorChatChanged, lambda event: self.realtime.author_changed(event.change, event.message_id)
+            )
         self.queue = queue
         self.chatbot = Chatbot(
             settings,
@@ -114,20 +121,32 @@ class Services:
             self.zammad,
             self.regions.find,
             clock,
+            self.events,
         )
-        self.user_chats.chatbot = self.chatbot
+        self.user_chats = UserChats(
+            settings,
+            self.zammad,
+            clock,
+            stores.draws,
+            stores.chats,
+            stores.ticket_deletions,
+            events=self.events,
+            chatbot=self.chatbot,
+            # Files (docs/files.md): made on first use, as a poll's links or a deletion need them.
+            files=lambda: self.attachments if settings.attachment_bucket else None,
+        )
         self.webhook = ZammadWebhook(
-            self.user_chats, self.region_cache, stores.regions, clock, stores.deliveries
+            self.user_chats,
+            self.region_cache,
+            stores.regions,
+            clock,
+            stores.deliveries,
+            self.events,
+            self.chatbot,
         )
-        if settings.attachment_bucket:  # files (docs/files.md): links in the chat's answer
-            self.user_chats.attachments = self.attachments
-        self.author_chat = AuthorChat(settings, clock, stores.author_messages, stores.author_visits)
-        if settings.websocket_endpoint:  # real time (docs/realtime.md): events after each store
-            self.webhook.on_chat_change = self.realtime.chat_changed
-            self.chatbot.on_chat_change = self.realtime.chat_changed
-            self.user_chats.on_chat_change = self.realtime.chat_changed
-            self.user_chats.on_chat_deleted = self.realtime.chat_deleted
-            self.author_chat.on_change = self.realtime.author_changed
+        self.author_chat = AuthorChat(
+            settings, clock, stores.author_messages, stores.author_visits, self.events
+        )
 
     # Made on first use: most cold starts serve polls, which need neither (import time).
     @functools.cached_property
@@ -163,7 +182,7 @@ class Services:
     def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:
         """The key of the chat a poll of these names would answer (None: it would be 404)."""
         from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
-        from chalicelib.user_chat.routes import DEVICE_ID
+        from chalicelib.user_chat.inputs import DEVICE_ID
         from chalicelib.user_chat.store import chat_key
 
         if not (LANGUAGE_SLUG.match(language) and DEVICE_ID.match(device_id)):

@@ -24,7 +24,6 @@ from chalicelib.attachments.links import FileRef, link_path, valid
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import RegionRecord, attachment_fields
-from chalicelib.user_chat.views import AttachmentView
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from chalicelib.web.numbers import whole_number
 
@@ -136,10 +135,11 @@ class Attachments:
     # --- down -------------------------------------------------------------------------
     def views(
         self, region: RegionRecord, device_id: str, language: str, article_id: int, files: list[Any]
-    ) -> list[AttachmentView]:
-        """A message's files as the app lists them, each with its link."""
+    ) -> list[dict[str, Any]]:
+        """A message's files as the app lists them, each with its link (the user chat's
+        `AttachmentView`, whose wire shape lives in user_chat/views.py)."""
         now, seconds = self._clock(), self._settings.attachment_link_seconds
-        views: list[AttachmentView] = []
+        views: list[dict[str, Any]] = []
         for file in files:
             file = attachment_fields(file)
             ref = FileRef(region.slug, device_id, article_id, int(file["id"]))

@@ -23,6 +23,7 @@ from chalicelib.author_chat.store import (
 from chalicelib.author_chat.views import AuthorMessageView, DeletedView, HistoryView, ReadView
 from chalicelib.platform.auth import Principal
 from chalicelib.platform.config import Settings
+from chalicelib.platform.events import AuthorChatChanged, Events
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import AuthorMessageRecord
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
@@ -61,13 +62,13 @@ class AuthorChat:
         clock: Callable[[], float],
         messages: AuthorMessages,
         visits: AuthorVisits,
+        events: Events | None = None,
     ):
         self.history_days = settings.author_chat_history_days
         self._clock = clock
         self._messages = messages
         self._visits = visits
-        # Services: real-time events (docs/realtime.md), (change, message id); never raises.
-        self.on_change: Callable[[str, str], object] = lambda _change, _id: None
+        self._events = events or Events()  # AuthorChatChanged after each post and deletion
 
     def window_start(self) -> float:
         return self._clock() - self.history_days * 86400
@@ -89,7 +90,7 @@ class AuthorChat:
             expires_at=utc_datetime(now + self.history_days * 86400),
         )
         self._messages.add(record)  # a new id: 8 random hex digits within one millisecond
-        self.on_change("posted", record.message_id)
+        self._events.publish(AuthorChatChanged("posted", record.message_id))
         return self._view(record, author, unread_after=None)
 
     def history(self, reader: Principal, limit: int, cursor: str | None) -> HistoryView:
@@ -136,7 +137,7 @@ class AuthorChat:
         if record.sender_id != caller.sub and not caller.has_role("admin"):
             raise Forbidden("Only the sender or an admin may delete this message.")
         self._messages.delete(record.message_id)
-        self.on_change("deleted", record.message_id)
+        self._events.publish(AuthorChatChanged("deleted", record.message_id))
         return {"success": True, "status": "The chat message was successfully deleted."}
 
     # --- upkeep -----------------------------------------------------------------------

@@ -33,6 +33,7 @@ from chalicelib.chatbot.ledger import JobLedger, JobProgress
 from chalicelib.chatbot.queue import JobQueue
 from chalicelib.chatbot.texts import fallback_message, link_list, note_body, plain_text, word_count
 from chalicelib.platform.config import Settings
+from chalicelib.platform.events import ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
 from chalicelib.storage.small_tables import Counters
@@ -91,6 +92,7 @@ class Chatbot:
         connections: ZammadConnections,
         find_region: Callable[[str], RegionRecord | None],
         clock: Callable[[], float] = time.time,
+        events: Events | None = None,
     ):
         self._settings = settings
         self._chats = chats
@@ -100,7 +102,7 @@ class Chatbot:
         self._connections = connections
         self._find_region = find_region
         self._clock = clock
-        self.on_chat_change: Callable[[str], object] = lambda _key: None  # Services: real-time events
+        self._events = events or Events()
         self._client = (
             ChatbotClient(settings.chatbot_url, settings.chatbot_timeout_seconds)
             if settings.chatbot_url
@@ -355,7 +357,9 @@ class Chatbot:
             self._chats.finish_bot_job(chat, job["id"] if job["answer"] else None, message, handover=handover)
         except ChatGone:
             return  # the chat expired meanwhile: nothing to show it to
-        self.on_chat_change(chat.chat_key)  # an answer, or typing ended: its connections poll once
+        self._events.publish(
+            ChatChanged(chat.chat_key)
+        )  # an answer, or typing ended: its connections poll once
 
     def _count_words(self, region: RegionRecord, body: str) -> None:
         words = word_count(body) if body else 0

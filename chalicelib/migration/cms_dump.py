@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from chalicelib.regions.rules import check_changes, validate_slug
-from chalicelib.user_chat.routes import DEVICE_ID
+from chalicelib.user_chat.inputs import DEVICE_ID
 from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import has_lone_surrogate
 

@@ -1,12 +1,13 @@
 """What every part of a user-chat request shares (service.py, opening.py, sending.py): the
-settings, the chat table, the clock, the chatbot when it is wired in, and the steps they
+settings, the chat table, the clock, the events, the chatbot and the files (ports.py), and the steps they
 all take: reaching the region's Zammad, reading its articles, answering with the chat."""
 
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple, TypeGuard, cast
 
 from chalicelib.platform.config import Settings
+from chalicelib.platform.events import Events
 from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
@@ -18,15 +19,12 @@ from chalicelib.user_chat.articles import (
     sanitize_html,
 )
 from chalicelib.user_chat.marks import SendMark
+from chalicelib.user_chat.ports import ChatbotPort, FilesPort
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import Chats
-from chalicelib.user_chat.views import ChatView, MessageView
+from chalicelib.user_chat.views import AttachmentView, ChatView, MessageView
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, NotFound
-
-if TYPE_CHECKING:  # the chatbot imports the user chat; Services wires them together
-    from chalicelib.attachments.service import Attachments
-    from chalicelib.chatbot.service import Chatbot
 
 _WAIT_STEP_SECONDS = 0.05
 _WAIT_STEP_LIMIT_SECONDS = 0.4
@@ -96,14 +94,26 @@ def waiting(give_up_at: float) -> Iterator[None]:
 
 class ChatContext:
     def __init__(
-        self, settings: Settings, connections: ZammadConnections, clock: Callable[[], float], store: Chats
+        self,
+        settings: Settings,
+        connections: ZammadConnections,
+        clock: Callable[[], float],
+        store: Chats,
+        events: Events,
+        chatbot: ChatbotPort | None,
+        files: Callable[[], FilesPort | None],
     ):
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.chatbot: Chatbot | None = None  # set by Services when the chatbot is wired in
-        self.attachments: Attachments | None = None  # set by Services: files (docs/files.md)
+        self.events = events
+        self.chatbot = chatbot  # None: no automatic answers in this deployment
+        self._files = files  # made on first use (docs/files.md); None: files are off
         self._connections = connections
+
+    @property
+    def attachments(self) -> FilesPort | None:
+        return self._files()
 
     def zammad(self, region: RegionRecord) -> ZammadClient:
         connection = self._connections.get(region.zammad_url, region.zammad_access_token)
@@ -166,9 +176,8 @@ class ChatContext:
             for view in messages:
                 files = unique[view["id"]].attachments
                 if files:
-                    view["attachments"] = self.attachments.views(
-                        region, device_id, chat.language, view["id"], files
-                    )
+                    links = self.attachments.views(region, device_id, chat.language, view["id"], files)
+                    view["attachments"] = cast(list[AttachmentView], links)
         return {
             "messages": messages,
             "evaluation_consent": bool(chat.evaluation_consent),

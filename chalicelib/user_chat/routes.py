@@ -6,22 +6,16 @@ import re
 from chalicelib.regions.rules import LANGUAGE_SLUG, listed
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat import inputs
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.forms import form_fields
 from chalicelib.web.http import Request, Response, etag
 from chalicelib.web.numbers import whole_number
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
 SIGNATURE = re.compile(r"^[0-9a-f]{32}\Z")  # a link's HMAC as links.py writes it: ASCII only
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
 MAX_MESSAGE_CHARACTERS = 10_000
 FIRST_MESSAGE_FILES = "Files can be sent once the chat has begun: its first message carries words only."
-
-
-def _device_id(value: str) -> str:
-    if not DEVICE_ID.match(value):
-        raise BadRequest("Invalid device id.")
-    return value
 
 
 def _language(value: str) -> str:
@@ -65,14 +59,14 @@ def _idempotency_key(value: str | None) -> str | None:
 
 def is_chat_enabled(services: Services, request: Request, _app: None) -> Response:
     # API Gateway allows one variable name per path level: here that segment is the device id.
-    device_id = _device_id(request.path_params["language_or_device"])
+    device_id = inputs.device_id(request.path_params["language_or_device"])
     region = _region(services, request.path_params["region"])
     return Response(200, {"is_chat_enabled": services.user_chats.is_chat_enabled(region, device_id)})
 
 
 def get_chat(services: Services, request: Request, _app: None) -> Response:
     _language(request.path_params["language_or_device"])
-    device_id = _device_id(request.path_params["device_id"])
+    device_id = inputs.device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     return conditional(request, Response(200, services.user_chats.poll(region, device_id)))
 
@@ -93,7 +87,7 @@ def conditional(request: Request, response: Response) -> Response:
 
 def post_message(services: Services, request: Request, _app: None) -> Response:
     language = _language(request.path_params["language_or_device"])
-    device_id = _device_id(request.path_params["device_id"])
+    device_id = inputs.device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     fields = form_fields(request)
     from chalicelib.attachments.rules import upload_ids  # small, but not for a poll's cold start
@@ -117,7 +111,7 @@ def post_message(services: Services, request: Request, _app: None) -> Response:
 def delete_chat(services: Services, request: Request, _app: None) -> Response:
     """Delete on request (docs/privacy.md): everything of this device's chat in the region."""
     _language(request.path_params["language_or_device"])
-    device_id = _device_id(request.path_params["device_id"])
+    device_id = inputs.device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     services.user_chats.delete(region, device_id)
     return Response(200, {"success": True, "status": "The chat was deleted."})
@@ -128,7 +122,7 @@ def upload_form(services: Services, request: Request, _app: None) -> Response:
     """An upload form for one file: the app posts the file to S3 with it, then names the
     upload's id in its message's `attachments`."""
     _language(request.path_params["language_or_device"])
-    device_id = _device_id(request.path_params["device_id"])
+    device_id = inputs.device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     fields = form_fields(request)
     services.attachments.require_enabled()
@@ -139,7 +133,7 @@ def upload_form(services: Services, request: Request, _app: None) -> Response:
 def download_file(services: Services, request: Request, _app: None) -> Response:
     """A file of the chat, by its signed link: a redirect to a short-lived S3 download."""
     _language(request.path_params["language_or_device"])
-    device_id = _device_id(request.path_params["device_id"])
+    device_id = inputs.device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
     from chalicelib.attachments.links import FileRef
 

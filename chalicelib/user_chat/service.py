@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from chalicelib.platform.config import Settings
+from chalicelib.platform.events import ChatChanged, ChatDeleted, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
 from chalicelib.storage.models import RegionRecord, UserChatRecord, attachment_fields
@@ -24,6 +25,7 @@ from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
+from chalicelib.user_chat.ports import ChatbotPort, FilesPort
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone, Chats, chat_key, deleting
@@ -49,25 +51,17 @@ class UserChats:
         chats: Chats,
         ticket_deletions: TicketDeletions,
         draw: Callable[[], float] = random.random,
+        events: Events | None = None,
+        chatbot: ChatbotPort | None = None,
+        files: Callable[[], FilesPort | None] = lambda: None,
     ):
-        self._context = ChatContext(settings, connections, clock, chats)
+        self._context = ChatContext(settings, connections, clock, chats, events or Events(), chatbot, files)
         self.opening = Opening(self._context)
         self._sending = Sending(self._context)
         self._ticket_deletions = ticket_deletions
         self._draws = draws
         self._draw = draw
         self.store = chats
-        # Services: real-time events (chalicelib/realtime) after a message or a deletion.
-        self.on_chat_change: Callable[[str], object] = lambda _key: None
-        self.on_chat_deleted: Callable[[str], object] = lambda _key: None
-
-    @property
-    def chatbot(self):
-        return self._context.chatbot
-
-    @chatbot.setter
-    def chatbot(self, chatbot) -> None:  # Services wires it in after both exist
-        self._context.chatbot = chatbot
 
     @property
     def retention(self):
@@ -75,14 +69,6 @@ class UserChats:
         from chalicelib.user_chat.retention import Retention
 
         return Retention(self._context, self._ticket_deletions)
-
-    @property
-    def attachments(self):
-        return self._context.attachments
-
-    @attachments.setter
-    def attachments(self, attachments) -> None:  # the links of a message's files
-        self._context.attachments = attachments
 
     # --- is_chat_enabled --------------------------------------------------------------
     def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:
@@ -157,7 +143,7 @@ class UserChats:
                     view = self._sending.send(region, zammad, chat, outgoing, give_up_at)
                     # The device's other connections (a second tab): its message, and the
                     # chatbot typing. A first message has none: nobody can subscribe yet.
-                    self.on_chat_change(key)
+                    self._context.events.publish(ChatChanged(key))
                     return view
                 except TicketGone:  # Zammad deleted the ticket: this message starts a new chat
                     self.store.forget(chat)
@@ -179,7 +165,7 @@ class UserChats:
 
         if not Deletion(self._context, self.opening).delete(region, device_id, self._draws.forget):
             raise NotFound("Chat not found.")
-        self.on_chat_deleted(chat_key(region.slug, device_id))
+        self._context.events.publish(ChatDeleted(chat_key(region.slug, device_id)))
 
     def export(self, region: RegionRecord, device_id: str) -> dict[str, Any]:
         """Everything stored about the device in the region (GDPR Art. 15, `manage

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.chatbot.service import Chatbot
+from chalicelib.platform.events import ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache, RegionTable
@@ -55,14 +57,17 @@ class ZammadWebhook:
         region_table: RegionTable,
         clock: Callable[[], float],
         deliveries: Deliveries,
+        events: Events,
+        chatbot: Chatbot | None = None,
     ):
         self._deliveries = deliveries
+        self._events = events
+        self._chatbot = chatbot
         self._table = region_table
         self._user_chats = chats
         self._chats: Chats = chats.store
         self._regions = region_cache
         self._clock = clock
-        self.on_chat_change: Callable[[str], object] = lambda _key: None  # Services: real-time events
 
     def authenticate(self, token: str | None, body: bytes, signature: str | None) -> RegionRecord:
         """The region whose webhook this is; 401 for a wrong token or signature (and for a
@@ -122,8 +127,8 @@ class ZammadWebhook:
             return ["article %d: chat too long to store, read from Zammad" % article["id"]]
         if self._chats.add_message(chat, StoredMessage(**message)):
             actions = ["article %d: %s message stored" % (article["id"], message["role"])]
-            self.on_chat_change(chat.chat_key)  # its connections poll once (never raises)
-            chatbot = self._user_chats.chatbot
+            self._events.publish(ChatChanged(chat.chat_key))  # its connections poll once
+            chatbot = self._chatbot
             job = chatbot.reply_job(region, chat, message) if chatbot is not None else None
             if chatbot is not None and job is not None:
                 chatbot.enqueue(chat, job)

@@ -15,6 +15,7 @@ from chalicelib.chatbot.service import TYPING_SECONDS
 from chalicelib.chatbot.texts import FALLBACK_MESSAGES
 from chalicelib.jobs import run_chatbot_job
 from chalicelib.platform.config import load_settings
+from chalicelib.platform.events import ChatChanged
 from chalicelib.services import aws_services
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
@@ -153,7 +154,7 @@ def test_a_stored_answer_is_an_event_for_the_chats_connections(world):
     """The chatbot tells real time (docs/realtime.md) once its answer is stored, so a
     connected device polls once instead of every 3 s while the bot types."""
     changed = []
-    world.api.services.chatbot.on_chat_change = changed.append
+    world.api.services.events.subscribe(ChatChanged, lambda event: changed.append(event.chat_key))
     world.send("Wo melde ich mich an?")
     assert changed == []  # queued: nothing stored yet
     assert world.drain() == ["answered"]

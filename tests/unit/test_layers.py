@@ -122,3 +122,70 @@ def test_the_checks_see_a_wrong_import(tmp_path):
     module = tmp_path / "bad.py"
     module.write_text("def f():\n    from chalicelib.api import ChatApi\n")
     assert {chalicelib_part(name) for name in imported_modules(module)} == {"api"}
+
+
+def module_graph() -> dict[str, set[str]]:
+    """chalicelib's modules, each with the chalicelib modules it imports (anywhere in it)."""
+    names = {
+        ".".join(path.relative_to(PROJECT).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in sources(LIB)
+    }
+    return {
+        name: {m for m in imported_modules(path) if m in names and m != name} for name, path in names.items()
+    }
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every group of nodes that reach each other (Tarjan's strongly connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def package_graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The feature packages, each with the feature packages it imports."""
+    graph: dict[str, set[str]] = {}
+    for module, imports in modules.items():
+        part = chalicelib_part(module)
+        if part in FEATURES:
+            graph.setdefault(part, set()).update(
+                other for other in map(chalicelib_part, imports) if other in FEATURES and other != part
+            )
+    return graph
+
+
+def test_no_module_imports_itself_through_others():
+    assert circles(module_graph()) == []
+
+
+def test_no_feature_package_imports_itself_through_others():
+    assert circles(package_graph(module_graph())) == []
+
+
+def test_the_circle_check_finds_a_circle():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
