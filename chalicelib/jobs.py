@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from chalicelib.attachments.bucket import uploaded_keys
 from chalicelib.chatbot.service import BadJob
 from chalicelib.regions.cms import CmsUnavailable, fetch_cms_regions, sync_regions
 from chalicelib.services import Services
@@ -63,6 +62,8 @@ JOBS: dict[str, Job] = {
 def run_chatbot_job(services: Services, body: str) -> dict[str, Any]:
     """One queue message, as SQS delivers it to Lambda (app.py) or to `functions.worker`.
     Returns the report (also logged); raises when the message should come again."""
+    from chalicelib.attachments.bucket import uploaded_keys  # app.py imports this module: not at a cold start
+
     try:
         job = json.loads(body)
         uploads = uploaded_keys(job)

@@ -117,6 +117,7 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
 
     importer = CmsImport(
         services.regions,
+        services.user_chats.store,
         DynamoDraws(),
         settings.ticket_retention_days,
         settings.author_chat_history_days,

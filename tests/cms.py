@@ -53,6 +53,13 @@ def dump_file(path: Path, now: float, zammad_url: str, change=None) -> Path:
     return path
 
 
+def manage(env: dict[str, str], *args: str):
+    """`python -m functions.manage ...` as an operator runs it, on these tables."""
+    from tests.conftest import python_env, run_python
+
+    return run_python("-m", "functions.manage", *args, env=python_env(**env), timeout=300)
+
+
 def load_zammad(emulator) -> None:
     recorded = recording()
     emulator.attributes = dict(recorded["attributes"])

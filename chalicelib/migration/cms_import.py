@@ -31,7 +31,7 @@ from chalicelib.storage.models import AuthorMessageRecord, UserChatRecord
 from chalicelib.storage.small_tables import Draws
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import chat_key, ticket_key
+from chalicelib.user_chat.store import Chats, chat_key, ticket_key
 from chalicelib.web.errors import ApiError
 
 PROGRESS_EVERY = 500  # records between two lines of progress
@@ -58,6 +58,7 @@ class CmsImport:
     def __init__(
         self,
         regions: Regions,
+        chats: Chats,
         draws: Draws,
         retention_days: int,
         history_days: int,
@@ -65,6 +66,7 @@ class CmsImport:
         dry_run: bool = False,
     ):
         self._regions = regions
+        self._chats = chats
         self._draws = draws
         self._retention_seconds = retention_days * 86400
         self._history_seconds = history_days * 86400
@@ -147,7 +149,7 @@ class CmsImport:
             bot_jobs={},
         )
         if self._dry_run:
-            stored = _stored_chat(key)
+            stored = self._chats.get(key)
             self._count(chat.region, "chats", "new" if stored is None else _kept(stored, chat))
             return
         try:
@@ -156,7 +158,7 @@ class CmsImport:
         except PutError as error:
             if not condition_failed(error):
                 raise
-            self._count(chat.region, "chats", _kept(_stored_chat(key), chat))
+            self._count(chat.region, "chats", _kept(self._chats.get(key), chat))
 
     def _draw(self, draw: CmsDraw) -> None:
         key = chat_key(draw.region, draw.device_id)
@@ -192,13 +194,6 @@ class CmsImport:
             self._count("", "author messages", "new")
         except DuplicateMessage:
             self._count("", "author messages", "here")
-
-
-def _stored_chat(key: str) -> UserChatRecord | None:
-    try:
-        return UserChatRecord.get(key, consistent_read=True)
-    except UserChatRecord.DoesNotExist:
-        return None
 
 
 def _kept(stored: UserChatRecord | None, chat: CmsChat) -> str:

@@ -29,17 +29,6 @@ def env(dynamodb_local):
     return values
 
 
-def manage(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "functions.manage", *args],
-        cwd=str(PROJECT),
-        env=python_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def tables(env):
     return {name: cms.scan(env, name) for name in TABLES}
 
@@ -53,11 +42,11 @@ def test_a_dump_with_a_refused_record_writes_nothing_unless_told(env, tmp_path):
         next(r for r in dump if r["model"] == "cms.userchat")["fields"]["zammad_id"] = "12"
 
     path = cms.dump_file(tmp_path / "dump.json", time.time(), ZAMMAD, bad)
-    refused = manage(env, "import-cms", str(path))
+    refused = cms.manage(env, "import-cms", str(path))
     assert refused.returncode == 1
     assert "refused: cms.userchat 1: its zammad_id '12' is not a ticket id" in refused.stderr
     assert "nothing was written" in refused.stderr and written(env) == 0
-    partly = manage(env, "import-cms", str(path), "--skip-refused")
+    partly = cms.manage(env, "import-cms", str(path), "--skip-refused")
     assert partly.returncode == 2 and "augsburg" in partly.stdout
     assert len(cms.scan(env, "user-chats")) == 4  # the other live chats
 
@@ -65,13 +54,13 @@ def test_a_dump_with_a_refused_record_writes_nothing_unless_told(env, tmp_path):
 def test_a_file_that_is_no_dump_says_so_and_writes_nothing(env, tmp_path):
     path = tmp_path / "dump.json"
     path.write_bytes(json.dumps(cms.records(time.time(), ZAMMAD)).encode()[:5000])
-    answer = manage(env, "import-cms", str(path))
+    answer = cms.manage(env, "import-cms", str(path))
     assert answer.returncode == 1 and "was the dump cut off?" in answer.stderr and written(env) == 0
 
 
 def test_a_dry_run_writes_nothing_and_says_what_it_would(env, tmp_path):
     path = cms.dump_file(tmp_path / "dump.json", time.time(), ZAMMAD)
-    dry = manage(env, "import-cms", str(path), "--dry-run")
+    dry = cms.manage(env, "import-cms", str(path), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert written(env) == 0
     assert "dry run, nothing written" in dry.stdout and "author chat: 4 new" in dry.stdout
@@ -96,7 +85,7 @@ def test_a_run_stopped_midway_finishes_when_run_again(env, dynamodb_local, tmp_p
     assert first_progress.startswith("imported 500 of")
     stopped = len(cms.scan(env, "user-chats"))
     assert 0 < stopped < 1205  # some chats, not all
-    again = manage(env, "import-cms", str(path))
+    again = cms.manage(env, "import-cms", str(path))
     assert again.returncode == 0, again.stderr
     after_both = tables(env)
     assert len(after_both["user-chats"]) == 1205 and len(after_both["chat-assignments"]) == 1216
@@ -104,7 +93,7 @@ def test_a_run_stopped_midway_finishes_when_run_again(env, dynamodb_local, tmp_p
     whole = dict(env, CHAT_TABLE_PREFIX=unique_prefix())  # one uninterrupted run, for comparison
     bind_models(ALL_MODELS, load_settings(whole))
     create_tables(ALL_MODELS)
-    assert manage(whole, "import-cms", str(path)).returncode == 0
+    assert cms.manage(whole, "import-cms", str(path)).returncode == 0
     in_one = tables(whole)
     for name in ("user-chats", "author-messages"):
         assert after_both[name] == in_one[name], name

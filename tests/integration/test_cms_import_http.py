@@ -5,32 +5,22 @@ HTTP to the running app, against the same Zammad the CMS's chats live in (the em
 holding the recorded tickets), compared with what the CMS answered."""
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
+from chalicelib.migration.cms_compare import CmsApi, compare
 from chalicelib.migration.cms_dump import read_dump
 from chalicelib.migration.cms_export import cms_time
 from chalicelib.platform.auth import issue_hs256_token
+from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from devtools.zammad_emulator import ZammadEmulator
 from tests import cms
-from tests.conftest import JWT_SECRET, PROJECT, python_env, running_api
+from tests.conftest import JWT_SECRET, running_api
 
 CMS_ONLY_FIELDS = ("ticket_url",)  # the CMS's Zammad URL is another host than ours: compared apart
-
-
-def manage(env, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "functions.manage", *args],
-        cwd=str(PROJECT),
-        env=python_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,7 @@ def switched(dynamodb_local, tmp_path_factory):
             env,
         ):
             dump = cms.dump_file(folder / "dump.json", time.time(), zammad.url)
-            imported = manage(env, "import-cms", str(dump))
+            imported = cms.manage(env, "import-cms", str(dump))
             assert imported.returncode == 0, imported.stderr
             yield url, admin, env, zammad, imported, dump
 
@@ -82,7 +72,9 @@ def test_compare_cms_finds_no_difference_and_sends_nothing(switched):
     _url, _admin, env, _zammad, _imported, _dump = switched
     with cms.CmsReplay() as replay:
         for region, chats, draws in (("augsburg", 3, 13), ("muenchen", 2, 2)):
-            compared = manage(env, "compare-cms", "--cms", replay.url, "--region", region, "--settle", "0")
+            compared = cms.manage(
+                env, "compare-cms", "--cms", replay.url, "--region", region, "--settle", "0"
+            )
             assert compared.returncode == 0, compared.stdout + compared.stderr
             assert "%s: compared %d chats and %d draws with the CMS: 0 difference(s)" % (
                 region,
@@ -90,6 +82,27 @@ def test_compare_cms_finds_no_difference_and_sends_nothing(switched):
                 draws,
             ) in (compared.stdout)
         assert replay.requests and all(line.startswith("GET ") for line in replay.requests)
+
+
+def test_compare_asks_a_differing_chat_again_once_the_cms_cache_ran_out(switched):
+    _url, _admin, env, _zammad, _imported, _dump = switched
+    services = aws_services(load_settings(env))
+    region = services.regions.get("augsburg")
+    [(device, _seen)] = devices("answered by an agent")
+    with cms.CmsReplay() as replay:
+        body = replay.answers[device]["poll"]["body"]
+        fresh = list(body["messages"])
+        body["messages"] = fresh[:-1]  # the CMS's 60 s cache still holds the chat before its last message
+        chats = [(device, "de")]
+
+        def cache_runs_out(seconds):
+            assert seconds == 61
+            body["messages"] = fresh
+
+        assert compare(CmsApi(replay.url), services.user_chats, region, chats, [], sleep=cache_runs_out) == []
+        body["messages"] = fresh[:-1]  # a difference that stays is reported
+        [found] = compare(CmsApi(replay.url), services.user_chats, region, chats, [], sleep=lambda _s: None)
+        assert found.question == "poll" and found.what.startswith("messages: CMS has ids")
 
 
 def test_an_imported_chat_goes_on_in_the_same_ticket(switched):
@@ -155,7 +168,7 @@ def test_a_second_import_changes_nothing(switched):
     _url, _admin, env, _zammad, _imported, dump = switched
     tables = ("user-chats", "chat-assignments", "author-messages", "regions")
     before = {name: cms.scan(env, name) for name in tables}
-    again = manage(env, "import-cms", str(dump))
+    again = cms.manage(env, "import-cms", str(dump))
     assert again.returncode == 0, again.stderr
     assert "author chat: 0 new, 4 here, 1 older" in again.stdout
     after = {name: cms.scan(env, name) for name in tables}
@@ -170,7 +183,9 @@ def test_compare_cms_names_a_difference_without_its_text(switched):
     _url, _admin, env, _zammad, _imported, _dump = switched
     [(device, _seen)] = devices("answered by an agent")
     with cms.CmsReplay() as replay:
-        compared = manage(env, "compare-cms", "--cms", replay.url, "--region", "augsburg", "--settle", "0")
+        compared = cms.manage(
+            env, "compare-cms", "--cms", replay.url, "--region", "augsburg", "--settle", "0"
+        )
     assert compared.returncode == 1
     assert "%s… poll: messages: CMS has ids [2, 3, 4], here [2, 3, 4, " % device[:8] in compared.stdout
     assert "Noch eine Frage" not in compared.stdout and "1 difference(s)" in compared.stdout
@@ -187,7 +202,7 @@ def test_export_cms_gives_the_cms_each_current_chat_and_new_draw(switched, tmp_p
     assert sent.status_code == 200
     ticket = int(sent.json()["ticket_url"].rsplit("/", 1)[1])
     output = tmp_path / "back.json"
-    everything = manage(env, "export-cms", "--dump", str(dump), "--output", str(output))
+    everything = cms.manage(env, "export-cms", "--dump", str(dump), "--output", str(output))
     assert everything.returncode == 0, everything.stderr
     records = json.loads(output.read_text())
     chats = {r["fields"]["device_id"]: r["fields"] for r in records if r["model"] == "cms.userchat"}
@@ -204,7 +219,7 @@ def test_export_cms_gives_the_cms_each_current_chat_and_new_draw(switched, tmp_p
     read_back = read_dump(json.dumps(catalogue + numbered).encode(), time.time(), 30, 30)
     assert read_back.refused == [] and {c.device_id for c in read_back.chats} == set(chats)
     later = tmp_path / "since.json"
-    since = manage(
+    since = cms.manage(
         env, "export-cms", "--dump", str(dump), "--since", cms_time(switch), "--output", str(later)
     )
     assert "1 chats, 1 draws" in since.stdout
