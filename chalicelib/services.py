@@ -4,7 +4,7 @@ service by a typed attribute, so "go to definition" leads from a route to its ru
 
 This is the one place that chooses the stores: `Services` takes them, and no constructor
 below it falls back to DynamoDB by itself. `aws_services` is the deployed wiring (DynamoDB
-tables, the SQS queue); the tests wire in-memory twins (tests/memory.py) the same way."""
+tables, the SQS queue); the tests wire in-memory twins (tests/memory/) the same way."""
 
 import functools
 import time
@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 
 
 class Stores(NamedTuple):
-    """Every table, behind an interface with an in-memory twin that keeps the same promises
-    (tests/contract)."""
+    """Every table, behind an interface with an in-memory twin in tests/memory/ that keeps
+    the same promises (tests/contract)."""
 
     regions: RegionTable
     chats: Chats

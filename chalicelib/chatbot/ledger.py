@@ -8,7 +8,6 @@ A job is taken under a lease ("running"); it records that its translation note i
 above that id before writing it again. "done" is final.
 """
 
-import threading
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -69,38 +68,3 @@ class DynamoJobLedger:
 
     def done(self, job_id: str) -> None:
         ChatbotJobRecord(job_id).update(actions=[ChatbotJobRecord.state.set("done")])
-
-
-class MemoryJobLedger:
-    def __init__(self) -> None:
-        self._jobs: dict[str, dict] = {}
-        self._lock = threading.Lock()
-
-    def begin(self, job_id: str, now: float, lease_until: float, expires_at: datetime) -> JobProgress | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is not None and (job["state"] == "done" or job["lease_until"] >= now):
-                return None
-            job = job or {"state": "running", "noted": False, "after": None}
-            job["lease_until"] = lease_until
-            self._jobs[job_id] = job
-            return JobProgress(job["noted"], job["after"] if job["state"] == "posting" else None)
-
-    def _set(self, job_id: str, **fields) -> None:
-        with self._lock:
-            self._jobs.setdefault(
-                job_id, {"state": "running", "noted": False, "after": None, "lease_until": 0}
-            )
-            self._jobs[job_id].update(fields)
-
-    def noted(self, job_id: str) -> None:
-        self._set(job_id, noted=True)
-
-    def posting(self, job_id: str, after: int) -> None:
-        self._set(job_id, state="posting", after=after)
-
-    def release(self, job_id: str) -> None:
-        self._set(job_id, lease_until=0)
-
-    def done(self, job_id: str) -> None:
-        self._set(job_id, state="done")

@@ -90,20 +90,3 @@ class SqsJobQueue:
             },
         )["QueueUrl"]
         return "queue %s: ready (dead letters: %s-dlq)" % (name, name[:76])
-
-
-class MemoryJobQueue:
-    """The queue's twin for the offline tier: jobs kept in order, taken by the test."""
-
-    def __init__(self) -> None:
-        self.jobs: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def send(self, job: dict[str, Any]) -> None:
-        with self._lock:
-            self.jobs.append(json.loads(json.dumps(job)))
-
-    def take(self) -> list[dict[str, Any]]:
-        with self._lock:
-            jobs, self.jobs = self.jobs, []
-        return jobs

@@ -112,7 +112,7 @@ def _update(chat: UserChatRecord, actions: list, condition) -> None:
 
 
 class Chats(Protocol):
-    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin (memory_store.py);
+    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin (tests/memory/chat_store.py);
     tests/contract holds both to the promises documented on `ChatStore`."""
 
     retention_seconds: int

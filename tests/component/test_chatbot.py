@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.api import ChatApi
-from chalicelib.chatbot.queue import MemoryJobQueue, SqsJobQueue
+from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.chatbot.service import TYPING_SECONDS
 from chalicelib.chatbot.texts import FALLBACK_MESSAGES
 from chalicelib.jobs import run_chatbot_job
@@ -27,6 +27,7 @@ from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.memory import memory_services
+from tests.memory.chatbot import MemoryJobQueue
 from tests.offline import no_network
 from tests.signing import hub_signature
 from tests.waiting import in_thread, wait_for

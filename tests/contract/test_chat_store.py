@@ -8,9 +8,9 @@ from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.models import ALL_MODELS, StoredMessage
 from chalicelib.storage.tables import create_tables
-from chalicelib.user_chat.memory_store import MemoryChatStore
 from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
 from tests.conftest import unique_prefix
+from tests.memory.chat_store import MemoryChatStore
 
 NOW = 1_800_000_000.0
 KEY = chat_key("augsburg", "device-1")

@@ -2,6 +2,7 @@
 gateway, and the least-privilege policy; the policy files match the table models."""
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -126,6 +127,16 @@ def test_the_zip_ships_the_app_and_chalicelib_only(package):
     assert not [n for n in names if n.startswith("chalicelib/") and "__pycache__" in n]  # no local bytecode
 
 
+def test_the_zip_holds_no_in_memory_twin(package):
+    # The twins are test doubles (tests/memory/): a deployed function has no use for them.
+    with zipfile.ZipFile(package / "deployment.zip") as deployment:
+        ours = [
+            n for n in deployment.namelist() if n.endswith(".py") and n.startswith(("chalicelib/", "app.py"))
+        ]
+        twins = [n for n in ours if re.search(rb"^class Memory\w*", deployment.read(n), re.M)]
+    assert len(ours) > 50 and not twins, twins
+
+
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 @pytest.mark.parametrize("kind", ["api", "jobs", "chatbot"])
 def test_the_committed_policy_files_match_the_models(stage, kind):
@@ -197,7 +208,6 @@ SAMPLE_PATHS = {  # path: served by this backend beside the CMS?
 
 def test_cloudfront_and_nginx_send_the_same_paths_to_the_backend():
     import fnmatch
-    import re
 
     locations = (PROJECT / "deploy" / "nginx" / "integreat-chat.locations.conf").read_text()
     regexes = [re.compile(pattern) for pattern in re.findall(r'location ~ "([^"]+)"', locations)]

@@ -6,10 +6,11 @@ import json
 
 from chalicelib.platform.auth import Authenticator, issue_hs256_token
 from chalicelib.platform.config import load_settings
-from chalicelib.realtime.connections import AUTHOR_CHANNEL, MemoryConnections, chat_channel
+from chalicelib.realtime.connections import AUTHOR_CHANNEL, chat_channel
 from chalicelib.realtime.service import Realtime
-from chalicelib.storage.small_tables import MemoryCounters
 from tests.clock import Clock
+from tests.memory.connections import MemoryConnections
+from tests.memory.small_tables import MemoryCounters
 
 SECRET = "realtime-unit-secret-long-enough-for-hs256"
 

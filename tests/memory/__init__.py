@@ -1,24 +1,24 @@
 """Every table's in-memory twin, in one `Stores`, and the services wired on them: the rules
 without DynamoDB (tests/contract shows the twins keep the same promises). The twins live
-beside their stores in chalicelib/; only the tests assemble them."""
+here, not in chalicelib/: they never ship in a deployment package (tests/integration/test_package.py)."""
 
 import time
 from collections.abc import Callable
 
-from chalicelib.author_chat.store import MemoryAuthorMessages, MemoryAuthorVisits
-from chalicelib.chatbot.ledger import MemoryJobLedger
-from chalicelib.chatbot.queue import JobQueue, MemoryJobQueue
+from chalicelib.chatbot.queue import JobQueue
 from chalicelib.platform.config import Settings
-from chalicelib.realtime.connections import MemoryConnections
-from chalicelib.regions.store import MemoryRegionTable
 from chalicelib.services import Services, Stores
-from chalicelib.storage.small_tables import (
+from tests.memory.author_chat import MemoryAuthorMessages, MemoryAuthorVisits
+from tests.memory.chat_store import MemoryChatStore
+from tests.memory.chatbot import MemoryJobLedger, MemoryJobQueue
+from tests.memory.connections import MemoryConnections
+from tests.memory.regions import MemoryRegionTable
+from tests.memory.small_tables import (
     MemoryCounters,
     MemoryDeliveries,
     MemoryDraws,
     MemoryTicketDeletions,
 )
-from chalicelib.user_chat.memory_store import MemoryChatStore
 
 
 def memory_stores(settings: Settings) -> Stores:
