@@ -93,9 +93,9 @@ package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	mkdir -p build
 	# Chalice copies chalicelib/ as it is: no local bytecode in the package.
 	find chalicelib -name __pycache__ -type d -prune -exec rm -rf {} +
-	$(PY) -m devtools.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
+	$(PY) -m deploy.cloudformation resources --stage $(STAGE) > build/resources-$(STAGE).json
 	# app.py names the chatbot's queue at import, after the stage's table prefix.
-	CHAT_TABLE_PREFIX=$$($(PY) -m devtools.cloudformation prefix --stage $(STAGE)) \
+	CHAT_TABLE_PREFIX=$$($(PY) -m deploy.cloudformation prefix --stage $(STAGE)) \
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template build/resources-$(STAGE).json $(OUT)
 
@@ -114,8 +114,8 @@ deploy: package  ## package and deploy to AWS (BUCKET=..., PARAMETERS="KmsKeyArn
 
 # Rewrite .chalice/policy-*.json from the table models (a test fails when they drift).
 policy: install  ## rewrite .chalice/policy-*.json from the table models
-	$(PY) -m devtools.cloudformation policy --stage dev
-	$(PY) -m devtools.cloudformation policy --stage prod
+	$(PY) -m deploy.cloudformation policy --stage dev
+	$(PY) -m deploy.cloudformation policy --stage prod
 
 clean:  ## remove the virtualenv, caches and build output
 	rm -rf $(VENV) .cache build dist .pytest_cache

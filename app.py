@@ -67,7 +67,7 @@ for _index, _template in enumerate(ROUTES.paths()):
 # Paths no route matches, up to this many segments, reach ChatApi too, which answers our
 # JSON 404: plain `chalice local` would answer them itself with API Gateway's 403 "Missing
 # Authentication Token". In AWS these catch-alls and, for what they miss, the template's
-# gateway responses (devtools/cloudformation.py) give the same 404. Real routes win:
+# gateway responses (deploy/cloudformation/edge.py) give the same 404. Real routes win:
 # API Gateway and `chalice local` both prefer literal segments.
 UNKNOWN_PATH_DEPTH = 8
 for _depth in range(UNKNOWN_PATH_DEPTH + 1):

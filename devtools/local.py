@@ -3,7 +3,7 @@ a listen backlog that survives a burst of connections.
 
 Plain `chalice local` answers a path no route matches itself, like API Gateway, with
 `403 {"message": "Missing Authentication Token"}`. In AWS the deployed API's gateway
-responses turn that into `404 {"error": "Not found."}` (devtools/cloudformation.py); this
+responses turn that into `404 {"error": "Not found."}` (deploy/cloudformation/edge.py); this
 does the same locally. Its access log prints every raw path, device ids included; the
 app's own JSON line per request replaces it. Everything else is Chalice's local server:
 

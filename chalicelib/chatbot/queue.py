@@ -14,7 +14,7 @@ from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
 
 # A job redelivered before the one working on it ends would only find it leased; AWS also
-# asks for six times the consuming function's timeout (infra: devtools/cloudformation.py).
+# asks for six times the consuming function's timeout (infra: deploy/cloudformation/queue.py).
 VISIBILITY_TIMEOUT_SECONDS = 600
 RECEIVE_WAIT_SECONDS = 20  # long polling: an idle worker costs 3 requests a minute
 

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.jobs import JOBS
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS
-from devtools import cloudformation
+from deploy.cloudformation import edge, policies, realtime, stage_prefix, tables
 from tests.conftest import PROJECT
 
 
@@ -86,11 +86,11 @@ def test_every_function_has_the_least_privilege_policy(package):
     for name, function in functions.items():
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
         [policy] = [p["PolicyDocument"] for p in role["Policies"]]
-        assert policy == json.loads(cloudformation.policy_path("prod", kinds[name]).read_text())
+        assert policy == json.loads(policies.policy_path("prod", kinds[name]).read_text())
         tables, scan, _logs = policy["Statement"][:3]
         assert not any(action.endswith("*") for action in tables["Action"] + scan["Action"])
         assert "dynamodb:Scan" not in tables["Action"] and scan["Action"] == ["dynamodb:Scan"]
-    api_tables = json.loads(cloudformation.policy_path("prod").read_text())["Statement"][0]
+    api_tables = json.loads(policies.policy_path("prod").read_text())["Statement"][0]
     assert "dynamodb:BatchWriteItem" not in api_tables["Action"]  # only the jobs batch-delete
     for name, job in JOBS.items():
         function = "".join(part.capitalize() for part in name.split("-"))
@@ -112,7 +112,7 @@ def test_the_chatbot_worker_consumes_its_queue_with_a_dead_letter_queue(package)
     assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":integreat-chat-chatbot")
     # Longer than the worker may run (AWS advises six times), so no job runs twice at once.
     assert queue["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
-    api_queue = json.loads(cloudformation.policy_path("prod").read_text())["Statement"][3]
+    api_queue = json.loads(policies.policy_path("prod").read_text())["Statement"][3]
     assert api_queue["Action"] == ["sqs:GetQueueUrl", "sqs:SendMessage"]
     assert api_queue["Resource"] == "arn:aws:sqs:*:*:integreat-chat-chatbot"
 
@@ -140,8 +140,8 @@ def test_the_zip_holds_no_in_memory_twin(package):
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 @pytest.mark.parametrize("kind", ["api", "jobs", "chatbot"])
 def test_the_committed_policy_files_match_the_models(stage, kind):
-    committed = json.loads(cloudformation.policy_path(stage, kind).read_text())
-    expected = cloudformation.policy(cloudformation.stage_prefix(stage), kind)
+    committed = json.loads(policies.policy_path(stage, kind).read_text())
+    expected = policies.policy(stage_prefix(stage), kind)
     assert committed == expected, "run `make policy` after changing the table models"
 
 
@@ -149,7 +149,7 @@ def test_the_jobs_are_named_in_the_config():
     config = json.loads((PROJECT / ".chalice" / "config.json").read_text())
     for stage in ("dev", "prod"):
         functions = config["stages"][stage]["lambda_functions"]
-        assert sorted(functions) == sorted((*cloudformation.JOB_FUNCTIONS, cloudformation.WORKER_FUNCTION))
+        assert sorted(functions) == sorted((*policies.JOB_FUNCTIONS, policies.WORKER_FUNCTION))
 
 
 def test_throttling_waf_and_cloudfront_are_in_the_template(package):
@@ -178,7 +178,7 @@ def test_throttling_waf_and_cloudfront_are_in_the_template(package):
     # The real-time channel: its path rewritten to the WebSocket API's stage, nothing cached.
     realtime = config["CacheBehaviors"][-1]
     assert realtime["PathPattern"] == "/api/v3/realtime/"
-    assert realtime["CachePolicyId"] == cloudformation.CACHING_DISABLED
+    assert realtime["CachePolicyId"] == edge.CACHING_DISABLED
     [association] = realtime["FunctionAssociations"]
     assert association["EventType"] == "viewer-request"
     function = resources[association["FunctionARN"]["Fn::GetAtt"][0]]
@@ -213,7 +213,7 @@ def test_cloudfront_and_nginx_send_the_same_paths_to_the_backend():
     regexes = [re.compile(pattern) for pattern in re.findall(r'location ~ "([^"]+)"', locations)]
     prefixes = re.findall(r"location \^~ (\S+)", locations)
     exact = re.findall(r"location = (\S+)", locations)
-    patterns = (*cloudformation.CHAT_PATH_PATTERNS, cloudformation.REALTIME_PATH)
+    patterns = (*edge.CHAT_PATH_PATTERNS, edge.REALTIME_PATH)
     for path, to_backend in SAMPLE_PATHS.items():
         by_nginx = (
             any(r.search(path) for r in regexes) or any(path.startswith(p) for p in prefixes) or path in exact
@@ -242,7 +242,7 @@ def test_the_files_bucket_is_private_encrypted_and_forgets(package):
         assert variables["ATTACHMENT_BUCKET"] == {"Fn::If": ["HasFiles", {"Ref": "FilesBucket"}, ""]}
     api = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert "TRUSTED_IP_HEADER" in api  # the edge's variables are kept beside the bucket's
-    jobs_s3 = json.loads(cloudformation.policy_path("prod", "jobs").read_text())["Statement"]
+    jobs_s3 = json.loads(policies.policy_path("prod", "jobs").read_text())["Statement"]
     assert {a for s in jobs_s3 if s["Sid"].startswith("Files") for a in s["Action"]} == {
         "s3:DeleteObject",
         "s3:ListBucket",
@@ -255,7 +255,7 @@ def test_a_customer_managed_key_encrypts_tables_queue_and_bucket_when_given(pack
     resources = template["Resources"]
     kms = {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "KmsKeyArn"}}
     for model in ALL_MODELS:
-        table = resources[cloudformation._logical_id(model)]["Properties"]
+        table = resources[tables.logical_id(model)]["Properties"]
         assert table["SSESpecification"] == {"Fn::If": ["HasKmsKey", kms, {"SSEEnabled": True}]}
         assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     for queue in ("ChatbotQueue", "ChatbotDeadLetterQueue"):
@@ -263,7 +263,7 @@ def test_a_customer_managed_key_encrypts_tables_queue_and_bucket_when_given(pack
     [rule] = resources["FilesBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["Fn::If"][1]["SSEAlgorithm"] == "aws:kms"
     for kind in ("api", "jobs", "chatbot"):
-        statements = json.loads(cloudformation.policy_path("prod", kind).read_text())["Statement"]
+        statements = json.loads(policies.policy_path("prod", kind).read_text())["Statement"]
         assert (
             statements[-1]["Sid"] == "CustomerKey"
             and "kms:ViaService" in statements[-1]["Condition"]["StringLike"]
@@ -273,11 +273,12 @@ def test_a_customer_managed_key_encrypts_tables_queue_and_bucket_when_given(pack
 def test_the_functions_that_send_events_know_the_websocket_endpoint_and_may_post(package):
     resources = json.loads((package / "sam.json").read_text())["Resources"]
     assert resources["WebsocketAPIStage"]["Properties"]["StageName"] == "api"
-    for name in cloudformation.SENDING_FUNCTIONS:
+    for name in realtime.SENDING_FUNCTIONS:
         variables = resources[name]["Properties"]["Environment"]["Variables"]
-        assert variables["WEBSOCKET_ENDPOINT"] == cloudformation.WEBSOCKET_ENDPOINT
+        assert variables["WEBSOCKET_ENDPOINT"] == realtime.WEBSOCKET_ENDPOINT
+    functions = [name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]
+    quiet = set(functions) - set(realtime.SENDING_FUNCTIONS)
+    assert quiet and not [n for n in quiet if "WEBSOCKET_ENDPOINT" in str(resources[n]["Properties"])]
     for kind, sends in (("api", True), ("chatbot", True), ("jobs", False)):
-        sids = [
-            s["Sid"] for s in json.loads(cloudformation.policy_path("prod", kind).read_text())["Statement"]
-        ]
+        sids = [s["Sid"] for s in json.loads(policies.policy_path("prod", kind).read_text())["Statement"]]
         assert ("WebsocketConnections" in sids) is sends
