@@ -98,6 +98,7 @@ package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	CHAT_TABLE_PREFIX=$$($(PY) -m deploy.cloudformation prefix --stage $(STAGE)) \
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template build/resources-$(STAGE).json $(OUT)
+	$(PY) -m deploy.package trim $(OUT)/deployment.zip
 
 # One command to AWS: package, upload, create or update the stack (tables included).
 # Needs the AWS CLI with credentials, and an S3 bucket for the code: make deploy BUCKET=...

@@ -14,6 +14,7 @@ from chalicelib.jobs import JOBS
 from chalicelib.storage.connection import ttl_attribute_name
 from chalicelib.storage.models import ALL_MODELS
 from deploy.cloudformation import edge, policies, realtime, stage_prefix, tables
+from deploy.package import AWS_SERVICES
 from tests.conftest import PROJECT
 
 
@@ -282,3 +283,36 @@ def test_the_functions_that_send_events_know_the_websocket_endpoint_and_may_post
     for kind, sends in (("api", True), ("chatbot", True), ("jobs", False)):
         sids = [s["Sid"] for s in json.loads(policies.policy_path("prod", kind).read_text())["Statement"]]
         assert ("WebsocketConnections" in sids) is sends
+
+
+CLIENTS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import botocore.session
+from botocore.exceptions import UnknownServiceError
+assert botocore.__file__.startswith(sys.argv[1]), botocore.__file__
+session = botocore.session.get_session()
+for service in sys.argv[2:]:
+    session.create_client(service, region_name="eu-central-1")
+try:
+    session.create_client("lambda", region_name="eu-central-1")
+except UnknownServiceError:
+    print("trimmed")
+"""
+
+
+def test_every_client_the_code_makes_loads_from_the_trimmed_zip(package, tmp_path):
+    # The services named in the code: each botocore_client("...") call, and pynamodb's DynamoDB.
+    named = set()
+    for path in (PROJECT / "chalicelib").rglob("*.py"):
+        named.update(re.findall(r'botocore_client\(\s*"([a-z0-9-]+)"', path.read_text()))
+    assert named and named | {"dynamodb"} == set(AWS_SERVICES)
+    with zipfile.ZipFile(package / "deployment.zip") as deployment:
+        deployment.extractall(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", CLIENTS, str(tmp_path), *AWS_SERVICES],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout.strip() == "trimmed", result.stdout + result.stderr
+    assert (package / "deployment.zip").stat().st_size < 12_000_000  # 24.5 MB untrimmed
