@@ -29,7 +29,6 @@ from chalicelib.realtime.connections import Connections, DynamoConnections
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.small_tables import (
     Counters,
     Deliveries,
@@ -40,8 +39,10 @@ from chalicelib.storage.small_tables import (
     DynamoTicketDeletions,
     TicketDeletions,
 )
+from chalicelib.tables import ALL_MODELS
+from chalicelib.user_chat.ports import Chats
 from chalicelib.user_chat.service import UserChats
-from chalicelib.user_chat.store import Chats, ChatStore
+from chalicelib.user_chat.store import ChatStore
 from chalicelib.user_chat.zammad import ZammadConnections
 from chalicelib.webhook.service import ZammadWebhook
 
@@ -183,7 +184,7 @@ class Services:
         """The key of the chat a poll of these names would answer (None: it would be 404)."""
         from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
         from chalicelib.user_chat.inputs import DEVICE_ID
-        from chalicelib.user_chat.store import chat_key
+        from chalicelib.user_chat.records import chat_key
 
         if not (LANGUAGE_SLUG.match(language) and DEVICE_ID.match(device_id)):
             return None

@@ -29,8 +29,8 @@ from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable
 from chalicelib.services import aws_services
 from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer

@@ -52,8 +52,8 @@ def main() -> None:
     from chalicelib.regions.service import Regions
     from chalicelib.regions.store import DynamoRegionTable
     from chalicelib.storage.connection import bind_models
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from devtools.zammad_emulator import ZammadEmulator
 
     os.environ.update(

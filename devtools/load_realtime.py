@@ -91,9 +91,9 @@ def main() -> None:
     from chalicelib.platform import metrics
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
-    from chalicelib.user_chat.store import chat_key
+    from chalicelib.tables import ALL_MODELS
+    from chalicelib.user_chat.records import chat_key
     from devtools.zammad_emulator import ZammadEmulator
     from functions.websocket import WebSocketServer
 

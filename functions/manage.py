@@ -138,7 +138,7 @@ def run(argv, out=sys.stdout) -> int:
         return 0
 
     from chalicelib.storage.connection import bind_models
-    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.tables import ALL_MODELS
 
     bind_models(ALL_MODELS, settings)
     if args.command == "create-tables":

@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, datetime
 
 from chalicelib.author_chat.service import ROOM
-from chalicelib.storage.models import AuthorMessageRecord
+from chalicelib.author_chat.store import AuthorMessageRecord
 
 DAY = 86400
 

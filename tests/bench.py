@@ -89,8 +89,8 @@ def calls_per_request(endpoint: str | None = None):
     from chalicelib.platform.auth import issue_hs256_token
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
 
@@ -185,8 +185,8 @@ def capacity_per_thousand_polls(endpoint: str) -> tuple[float, float]:
     from chalicelib.api import ChatApi
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
 
@@ -226,8 +226,8 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     from chalicelib.api import ChatApi
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
 
@@ -293,8 +293,8 @@ def author_history_reads():
     from chalicelib.platform.auth import issue_hs256_token
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from tests import author_history, servers
 
@@ -333,8 +333,8 @@ def cms_import_rate(chats: int = 10_000):
 
     from chalicelib.platform.config import load_settings
     from chalicelib.storage.connection import bind_models
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from tests import cms, servers
     from tests.conftest import PROJECT, python_env, unique_prefix
 
@@ -373,8 +373,8 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
     from chalicelib.platform import metrics
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.chatbot_emulator import ChatbotEmulator
     from devtools.zammad_emulator import ZammadEmulator
@@ -439,8 +439,8 @@ def file_figures(size: int = 1_000_000):
     from chalicelib.attachments.bucket import FileBucket
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from tests.files import png, upload
     from tests.servers import free_port, wait_for_http

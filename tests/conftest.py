@@ -108,8 +108,8 @@ def running_api(
     from chalicelib.platform.auth import issue_hs256_token
     from chalicelib.platform.config import load_settings
     from chalicelib.storage.connection import bind_models
-    from chalicelib.storage.models import ALL_MODELS
     from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
 
     env = {
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.author_chat.store import (
     ROOM,
+    AuthorMessageRecord,
     AuthorMessages,
     AuthorVisits,
 )
@@ -25,7 +26,6 @@ from chalicelib.platform.auth import Principal
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import AuthorChatChanged, Events
 from chalicelib.platform.times import iso_utc, utc_datetime
-from chalicelib.storage.models import AuthorMessageRecord
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.http import parse_json
 from chalicelib.web.numbers import whole_number

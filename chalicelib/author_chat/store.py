@@ -8,11 +8,45 @@ author last read the chat."""
 from datetime import datetime
 from typing import Protocol
 
+from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import PutError
+from pynamodb.models import Model
 
-from chalicelib.storage.models import AuthorMessageRecord, AuthorVisitRecord
+from chalicelib.storage.models import OnDemand
 
 ROOM = "room"
+
+
+class AuthorMessageRecord(Model):
+    """A message of the author chat. All messages share one partition (one room), sorted by
+    `message_id`, which starts with the send time: the history is one key-range query that
+    reads only the window, newest first. See docs/behaviour.md, "Author chat"."""
+
+    base_table_name = "author-messages"
+
+    class Meta(OnDemand):
+        table_name = "author-messages"
+
+    room = UnicodeAttribute(hash_key=True)
+    message_id = UnicodeAttribute(range_key=True)  # "<send time, ms, 13 digits>-<8 hex>"
+    text = UnicodeAttribute()
+    sender_id = UnicodeAttribute()
+    sender_name = UnicodeAttribute()
+    sender_email = UnicodeAttribute(default="")
+    sent_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()  # send time + history window: DynamoDB deletes it
+
+
+class AuthorVisitRecord(Model):
+    """When an author last read the chat (`POST /author-chat/read`): what is unread."""
+
+    base_table_name = "author-visits"
+
+    class Meta(OnDemand):
+        table_name = "author-visits"
+
+    user_id = UnicodeAttribute(hash_key=True)
+    last_visited_at = UTCDateTimeAttribute()
 
 
 class DuplicateMessage(Exception):

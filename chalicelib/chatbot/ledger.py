@@ -11,9 +11,29 @@ above that id before writing it again. "done" is final.
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.models import Model
 
-from chalicelib.storage.models import ChatbotJobRecord
+from chalicelib.storage.models import OnDemand
+
+
+class ChatbotJobRecord(Model):
+    """A chatbot job's progress: SQS delivers at least once, this makes it happen once.
+    "running" under a lease; "posting" while its article is being written (`after`: the
+    highest article id known before, to look for it if the write went unanswered); "done"."""
+
+    base_table_name = "chatbot-jobs"
+
+    class Meta(OnDemand):
+        table_name = "chatbot-jobs"
+
+    job_id = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()
+    lease_until = NumberAttribute(default=0)
+    noted = BooleanAttribute(default=False)
+    after = NumberAttribute(null=True)
+    expires_at = TTLAttribute()
 
 
 class JobProgress(NamedTuple):

@@ -35,7 +35,7 @@ from chalicelib.chatbot.texts import fallback_message, link_list, note_body, pla
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
-from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import Counters
 from chalicelib.user_chat.articles import (
     AUTOMATIC_ANSWER_SUBJECT,
@@ -45,8 +45,10 @@ from chalicelib.user_chat.articles import (
     new_article,
     sanitize_html,
 )
+from chalicelib.user_chat.ports import Chats
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord, entries, highest_article_id
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import ChatGone, Chats, entries, highest_article_id
+from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
 
 log = logging.getLogger("integreat_chat")

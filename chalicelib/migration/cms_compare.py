@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import requests
 
-from chalicelib.storage.models import ChatAssignmentRecord, UserChatRecord
+from chalicelib.storage.models import ChatAssignmentRecord
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.service import UserChats
 from chalicelib.web.errors import ApiError
 

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from chalicelib.migration.cms_dump import Refused
-from chalicelib.storage.models import ChatAssignmentRecord, UserChatRecord
+from chalicelib.storage.models import ChatAssignmentRecord
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
 

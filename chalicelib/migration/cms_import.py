@@ -22,16 +22,16 @@ from typing import Any, NamedTuple
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.author_chat.store import ROOM, DuplicateMessage, DynamoAuthorMessages
+from chalicelib.author_chat.store import ROOM, AuthorMessageRecord, DuplicateMessage, DynamoAuthorMessages
 from chalicelib.migration.cms_dump import CmsAuthorMessage, CmsChat, CmsDraw, CmsDump, CmsRegion, Refused
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.service import Regions
 from chalicelib.storage.conditions import condition_failed
-from chalicelib.storage.models import AuthorMessageRecord, UserChatRecord
 from chalicelib.storage.small_tables import Draws
+from chalicelib.user_chat.ports import Chats
+from chalicelib.user_chat.records import UserChatRecord, chat_key, ticket_key
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import Chats, chat_key, ticket_key
 from chalicelib.web.errors import ApiError
 
 PROGRESS_EVERY = 500  # records between two lines of progress

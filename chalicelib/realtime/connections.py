@@ -10,15 +10,47 @@ each author has places of their own in the one author channel."""
 
 import hashlib
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from pynamodb.attributes import MapAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
 
 from chalicelib.storage.conditions import condition_failed, delete_if
-from chalicelib.storage.models import ConnectionRecord
+from chalicelib.storage.models import OnDemand
 
 AUTHOR_CHANNEL = "author"
+
+
+class ChannelIndex(GlobalSecondaryIndex):
+    """The connections subscribed to a channel (a chat, or the author chat)."""
+
+    class Meta:
+        index_name = "channel"
+        projection = KeysOnlyProjection()
+
+    channel = UnicodeAttribute(hash_key=True)
+
+
+class ConnectionRecord(Model):
+    """A WebSocket connection and the channel it subscribed to (docs/realtime.md)."""
+
+    base_table_name = "ws-connections"
+
+    class Meta(OnDemand):
+        table_name = "ws-connections"
+
+    connection_id = UnicodeAttribute(hash_key=True)  # or "place#<group>": a group's places
+    channel = UnicodeAttribute(null=True)  # absent on a place item: the index skips it
+    group = UnicodeAttribute(null=True)  # whose places the connection takes one of
+    client = UnicodeAttribute(null=True)  # the rate limiter's digest of its address ($connect)
+    # A place item's taken places (connection id -> until, epoch s): its size is the limit.
+    members: MapAttribute[str, Any] = MapAttribute(null=True)
+    expires_at = TTLAttribute()  # API Gateway closes a connection after two hours
+
+    channel_index = ChannelIndex()
 
 
 def chat_channel(chat_key: str) -> str:

@@ -37,6 +37,13 @@ class CountingConnection(Connection):
         return client
 
 
+_BOUND_NAMES: set[str] = set()  # the tables' names less the prefix, for failures.py's hints
+
+
+def bound_table_names() -> set[str]:
+    return set(_BOUND_NAMES)
+
+
 def bind_models(models: Iterable[Any], settings: Settings) -> CountingConnection:
     """Point each model at `<prefix><base name>` on the configured endpoint; returns the connection."""
     # PynamoDB's defaults (15 s to connect, 30 s to read) would hold a request past Lambda's
@@ -50,6 +57,7 @@ def bind_models(models: Iterable[Any], settings: Settings) -> CountingConnection
     )
     for model in models:
         model.Meta.table_name = settings.table_prefix + model.base_table_name
+        _BOUND_NAMES.add(model.base_table_name)
         model.Meta.region = settings.aws_region
         model.Meta.host = settings.dynamodb_endpoint
         model._connection = None

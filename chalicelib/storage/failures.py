@@ -12,7 +12,7 @@ import re
 from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.storage.models import ALL_MODELS
+from chalicelib.storage.connection import bound_table_names
 from chalicelib.web.errors import ServiceUnavailable
 
 RETRY_AFTER_SECONDS = 2
@@ -34,9 +34,9 @@ _TABLE = re.compile(r"on table \(([^)]+)\)")
 
 def table_prefix(table: str) -> str:
     """The CHAT_TABLE_PREFIX a table name was made with (the name less its model's part)."""
-    for model in ALL_MODELS:
-        if table.endswith(model.base_table_name):
-            return table[: -len(model.base_table_name)]
+    for name in bound_table_names():
+        if table.endswith(name):
+            return table[: -len(name)]
     return "<prefix>"
 
 

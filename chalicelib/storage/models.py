@@ -1,16 +1,13 @@
-"""The DynamoDB tables, as PynamoDB models.
-
-To add a table: declare a model with `base_table_name` and a `Meta` (billing on demand),
-give it a `TTLAttribute` if its items expire, and list it in `ALL_MODELS`. Binding
-(`connection.bind_models`), `manage create-tables`, the IAM policy test and the
-CloudFormation template test all go by that list.
+"""What several features share, as PynamoDB models: the regions, the small bookkeeping
+tables of small_tables.py, and a message's file as stored (StoredAttachment). A feature's
+own table is declared beside its store (user_chat/records.py, author_chat/store.py,
+chatbot/ledger.py, realtime/connections.py); chalicelib/tables.py lists them all.
 """
 
 from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
-    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -21,7 +18,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 
-class _OnDemand:
+class OnDemand:  # every table's billing: a Meta base class
     billing_mode = "PAY_PER_REQUEST"
 
 
@@ -35,28 +32,6 @@ class WebhookTokenIndex(GlobalSecondaryIndex):
     zammad_webhook_token = UnicodeAttribute(hash_key=True)
 
 
-class TicketIndex(GlobalSecondaryIndex):
-    """Finds a chat by its Zammad ticket (for the webhook); ticket ids are per Zammad, so the
-    key is "<region>#<ticket id>"."""
-
-    class Meta:
-        index_name = "ticket"
-        projection = KeysOnlyProjection()
-
-    ticket_key = UnicodeAttribute(hash_key=True)
-
-
-class ActivityIndex(GlobalSecondaryIndex):
-    """A region's chats by last activity: the expired ones are a key-range query, not a scan."""
-
-    class Meta:
-        index_name = "activity"
-        projection = KeysOnlyProjection()
-
-    region_slug = UnicodeAttribute(hash_key=True)
-    last_activity = NumberAttribute(range_key=True)
-
-
 class DueIndex(GlobalSecondaryIndex):
     """A region's closed tickets by the time they are to be deleted: a key-range query."""
 
@@ -68,22 +43,12 @@ class DueIndex(GlobalSecondaryIndex):
     delete_after = NumberAttribute(range_key=True)
 
 
-class ChannelIndex(GlobalSecondaryIndex):
-    """The connections subscribed to a channel (a chat, or the author chat)."""
-
-    class Meta:
-        index_name = "channel"
-        projection = KeysOnlyProjection()
-
-    channel = UnicodeAttribute(hash_key=True)
-
-
 class RegionRecord(Model):
     """A region (municipality) and its Zammad settings. Secrets are stored, never returned."""
 
     base_table_name = "regions"
 
-    class Meta(_OnDemand):
+    class Meta(OnDemand):
         table_name = "regions"
 
     slug = UnicodeAttribute(hash_key=True)
@@ -116,89 +81,12 @@ class RegionRecord(Model):
     webhook_token_index = WebhookTokenIndex()
 
 
-class StoredAttachment(MapAttribute):
-    """A file of a message, as Zammad lists it on the article (docs/files.md)."""
-
-    id = NumberAttribute()  # Zammad's attachment id
-    name = UnicodeAttribute()
-    type = UnicodeAttribute()
-    size = NumberAttribute()
-
-
-def attachment_fields(file: "StoredAttachment | dict[str, Any]") -> dict[str, Any]:
-    """A message's file as a dict: as stored (a map) or as just mapped from Zammad (a dict)."""
-    return file if isinstance(file, dict) else file.attribute_values
-
-
-class StoredMessage(MapAttribute):
-    """One message of a user chat as the app shows it (a Zammad article, mapped)."""
-
-    id = NumberAttribute()
-    content = UnicodeAttribute()
-    role = UnicodeAttribute()  # "user" or "agent"
-    automatic_answer = BooleanAttribute(default=False)
-    created_at = UnicodeAttribute()
-    attachments = ListAttribute(of=StoredAttachment, null=True)  # absent: none
-
-
-class UserChatRecord(Model):
-    """The current chat of one device in one region, with its messages, in one item: a poll
-    is one GetItem. `generation` counts the chats this device has had here; a new chat is
-    claimed with a conditional write on it, so exactly one request creates the ticket.
-    Every later write is conditional on the item (and its generation) still being there."""
-
-    base_table_name = "user-chats"
-
-    class Meta(_OnDemand):
-        table_name = "user-chats"
-
-    chat_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
-    region_slug = UnicodeAttribute()
-    generation = NumberAttribute(default=1)
-    state = UnicodeAttribute()  # a ChatState (chalicelib/user_chat/states.py)
-    lease_id = UnicodeAttribute(null=True)  # the creating request's
-    lease_until = NumberAttribute(null=True)  # epoch seconds; after it another may take over
-    claimed_at = NumberAttribute(null=True)  # epoch seconds the ticket's creation began
-    creating_mark = UnicodeAttribute(null=True)  # send mark of the message that opens the chat
-    # Send marks ("t<digest of the text>" or "k<digest of an Idempotency-Key>") of messages
-    # being sent now (mark -> lease end, epoch s), sent lately (mark -> when), and sent
-    # without an answer (mark -> the highest article id known before: look above it).
-    # `sending` holds every write to the ticket in flight: the chatbot's too ("b<job id>").
-    sending: MapAttribute[str, Any] = MapAttribute(default=dict)
-    sent: MapAttribute[str, Any] = MapAttribute(default=dict)
-    unanswered: MapAttribute[str, Any] = MapAttribute(default=dict)
-    # +1 whenever a write to the ticket begins; a deletion begins only if it is unchanged
-    # since it saw no write in flight (docs/privacy.md, "Nothing after the deletion's note").
-    writes_begun = NumberAttribute(null=True)
-    deleting_until = NumberAttribute(null=True)  # a deletion's lease (epoch s): no write begins
-    ticket_id = NumberAttribute(null=True)
-    ticket_key = UnicodeAttribute(null=True)  # "<region>#<ticket id>", for TicketIndex
-    language = UnicodeAttribute()
-    evaluation_consent = BooleanAttribute(default=False)
-    messages = ListAttribute(of=StoredMessage, default=list)
-    # False once the messages outgrew DynamoDB's 400 KB item: from then on they are read
-    # from Zammad on every request (a rare, very long chat).
-    messages_stored = BooleanAttribute(default=True)
-    messages_version = NumberAttribute(default=0)  # +1 on every change of `messages`
-    messages_fetched_at = NumberAttribute(default=0)  # epoch seconds of the last Zammad read
-    last_activity = NumberAttribute()  # epoch seconds of the last message sent
-    expires_at = TTLAttribute()  # last activity + retention: DynamoDB forgets the chat
-    # The chatbot answers while this is true (set when the chat opens, false once the bot
-    # hands over to humans). `bot_jobs`: its queued jobs (job id -> queued at, epoch s):
-    # the app's `chatbot_typing` while one is younger than the typing limit.
-    automatic_answers = BooleanAttribute(default=False)
-    bot_jobs: MapAttribute[str, Any] = MapAttribute(default=dict)
-
-    ticket_index = TicketIndex()
-    activity_index = ActivityIndex()
-
-
 class ChatAssignmentRecord(Model):
     """Whether a device got the chat (`is_chat_enabled`), drawn once per region and device."""
 
     base_table_name = "chat-assignments"
 
-    class Meta(_OnDemand):
+    class Meta(OnDemand):
         table_name = "chat-assignments"
 
     assignment_key = UnicodeAttribute(hash_key=True)  # "<region>#<device id>"
@@ -211,7 +99,7 @@ class RateLimitCounter(Model):
 
     base_table_name = "rate-limits"
 
-    class Meta(_OnDemand):
+    class Meta(OnDemand):
         table_name = "rate-limits"
 
     counter_key = UnicodeAttribute(hash_key=True)  # "<client digest>#<window start>"
@@ -225,60 +113,10 @@ class WebhookDeliveryRecord(Model):
 
     base_table_name = "webhook-deliveries"
 
-    class Meta(_OnDemand):
+    class Meta(OnDemand):
         table_name = "webhook-deliveries"
 
     delivery_key = UnicodeAttribute(hash_key=True)  # "<region>#<delivery id>"
-    expires_at = TTLAttribute()
-
-
-class AuthorMessageRecord(Model):
-    """A message of the author chat. All messages share one partition (one room), sorted by
-    `message_id`, which starts with the send time: the history is one key-range query that
-    reads only the window, newest first. See docs/behaviour.md, "Author chat"."""
-
-    base_table_name = "author-messages"
-
-    class Meta(_OnDemand):
-        table_name = "author-messages"
-
-    room = UnicodeAttribute(hash_key=True)
-    message_id = UnicodeAttribute(range_key=True)  # "<send time, ms, 13 digits>-<8 hex>"
-    text = UnicodeAttribute()
-    sender_id = UnicodeAttribute()
-    sender_name = UnicodeAttribute()
-    sender_email = UnicodeAttribute(default="")
-    sent_at = UTCDateTimeAttribute()
-    expires_at = TTLAttribute()  # send time + history window: DynamoDB deletes it
-
-
-class AuthorVisitRecord(Model):
-    """When an author last read the chat (`POST /author-chat/read`): what is unread."""
-
-    base_table_name = "author-visits"
-
-    class Meta(_OnDemand):
-        table_name = "author-visits"
-
-    user_id = UnicodeAttribute(hash_key=True)
-    last_visited_at = UTCDateTimeAttribute()
-
-
-class ChatbotJobRecord(Model):
-    """A chatbot job's progress: SQS delivers at least once, this makes it happen once.
-    "running" under a lease; "posting" while its article is being written (`after`: the
-    highest article id known before, to look for it if the write went unanswered); "done"."""
-
-    base_table_name = "chatbot-jobs"
-
-    class Meta(_OnDemand):
-        table_name = "chatbot-jobs"
-
-    job_id = UnicodeAttribute(hash_key=True)
-    state = UnicodeAttribute()
-    lease_until = NumberAttribute(default=0)
-    noted = BooleanAttribute(default=False)
-    after = NumberAttribute(null=True)
     expires_at = TTLAttribute()
 
 
@@ -288,7 +126,7 @@ class TicketDeletionRecord(Model):
 
     base_table_name = "ticket-deletions"
 
-    class Meta(_OnDemand):
+    class Meta(OnDemand):
         table_name = "ticket-deletions"
 
     deletion_key = UnicodeAttribute(hash_key=True)  # "<region>#<ticket id>"
@@ -300,34 +138,16 @@ class TicketDeletionRecord(Model):
     due_index = DueIndex()
 
 
-class ConnectionRecord(Model):
-    """A WebSocket connection and the channel it subscribed to (docs/realtime.md)."""
+# The shape of a chat message's file, shared by the user chat's item and the files' rules.
+class StoredAttachment(MapAttribute):
+    """A file of a message, as Zammad lists it on the article (docs/files.md)."""
 
-    base_table_name = "ws-connections"
-
-    class Meta(_OnDemand):
-        table_name = "ws-connections"
-
-    connection_id = UnicodeAttribute(hash_key=True)  # or "place#<group>": a group's places
-    channel = UnicodeAttribute(null=True)  # absent on a place item: the index skips it
-    group = UnicodeAttribute(null=True)  # whose places the connection takes one of
-    client = UnicodeAttribute(null=True)  # the rate limiter's digest of its address ($connect)
-    # A place item's taken places (connection id -> until, epoch s): its size is the limit.
-    members: MapAttribute[str, Any] = MapAttribute(null=True)
-    expires_at = TTLAttribute()  # API Gateway closes a connection after two hours
-
-    channel_index = ChannelIndex()
+    id = NumberAttribute()  # Zammad's attachment id
+    name = UnicodeAttribute()
+    type = UnicodeAttribute()
+    size = NumberAttribute()
 
 
-ALL_MODELS = (
-    RegionRecord,
-    UserChatRecord,
-    ChatAssignmentRecord,
-    RateLimitCounter,
-    WebhookDeliveryRecord,
-    AuthorMessageRecord,
-    AuthorVisitRecord,
-    ChatbotJobRecord,
-    TicketDeletionRecord,
-    ConnectionRecord,
-)
+def attachment_fields(file: "StoredAttachment | dict[str, Any]") -> dict[str, Any]:
+    """A message's file as a dict: as stored (a map) or as just mapped from Zammad (a dict)."""
+    return file if isinstance(file, dict) else file.attribute_values

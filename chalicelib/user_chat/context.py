@@ -8,7 +8,7 @@ from typing import Any, NamedTuple, TypeGuard, cast
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import Events
-from chalicelib.storage.models import RegionRecord, StoredMessage, UserChatRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
     MalformedArticle,
@@ -19,9 +19,9 @@ from chalicelib.user_chat.articles import (
     sanitize_html,
 )
 from chalicelib.user_chat.marks import SendMark
-from chalicelib.user_chat.ports import ChatbotPort, FilesPort
+from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import Chats
 from chalicelib.user_chat.views import AttachmentView, ChatView, MessageView
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, NotFound

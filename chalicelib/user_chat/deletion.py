@@ -22,8 +22,8 @@ from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.articles import new_article
 from chalicelib.user_chat.context import ChatContext
 from chalicelib.user_chat.opening import Opening
+from chalicelib.user_chat.records import chat_key
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import chat_key
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient
 from chalicelib.web.errors import Busy
 

@@ -11,8 +11,9 @@ SETTLE_SECONDS, ruled out.
 
 from typing import Any, TypeGuard
 
-from chalicelib.storage.models import RegionRecord, UserChatRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.context import ChatContext, Outgoing, typing_job, waiting
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.tickets import find_made_ticket, id_of, ticket_title

@@ -5,7 +5,8 @@ chatbot and the files may import the user chat (tests/unit/test_layers.py: no ci
 
 from typing import Any, Protocol
 
-from chalicelib.storage.models import RegionRecord, UserChatRecord
+from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord
 
 
 class ChatbotPort(Protocol):
@@ -46,3 +47,77 @@ class FilesPort(Protocol):
     def upload_owner(self, key: str) -> UploadOwnerPort | None: ...
 
     def forget_upload(self, key: str) -> None: ...
+
+
+class Chats(Protocol):
+    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin (tests/memory/chat_store.py);
+    tests/contract holds both to the promises documented on `ChatStore`."""
+
+    retention_seconds: int
+
+    def get(self, key: str, consistent: bool = True) -> UserChatRecord | None: ...
+
+    def claim(
+        self,
+        key: str,
+        previous: UserChatRecord | None,
+        language: str,
+        consent: bool | None,
+        mark: str,
+        now: float,
+        lease_seconds: float,
+        automatic_answers: bool = False,
+    ) -> UserChatRecord | None: ...
+
+    def withdraw(self, claim: UserChatRecord) -> bool: ...
+
+    def leave_uncertain(self, claim: UserChatRecord, now: float) -> None: ...
+
+    def open(
+        self,
+        claim: UserChatRecord,
+        ticket_id: int,
+        messages: list[Any],
+        now: float,
+        fetched_at: float,
+        bot_job: str | None = None,
+    ) -> None: ...
+
+    def begin_send(
+        self, chat: UserChatRecord, mark: str, now: float, until: float, sent_before: float | None
+    ) -> bool: ...
+
+    def finish_send(
+        self,
+        chat: UserChatRecord,
+        mark: str,
+        message: dict[str, Any],
+        now: float,
+        language: str,
+        consent: bool | None,
+        bot_job: str | None = None,
+    ) -> None: ...
+
+    def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None: ...
+
+    def begin_deletion(self, chat: UserChatRecord, now: float, until: float) -> bool: ...
+
+    def end_deletion(self, chat: UserChatRecord) -> None: ...
+
+    def replace_messages(
+        self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
+    ) -> None: ...
+
+    def finish_bot_job(
+        self, chat: UserChatRecord, job: str | None, message: dict[str, Any] | None, handover: bool
+    ) -> None: ...
+
+    def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None: ...
+
+    def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool: ...
+
+    def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]: ...
+
+    def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
+
+    def forget(self, chat: UserChatRecord) -> None: ...

@@ -20,15 +20,16 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.events import ChatChanged, ChatDeleted, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
-from chalicelib.storage.models import RegionRecord, UserChatRecord, attachment_fields
+from chalicelib.storage.models import RegionRecord, attachment_fields
 from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
-from chalicelib.user_chat.ports import ChatbotPort, FilesPort
+from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
+from chalicelib.user_chat.records import UserChatRecord, chat_key, deleting
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import ChatGone, Chats, chat_key, deleting
+from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.views import ChatView
 from chalicelib.user_chat.zammad import TicketGone, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, Forbidden, GatewayTimeout, NotFound, ServiceUnavailable

@@ -6,8 +6,7 @@ Every write names the chat it means (its generation, or the claim's lease), so a
 racing a deletion fails instead of recreating a partial item: `ChatGone`.
 """
 
-import uuid
-from typing import Any, Protocol
+from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -15,22 +14,21 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.conditions import condition_failed, delete_if
-from chalicelib.storage.models import StoredMessage, UserChatRecord
 from chalicelib.user_chat.marks import SendMark
+from chalicelib.user_chat.records import (
+    StoredMessage,
+    UserChatRecord,
+    deleting,
+    entries,
+    new_claim,
+    ticket_key,
+)
 from chalicelib.user_chat.states import ChatState
 from chalicelib.web.errors import Busy
 
 
 class ChatGone(Exception):
     """The chat item was deleted or replaced by a newer chat meanwhile."""
-
-
-def chat_key(region: str, device_id: str) -> str:
-    return "%s#%s" % (region, device_id)
-
-
-def ticket_key(region: str, ticket_id: int) -> str:
-    return "%s#%d" % (region, ticket_id)
 
 
 def too_large(error: Exception) -> bool:
@@ -40,60 +38,14 @@ def too_large(error: Exception) -> bool:
     )
 
 
-def entries(value: Any) -> dict[str, Any]:
-    """A raw map attribute's entries ({} when absent)."""
-    return value.as_dict() if value is not None else {}
-
-
-def highest_article_id(chat: UserChatRecord) -> int:
-    """The newest article the chat knows of (0: none): a write that went unanswered is
-    looked for above it."""
-    return max((int(message.id) for message in chat.messages or []), default=0)
-
-
 def _same_chat(chat: UserChatRecord):
     # Fails on a missing item too: a comparison with an absent attribute is false.
     return UserChatRecord.generation == chat.generation
 
 
-def new_claim(
-    key: str,
-    previous: UserChatRecord | None,
-    language: str,
-    consent: bool | None,
-    mark: str,
-    now: float,
-    lease_seconds: float,
-    retention_seconds: float,
-    automatic_answers: bool = False,
-) -> UserChatRecord:
-    """The item of a chat being created (`ChatState.CREATING`, under a fresh lease)."""
-    return UserChatRecord(
-        key,
-        region_slug=key.split("#", 1)[0],
-        state=ChatState.CREATING,
-        generation=(previous.generation + 1) if previous else 1,
-        lease_id=uuid.uuid4().hex,
-        lease_until=now + lease_seconds,
-        claimed_at=now,
-        creating_mark=mark,
-        language=language,
-        evaluation_consent=bool(consent),
-        messages=[],
-        last_activity=now,
-        expires_at=utc_datetime(now + retention_seconds),
-        automatic_answers=automatic_answers,
-        bot_jobs={},
-    )
-
-
 def _not_deleting(now: float):
     """No deletion holds the chat (a lease that ran out, its request gone, holds nothing)."""
     return UserChatRecord.deleting_until.does_not_exist() | (UserChatRecord.deleting_until < now)
-
-
-def deleting(chat: UserChatRecord, now: float) -> bool:
-    return chat.deleting_until is not None and chat.deleting_until >= now
 
 
 def _holds_lease(claim: UserChatRecord):
@@ -109,80 +61,6 @@ def _update(chat: UserChatRecord, actions: list, condition) -> None:
         if condition_failed(error):
             raise ChatGone() from None
         raise
-
-
-class Chats(Protocol):
-    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin (tests/memory/chat_store.py);
-    tests/contract holds both to the promises documented on `ChatStore`."""
-
-    retention_seconds: int
-
-    def get(self, key: str, consistent: bool = True) -> UserChatRecord | None: ...
-
-    def claim(
-        self,
-        key: str,
-        previous: UserChatRecord | None,
-        language: str,
-        consent: bool | None,
-        mark: str,
-        now: float,
-        lease_seconds: float,
-        automatic_answers: bool = False,
-    ) -> UserChatRecord | None: ...
-
-    def withdraw(self, claim: UserChatRecord) -> bool: ...
-
-    def leave_uncertain(self, claim: UserChatRecord, now: float) -> None: ...
-
-    def open(
-        self,
-        claim: UserChatRecord,
-        ticket_id: int,
-        messages: list[Any],
-        now: float,
-        fetched_at: float,
-        bot_job: str | None = None,
-    ) -> None: ...
-
-    def begin_send(
-        self, chat: UserChatRecord, mark: str, now: float, until: float, sent_before: float | None
-    ) -> bool: ...
-
-    def finish_send(
-        self,
-        chat: UserChatRecord,
-        mark: str,
-        message: dict[str, Any],
-        now: float,
-        language: str,
-        consent: bool | None,
-        bot_job: str | None = None,
-    ) -> None: ...
-
-    def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None: ...
-
-    def begin_deletion(self, chat: UserChatRecord, now: float, until: float) -> bool: ...
-
-    def end_deletion(self, chat: UserChatRecord) -> None: ...
-
-    def replace_messages(
-        self, chat: UserChatRecord, messages: list[StoredMessage], now: float, settled_mark: str | None = None
-    ) -> None: ...
-
-    def finish_bot_job(
-        self, chat: UserChatRecord, job: str | None, message: dict[str, Any] | None, handover: bool
-    ) -> None: ...
-
-    def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None: ...
-
-    def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool: ...
-
-    def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]: ...
-
-    def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
-
-    def forget(self, chat: UserChatRecord) -> None: ...
 
 
 class ChatStore:

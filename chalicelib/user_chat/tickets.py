@@ -4,7 +4,8 @@ unanswered is recognised as this chat's (by Zammad's search, or by its webhook).
 from datetime import datetime
 from typing import Any
 
-from chalicelib.storage.models import RegionRecord, UserChatRecord
+from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.zammad import ZammadClient
 from chalicelib.web.errors import BadGateway
 

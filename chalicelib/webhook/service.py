@@ -20,12 +20,13 @@ from chalicelib.platform.events import ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache, RegionTable
-from chalicelib.storage.models import RegionRecord, StoredMessage
+from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import Deliveries
 from chalicelib.user_chat.articles import MalformedArticle, article_message
+from chalicelib.user_chat.ports import Chats
+from chalicelib.user_chat.records import StoredMessage, chat_key
 from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import Chats, chat_key
 from chalicelib.user_chat.tickets import device_of_title, made_for, ticket_title
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
 

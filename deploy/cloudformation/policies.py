@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.attachments.bucket import FILES, UPLOADS
-from chalicelib.storage.models import ALL_MODELS, RegionRecord
+from chalicelib.storage.models import RegionRecord
+from chalicelib.tables import ALL_MODELS
 from deploy.cloudformation.encryption import KMS_STATEMENT
 from deploy.cloudformation.files import bucket_name_pattern
 from deploy.cloudformation.queue import queue_name

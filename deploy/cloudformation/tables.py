@@ -4,7 +4,7 @@ their indexes, TTL, backups and encryption: derived from the models so they cann
 from typing import Any
 
 from chalicelib.storage.connection import ttl_attribute_name
-from chalicelib.storage.models import ALL_MODELS
+from chalicelib.tables import ALL_MODELS
 from deploy.cloudformation.encryption import KMS_TABLE_SSE
 
 

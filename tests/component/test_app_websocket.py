@@ -9,10 +9,10 @@ from moto import mock_aws
 from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
-from chalicelib.realtime.connections import AUTHOR_CHANNEL
+from chalicelib.realtime.connections import AUTHOR_CHANNEL, ConnectionRecord
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS, ConnectionRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 
 SECRET = "app-websocket-secret-long-enough-for-hs256"
 

@@ -6,11 +6,12 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.api import ChatApi
+from chalicelib.author_chat.store import AuthorMessageRecord
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET

@@ -17,8 +17,8 @@ from chalicelib.jobs import run_chatbot_job
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.events import ChatChanged
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.deletion import DELETED_NOTE_SUBJECT
 from chalicelib.user_chat.zammad import OutcomeUnknown
 from chalicelib.web.errors import BadGateway

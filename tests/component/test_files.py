@@ -17,8 +17,8 @@ from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.files import pdf, png, upload

@@ -14,10 +14,12 @@ from chalicelib.platform.config import load_settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.rate_limit import client_bucket
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS, RegionRecord, UserChatRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.articles import article_message
 from chalicelib.user_chat.opening import SETTLE_SECONDS
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.web.http import Request, Response
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET

@@ -10,8 +10,8 @@ from moto import mock_aws
 from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.articles import article_message, escape_user_text
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator

@@ -10,8 +10,8 @@ from moto import mock_aws
 from chalicelib.api import ChatApi
 from chalicelib.platform.config import Settings
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from tests.memory import memory_services
 from tests.offline import no_network
 

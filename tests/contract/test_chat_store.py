@@ -6,9 +6,10 @@ import pytest
 
 from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS, StoredMessage
 from chalicelib.storage.tables import create_tables
-from chalicelib.user_chat.store import ChatGone, ChatStore, chat_key, entries
+from chalicelib.tables import ALL_MODELS
+from chalicelib.user_chat.records import StoredMessage, chat_key, entries
+from chalicelib.user_chat.store import ChatGone, ChatStore
 from tests.conftest import unique_prefix
 from tests.memory.chat_store import MemoryChatStore
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.author_chat.store import DuplicateMessage
+from chalicelib.author_chat.store import AuthorMessageRecord, DuplicateMessage
 from chalicelib.platform.config import load_settings
 from chalicelib.services import dynamo_stores
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, RegionRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from tests.conftest import unique_prefix
 from tests.memory import memory_stores
 

@@ -3,11 +3,12 @@
 import time
 
 from chalicelib.api import ChatApi
+from chalicelib.author_chat.store import AuthorMessageRecord
 from chalicelib.platform.auth import Principal
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from tests import author_history
 from tests.conftest import unique_prefix
 

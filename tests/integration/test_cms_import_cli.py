@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from tests import cms
 from tests.conftest import PROJECT, python_env, unique_prefix
 

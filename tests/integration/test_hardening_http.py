@@ -13,13 +13,14 @@ import pytest
 import requests
 
 from chalicelib.api import ChatApi
+from chalicelib.author_chat.store import AuthorMessageRecord
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.services import aws_services
 from chalicelib.storage.connection import bind_models
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests import servers

@@ -9,11 +9,13 @@ import time
 from chalice.test import Client
 
 from chalicelib.api import ChatApi
+from chalicelib.author_chat.store import AuthorMessageRecord
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS, AuthorMessageRecord, UserChatRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
+from chalicelib.user_chat.records import UserChatRecord
 from tests import author_history
 from tests.conftest import PROJECT, python_env, run_python, unique_prefix
 

@@ -5,7 +5,7 @@ import json
 import jwt
 import pytest
 
-from chalicelib.storage.models import ALL_MODELS
+from chalicelib.tables import ALL_MODELS
 from tests.conftest import JWT_SECRET, python_env, run_python, unique_prefix
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.jobs import JOBS
 from chalicelib.storage.connection import ttl_attribute_name
-from chalicelib.storage.models import ALL_MODELS
+from chalicelib.tables import ALL_MODELS
 from deploy.cloudformation import edge, policies, realtime, stage_prefix, tables
 from deploy.package import AWS_SERVICES
 from tests.conftest import PROJECT

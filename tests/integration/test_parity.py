@@ -23,8 +23,8 @@ from chalicelib.api import ChatApi
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET

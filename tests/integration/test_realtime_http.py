@@ -19,7 +19,7 @@ from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.realtime.connections import DynamoConnections, chat_channel
 from chalicelib.services import aws_services
-from chalicelib.user_chat.store import chat_key
+from chalicelib.user_chat.records import chat_key
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer
 from tests.conftest import JWT_SECRET, running_api

@@ -12,8 +12,9 @@ from chalicelib.platform.config import load_settings
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable
 from chalicelib.storage.connection import bind_models, ttl_attribute_name
-from chalicelib.storage.models import ALL_MODELS, RegionRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
 from chalicelib.web.errors import NotFound
 from tests.conftest import unique_prefix
 

@@ -12,8 +12,9 @@ import time
 from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
-from chalicelib.storage.models import ALL_MODELS, UserChatRecord
 from chalicelib.storage.tables import create_tables
+from chalicelib.tables import ALL_MODELS
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import unique_prefix

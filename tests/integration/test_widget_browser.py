@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from chalicelib.author_chat.service import ROOM
+from chalicelib.author_chat.store import AuthorMessageRecord
 from chalicelib.platform.auth import issue_hs256_token
-from chalicelib.storage.models import AuthorMessageRecord
 from tests.conftest import JWT_SECRET, PROJECT, running_api
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -232,7 +232,7 @@ def test_a_message_older_than_the_window_is_never_shown(open_widget, app):
     _url, env = app
     from chalicelib.platform.config import load_settings
     from chalicelib.storage.connection import bind_models
-    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.tables import ALL_MODELS
 
     bind_models(ALL_MODELS, load_settings(env))
     now = time.time()
@@ -287,7 +287,7 @@ def test_older_messages_load_when_scrolled_to_the_top(open_widget, app):
     _url, env = app
     from chalicelib.platform.config import load_settings
     from chalicelib.storage.connection import bind_models
-    from chalicelib.storage.models import ALL_MODELS
+    from chalicelib.tables import ALL_MODELS
 
     bind_models(ALL_MODELS, load_settings(env))
     now = time.time()
@@ -449,9 +449,8 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
     server over the same handlers) and shows Alice's message while its clock, and so its
     polling, stands still; the page's CSP allows exactly that channel."""
     from chalicelib.platform.config import load_settings
-    from chalicelib.realtime.connections import AUTHOR_CHANNEL
+    from chalicelib.realtime.connections import AUTHOR_CHANNEL, ConnectionRecord
     from chalicelib.services import aws_services
-    from chalicelib.storage.models import ConnectionRecord
     from functions.websocket import WebSocketServer
     from tests.servers import free_port
 

@@ -4,8 +4,7 @@
 import threading
 from datetime import datetime
 
-from chalicelib.author_chat.store import DuplicateMessage
-from chalicelib.storage.models import AuthorMessageRecord
+from chalicelib.author_chat.store import AuthorMessageRecord, DuplicateMessage
 
 
 class MemoryAuthorMessages:

@@ -13,16 +13,17 @@ from typing import Any
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
-from chalicelib.storage.models import StoredMessage, UserChatRecord
 from chalicelib.user_chat.marks import SendMark
-from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.store import (
-    ChatGone,
+from chalicelib.user_chat.records import (
+    StoredMessage,
+    UserChatRecord,
     deleting,
     entries,
     new_claim,
     ticket_key,
 )
+from chalicelib.user_chat.states import ChatState
+from chalicelib.user_chat.store import ChatGone
 from chalicelib.web.errors import Busy
 
 ITEM_LIMIT_BYTES = 400 * 1024

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.storage.models import RegionRecord, UserChatRecord
+from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.marks import KEY_MARK_SECONDS, RESEND_GRACE_SECONDS, TEXT_MARK_SECONDS, SendMark
+from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.tickets import (
     SETTLE_CLOCK_MARGIN_SECONDS,
