@@ -8,6 +8,7 @@ from chalicelib.regions.rules import public_view
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.http import Request, Response
+from chalicelib.web.routing import ADMIN, Route
 
 
 def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
@@ -37,3 +38,11 @@ def delete_region(services: Services, request: Request, _admin: Principal) -> Re
     services.regions.delete(slug)
     services.region_cache.forget(slug)
     return Response(200, {"success": True, "deleted": slug})
+
+
+ROUTES = [
+    Route("GET", "/api/v3/admin/regions", ADMIN, list_regions),
+    Route("GET", "/api/v3/admin/regions/{slug}", ADMIN, get_region),
+    Route("PUT", "/api/v3/admin/regions/{slug}", ADMIN, put_region),
+    Route("DELETE", "/api/v3/admin/regions/{slug}", ADMIN, delete_region),
+]

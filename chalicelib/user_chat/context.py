@@ -4,7 +4,7 @@ all take: reaching the region's Zammad, reading its articles, answering with the
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, TypeGuard, cast
+from typing import Any, NamedTuple, TypeGuard
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import Events
@@ -22,7 +22,7 @@ from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
 from chalicelib.user_chat.records import StoredMessage, UserChatRecord
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.views import AttachmentView, ChatView, MessageView
+from chalicelib.user_chat.views import ChatView, chat_view
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, NotFound
 
@@ -69,17 +69,6 @@ class Outgoing(NamedTuple):
             if files:
                 message["attachments"] = files
         return message
-
-
-def message_view(message: StoredMessage) -> MessageView:
-    return {
-        "id": int(message.id),
-        "content": message.content,
-        "user_is_author": message.role == "user",
-        "automatic_answer": bool(message.automatic_answer),
-        "role": message.role,
-        "created_at": message.created_at,
-    }
 
 
 def waiting(give_up_at: float) -> Iterator[None]:
@@ -167,23 +156,8 @@ class ChatContext:
 
     # --- the answer -------------------------------------------------------------------
     def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
-        # By article id (webhook deliveries may arrive out of order), each id once (a
-        # delivery of the user's own article may race the request that sent it).
-        unique = {int(message.id): message for message in reversed(chat.messages or [])}
-        messages = [message_view(unique[article_id]) for article_id in sorted(unique)]
-        if self.attachments is not None and self.attachments.enabled:
-            device_id = chat.chat_key.partition("#")[2]
-            for view in messages:
-                files = unique[view["id"]].attachments
-                if files:
-                    links = self.attachments.views(region, device_id, chat.language, view["id"], files)
-                    view["attachments"] = cast(list[AttachmentView], links)
-        return {
-            "messages": messages,
-            "evaluation_consent": bool(chat.evaluation_consent),
-            "chatbot_typing": self.chatbot is not None and self.chatbot.typing(chat),
-            "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),
-        }
+        typing = self.chatbot is not None and self.chatbot.typing(chat)
+        return chat_view(region, chat, typing, self.attachments)
 
 
 def typing_job(job: dict[str, Any] | None) -> str | None:

@@ -11,6 +11,7 @@ from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.forms import form_fields
 from chalicelib.web.http import Request, Response, etag
 from chalicelib.web.numbers import whole_number
+from chalicelib.web.routing import APP, Route
 
 SIGNATURE = re.compile(r"^[0-9a-f]{32}\Z")  # a link's HMAC as links.py writes it: ASCII only
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
@@ -158,3 +159,17 @@ def _number(value: str) -> int:
     if number is None:
         raise NotFound("Attachment not found.")
     return number
+
+
+# API Gateway allows one variable name per path level, so the segment after {region} is
+# {language_or_device} in both app routes.
+_CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+
+ROUTES = [
+    Route("GET", "/api/v3/{region}/{language_or_device}/is_chat_enabled", APP, is_chat_enabled),
+    Route("GET", _CHAT, APP, get_chat),
+    Route("POST", _CHAT, APP, post_message),
+    Route("DELETE", _CHAT, APP, delete_chat),
+    Route("POST", _CHAT + "/attachments", APP, upload_form),
+    Route("GET", _CHAT + "/attachments/{article_id}/{attachment_id}", APP, download_file),
+]

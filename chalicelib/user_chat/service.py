@@ -89,19 +89,19 @@ class UserChats:
         _require_configured(region)
         context = self._context
         chat = self.store.get(chat_key(region.slug, device_id), consistent=False)
-        zammad = context.zammad(region)
         if chat is not None and chat.state == ChatState.UNCERTAIN:
             try:
-                chat = self.opening.settle(region, zammad, chat, device_id)
+                chat = self.opening.settle(region, context.zammad(region), chat, device_id)
             except (GatewayTimeout, BadGateway):  # not settled yet: no chat the app knows of
                 raise NotFound("Chat not found.") from None
         if not context.usable(chat):
             raise NotFound("Chat not found.")
         now = context.clock()
+        # Zammad is reached only when the stored messages will not do (a poll mostly is one read).
         if not chat.messages_stored:
-            chat.messages = context.messages_from_zammad(zammad, chat)
+            chat.messages = context.messages_from_zammad(context.zammad(region), chat)
         elif now - chat.messages_fetched_at >= self._cache_seconds(region, now):
-            self.store.replace_messages(chat, context.messages_from_zammad(zammad, chat), now)
+            self.store.replace_messages(chat, context.messages_from_zammad(context.zammad(region), chat), now)
         return context.view(region, chat)
 
     def send(

@@ -1,7 +1,12 @@
-"""What the app receives (SPEC §4), as types: the wire shape in one place. Any change here
-changes what the Integreat app reads; the OpenAPI document and the HTTP tests pin it."""
+"""What the app receives (SPEC §4): the wire shape as types, and the one function that makes
+it from a chat item. Any change here changes what the Integreat app reads; the OpenAPI
+document and the HTTP tests pin it."""
 
-from typing import NotRequired, TypedDict
+from typing import NotRequired, TypedDict, cast
+
+from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat.ports import FilesPort
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord
 
 
 class AttachmentView(TypedDict):
@@ -27,3 +32,36 @@ class ChatView(TypedDict):
     evaluation_consent: bool
     chatbot_typing: bool
     ticket_url: str
+
+
+def chat_view(
+    region: RegionRecord, chat: UserChatRecord, chatbot_typing: bool, files: FilesPort | None
+) -> ChatView:
+    # By article id (webhook deliveries may arrive out of order), each id once (a
+    # delivery of the user's own article may race the request that sent it).
+    unique = {int(message.id): message for message in reversed(chat.messages or [])}
+    messages = [message_view(unique[article_id]) for article_id in sorted(unique)]
+    if files is not None and files.enabled:
+        device_id = chat.chat_key.partition("#")[2]
+        for view in messages:
+            stored = unique[view["id"]].attachments
+            if stored:
+                links = files.views(region, device_id, chat.language, view["id"], stored)
+                view["attachments"] = cast(list[AttachmentView], links)
+    return {
+        "messages": messages,
+        "evaluation_consent": bool(chat.evaluation_consent),
+        "chatbot_typing": chatbot_typing,
+        "ticket_url": "%s/#ticket/zoom/%d" % (region.zammad_url, int(chat.ticket_id)),
+    }
+
+
+def message_view(message: StoredMessage) -> MessageView:
+    return {
+        "id": int(message.id),
+        "content": message.content,
+        "user_is_author": message.role == "user",
+        "automatic_answer": bool(message.automatic_answer),
+        "role": message.role,
+        "created_at": message.created_at,
+    }
