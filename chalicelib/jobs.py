@@ -14,8 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from chalicelib.chatbot.service import BadJob
-from chalicelib.regions.cms import CmsUnavailable, fetch_cms_regions, sync_regions
 from chalicelib.services import Services
 
 log = logging.getLogger("integreat_chat")
@@ -34,6 +32,8 @@ def forget_expired_chats(services: Services, dry_run: bool = False) -> dict[str,
 
 def sync_cms_regions(services: Services) -> dict[str, Any]:
     """Follow the CMS's list of regions (CMS_URL); a CMS that cannot be read changes nothing."""
+    from chalicelib.regions.cms import CmsUnavailable, fetch_cms_regions, sync_regions
+
     report: dict[str, Any] = {"job": "sync-cms-regions"}
     if not services.settings.cms_url:
         return dict(report, skipped="CMS_URL is not set")
@@ -62,7 +62,10 @@ JOBS: dict[str, Job] = {
 def run_chatbot_job(services: Services, body: str) -> dict[str, Any]:
     """One queue message, as SQS delivers it to Lambda (app.py) or to `functions.worker`.
     Returns the report (also logged); raises when the message should come again."""
-    from chalicelib.attachments.bucket import uploaded_keys  # app.py imports this module: not at a cold start
+    # app.py imports this module at a cold start, and most invocations are requests: what
+    # only a job needs is loaded by the first job.
+    from chalicelib.attachments.bucket import uploaded_keys
+    from chalicelib.chatbot.service import BadJob
 
     try:
         job = json.loads(body)

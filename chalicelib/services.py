@@ -7,25 +7,14 @@ below it falls back to DynamoDB by itself. `aws_services` is the deployed wiring
 tables, the SQS queue); the tests wire in-memory twins (tests/memory/) the same way."""
 
 import functools
+import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from chalicelib.author_chat.service import AuthorChat
-from chalicelib.author_chat.store import (
-    AuthorMessages,
-    AuthorVisits,
-    DynamoAuthorMessages,
-    DynamoAuthorVisits,
-)
-from chalicelib.chatbot.ledger import DynamoJobLedger, JobLedger
-from chalicelib.chatbot.queue import JobQueue, SqsJobQueue
-from chalicelib.chatbot.service import Chatbot
-from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import AuthorChatChanged, ChatChanged, ChatDeleted, Events
 from chalicelib.rate_limit import RateLimiter
-from chalicelib.realtime.connections import Connections, DynamoConnections
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
@@ -39,16 +28,22 @@ from chalicelib.storage.small_tables import (
     DynamoTicketDeletions,
     TicketDeletions,
 )
-from chalicelib.tables import ALL_MODELS
-from chalicelib.user_chat.ports import Chats
 from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.store import ChatStore
 from chalicelib.user_chat.zammad import ZammadConnections
-from chalicelib.webhook.service import ZammadWebhook
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.attachments.service import Attachments
+    from chalicelib.author_chat.service import AuthorChat
+    from chalicelib.author_chat.store import AuthorMessages, AuthorVisits
+    from chalicelib.chatbot.ledger import JobLedger
+    from chalicelib.chatbot.queue import JobQueue
+    from chalicelib.chatbot.service import Chatbot
+    from chalicelib.platform.auth import Authenticator
+    from chalicelib.realtime.connections import Connections
     from chalicelib.realtime.service import Realtime
+    from chalicelib.user_chat.ports import Chats
+    from chalicelib.webhook.service import ZammadWebhook
 
 
 class Stores(NamedTuple):
@@ -56,49 +51,95 @@ class Stores(NamedTuple):
     the same promises (tests/contract)."""
 
     regions: RegionTable
-    chats: Chats
-    author_messages: AuthorMessages
-    author_visits: AuthorVisits
+    chats: "Chats"
+    author_messages: "AuthorMessages"
+    author_visits: "AuthorVisits"
     counters: Counters
     draws: Draws
     deliveries: Deliveries
-    chatbot_jobs: JobLedger
+    chatbot_jobs: "JobLedger"
     ticket_deletions: TicketDeletions
-    connections: Connections
+    connections: "Connections"
+
+
+class OnFirstUse:
+    """Stands in for a store that is made (its module imported) when first used: a poll
+    never touches the author chat's, the chatbot's or real time's tables."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make = make
+        self._made: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = self._make()
+        return getattr(self._made, name)
+
+
+def _author_messages() -> Any:
+    from chalicelib.author_chat.store import DynamoAuthorMessages
+
+    return DynamoAuthorMessages()
+
+
+def _author_visits() -> Any:
+    from chalicelib.author_chat.store import DynamoAuthorVisits
+
+    return DynamoAuthorVisits()
+
+
+def _job_ledger() -> Any:
+    from chalicelib.chatbot.ledger import DynamoJobLedger
+
+    return DynamoJobLedger()
+
+
+def _connections() -> Any:
+    from chalicelib.realtime.connections import DynamoConnections
+
+    return DynamoConnections()
 
 
 def dynamo_stores(settings: Settings) -> Stores:
-    bind_models(ALL_MODELS, settings)  # one shared, counted DynamoDB client; no I/O
+    # One shared, counted DynamoDB client; no I/O. A table imported later is bound on import.
+    bind_models((), settings)
     return Stores(
         DynamoRegionTable(),
         ChatStore(settings),
-        DynamoAuthorMessages(),
-        DynamoAuthorVisits(),
+        cast("AuthorMessages", OnFirstUse(_author_messages)),
+        cast("AuthorVisits", OnFirstUse(_author_visits)),
         DynamoCounters(),
         DynamoDraws(),
         DynamoDeliveries(),
-        DynamoJobLedger(),
+        cast("JobLedger", OnFirstUse(_job_ledger)),
         DynamoTicketDeletions(),
-        DynamoConnections(),
+        cast("Connections", OnFirstUse(_connections)),
     )
 
 
 def aws_services(
-    settings: Settings, clock: Callable[[], float] = time.time, queue: JobQueue | None = None
+    settings: Settings, clock: Callable[[], float] = time.time, queue: "JobQueue | None" = None
 ) -> "Services":
     """The deployed wiring: the DynamoDB tables, and chatbot jobs on SQS (unless `queue`)."""
-    return Services(settings, clock, dynamo_stores(settings), queue or SqsJobQueue(settings))
+    return Services(settings, clock, dynamo_stores(settings), queue)
 
 
 class Services:
     """`clock` (epoch seconds) drives every business time: tests travel in time with it.
-    `queue`: where chatbot jobs go."""
+    `queue`: where chatbot jobs go (None: the chatbot's SQS queue).
 
-    def __init__(self, settings: Settings, clock: Callable[[], float], stores: Stores, queue: JobQueue):
+    What a poll never needs (the chatbot and its queue, the webhook, the author chat, files,
+    real time) is made on first use: a cold start imports and builds only the poll's part."""
+
+    def __init__(
+        self, settings: Settings, clock: Callable[[], float], stores: Stores, queue: "JobQueue | None" = None
+    ):
         self.settings = settings
         self.clock = clock
         self._stores = stores
-        self.auth = Authenticator(settings)
         self.rate_limiter = RateLimiter(settings, clock, stores.counters)
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)
@@ -112,18 +153,7 @@ class Services:
             self.events.subscribe(
                 AuthorChatChanged, lambda event: self.realtime.author_changed(event.change, event.message_id)
             )
-        self.queue = queue
-        self.chatbot = Chatbot(
-            settings,
-            stores.chats,
-            stores.chatbot_jobs,
-            stores.counters,
-            self.queue,
-            self.zammad,
-            self.regions.find,
-            clock,
-            self.events,
-        )
+        self._queue = queue
         self.user_chats = UserChats(
             settings,
             self.zammad,
@@ -132,24 +162,63 @@ class Services:
             stores.chats,
             stores.ticket_deletions,
             events=self.events,
-            chatbot=self.chatbot,
+            chatbot=lambda: self.chatbot,
             # Files (docs/files.md): made on first use, as a poll's links or a deletion need them.
             files=lambda: self.attachments if settings.attachment_bucket else None,
         )
-        self.webhook = ZammadWebhook(
-            self.user_chats,
-            self.region_cache,
-            stores.regions,
-            clock,
-            stores.deliveries,
+
+    # Made on first use: most cold starts serve polls, which need none of these (import time).
+    @functools.cached_property
+    def auth(self) -> "Authenticator":
+        """Bearer tokens: only the author chat's and the admin's routes ask for one."""
+        from chalicelib.platform.auth import Authenticator
+
+        return Authenticator(self.settings)
+
+    @functools.cached_property
+    def queue(self) -> "JobQueue":
+        if self._queue is not None:
+            return self._queue
+        from chalicelib.chatbot.queue import SqsJobQueue
+
+        return SqsJobQueue(self.settings)
+
+    @functools.cached_property
+    def chatbot(self) -> "Chatbot":
+        from chalicelib.chatbot.service import Chatbot
+
+        stores = self._stores
+        return Chatbot(
+            self.settings,
+            stores.chats,
+            stores.chatbot_jobs,
+            stores.counters,
+            self.queue,
+            self.zammad,
+            self.regions.find,
+            self.clock,
             self.events,
-            self.chatbot,
-        )
-        self.author_chat = AuthorChat(
-            settings, clock, stores.author_messages, stores.author_visits, self.events
         )
 
-    # Made on first use: most cold starts serve polls, which need neither (import time).
+    @functools.cached_property
+    def webhook(self) -> "ZammadWebhook":
+        from chalicelib.webhook.service import ZammadWebhook
+
+        stores = self._stores
+        return ZammadWebhook(
+            self.user_chats, self.region_cache, stores.regions, self.clock, stores.deliveries, self.events,
+            self.chatbot,
+        )  # fmt: skip
+
+    @functools.cached_property
+    def author_chat(self) -> "AuthorChat":
+        from chalicelib.author_chat.service import AuthorChat
+
+        stores = self._stores
+        return AuthorChat(
+            self.settings, self.clock, stores.author_messages, stores.author_visits, self.events
+        )
+
     @functools.cached_property
     def attachments(self) -> "Attachments":
         """Files (ATTACHMENT_BUCKET); S3 is reached by an adapter of its own, as Zammad is."""

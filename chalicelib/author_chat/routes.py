@@ -1,21 +1,36 @@
 """Handlers of the author chat (SPEC §5). Caller: a bearer token with role `author` or
 `admin`, checked by the dispatcher (see routes.py), which hands over who it is."""
 
+from typing import TYPE_CHECKING
+
 from chalicelib.author_chat import widget
-from chalicelib.author_chat.service import parse_limit
-from chalicelib.platform.auth import Principal
 from chalicelib.services import Services
 from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import Request, Response
+from chalicelib.web.numbers import whole_number
 from chalicelib.web.routing import ANYONE, AUTHOR, Route
 
+if TYPE_CHECKING:  # the caller's type only: a poll's cold start loads no token code
+    from chalicelib.platform.auth import Principal
 
-def list_messages(services: Services, request: Request, reader: Principal) -> Response:
+DEFAULT_LIMIT, MAX_LIMIT = 50, 100  # messages per page of the history
+
+
+def parse_limit(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_LIMIT
+    limit = whole_number(value, 3)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest("limit must be a whole number from 1 to %d." % MAX_LIMIT)
+    return limit
+
+
+def list_messages(services: Services, request: Request, reader: "Principal") -> Response:
     limit = parse_limit(request.query.get("limit"))
     return Response(200, services.author_chat.history(reader, limit, request.query.get("cursor") or None))
 
 
-def post_message(services: Services, request: Request, author: Principal) -> Response:
+def post_message(services: Services, request: Request, author: "Principal") -> Response:
     body = request.json_object()
     if "text" not in body:
         near = sorted(set(body) & {"message", "content", "body"})
@@ -24,11 +39,11 @@ def post_message(services: Services, request: Request, author: Principal) -> Res
     return Response(201, services.author_chat.post(author, body["text"]))
 
 
-def mark_read(services: Services, request: Request, reader: Principal) -> Response:
+def mark_read(services: Services, request: Request, reader: "Principal") -> Response:
     return Response(200, services.author_chat.mark_read(reader))
 
 
-def delete_message(services: Services, request: Request, caller: Principal) -> Response:
+def delete_message(services: Services, request: Request, caller: "Principal") -> Response:
     return Response(200, services.author_chat.delete(caller, request.path_params["message_id"]))
 
 

@@ -28,10 +28,8 @@ from chalicelib.platform.events import AuthorChatChanged, Events
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.http import parse_json
-from chalicelib.web.numbers import whole_number
 
 MAX_TEXT_CHARACTERS = 10_000
-DEFAULT_LIMIT, MAX_LIMIT = 50, 100
 _MESSAGE_ID = re.compile(r"^[0-9]{13}-[0-9a-f]{8}\Z")
 
 
@@ -173,12 +171,3 @@ class AuthorChat:
             "unread": self._unread(record, reader, unread_after),
             "can_delete": record.sender_id == reader.sub or reader.has_role("admin"),
         }
-
-
-def parse_limit(value: str | None) -> int:
-    if value is None or value == "":
-        return DEFAULT_LIMIT
-    limit = whole_number(value, 3)
-    if limit is None or not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest("limit must be a whole number from 1 to %d." % MAX_LIMIT)
-    return limit

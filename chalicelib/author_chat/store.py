@@ -12,11 +12,13 @@ from pynamodb.attributes import TTLAttribute, UnicodeAttribute, UTCDateTimeAttri
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
+from chalicelib.storage.connection import table
 from chalicelib.storage.models import OnDemand
 
 ROOM = "room"
 
 
+@table
 class AuthorMessageRecord(Model):
     """A message of the author chat. All messages share one partition (one room), sorted by
     `message_id`, which starts with the send time: the history is one key-range query that
@@ -37,6 +39,7 @@ class AuthorMessageRecord(Model):
     expires_at = TTLAttribute()  # send time + history window: DynamoDB deletes it
 
 
+@table
 class AuthorVisitRecord(Model):
     """When an author last read the chat (`POST /author-chat/read`): what is unread."""
 

@@ -15,9 +15,11 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute,
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
+from chalicelib.storage.connection import table
 from chalicelib.storage.models import OnDemand
 
 
+@table
 class ChatbotJobRecord(Model):
     """A chatbot job's progress: SQS delivers at least once, this makes it happen once.
     "running" under a lease; "posting" while its article is being written (`after`: the

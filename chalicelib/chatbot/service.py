@@ -4,7 +4,7 @@ by jobs on a queue, never inside the app's request.
 - An app user's message, in a region with the chatbot on and words left in its budget,
   queues one "message" job (chalicelib/user_chat/service.py). While an answer is due the
   chat carries the job (`bot_jobs`): the app sees `chatbot_typing` for up to
-  TYPING_SECONDS. The job writes a translation of the message for the agents (an internal
+  TYPING_SECONDS (user_chat/views.py). The job writes a translation of the message for the agents (an internal
   note) when the chat's language is not the region's, and, while the chat is automatic,
   the service's answer as a visible article (sender Agent, subject "automatically
   generated message", so the app marks it and Zammad's trigger skips it), with the sources
@@ -46,14 +46,13 @@ from chalicelib.user_chat.articles import (
     sanitize_html,
 )
 from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord, entries, highest_article_id
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord, highest_article_id
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
 
 log = logging.getLogger("integreat_chat")
 
-TYPING_SECONDS = 60  # the app's typing indicator, at most this long per message
 HISTORY_MESSAGES = 10  # the user's last messages the service reads, as the CMS sends
 JOB_MEMORY_DAYS = 7  # how long a job's ledger entry outlives it (redeliveries come sooner)
 WORDS_MEMORY_DAYS = 100  # a month's word count is kept this long (the admin API shows it)
@@ -146,10 +145,6 @@ class Chatbot:
         ):
             return None
         return self._job("reply", region, chat, int(message["id"]), answer=False)
-
-    def typing(self, chat: UserChatRecord) -> bool:
-        now = self._clock()
-        return any(queued_at + TYPING_SECONDS > now for queued_at in entries(chat.bot_jobs).values())
 
     def enqueue(self, chat: UserChatRecord, job: dict[str, Any]) -> None:
         """Queue the job; if the queue refuses, the typing indicator goes off again (the

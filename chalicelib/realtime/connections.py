@@ -19,6 +19,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.storage.conditions import condition_failed, delete_if
+from chalicelib.storage.connection import table
 from chalicelib.storage.models import OnDemand
 
 AUTHOR_CHANNEL = "author"
@@ -34,6 +35,7 @@ class ChannelIndex(GlobalSecondaryIndex):
     channel = UnicodeAttribute(hash_key=True)
 
 
+@table
 class ConnectionRecord(Model):
     """A WebSocket connection and the channel it subscribed to (docs/realtime.md)."""
 

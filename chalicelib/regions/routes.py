@@ -1,14 +1,16 @@
 """Admin API for regions (SPEC §6). Caller: a bearer token with role `admin`, checked by
 the dispatcher (see routes.py)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.platform.auth import Principal
 from chalicelib.regions.rules import public_view
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.web.http import Request, Response
 from chalicelib.web.routing import ADMIN, Route
+
+if TYPE_CHECKING:  # the caller's type only: a poll's cold start loads no token code
+    from chalicelib.platform.auth import Principal
 
 
 def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
@@ -19,21 +21,21 @@ def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
     )
 
 
-def list_regions(services: Services, request: Request, _admin: Principal) -> Response:
+def list_regions(services: Services, request: Request, _admin: "Principal") -> Response:
     return Response(200, {"regions": [_view(services, record) for record in services.regions.list()]})
 
 
-def get_region(services: Services, request: Request, _admin: Principal) -> Response:
+def get_region(services: Services, request: Request, _admin: "Principal") -> Response:
     return Response(200, _view(services, services.regions.get(request.path_params["slug"])))
 
 
-def put_region(services: Services, request: Request, _admin: Principal) -> Response:
+def put_region(services: Services, request: Request, _admin: "Principal") -> Response:
     record = services.regions.put(request.path_params["slug"], request.json_object())
     services.region_cache.forget(record.slug)
     return Response(200, _view(services, record))
 
 
-def delete_region(services: Services, request: Request, _admin: Principal) -> Response:
+def delete_region(services: Services, request: Request, _admin: "Principal") -> Response:
     slug = request.path_params["slug"]
     services.regions.delete(slug)
     services.region_cache.forget(slug)

@@ -37,15 +37,28 @@ class CountingConnection(Connection):
         return client
 
 
-_BOUND_NAMES: set[str] = set()  # the tables' names less the prefix, for failures.py's hints
+_TABLES: list[Any] = []  # every model declared with @table, in this process
+_binding: tuple[Settings, CountingConnection] | None = None  # the last bind_models's
+
+
+def table(model: Any) -> Any:
+    """Declares a table model (a class decorator). It is bound by bind_models, or at once
+    when the tables are bound already: a feature's table is imported with the feature, on
+    first use, and needs no listing where the tables are bound."""
+    _TABLES.append(model)
+    if _binding is not None:
+        _bind(model, *_binding)
+    return model
 
 
 def bound_table_names() -> set[str]:
-    return set(_BOUND_NAMES)
+    """The tables' names less the prefix (failures.py's hint of a prefix that is wrong)."""
+    return {model.base_table_name for model in _TABLES}
 
 
 def bind_models(models: Iterable[Any], settings: Settings) -> CountingConnection:
-    """Point each model at `<prefix><base name>` on the configured endpoint; returns the connection."""
+    """Point the models, every @table model declared so far and each declared later, at
+    `<prefix><base name>` on the configured endpoint, over one connection; returns it."""
     # PynamoDB's defaults (15 s to connect, 30 s to read) would hold a request past Lambda's
     # timeout when DynamoDB is unreachable; it answers in milliseconds when it is there.
     connection = CountingConnection(
@@ -55,16 +68,21 @@ def bind_models(models: Iterable[Any], settings: Settings) -> CountingConnection
         read_timeout_seconds=READ_TIMEOUT_SECONDS,
         max_retry_attempts=MAX_RETRY_ATTEMPTS,
     )
-    for model in models:
-        model.Meta.table_name = settings.table_prefix + model.base_table_name
-        _BOUND_NAMES.add(model.base_table_name)
-        model.Meta.region = settings.aws_region
-        model.Meta.host = settings.dynamodb_endpoint
-        model._connection = None
-        table = model._get_connection()  # builds the table's schema; no I/O
-        connection.add_meta_table(table.get_meta_table())
-        table.connection = connection
+    global _binding
+    _binding = (settings, connection)
+    for model in {*models, *_TABLES}:
+        _bind(model, settings, connection)
     return connection
+
+
+def _bind(model: Any, settings: Settings, connection: CountingConnection) -> None:
+    model.Meta.table_name = settings.table_prefix + model.base_table_name
+    model.Meta.region = settings.aws_region
+    model.Meta.host = settings.dynamodb_endpoint
+    model._connection = None
+    table_connection = model._get_connection()  # builds the table's schema; no I/O
+    connection.add_meta_table(table_connection.get_meta_table())
+    table_connection.connection = connection
 
 
 def ttl_attribute_name(model: type[Model]) -> str | None:

@@ -17,6 +17,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.storage.connection import table
+
 
 class OnDemand:  # every table's billing: a Meta base class
     billing_mode = "PAY_PER_REQUEST"
@@ -43,6 +45,7 @@ class DueIndex(GlobalSecondaryIndex):
     delete_after = NumberAttribute(range_key=True)
 
 
+@table
 class RegionRecord(Model):
     """A region (municipality) and its Zammad settings. Secrets are stored, never returned."""
 
@@ -81,6 +84,7 @@ class RegionRecord(Model):
     webhook_token_index = WebhookTokenIndex()
 
 
+@table
 class ChatAssignmentRecord(Model):
     """Whether a device got the chat (`is_chat_enabled`), drawn once per region and device."""
 
@@ -94,6 +98,7 @@ class ChatAssignmentRecord(Model):
     expires_at = TTLAttribute()  # a device unseen for a year draws again
 
 
+@table
 class RateLimitCounter(Model):
     """Requests of one client in one fixed window; shared by every instance."""
 
@@ -108,6 +113,7 @@ class RateLimitCounter(Model):
     expires_at = TTLAttribute()
 
 
+@table
 class WebhookDeliveryRecord(Model):
     """A processed Zammad webhook delivery (`X-Zammad-Delivery`): a retry is not processed again."""
 
@@ -120,6 +126,7 @@ class WebhookDeliveryRecord(Model):
     expires_at = TTLAttribute()
 
 
+@table
 class TicketDeletionRecord(Model):
     """A ticket the retention job closed, to be deleted from Zammad (or tagged for Zammad's
     own deletion job) after the region's `retention_delete_days` (docs/privacy.md)."""

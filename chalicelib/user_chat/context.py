@@ -4,7 +4,7 @@ all take: reaching the region's Zammad, reading its articles, answering with the
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, TypeGuard
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import Events
@@ -19,12 +19,14 @@ from chalicelib.user_chat.articles import (
     sanitize_html,
 )
 from chalicelib.user_chat.marks import SendMark
-from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
 from chalicelib.user_chat.records import StoredMessage, UserChatRecord
 from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.views import ChatView, chat_view
+from chalicelib.user_chat.views import ChatView, chat_view, chatbot_typing
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, NotFound
+
+if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
+    from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
 
 _WAIT_STEP_SECONDS = 0.05
 _WAIT_STEP_LIMIT_SECONDS = 0.4
@@ -87,21 +89,26 @@ class ChatContext:
         settings: Settings,
         connections: ZammadConnections,
         clock: Callable[[], float],
-        store: Chats,
+        store: "Chats",
         events: Events,
-        chatbot: ChatbotPort | None,
-        files: Callable[[], FilesPort | None],
+        chatbot: Callable[[], "ChatbotPort | None"],
+        files: Callable[[], "FilesPort | None"],
     ):
         self.settings = settings
         self.store = store
         self.clock = clock
         self.events = events
-        self.chatbot = chatbot  # None: no automatic answers in this deployment
+        self._chatbot = chatbot  # made on first use: a poll never needs it
         self._files = files  # made on first use (docs/files.md); None: files are off
         self._connections = connections
 
     @property
-    def attachments(self) -> FilesPort | None:
+    def chatbot(self) -> "ChatbotPort | None":
+        """None: no automatic answers in this deployment."""
+        return self._chatbot()
+
+    @property
+    def attachments(self) -> "FilesPort | None":
         return self._files()
 
     def zammad(self, region: RegionRecord) -> ZammadClient:
@@ -145,19 +152,21 @@ class ChatContext:
 
     # --- the chatbot's job for a message (chalicelib/chatbot) ---------------------------
     def bot_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> dict[str, Any] | None:
-        return self.chatbot.message_job(region, chat, article_id) if self.chatbot is not None else None
+        chatbot = self.chatbot
+        return chatbot.message_job(region, chat, article_id) if chatbot is not None else None
 
     def enqueue(self, chat: UserChatRecord, job: dict[str, Any] | None) -> None:
-        if job is not None and self.chatbot is not None:
-            self.chatbot.enqueue(chat, job)
+        chatbot = self.chatbot
+        if job is not None and chatbot is not None:
+            chatbot.enqueue(chat, job)
 
     def automatic_answers(self, region: RegionRecord) -> bool:
-        return self.chatbot is not None and self.chatbot.enabled(region)
+        chatbot = self.chatbot
+        return chatbot is not None and chatbot.enabled(region)
 
     # --- the answer -------------------------------------------------------------------
     def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
-        typing = self.chatbot is not None and self.chatbot.typing(chat)
-        return chat_view(region, chat, typing, self.attachments)
+        return chat_view(region, chat, chatbot_typing(chat, self.clock()), self.attachments)
 
 
 def typing_job(job: dict[str, Any] | None) -> str | None:

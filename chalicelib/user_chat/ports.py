@@ -18,8 +18,6 @@ class ChatbotPort(Protocol):
 
     def enqueue(self, chat: UserChatRecord, job: dict[str, Any]) -> None: ...
 
-    def typing(self, chat: UserChatRecord) -> bool: ...
-
 
 class UploadOwnerPort(Protocol):
     @property

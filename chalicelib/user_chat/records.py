@@ -16,6 +16,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.connection import table
 from chalicelib.storage.models import OnDemand, StoredAttachment
 from chalicelib.user_chat.states import ChatState
 
@@ -53,6 +54,7 @@ class StoredMessage(MapAttribute):
     attachments = ListAttribute(of=StoredAttachment, null=True)  # absent: none
 
 
+@table
 class UserChatRecord(Model):
     """The current chat of one device in one region, with its messages, in one item: a poll
     is one GetItem. `generation` counts the chats this device has had here; a new chat is

@@ -14,7 +14,7 @@ calls for, until one answers: a race with another request only means looking aga
 import random
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import ChatChanged, ChatDeleted, Events
@@ -25,7 +25,6 @@ from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
-from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
 from chalicelib.user_chat.records import UserChatRecord, chat_key, deleting
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
@@ -33,6 +32,9 @@ from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.views import ChatView
 from chalicelib.user_chat.zammad import TicketGone, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, Forbidden, GatewayTimeout, NotFound, ServiceUnavailable
+
+if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
+    from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before
@@ -49,12 +51,12 @@ class UserChats:
         connections: ZammadConnections,
         clock: Callable[[], float],
         draws: Draws,
-        chats: Chats,
+        chats: "Chats",
         ticket_deletions: TicketDeletions,
         draw: Callable[[], float] = random.random,
         events: Events | None = None,
-        chatbot: ChatbotPort | None = None,
-        files: Callable[[], FilesPort | None] = lambda: None,
+        chatbot: Callable[[], "ChatbotPort | None"] = lambda: None,
+        files: Callable[[], "FilesPort | None"] = lambda: None,
     ):
         self._context = ChatContext(settings, connections, clock, chats, events or Events(), chatbot, files)
         self.opening = Opening(self._context)

@@ -2,11 +2,15 @@
 it from a chat item. Any change here changes what the Integreat app reads; the OpenAPI
 document and the HTTP tests pin it."""
 
-from typing import NotRequired, TypedDict, cast
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 from chalicelib.storage.models import RegionRecord
-from chalicelib.user_chat.ports import FilesPort
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord, entries
+
+if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
+    from chalicelib.user_chat.ports import FilesPort
+
+TYPING_SECONDS = 60  # the app's typing indicator, at most this long per queued chatbot job
 
 
 class AttachmentView(TypedDict):
@@ -35,7 +39,7 @@ class ChatView(TypedDict):
 
 
 def chat_view(
-    region: RegionRecord, chat: UserChatRecord, chatbot_typing: bool, files: FilesPort | None
+    region: RegionRecord, chat: UserChatRecord, chatbot_typing: bool, files: "FilesPort | None"
 ) -> ChatView:
     # By article id (webhook deliveries may arrive out of order), each id once (a
     # delivery of the user's own article may race the request that sent it).
@@ -65,3 +69,8 @@ def message_view(message: StoredMessage) -> MessageView:
         "role": message.role,
         "created_at": message.created_at,
     }
+
+
+def chatbot_typing(chat: UserChatRecord, now: float) -> bool:
+    """The chatbot is writing: a job it queued for this chat is younger than TYPING_SECONDS."""
+    return any(queued_at + TYPING_SECONDS > now for queued_at in entries(chat.bot_jobs).values())

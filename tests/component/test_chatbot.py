@@ -11,7 +11,6 @@ from moto import mock_aws
 
 from chalicelib.api import ChatApi
 from chalicelib.chatbot.queue import SqsJobQueue
-from chalicelib.chatbot.service import TYPING_SECONDS
 from chalicelib.chatbot.texts import FALLBACK_MESSAGES
 from chalicelib.jobs import run_chatbot_job
 from chalicelib.platform.config import load_settings
@@ -20,6 +19,7 @@ from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.deletion import DELETED_NOTE_SUBJECT
+from chalicelib.user_chat.views import TYPING_SECONDS
 from chalicelib.user_chat.zammad import OutcomeUnknown
 from chalicelib.web.errors import BadGateway
 from chalicelib.web.http import Request

@@ -1,0 +1,49 @@
+"""What a cold start loads: the poll's part and nothing else (make bench measures the time);
+the rest is imported, and its table bound, when first used."""
+
+import json
+
+from chalicelib.storage.connection import bound_table_names
+from chalicelib.tables import ALL_MODELS
+from tests.conftest import python_env, run_python
+
+NOT_AT_A_COLD_START = [
+    "chalicelib.chatbot.service",
+    "chalicelib.chatbot.queue",
+    "chalicelib.chatbot.ledger",
+    "chalicelib.webhook.service",
+    "chalicelib.author_chat.service",
+    "chalicelib.author_chat.store",
+    "chalicelib.attachments.service",
+    "chalicelib.attachments.bucket",
+    "chalicelib.realtime.connections",
+    "chalicelib.realtime.service",
+    "chalicelib.regions.cms",
+    "chalicelib.user_chat.deletion",
+    "chalicelib.user_chat.retention",
+    "chalicelib.tables",
+    "chalicelib.platform.auth",
+]
+
+COLD_START = """
+import json, sys
+import app
+loaded = [name for name in %r if name in sys.modules]
+ledger = app.api.services._stores.chatbot_jobs
+ledger.done  # first use: imports the ledger, whose table is bound on import
+from chalicelib.chatbot.ledger import ChatbotJobRecord
+print(json.dumps({"loaded": loaded, "ledger_table": ChatbotJobRecord.Meta.table_name}))
+"""
+
+
+def test_a_cold_start_loads_only_what_a_poll_needs_and_binds_the_rest_on_first_use():
+    env = python_env()
+    env["CHAT_TABLE_PREFIX"] = "cold-"
+    result = run_python("-c", COLD_START % NOT_AT_A_COLD_START, env=env)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"loaded": [], "ledger_table": "cold-chatbot-jobs"}
+
+
+def test_every_declared_table_is_listed_for_create_tables_and_the_template():
+    assert bound_table_names() == {model.base_table_name for model in ALL_MODELS}
