@@ -53,6 +53,9 @@ class Settings(NamedTuple):
     websocket_url: str | None = None  # what clients connect to (ws:// or wss://), for the widget's CSP
     websocket_connections_per_chat: int = 5
     websocket_messages_per_minute: int = 30
+    # Where the public reaches this backend (production: the CMS's host, the chat paths
+    # beside it): what Zammad's webhook is pointed at (manage zammad-setup). No trailing "/".
+    public_base_url: str | None = None
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -121,6 +124,22 @@ def _jwt_secret(env: Mapping[str, str]) -> str | None:
         # The value itself is never echoed: it is a secret, even a bad one.
         raise ConfigError("AUTH_JWT_SECRET must be at least %d bytes long" % MIN_JWT_SECRET_BYTES)
     return secret
+
+
+# https on a host name, with a port at most; plain http only on this machine (make dev).
+_PUBLIC_BASE_URL = re.compile(r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/?\Z")
+
+
+def _public_base_url(env: Mapping[str, str]) -> str | None:
+    raw = _text(env, "PUBLIC_BASE_URL")
+    if raw is None:
+        return None
+    if not _PUBLIC_BASE_URL.match(raw):
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be https://host[:port] (http only on 127.0.0.1 or localhost), "
+            "without a path, got %r" % raw
+        )
+    return raw.rstrip("/")
 
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")  # SQS: 1-80 of these
@@ -214,4 +233,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         websocket_url=_websocket_url(env, "WEBSOCKET_URL"),
         websocket_connections_per_chat=_whole_number(env, "WEBSOCKET_CONNECTIONS_PER_CHAT", 5, 1),
         websocket_messages_per_minute=_whole_number(env, "WEBSOCKET_MESSAGES_PER_MINUTE", 30, 1),
+        public_base_url=_public_base_url(env),
     )

@@ -96,3 +96,34 @@ def test_a_short_jwt_secret_stops_start_up_without_echoing_it(secret):
         load_settings({"AUTH_JWT_SECRET": secret})
     assert "AUTH_JWT_SECRET" in str(raised.value) and secret not in str(raised.value)
     assert load_settings({"AUTH_JWT_SECRET": "s" * 32}).jwt_secret == "s" * 32
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("https://cms.integreat-app.de", "https://cms.integreat-app.de"),
+        ("https://cms.integreat-app.de/", "https://cms.integreat-app.de"),
+        ("https://chat.example.org:8443", "https://chat.example.org:8443"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("http://localhost:8000/", "http://localhost:8000"),
+    ],
+)
+def test_the_public_base_url_is_read(value, expected):
+    assert load_settings({"PUBLIC_BASE_URL": value}).public_base_url == expected
+    assert load_settings({}).public_base_url is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://cms.integreat-app.de",  # Zammad would send the webhook's signature in clear
+        "https://cms.integreat-app.de/api/v3",  # the chat's paths are fixed: the host only
+        "https://cms.integreat-app.de/?x=1",
+        "ftp://cms.integreat-app.de",
+        "cms.integreat-app.de",
+        "https://user@cms.integreat-app.de",
+    ],
+)
+def test_a_bad_public_base_url_stops_the_start_naming_the_variable(value):
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_settings({"PUBLIC_BASE_URL": value})
