@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from devtools.loopback_server import LoopbackServer
+from devtools.zammad_admin import AdminObjects
 
 FIXTURES = Path(__file__).with_name("zammad_fixtures")
 
@@ -115,6 +116,7 @@ class ZammadEmulator(LoopbackServer):
         port: int = 0,
         groups: tuple[str, ...] = ("Users", "integreat-chat"),
         attributes: dict[str, Any] | None = None,
+        admin_token: str = "emulator-admin-token",
     ):
         super().__init__(host, port)
         self.handler = _Handler
@@ -129,10 +131,11 @@ class ZammadEmulator(LoopbackServer):
             lastname="Agent",
         )
         self._ticket_shape = _recorded("tickets.json", "POST", "/api/v1/tickets")
-        self._group_ids = {name: index + 1 for index, name in enumerate(groups)}
+        self.admin_token = admin_token  # may use the admin API too (zammad_admin.py)
         # Ticket object attributes this Zammad was given (name -> default), as an admin
         # adds them: every new ticket carries each, as Zammad's ticket answers do.
         self.attributes = dict(attributes or {})
+        self.admin = AdminObjects(groups, self.attributes)
         self.tickets: dict[int, dict[str, Any]] = {}
         self.articles: dict[int, dict[str, Any]] = {}
         self.files: dict[int, StoredFile] = {}  # by attachment id
@@ -231,8 +234,16 @@ class ZammadEmulator(LoopbackServer):
 
     def _queue_delivery(self, ticket: dict[str, Any], article: dict[str, Any]) -> None:
         """Called with the lock held, when an article is created."""
-        if not self.webhook_url:
-            return
+        # The webhook a test set by hand, else those an admin made and an active trigger calls.
+        targets = (
+            [(self.webhook_url, self.webhook_secret)] if self.webhook_url else self.admin.webhook_targets()
+        )
+        for url, secret in targets:
+            self._queue_one(ticket, article, url, secret)
+
+    def _queue_one(
+        self, ticket: dict[str, Any], article: dict[str, Any], url: str, secret: str | None
+    ) -> None:
         body = json.dumps(
             {"ticket": self._ticket_view(ticket, with_ids=True), "article": copy.deepcopy(article)}
         ).encode("utf-8")
@@ -242,12 +253,12 @@ class ZammadEmulator(LoopbackServer):
             "X-Zammad-Delivery": uuid.uuid4().hex,
             "User-Agent": "Zammad User Agent",
         }
-        if self.webhook_secret:
-            digest = hmac.new(self.webhook_secret.encode(), body, hashlib.sha1).hexdigest()
+        if secret:
+            digest = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
             headers["X-Hub-Signature"] = "sha1=%s" % digest
         delivery_id = headers["X-Zammad-Delivery"]
         self.deliveries[delivery_id] = {
-            "url": self.webhook_url,
+            "url": url,
             "body": body,
             "headers": headers,
             "statuses": [],
@@ -451,7 +462,8 @@ class ZammadEmulator(LoopbackServer):
         if not isinstance(body, dict) or not body.get("title"):
             return 422, _error("Need title!")
         group = body.get("group")
-        if group not in self._group_ids:
+        group_id = self.admin.group_id(group) if isinstance(group, str) else None
+        if group_id is None:
             return 422, _error("No lookup value found for 'group': %s" % json.dumps(group))
         if body.get("customer") not in (self._me["login"], self._me["email"]):
             return 422, _error("No lookup value found for 'customer': %s" % json.dumps(body.get("customer")))
@@ -462,13 +474,14 @@ class ZammadEmulator(LoopbackServer):
         self._next_ticket += 1
         stamp = _now()
         ticket = copy.deepcopy(self._ticket_shape)
+        ticket.update(dict.fromkeys(self.admin.ticket_attributes()))
         ticket.update(copy.deepcopy(self.attributes))
         ticket.update(
             {
                 "id": ticket_id,
                 "number": str(77000 + ticket_id),
                 "title": body["title"],
-                "group_id": self._group_ids[group],
+                "group_id": group_id,
                 "customer_id": self._me["id"],
                 "created_by_id": self._me["id"],
                 "updated_by_id": self._me["id"],
@@ -479,7 +492,9 @@ class ZammadEmulator(LoopbackServer):
             }
         )
         for key, value in body.items():  # custom attributes: region_slug, language_slug, ...
-            if (key not in ticket or key in self.attributes) and key not in (
+            if (
+                key not in ticket or key in self.attributes or key in self.admin.ticket_attributes()
+            ) and key not in (
                 "article",
                 "group",
                 "customer",
@@ -583,9 +598,14 @@ class _Handler(BaseHTTPRequestHandler):
         scheme, _, token = (self.headers.get("Authorization") or "").partition(" ")
         if not scheme:
             return self._send(403, _error("Authentication required"))
-        if scheme not in ("Token", "Bearer") or token.replace("token=", "", 1) != emulator.token:
+        token = token.replace("token=", "", 1)
+        if scheme not in ("Token", "Bearer") or token not in (emulator.token, emulator.admin_token):
             return self._send(401, _error("Can't find User for Token"))
-        status, answer = emulator.api(self.command, path, body, query)
+        with emulator._lock:
+            admin = emulator.admin.answer(self.command, path, body)
+        if admin is not None and token != emulator.admin_token:
+            return self._send(403, _error("Not authorized (user)!"))
+        status, answer = admin if admin is not None else emulator.api(self.command, path, body, query)
         if fault.get("latency"):
             time.sleep(fault["latency"])
         if fault.get("drop"):

@@ -1,7 +1,10 @@
 """The Zammad emulator answers over real HTTP in the shapes recorded from a real Zammad."""
 
 import json
+import threading
 import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -165,3 +168,91 @@ def test_faults_errors_slowness_and_refused_connections(zammad, session):
     zammad.accept_connections()
     assert session.get(zammad.url + "/api/v1/users/me", timeout=5).status_code == 200
     assert zammad.api_request_count() == 4  # the refused one never arrived
+
+
+# --- the admin API (devtools/zammad_admin.py; docs.zammad.org's shapes) ----------------------
+@contextmanager
+def receiver():
+    """An HTTP endpoint on loopback that keeps what is posted to it: (headers, body)."""
+    received = []
+
+    class Keep(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keep)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield "http://127.0.0.1:%d/hook" % server.server_port, received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def admin(zammad):
+    session = requests.Session()
+    session.headers["Authorization"] = "Token token=%s" % zammad.admin_token
+    return session
+
+
+def test_the_admin_api_is_the_admins_only(zammad, session, admin):
+    groups = admin.get(zammad.url + "/api/v1/groups", timeout=5)
+    assert groups.status_code == 200 and {"Users", "integreat-chat"} <= {g["name"] for g in groups.json()}
+    refused = session.get(zammad.url + "/api/v1/webhooks", timeout=5)
+    assert refused.status_code == 403 and refused.json()["error"] == "Not authorized (user)!"
+
+
+def test_a_group_made_by_the_admin_api_takes_tickets(zammad, session, admin):
+    made = admin.post(zammad.url + "/api/v1/groups", json={"name": "beratung"}, timeout=5)
+    assert made.status_code == 201 and made.json()["active"] is True
+    again = admin.post(zammad.url + "/api/v1/groups", json={"name": "beratung"}, timeout=5)
+    assert again.status_code == 422
+    ticket = new_ticket(zammad, session, group="beratung").json()
+    assert ticket["group_id"] == made.json()["id"]
+
+
+def test_an_attribute_is_on_new_tickets_only_after_the_migration(zammad, session, admin):
+    attribute = {
+        "name": "chat_topic", "object": "Ticket", "display": "Topic", "data_type": "input",
+        "data_option": {"type": "text", "maxlength": 120, "null": True},
+    }  # fmt: skip
+    made = admin.post(zammad.url + "/api/v1/object_manager_attributes", json=attribute, timeout=5).json()
+    assert made["to_create"] is True
+    assert "chat_topic" not in new_ticket(zammad, session).json()
+    migrated = admin.post(zammad.url + "/api/v1/object_manager_attributes_execute_migrations", timeout=5)
+    assert migrated.status_code == 200
+    assert new_ticket(zammad, session, chat_topic="housing").json()["chat_topic"] == "housing"
+
+
+def test_a_webhook_hides_its_secret_and_a_trigger_makes_it_deliver_signed(zammad, session, admin):
+    import hashlib
+    import hmac
+
+    with receiver() as (url, received):
+        hook = {"name": "Integreat Chat", "endpoint": url, "signature_token": "s3cret", "ssl_verify": True}
+        webhook = admin.post(zammad.url + "/api/v1/webhooks", json=hook, timeout=5).json()
+        assert webhook["signature_token"] == "**********"
+        assert (
+            admin.get(zammad.url + "/api/v1/webhooks/%d" % webhook["id"], timeout=5).json()["signature_token"]
+            == "**********"
+        )
+        new_ticket(zammad, session)
+        zammad.wait_for_webhooks()
+        assert received == []  # no trigger calls it yet
+        trigger = {
+            "name": "Integreat Chat: updates",
+            "condition": {"ticket.action": {"operator": "is", "value": "update"}},
+            "perform": {"notification.webhook": {"webhook_id": webhook["id"]}},
+        }
+        assert admin.post(zammad.url + "/api/v1/triggers", json=trigger, timeout=5).status_code == 201
+        new_ticket(zammad, session)
+        zammad.wait_for_webhooks()
+        [(headers, body)] = received
+        expected = "sha1=" + hmac.new(b"s3cret", body, hashlib.sha1).hexdigest()
+        assert headers["X-Hub-Signature"] == expected

@@ -1,0 +1,153 @@
+"""The admin objects of the emulated Zammad, in the shapes docs.zammad.org gives for its REST
+API: groups, ticket object attributes (with the migration Zammad needs after adding one),
+webhooks and triggers. Secrets come back as `**********` once set, as Zammad returns them.
+
+Only an admin token may use these (zammad_emulator.py's `admin_token`); the chat's agent
+token gets Zammad's 403. The emulator delivers its webhook to every active webhook that an
+active trigger names (`{"notification.webhook": {"webhook_id": …}}`), signed with its token.
+"""
+
+import copy
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+HIDDEN = "**********"  # what Zammad answers for a secret that is set
+_SECRETS = ("signature_token", "basic_auth_password", "bearer_token")
+# path -> (what Zammad calls it in errors, the fields a new one starts with)
+_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "groups": ("Group", {"active": True, "note": None}),
+    "object_manager_attributes": (
+        "ObjectManager::Attribute",
+        {"object": "Ticket", "active": True, "editable": True, "position": 1500, "screens": {}},
+    ),
+    "webhooks": ("Webhook", {
+        "http_method": "post", "ssl_verify": True, "active": True, "signature_token": None,
+        "basic_auth_username": None, "basic_auth_password": None, "bearer_token": None,
+        "note": None, "pre_defined_webhook_type": None, "customized_payload": False,
+        "custom_payload": None, "preferences": {},
+    }),
+    "triggers": ("Trigger", {"active": True, "activator": "action", "execution_condition_mode": "selective"}),
+}  # fmt: skip
+_REQUIRED = {
+    "groups": ("name",),
+    "object_manager_attributes": ("name", "object", "display", "data_type", "data_option"),
+    "webhooks": ("name", "endpoint"),
+    "triggers": ("name", "condition", "perform"),
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _error(message: str) -> dict[str, str]:
+    return {"error": message, "error_human": message}
+
+
+class AdminObjects:
+    """Each kind by id; the caller (the emulator) holds its lock around every call."""
+
+    def __init__(self, groups: tuple[str, ...], attributes: dict[str, Any]):
+        self.objects: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in _KINDS}
+        self._next_id = 1
+        for name in groups:
+            self._add("groups", {"name": name})
+        for name in attributes:  # in use already: added and migrated
+            self._add(
+                "object_manager_attributes",
+                {"name": name, "display": name, "data_type": "input", "data_option": {}},
+            ).update(to_create=False, to_migrate=False)
+
+    def _add(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = _now()
+        item = dict(copy.deepcopy(_KINDS[kind][1]), **copy.deepcopy(body))
+        item.update(id=self._next_id, created_at=now, updated_at=now, created_by_id=3, updated_by_id=3)
+        if kind == "object_manager_attributes":
+            item.update(to_create=True, to_migrate=True, to_delete=False, to_config=False)
+        self._next_id += 1
+        self.objects[kind][item["id"]] = item
+        return item
+
+    def group_id(self, name: str) -> int | None:
+        return next((g["id"] for g in self.objects["groups"].values() if g["name"] == name), None)
+
+    def ticket_attributes(self) -> list[str]:
+        """The ticket attributes in use: added and migrated (what a new ticket carries)."""
+        return [
+            a["name"]
+            for a in self.objects["object_manager_attributes"].values()
+            if a["object"] == "Ticket" and a["active"] and not a["to_create"]
+        ]
+
+    def webhook_targets(self) -> list[tuple[str, str | None]]:
+        """(endpoint, signature token) of each active webhook an active trigger calls."""
+        called = {
+            (t.get("perform") or {}).get("notification.webhook", {}).get("webhook_id")
+            for t in self.objects["triggers"].values()
+            if t["active"]
+        }
+        return [
+            (w["endpoint"], w.get("signature_token"))
+            for w in self.objects["webhooks"].values()
+            if w["active"] and w["id"] in called
+        ]
+
+    @staticmethod
+    def _view(kind: str, item: dict[str, Any]) -> dict[str, Any]:
+        view = copy.deepcopy(item)
+        for secret in _SECRETS if kind == "webhooks" else ():
+            if view.get(secret):
+                view[secret] = HIDDEN
+        return view
+
+    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
+        """Zammad's answer to an admin request, or None when the path is not an admin one."""
+        if method == "POST" and path == "/api/v1/object_manager_attributes_execute_migrations":
+            for attribute in self.objects["object_manager_attributes"].values():
+                attribute.update(to_create=False, to_migrate=False)
+            return 200, {}
+        found = re.fullmatch(r"/api/v1/(groups|object_manager_attributes|webhooks|triggers)(?:/(\d+))?", path)
+        if not found:
+            return None
+        kind, number = found.group(1), found.group(2)
+        items = self.objects[kind]
+        if number is None:
+            if method == "GET":
+                return 200, [self._view(kind, item) for item in items.values()]
+            if method == "POST":
+                return self._create(kind, body)
+            return 404, _error("No route matches [%s] %r" % (method, path))
+        item = items.get(int(number))
+        if item is None:
+            return 404, _error("Couldn't find %s with 'id'=%s" % (_KINDS[kind][0], number))
+        if method == "GET":
+            return 200, self._view(kind, item)
+        if method == "PUT":
+            if not isinstance(body, dict):
+                return 422, _error("Invalid payload")
+            changes = {k: v for k, v in body.items() if k not in ("id", "created_at", "created_by_id")}
+            # A secret sent back as Zammad showed it is left as it is.
+            changes = {k: v for k, v in changes.items() if not (k in _SECRETS and v == HIDDEN)}
+            item.update(copy.deepcopy(changes), updated_at=_now())
+            if kind == "object_manager_attributes":
+                item["to_migrate"] = True
+            return 200, self._view(kind, item)
+        if method == "DELETE":
+            del items[int(number)]
+            return 200, {}
+        return 404, _error("No route matches [%s] %r" % (method, path))
+
+    def _create(self, kind: str, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict):
+            return 422, _error("Invalid payload")
+        missing = [field for field in _REQUIRED[kind] if body.get(field) in (None, "")]
+        if missing:
+            return 422, _error("%s can't be blank" % missing[0].replace("_", " ").capitalize())
+        taken = any(
+            item["name"] == body["name"] and item.get("object") == body.get("object")
+            for item in self.objects[kind].values()
+        )
+        if taken and kind in ("groups", "object_manager_attributes"):
+            return 422, _error("Name already exists!")
+        return 201, self._view(kind, self._add(kind, body))
