@@ -19,7 +19,16 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2]
 LIB = PROJECT / "chalicelib"
 TOP = {"api", "routes", "services", "jobs", "migration", "openapi", "rate_limit", "tables"}
-FEATURES = {"attachments", "author_chat", "chatbot", "realtime", "regions", "user_chat", "webhook"}
+FEATURES = {
+    "attachments",
+    "author_chat",
+    "chatbot",
+    "realtime",
+    "regions",
+    "user_chat",
+    "webhook",
+    "zammad_setup",
+}
 # What each lower layer may import of chalicelib (besides itself).
 ALLOWED_BELOW = {
     "web": set(),

@@ -1,0 +1,177 @@
+"""What a region's Zammad needs for the chat, and making it so, idempotently.
+
+The objects (docs/operating.md, "A new region in five minutes" names each):
+- the group new tickets go to (the region's, or INTEGREAT_CHAT_TICKET_GROUP);
+- the ticket attributes the chat writes: region_slug, language_slug (text),
+  evaluation_consent, automatic_answers (booleans), then Zammad's migration;
+- the webhook "Integreat Chat" to <PUBLIC_BASE_URL>/api/v3/webhook/zammad/?token=<the
+  region's webhook token>, signed (X-Hub-Signature) with a secret this backend holds;
+- the trigger that calls it for every new article but the chatbot's own.
+
+Objects are found by name (a webhook also by its endpoint: one made by hand is adopted, not
+doubled), changed only where they differ, and made where missing. Zammad never shows a
+webhook's secret back, so a webhook found is kept as it is while the region holds a secret;
+`doctor` tells a secret that no longer matches by deliveries that stop verifying.
+"""
+
+import secrets
+from typing import Any, NamedTuple
+
+from chalicelib.storage.models import RegionRecord
+from chalicelib.zammad_setup.admin import ZammadAdmin
+
+WEBHOOK_NAME = "Integreat Chat"
+TRIGGER_NAME = "Integreat Chat: tell the chat backend"
+BOT_SUBJECT = "automatically generated message"  # the chatbot's articles (chatbot/service.py)
+_TEXT = {"type": "text", "maxlength": 64, "null": True, "default": ""}
+_YES_NO = {"options": {"true": "yes", "false": "no"}, "default": False, "null": True}
+ATTRIBUTES = {  # name -> (display, data type, data option)
+    "region_slug": ("Integreat region", "input", _TEXT),
+    "language_slug": ("Integreat language", "input", _TEXT),
+    "evaluation_consent": ("Integreat: evaluation consent", "boolean", _YES_NO),
+    "automatic_answers": ("Integreat: automatic answers", "boolean", _YES_NO),
+}
+
+
+class Step(NamedTuple):
+    kind: str  # as the admin API names it: groups, object_manager_attributes, webhooks, triggers
+    name: str
+    action: str  # "create", "update" or "keep"
+    body: dict[str, Any]
+    item_id: int | None = None
+
+    def line(self) -> str:
+        label = {"object_manager_attributes": "attribute"}.get(self.kind, self.kind.rstrip("s"))
+        return "%-6s %-9s %s" % (self.action, label, self.name)
+
+
+class Secrets(NamedTuple):
+    """What the region must hold for the webhook: a new value, or None to keep its own."""
+
+    webhook_token: str | None
+    webhook_secret: str | None
+
+
+def webhook_url(public_base_url: str, token: str) -> str:
+    return "%s/api/v3/webhook/zammad/?token=%s" % (public_base_url, token)
+
+
+class ZammadSetup:
+    def __init__(self, admin: ZammadAdmin, region: RegionRecord, group: str, public_base_url: str):
+        self._admin = admin
+        self._region = region
+        self._group = group
+        self._public_base_url = public_base_url
+
+    def plan(self) -> tuple[list[Step], Secrets]:
+        """The steps, read from Zammad (no write), and the region's new secrets if any."""
+        admin, region = self._admin, self._region
+        token = region.zammad_webhook_token or secrets.token_urlsafe(32)
+        secret = None if region.zammad_webhook_secret else secrets.token_hex(32)
+        steps = [self._group_step(admin.list("groups"))]
+        attributes = admin.list("object_manager_attributes")
+        steps += [self._attribute_step(attributes, name) for name in ATTRIBUTES]
+        url = webhook_url(self._public_base_url, token)
+        webhook = self._webhook_step(admin.list("webhooks"), url, secret, region.zammad_webhook_secret)
+        steps.append(webhook)
+        steps.append(self._trigger_step(admin.list("triggers"), webhook.item_id))
+        new_token = None if region.zammad_webhook_token else token
+        return steps, Secrets(new_token, secret)
+
+    def apply(self, steps: list[Step]) -> list[Step]:
+        """Send the steps' writes in order (the trigger names the webhook made before it)."""
+        webhook_id = None
+        migrate = False
+        for step in steps:
+            body = dict(step.body)
+            if step.kind == "triggers" and webhook_id is not None:
+                body["perform"] = {"notification.webhook": {"webhook_id": webhook_id}}
+            if step.action == "create":
+                made = self._admin.create(step.kind, body)
+                item_id = made.get("id") if isinstance(made, dict) else None
+            elif step.action == "update":
+                self._admin.update(step.kind, int(step.item_id or 0), body)
+                item_id = step.item_id
+            else:
+                item_id = step.item_id
+            if step.kind == "webhooks":
+                webhook_id = item_id
+            migrate = migrate or (step.kind == "object_manager_attributes" and step.action != "keep")
+        if migrate:
+            self._admin.migrate()
+        return steps
+
+    # --- each object ----------------------------------------------------------------------
+    def _group_step(self, groups: list[dict[str, Any]]) -> Step:
+        found = next((g for g in groups if g.get("name") == self._group), None)
+        if found is None:
+            return Step("groups", self._group, "create", {"name": self._group, "active": True})
+        action = "keep" if found.get("active") else "update"
+        return Step("groups", self._group, action, {"active": True}, found.get("id"))
+
+    @staticmethod
+    def _attribute_step(attributes: list[dict[str, Any]], name: str) -> Step:
+        display, data_type, option = ATTRIBUTES[name]
+        body = {
+            "name": name, "object": "Ticket", "display": display, "data_type": data_type,
+            "data_option": option, "active": True, "screens": {}, "position": 1550,
+        }  # fmt: skip
+        found = next(
+            (a for a in attributes if a.get("name") == name and a.get("object", "Ticket") == "Ticket"), None
+        )
+        if found is None:
+            return Step("object_manager_attributes", name, "create", body)
+        if found.get("active") and found.get("data_type") == data_type:
+            return Step("object_manager_attributes", name, "keep", {}, found.get("id"))
+        return Step("object_manager_attributes", name, "update", body, found.get("id"))
+
+    @staticmethod
+    def _webhook_step(webhooks: list[dict[str, Any]], url: str, secret: str | None, held: str | None) -> Step:
+        """`secret`: a new one for the region; `held`: the one it has (a webhook made anew
+        is signed with it)."""
+        body: dict[str, Any] = {"name": WEBHOOK_NAME, "endpoint": url, "ssl_verify": True, "active": True}
+        if secret is not None:
+            body["signature_token"] = secret
+        # Ours by its endpoint first (one made by hand under another name), else by name.
+        found = next((w for w in webhooks if w.get("endpoint") == url), None) or next(
+            (w for w in webhooks if w.get("name") == WEBHOOK_NAME), None
+        )
+        if found is None:
+            return Step("webhooks", WEBHOOK_NAME, "create", dict(body, signature_token=secret or held))
+        same = found.get("endpoint") == url and found.get("active") and secret is None
+        name = str(found.get("name") or WEBHOOK_NAME)
+        if same:
+            return Step("webhooks", name, "keep", {}, found.get("id"))
+        return Step("webhooks", name, "update", dict(body, name=name), found.get("id"))
+
+    @staticmethod
+    def _trigger_step(triggers: list[dict[str, Any]], webhook_id: int | None) -> Step:
+        body = {
+            "name": TRIGGER_NAME,
+            "activator": "action",
+            "execution_condition_mode": "always",
+            "condition": {
+                "article.action": {"operator": "is", "value": "create"},
+                "article.subject": {"operator": "does not contain", "value": BOT_SUBJECT},
+            },
+            "perform": {"notification.webhook": {"webhook_id": webhook_id}},
+            "active": True,
+        }
+
+        def calls_ours(trigger: dict[str, Any]) -> bool:
+            perform = trigger.get("perform") or {}
+            return (
+                webhook_id is not None
+                and perform.get("notification.webhook", {}).get("webhook_id") == webhook_id
+            )
+
+        found = next((t for t in triggers if calls_ours(t)), None) or next(
+            (t for t in triggers if t.get("name") == TRIGGER_NAME), None
+        )
+        if found is None:
+            return Step("triggers", TRIGGER_NAME, "create", body)
+        if calls_ours(found) and found.get("active") and found.get("condition") == body["condition"]:
+            return Step("triggers", str(found.get("name")), "keep", {}, found.get("id"))
+        return Step(
+            "triggers", str(found.get("name")), "update", dict(body, name=found.get("name")), found.get("id")
+        )

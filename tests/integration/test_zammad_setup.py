@@ -1,0 +1,116 @@
+"""Setting a region's Zammad up by its admin API (chalicelib/zammad_setup) against the
+emulated Zammad over HTTP: from nothing, a second time, adopting what was made by hand,
+and the faults an operator meets."""
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.storage.models import RegionRecord
+from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
+from chalicelib.zammad_setup.setup import ATTRIBUTES, ZammadSetup, webhook_url
+from devtools.zammad_emulator import ZammadEmulator
+from tests.integration.test_zammad_emulator import receiver
+
+BASE = "https://cms.example.org"
+
+
+@pytest.fixture
+def empty_zammad():
+    with ZammadEmulator(token="agent-token", admin_token="admin-token", groups=("Users",)) as emulator:
+        yield emulator
+
+
+def region(**fields):
+    return RegionRecord("augsburg", name="Augsburg", updated_at=datetime.now(UTC), **fields)
+
+
+def setup_of(zammad, record, base=BASE):
+    return ZammadSetup(ZammadAdmin(zammad.url, "admin-token"), record, "integreat-chat", base)
+
+
+def test_an_empty_zammad_is_set_up_and_a_second_run_writes_nothing(empty_zammad):
+    record = region()
+    setup = setup_of(empty_zammad, record)
+    steps, secrets = setup.plan()
+    assert [s.action for s in steps] == ["create"] * 7
+    assert secrets.webhook_token and secrets.webhook_secret
+    setup.apply(steps)
+    admin = empty_zammad.admin
+    assert admin.group_id("integreat-chat") is not None
+    assert set(ATTRIBUTES) <= set(admin.ticket_attributes())  # migrated: on new tickets
+    [(endpoint, signing)] = admin.webhook_targets()
+    assert endpoint == webhook_url(BASE, secrets.webhook_token) and signing == secrets.webhook_secret
+    record.zammad_webhook_token, record.zammad_webhook_secret = secrets
+    again = setup_of(empty_zammad, record)
+    steps, new = again.plan()
+    assert [s.action for s in steps] == ["keep"] * 7 and new == (None, None)
+    writes = again._admin.writes
+    again.apply(steps)
+    assert again._admin.writes == writes == 0
+
+
+def test_a_dry_run_plans_and_writes_nothing(empty_zammad):
+    setup = setup_of(empty_zammad, region())
+    before = len(empty_zammad.requests)
+    steps, _secrets = setup.plan()
+    assert steps and setup._admin.writes == 0
+    assert all(method == "GET" for method, _path in empty_zammad.requests[before:])
+
+
+def test_a_webhook_made_by_hand_under_another_name_is_adopted_not_doubled(empty_zammad):
+    import requests
+
+    record = region(zammad_webhook_token="t0ken", zammad_webhook_secret="held-secret")
+    session = requests.Session()
+    session.headers["Authorization"] = "Token token=admin-token"
+    hook = {"name": "chat backend", "endpoint": webhook_url(BASE, "t0ken"), "signature_token": "held-secret"}
+    made = session.post(empty_zammad.url + "/api/v1/webhooks", json=hook, timeout=5).json()
+    setup = setup_of(empty_zammad, record)
+    steps, secrets = setup.plan()
+    [webhook] = [s for s in steps if s.kind == "webhooks"]
+    assert (webhook.action, webhook.item_id, webhook.name) == ("keep", made["id"], "chat backend")
+    setup.apply(steps)
+    assert len(empty_zammad.admin.objects["webhooks"]) == 1 and secrets == (None, None)
+    [trigger] = empty_zammad.admin.objects["triggers"].values()
+    assert trigger["perform"] == {"notification.webhook": {"webhook_id": made["id"]}}
+
+
+def test_an_agents_reply_reaches_the_webhook_signed_with_the_regions_secret(empty_zammad):
+    with receiver() as (url, received):
+        base = url.rsplit("/", 1)[0]  # the receiver takes any path
+        setup = ZammadSetup(ZammadAdmin(empty_zammad.url, "admin-token"), region(), "integreat-chat", base)
+        steps, secrets = setup.plan()
+        setup.apply(steps)
+        ticket = empty_zammad.api(
+            "POST", "/api/v1/tickets",
+            {"title": "t", "group": "integreat-chat", "customer": "johndoe@example.com",
+             "region_slug": "augsburg", "article": {"body": "Hallo", "type": "web", "sender": "Customer"}},
+        )[1]  # fmt: skip
+        empty_zammad.add_article(ticket["id"], "Guten Tag", sender="Agent")
+        empty_zammad.wait_for_webhooks()
+    assert received, "no delivery"
+    for headers, body in received:
+        assert (
+            headers["X-Hub-Signature"]
+            == "sha1=" + hmac.new(secrets.webhook_secret.encode(), body, hashlib.sha1).hexdigest()
+        )
+
+
+def test_a_token_without_admin_rights_is_told_in_words(empty_zammad):
+    setup = ZammadSetup(ZammadAdmin(empty_zammad.url, "agent-token"), region(), "integreat-chat", BASE)
+    with pytest.raises(AdminError, match=r"admin permission .*admin\.group"):
+        setup.plan()
+
+
+def test_a_revoked_token_and_a_zammad_that_is_down_are_told_in_words(empty_zammad):
+    with pytest.raises(AdminError, match="refuses the token"):
+        ZammadSetup(ZammadAdmin(empty_zammad.url, "revoked"), region(), "g", BASE).plan()
+    empty_zammad.set_fault(status=502, request="GET /api/v1/groups")
+    with pytest.raises(AdminError, match="failed with 502"):
+        setup_of(empty_zammad, region()).plan()
+    empty_zammad.refuse_connections()
+    with pytest.raises(AdminError, match="cannot be reached"):
+        setup_of(empty_zammad, region()).plan()
