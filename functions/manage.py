@@ -10,6 +10,8 @@
     export --region R --device D      everything stored about a device in a region, as JSON (GDPR Art. 15)
     import-cms DUMP.json              a region's switch from the Integreat CMS (docs/migrating.md);
                                       compare-cms and export-cms too: functions/cms_commands.py
+    zammad-setup --region R [--dry-run]  a region's Zammad made ready for the chat (admin token:
+                                      --admin-token or $ZAMMAD_ADMIN_TOKEN): functions/zammad_commands.py
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset), on the
 tables of `CHAT_TABLE_PREFIX` (default `integreat-chat-`, the tables plain `chalice local`
@@ -27,7 +29,7 @@ from typing import Any
 
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.web.errors import ApiError
-from functions import cms_commands
+from functions import cms_commands, zammad_commands
 
 _REGION_OPTIONS = {  # option -> field of the admin API
     "--name": "name",
@@ -82,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--region", required=True)
     export.add_argument("--device", required=True)
     cms_commands.add_parsers(commands)
+    zammad_commands.add_parsers(commands)
     return parser
 
 
@@ -169,6 +172,8 @@ def run(argv, out=sys.stdout) -> int:
     store = services.regions
     if args.command in cms_commands.COMMANDS:
         return cms_commands.run(args, settings, services, out)
+    if args.command in zammad_commands.COMMANDS:
+        return zammad_commands.run(args, settings, services, out)
     if args.command == "retention":
         from chalicelib.jobs import forget_expired_chats
 

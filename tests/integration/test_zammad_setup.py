@@ -114,3 +114,55 @@ def test_a_revoked_token_and_a_zammad_that_is_down_are_told_in_words(empty_zamma
     empty_zammad.refuse_connections()
     with pytest.raises(AdminError, match="cannot be reached"):
         setup_of(empty_zammad, region()).plan()
+
+
+# --- the command, as an operator runs it (DynamoDB Local, the emulator over HTTP) ------------
+@pytest.fixture
+def env(dynamodb_local):
+    from tests.conftest import python_env, unique_prefix
+
+    return python_env(
+        AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local,
+        CHAT_TABLE_PREFIX=unique_prefix(),
+        PUBLIC_BASE_URL=BASE,
+        ZAMMAD_ADMIN_TOKEN="admin-token",
+    )
+
+
+def manage(env, *args):
+    from tests.conftest import run_python
+
+    return run_python("-m", "functions.manage", *args, env=env)
+
+
+def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_change(env, empty_zammad):
+    assert manage(env, "create-tables").returncode == 0
+    put = manage(
+        env, "region", "put", "augsburg", "--name", "Augsburg",
+        "--zammad-url", empty_zammad.url, "--zammad-access-token", "agent-token",
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    planned = manage(env, "zammad-setup", "--region", "augsburg", "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.count("create") == 7 and "nothing sent" in planned.stdout
+    assert not [r for r in empty_zammad.requests if r[0] != "GET"]
+    first = manage(env, "zammad-setup", "--region", "augsburg")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith("augsburg: Zammad is set up for the chat")
+    [(endpoint, signing)] = empty_zammad.admin.webhook_targets()
+    assert endpoint.startswith(BASE + "/api/v3/webhook/zammad/?token=") and signing
+    writes = len([r for r in empty_zammad.requests if r[0] != "GET"])
+    second = manage(env, "zammad-setup", "--region", "augsburg")
+    assert second.returncode == 0 and "nothing to change" in second.stdout
+    assert len([r for r in empty_zammad.requests if r[0] != "GET"]) == writes
+    assert "admin-token" not in first.stdout + first.stderr + second.stdout
+
+
+def test_the_command_names_what_is_missing(env, empty_zammad):
+    assert manage(env, "create-tables").returncode == 0
+    unknown = manage(env, "zammad-setup", "--region", "nowhere")
+    assert unknown.returncode == 2 and "no region 'nowhere'" in unknown.stderr
+    manage(env, "region", "put", "augsburg", "--name", "Augsburg", "--zammad-url", empty_zammad.url)
+    refused = manage(env, "zammad-setup", "--region", "augsburg", "--admin-token", "agent-token")
+    assert refused.returncode == 1 and "needs the admin permission" in refused.stderr
+    assert "agent-token" not in refused.stderr

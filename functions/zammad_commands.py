@@ -1,0 +1,73 @@
+"""`manage zammad-setup`: a region's Zammad made ready for the chat by its admin API
+(chalicelib/zammad_setup; docs/operating.md, "A new region in five minutes")."""
+
+import argparse
+import os
+import sys
+from typing import Any, TextIO
+
+from chalicelib.platform.config import Settings
+
+COMMANDS = ("zammad-setup",)
+ADMIN_TOKEN_VARIABLE = "ZAMMAD_ADMIN_TOKEN"
+
+
+def add_parsers(commands: Any) -> None:
+    setup = commands.add_parser("zammad-setup", help="make a region's Zammad ready for the chat (idempotent)")
+    setup.add_argument("--region", required=True, help="the region's slug")
+    setup.add_argument(
+        "--admin-token",
+        help="a Zammad token with admin rights, used for this run only (else $%s, else the region's own "
+        "token)" % ADMIN_TOKEN_VARIABLE,
+    )
+    setup.add_argument("--dry-run", action="store_true", help="print the plan; send no write to Zammad")
+
+
+def run(
+    args: argparse.Namespace, settings: Settings, services: Any, out: TextIO, err: TextIO = sys.stderr
+) -> int:
+    from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
+    from chalicelib.zammad_setup.setup import ZammadSetup
+
+    region = services.regions.table.find(args.region)
+    if region is None:
+        print("zammad-setup: no region %r here (manage region list shows them)" % args.region, file=err)
+        return 2
+    if not region.zammad_url:
+        print(
+            "zammad-setup: region %s has no Zammad URL (manage region put --zammad-url)" % region.slug,
+            file=err,
+        )
+        return 2
+    if not settings.public_base_url:
+        print(
+            "zammad-setup: PUBLIC_BASE_URL is not set: the webhook needs this backend's public URL", file=err
+        )
+        return 2
+    token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE) or region.zammad_access_token
+    if not token:
+        print("zammad-setup: no admin token (--admin-token or $%s)" % ADMIN_TOKEN_VARIABLE, file=err)
+        return 2
+    group = region.ticket_group or settings.ticket_group
+    setup = ZammadSetup(ZammadAdmin(region.zammad_url, token), region, group, settings.public_base_url)
+    try:
+        steps, secrets = setup.plan()
+        for step in steps:
+            print(step.line(), file=out)
+        if args.dry_run:
+            print("dry run: nothing sent to Zammad, nothing stored", file=out)
+            return 0
+        if all(step.action == "keep" for step in steps):
+            print("%s: Zammad is set up for the chat; nothing to change" % region.slug, file=out)
+            return 0
+        # Stored first: if Zammad fails half-way, the next run makes the webhook with it.
+        if secrets.webhook_token or secrets.webhook_secret:
+            region.zammad_webhook_token = secrets.webhook_token or region.zammad_webhook_token
+            region.zammad_webhook_secret = secrets.webhook_secret or region.zammad_webhook_secret
+            services.regions.table.save(region)
+        setup.apply(steps)
+    except AdminError as error:
+        print("zammad-setup: %s" % error, file=err)
+        return 1
+    print("%s: Zammad is set up for the chat" % region.slug, file=out)
+    return 0
