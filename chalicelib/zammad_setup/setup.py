@@ -18,11 +18,11 @@ import secrets
 from typing import Any, NamedTuple
 
 from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat.articles import AUTOMATIC_ANSWER_SUBJECT  # the chatbot's articles
 from chalicelib.zammad_setup.admin import ZammadAdmin
 
 WEBHOOK_NAME = "Integreat Chat"
 TRIGGER_NAME = "Integreat Chat: tell the chat backend"
-BOT_SUBJECT = "automatically generated message"  # the chatbot's articles (chatbot/service.py)
 _TEXT = {"type": "text", "maxlength": 64, "null": True, "default": ""}
 _YES_NO = {"options": {"true": "yes", "false": "no"}, "default": False, "null": True}
 ATTRIBUTES = {  # name -> (display, data type, data option)
@@ -152,7 +152,7 @@ class ZammadSetup:
             "execution_condition_mode": "always",
             "condition": {
                 "article.action": {"operator": "is", "value": "create"},
-                "article.subject": {"operator": "does not contain", "value": BOT_SUBJECT},
+                "article.subject": {"operator": "does not contain", "value": AUTOMATIC_ANSWER_SUBJECT},
             },
             "perform": {"notification.webhook": {"webhook_id": webhook_id}},
             "active": True,
