@@ -166,3 +166,37 @@ def test_the_command_names_what_is_missing(env, empty_zammad):
     refused = manage(env, "zammad-setup", "--region", "augsburg", "--admin-token", "agent-token")
     assert refused.returncode == 1 and "needs the admin permission" in refused.stderr
     assert "agent-token" not in refused.stderr
+
+
+def test_an_agents_reply_in_a_zammad_the_command_set_up_reaches_the_device(
+    dynamodb_local, tmp_path, empty_zammad
+):
+    """The whole way: the command makes the webhook; the app's first message opens a ticket in
+    the group it made; the agent's reply is delivered, its signature checked by the app."""
+    import uuid
+
+    import requests
+
+    from tests.conftest import python_env, run_python, running_api
+
+    with running_api(dynamodb_local, tmp_path / "server.log") as (url, admin, server_env):
+        made = requests.put(
+            url + "/api/v3/admin/regions/setupville", headers=admin, timeout=10,
+            json={"integreat_chat_enabled": True, "zammad_url": empty_zammad.url,
+                  "zammad_access_token": "agent-token", "chat_beta_tester_percentage": 100},
+        )  # fmt: skip
+        assert made.status_code == 200, made.text
+        env = python_env(**server_env, PUBLIC_BASE_URL=url, ZAMMAD_ADMIN_TOKEN="admin-token")
+        setup = run_python("-m", "functions.manage", "zammad-setup", "--region", "setupville", env=env)
+        assert setup.returncode == 0, setup.stderr
+        chat = "%s/api/v3/setupville/de/chat/%s/" % (url, uuid.uuid4())
+        first = requests.post(chat, data={"message": "Hallo"}, timeout=20)
+        assert first.status_code == 200, first.text
+        [ticket] = empty_zammad.tickets.values()
+        assert ticket["group_id"] == empty_zammad.admin.group_id("integreat-chat")
+        empty_zammad.add_article(ticket["id"], "Guten Tag, wie kann ich helfen?", sender="Agent")
+        empty_zammad.wait_for_webhooks()
+        statuses = [d["statuses"] for d in empty_zammad.deliveries.values()]
+        assert statuses and all(s == [200] for s in statuses), statuses  # signed as the app expects
+        messages = requests.get(chat, timeout=10).json()["messages"]
+        assert messages[-1]["content"] == "Guten Tag, wie kann ich helfen?"
