@@ -12,6 +12,7 @@
                                       compare-cms and export-cms too: functions/cms_commands.py
     zammad-setup --region R [--dry-run]  a region's Zammad made ready for the chat (admin token:
                                       --admin-token or $ZAMMAD_ADMIN_TOKEN): functions/zammad_commands.py
+    doctor [--region R] [--json]      is each region's Zammad still set up? exit 1 if not (read-only)
 
 It talks to whatever DynamoDB `AWS_ENDPOINT_URL_DYNAMODB` names (AWS when unset), on the
 tables of `CHAT_TABLE_PREFIX` (default `integreat-chat-`, the tables plain `chalice local`

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from chalicelib.platform.config import Settings
 
-COMMANDS = ("zammad-setup",)
+COMMANDS = ("zammad-setup", "doctor")
 ADMIN_TOKEN_VARIABLE = "ZAMMAD_ADMIN_TOKEN"
 
 
@@ -21,11 +21,16 @@ def add_parsers(commands: Any) -> None:
         "token)" % ADMIN_TOKEN_VARIABLE,
     )
     setup.add_argument("--dry-run", action="store_true", help="print the plan; send no write to Zammad")
+    doctor = commands.add_parser("doctor", help="check each region's Zammad is still set up; non-zero if not")
+    doctor.add_argument("--region", help="only this region (default: every region with a Zammad URL)")
+    doctor.add_argument("--json", action="store_true", help="one JSON object per check, for monitoring")
 
 
 def run(
     args: argparse.Namespace, settings: Settings, services: Any, out: TextIO, err: TextIO = sys.stderr
 ) -> int:
+    if args.command == "doctor":
+        return doctor(args, settings, services, out, err)
     from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
     from chalicelib.zammad_setup.setup import ZammadSetup
 
@@ -71,3 +76,31 @@ def run(
         return 1
     print("%s: Zammad is set up for the chat" % region.slug, file=out)
     return 0
+
+
+def doctor(args: argparse.Namespace, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:
+    """Read-only. The token: $ZAMMAD_ADMIN_TOKEN when set (the admin objects need it), else
+    each region's own; a check it may not read says so."""
+    import json
+
+    from chalicelib.zammad_setup.admin import ZammadAdmin
+    from chalicelib.zammad_setup.doctor import diagnose
+
+    table = services.regions.table
+    if args.region:
+        found = table.find(args.region)
+        if found is None:
+            print("doctor: no region %r here" % args.region, file=err)
+            return 2
+        regions = [found]
+    else:
+        regions = [region for region in table.all() if region.zammad_url]
+    failed = False
+    for region in regions:
+        token = os.environ.get(ADMIN_TOKEN_VARIABLE) or region.zammad_access_token or ""
+        group = region.ticket_group or settings.ticket_group
+        admin = ZammadAdmin(region.zammad_url or "", token, timeout=settings.zammad_timeout_seconds)
+        for check in diagnose(admin, region, group, settings.public_base_url, services.clock):
+            failed = failed or not check.ok
+            print(json.dumps(check._asdict()) if args.json else check.line(), file=out)
+    return 1 if failed else 0

@@ -4,6 +4,7 @@ and the faults an operator meets."""
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -135,13 +136,17 @@ def manage(env, *args):
     return run_python("-m", "functions.manage", *args, env=env)
 
 
-def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_change(env, empty_zammad):
+def put_region(env, zammad):
     assert manage(env, "create-tables").returncode == 0
     put = manage(
         env, "region", "put", "augsburg", "--name", "Augsburg",
-        "--zammad-url", empty_zammad.url, "--zammad-access-token", "agent-token",
+        "--zammad-url", zammad.url, "--zammad-access-token", "agent-token",
     )  # fmt: skip
     assert put.returncode == 0, put.stderr
+
+
+def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_change(env, empty_zammad):
+    put_region(env, empty_zammad)
     planned = manage(env, "zammad-setup", "--region", "augsburg", "--dry-run")
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.count("create") == 7 and "nothing sent" in planned.stdout
@@ -200,3 +205,54 @@ def test_an_agents_reply_in_a_zammad_the_command_set_up_reaches_the_device(
         assert statuses and all(s == [200] for s in statuses), statuses  # signed as the app expects
         messages = requests.get(chat, timeout=10).json()["messages"]
         assert messages[-1]["content"] == "Guten Tag, wie kann ich helfen?"
+
+
+# --- doctor ----------------------------------------------------------------------------------
+def set_up(env, zammad):
+    put_region(env, zammad)
+    assert manage(env, "zammad-setup", "--region", "augsburg").returncode == 0
+
+
+def failing(result):
+    return {
+        json.loads(line)["name"]: json.loads(line)["detail"]
+        for line in result.stdout.splitlines()
+        if not json.loads(line)["ok"]
+    }
+
+
+def test_doctor_is_green_on_a_region_set_up_and_red_in_words_for_each_fault(env, empty_zammad):
+    set_up(env, empty_zammad)
+    green = manage(env, "doctor", "--region", "augsburg", "--json")
+    assert green.returncode == 0 and failing(green) == {}, green.stdout + green.stderr
+    names = [json.loads(line)["name"] for line in green.stdout.splitlines()]
+    assert names == ["zammad", "group", "attributes", "webhook", "trigger", "deliveries"]
+    objects = empty_zammad.admin.objects
+    [webhook] = objects["webhooks"].values()
+    webhook["active"] = False  # an admin switched it off
+    red = manage(env, "doctor", "--region", "augsburg", "--json")
+    assert red.returncode == 1 and "switched off" in failing(red)["webhook"]
+    webhook["active"] = True
+    [attribute] = [
+        a for a in objects["object_manager_attributes"].values() if a["name"] == "automatic_answers"
+    ]
+    del objects["object_manager_attributes"][attribute["id"]]  # an attribute deleted
+    assert (
+        "automatic_answers" in failing(manage(env, "doctor", "--region", "augsburg", "--json"))["attributes"]
+    )
+    for trigger in objects["triggers"].values():
+        trigger["active"] = False
+    assert "polling" in failing(manage(env, "doctor", "--json"))["trigger"]
+
+
+def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(env, empty_zammad):
+    set_up(env, empty_zammad)
+    env = dict(env, ZAMMAD_ADMIN_TOKEN="tok-8f3a-gone")
+    revoked = manage(env, "doctor", "--region", "augsburg", "--json")
+    assert revoked.returncode == 1 and "refuses the token" in failing(revoked)["zammad"]
+    assert "tok-8f3a-gone" not in revoked.stdout + revoked.stderr
+    empty_zammad.refuse_connections()
+    down = manage(dict(env, ZAMMAD_ADMIN_TOKEN="admin-token"), "doctor", "--json")
+    assert down.returncode == 1 and "cannot be reached" in failing(down)["zammad"]
+    unknown = manage(env, "doctor", "--region", "nowhere")
+    assert unknown.returncode == 2 and "no region 'nowhere'" in unknown.stderr
