@@ -37,6 +37,10 @@ _REQUIRED = {
 }
 
 
+_MIGRATIONS = "/api/v1/object_manager_attributes_execute_migrations"
+_ADMIN_PATH = re.compile(r"/api/v1/(groups|object_manager_attributes|webhooks|triggers)(?:/(\d+))?")
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -101,13 +105,17 @@ class AdminObjects:
                 view[secret] = HIDDEN
         return view
 
+    @staticmethod
+    def is_admin_path(path: str) -> bool:
+        return path == _MIGRATIONS or _ADMIN_PATH.fullmatch(path) is not None
+
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
         """Zammad's answer to an admin request, or None when the path is not an admin one."""
-        if method == "POST" and path == "/api/v1/object_manager_attributes_execute_migrations":
+        if method == "POST" and path == _MIGRATIONS:
             for attribute in self.objects["object_manager_attributes"].values():
                 attribute.update(to_create=False, to_migrate=False)
             return 200, {}
-        found = re.fullmatch(r"/api/v1/(groups|object_manager_attributes|webhooks|triggers)(?:/(\d+))?", path)
+        found = _ADMIN_PATH.fullmatch(path)
         if not found:
             return None
         kind, number = found.group(1), found.group(2)

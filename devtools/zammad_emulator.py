@@ -601,11 +601,13 @@ class _Handler(BaseHTTPRequestHandler):
         token = token.replace("token=", "", 1)
         if scheme not in ("Token", "Bearer") or token not in (emulator.token, emulator.admin_token):
             return self._send(401, _error("Can't find User for Token"))
-        with emulator._lock:
-            admin = emulator.admin.answer(self.command, path, body)
-        if admin is not None and token != emulator.admin_token:
-            return self._send(403, _error("Not authorized (user)!"))
-        status, answer = admin if admin is not None else emulator.api(self.command, path, body, query)
+        if emulator.admin.is_admin_path(path):
+            if token != emulator.admin_token:  # refused before anything is read or changed
+                return self._send(403, _error("Not authorized (user)!"))
+            with emulator._lock:
+                status, answer = emulator.admin.answer(self.command, path, body) or (404, None)
+        else:
+            status, answer = emulator.api(self.command, path, body, query)
         if fault.get("latency"):
             time.sleep(fault["latency"])
         if fault.get("drop"):

@@ -206,6 +206,8 @@ def test_the_admin_api_is_the_admins_only(zammad, session, admin):
     assert groups.status_code == 200 and {"Users", "integreat-chat"} <= {g["name"] for g in groups.json()}
     refused = session.get(zammad.url + "/api/v1/webhooks", timeout=5)
     assert refused.status_code == 403 and refused.json()["error"] == "Not authorized (user)!"
+    written = session.post(zammad.url + "/api/v1/groups", json={"name": "sneaky"}, timeout=5)
+    assert written.status_code == 403 and zammad.admin.group_id("sneaky") is None
 
 
 def test_a_group_made_by_the_admin_api_takes_tickets(zammad, session, admin):
