@@ -8,11 +8,11 @@ this backend could verify (the region's `webhook_seen_at`)."""
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from chalicelib.storage.models import RegionRecord
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
-from chalicelib.zammad_setup.setup import ATTRIBUTES, webhook_url
+from chalicelib.zammad_setup.setup import ATTRIBUTES, calls_webhook, webhook_url
 
 
 class Check(NamedTuple):
@@ -94,18 +94,13 @@ def _webhook_and_trigger(
         )
     else:
         results.append(("webhook", True, "webhook %r, active, signed" % webhook.get("name")))
-    calling = [t for t in admin.list("triggers") if _calls(t, webhook.get("id"))]
+    calling = [t for t in admin.list("triggers") if calls_webhook(t, webhook.get("id"))]
     if not any(t.get("active") for t in calling):
         detail = "switched off" if calling else "no trigger calls the webhook"
         results.append(("trigger", False, "%s: agents' replies reach apps only by polling" % detail))
     else:
         results.append(("trigger", True, "trigger %r calls it" % calling[0].get("name")))
     return results
-
-
-def _calls(trigger: dict[str, Any], webhook_id: Any) -> bool:
-    called = (trigger.get("perform") or {}).get("notification.webhook") or {}
-    return webhook_id is not None and called.get("webhook_id") == webhook_id
 
 
 def _deliveries(region: RegionRecord, now: float) -> Check:

@@ -56,6 +56,12 @@ def webhook_url(public_base_url: str, token: str) -> str:
     return "%s/api/v3/webhook/zammad/?token=%s" % (public_base_url, token)
 
 
+def calls_webhook(trigger: dict[str, Any], webhook_id: Any) -> bool:
+    """Whether the trigger's action is to call that webhook (Zammad's `perform`)."""
+    called = (trigger.get("perform") or {}).get("notification.webhook") or {}
+    return webhook_id is not None and called.get("webhook_id") == webhook_id
+
+
 class ZammadSetup:
     def __init__(self, admin: ZammadAdmin, region: RegionRecord, group: str, public_base_url: str):
         self._admin = admin
@@ -158,19 +164,16 @@ class ZammadSetup:
             "active": True,
         }
 
-        def calls_ours(trigger: dict[str, Any]) -> bool:
-            perform = trigger.get("perform") or {}
-            return (
-                webhook_id is not None
-                and perform.get("notification.webhook", {}).get("webhook_id") == webhook_id
-            )
-
-        found = next((t for t in triggers if calls_ours(t)), None) or next(
+        found = next((t for t in triggers if calls_webhook(t, webhook_id)), None) or next(
             (t for t in triggers if t.get("name") == TRIGGER_NAME), None
         )
         if found is None:
             return Step("triggers", TRIGGER_NAME, "create", body)
-        if calls_ours(found) and found.get("active") and found.get("condition") == body["condition"]:
+        if (
+            calls_webhook(found, webhook_id)
+            and found.get("active")
+            and found.get("condition") == body["condition"]
+        ):
             return Step("triggers", str(found.get("name")), "keep", {}, found.get("id"))
         return Step(
             "triggers", str(found.get("name")), "update", dict(body, name=found.get("name")), found.get("id")
