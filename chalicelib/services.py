@@ -7,10 +7,11 @@ below it falls back to DynamoDB by itself. `aws_services` is the deployed wiring
 tables, the SQS queue); the tests wire in-memory twins (tests/memory/) the same way."""
 
 import functools
+import importlib
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import AuthorChatChanged, ChatChanged, ChatDeleted, Events
@@ -79,28 +80,9 @@ class OnFirstUse:
         return getattr(self._made, name)
 
 
-def _author_messages() -> Any:
-    from chalicelib.author_chat.store import DynamoAuthorMessages
-
-    return DynamoAuthorMessages()
-
-
-def _author_visits() -> Any:
-    from chalicelib.author_chat.store import DynamoAuthorVisits
-
-    return DynamoAuthorVisits()
-
-
-def _job_ledger() -> Any:
-    from chalicelib.chatbot.ledger import DynamoJobLedger
-
-    return DynamoJobLedger()
-
-
-def _connections() -> Any:
-    from chalicelib.realtime.connections import DynamoConnections
-
-    return DynamoConnections()
+def _store_on_first_use(module: str, name: str) -> Any:
+    """The store class `name` of `module`, imported and made when first used."""
+    return OnFirstUse(lambda: getattr(importlib.import_module(module), name)())
 
 
 def dynamo_stores(settings: Settings) -> Stores:
@@ -109,14 +91,14 @@ def dynamo_stores(settings: Settings) -> Stores:
     return Stores(
         DynamoRegionTable(),
         ChatStore(settings),
-        cast("AuthorMessages", OnFirstUse(_author_messages)),
-        cast("AuthorVisits", OnFirstUse(_author_visits)),
+        _store_on_first_use("chalicelib.author_chat.store", "DynamoAuthorMessages"),
+        _store_on_first_use("chalicelib.author_chat.store", "DynamoAuthorVisits"),
         DynamoCounters(),
         DynamoDraws(),
         DynamoDeliveries(),
-        cast("JobLedger", OnFirstUse(_job_ledger)),
+        _store_on_first_use("chalicelib.chatbot.ledger", "DynamoJobLedger"),
         DynamoTicketDeletions(),
-        cast("Connections", OnFirstUse(_connections)),
+        _store_on_first_use("chalicelib.realtime.connections", "DynamoConnections"),
     )
 
 
