@@ -77,6 +77,10 @@ def public_view(record: RegionRecord, chatbot_words_used: int = 0, close_days: i
         "zammad_webhook_last_delivery_at": iso_utc(utc_datetime(record.webhook_seen_at))
         if record.webhook_seen_at
         else None,
+        # ... and of the last one to its URL refused for its signature (Zammad's secret changed).
+        "zammad_webhook_last_refused_at": iso_utc(utc_datetime(record.webhook_refused_at))
+        if record.webhook_refused_at
+        else None,
         "chatbot_enabled": bool(record.chatbot_enabled),
         "default_language": record.default_language,
         "chatbot_words_budget": None

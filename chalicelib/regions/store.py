@@ -29,8 +29,9 @@ class RegionTable(Protocol):
     def slugs_with_webhook_token(self, token: str) -> list[str]:
         """The regions (at most two) whose webhook token this is (an index, not a scan)."""
 
-    def mark_webhook_seen(self, slug: str, at: float) -> bool:
-        """Record a valid webhook delivery; False if the region is gone (nothing written)."""
+    def mark_webhook_seen(self, slug: str, at: float, verified: bool = True) -> bool:
+        """Record a webhook delivery to the region's URL, `verified` or refused for its
+        signature; False if the region is gone (nothing written)."""
 
     def sync_from_cms(
         self, slug: str, name: str, chat_enabled: bool, privacy_policy: str | None, at: float
@@ -60,11 +61,10 @@ class DynamoRegionTable:
     def slugs_with_webhook_token(self, token: str) -> list[str]:
         return [hit.slug for hit in RegionRecord.webhook_token_index.query(token, limit=2)]
 
-    def mark_webhook_seen(self, slug: str, at: float) -> bool:
+    def mark_webhook_seen(self, slug: str, at: float, verified: bool = True) -> bool:
+        attribute = RegionRecord.webhook_seen_at if verified else RegionRecord.webhook_refused_at
         try:
-            RegionRecord(slug).update(
-                actions=[RegionRecord.webhook_seen_at.set(at)], condition=RegionRecord.slug.exists()
-            )
+            RegionRecord(slug).update(actions=[attribute.set(at)], condition=RegionRecord.slug.exists())
         except UpdateError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 return False  # deleted meanwhile: not recreated

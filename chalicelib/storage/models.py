@@ -71,6 +71,9 @@ class RegionRecord(Model):
     retention_delete_days = NumberAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     webhook_seen_at = NumberAttribute(null=True)  # epoch seconds of the last valid delivery
+    # ... and of the last one to the region's URL whose signature did not verify: Zammad signs
+    # with a secret we do not hold (`manage doctor` says so; zammad-setup --rotate-secret mends).
+    webhook_refused_at = NumberAttribute(null=True)
     # The chatbot (automatic answers and translations, chalicelib/chatbot).
     chatbot_enabled = BooleanAttribute(default=False)
     default_language = UnicodeAttribute(default="de")  # the language its agents write

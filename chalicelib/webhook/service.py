@@ -32,7 +32,8 @@ from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
 
 DELIVERY_MEMORY_DAYS = 7
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
-_SEEN_REFRESH_SECONDS = 60  # write `webhook_seen_at` at most this often per region and instance
+# Write `webhook_seen_at` (or `webhook_refused_at`) at most this often per region and instance.
+_SEEN_REFRESH_SECONDS = 60
 
 
 class ChatNotReady(ServiceUnavailable):
@@ -48,6 +49,11 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     return scheme == "sha1" and hmac.compare_digest(
         expected, received.strip().lower().encode("utf-8", "replace")
     )
+
+
+def _signed(region: RegionRecord, body: bytes, signature: str | None) -> bool:
+    secret = region.zammad_webhook_secret
+    return bool(secret) and signature_valid(secret or "", body, signature)
 
 
 class ZammadWebhook:
@@ -79,10 +85,18 @@ class ZammadWebhook:
         region = self._regions.get(hits[0]) if hits else None
         if region is None or not hmac.compare_digest(region.zammad_webhook_token or "", token):
             raise Unauthorized("Invalid webhook token or signature.")
-        if not region.zammad_webhook_secret or not signature_valid(
-            region.zammad_webhook_secret, body, signature
-        ):
-            raise Unauthorized("Invalid webhook token or signature.")
+        if not _signed(region, body, signature):
+            # The secret may have been rotated since this instance cached the region.
+            self._regions.forget(region.slug)
+            fresh = self._regions.get(region.slug)
+            if fresh is None or not hmac.compare_digest(fresh.zammad_webhook_token or "", token):
+                raise Unauthorized("Invalid webhook token or signature.")
+            if not _signed(fresh, body, signature):
+                # The URL is the region's, so this is most likely its Zammad signing with a
+                # secret we do not hold (changed there): recorded for `manage doctor`.
+                self._mark_seen(fresh, verified=False)
+                raise Unauthorized("Invalid webhook token or signature.")
+            region = fresh
         return region
 
     def process(self, region: RegionRecord, payload: Any, delivery_id: str | None) -> list[str]:
@@ -161,10 +175,12 @@ class ZammadWebhook:
             return chat
         return None
 
-    def _mark_seen(self, region: RegionRecord) -> None:
-        """Polls of this region trust stored messages while deliveries keep coming."""
+    def _mark_seen(self, region: RegionRecord, verified: bool = True) -> None:
+        """Polls of this region trust stored messages while verified deliveries keep coming;
+        refused ones tell `doctor` that Zammad's secret is not ours."""
         now = self._clock()
-        if region.webhook_seen_at is not None and now - region.webhook_seen_at < _SEEN_REFRESH_SECONDS:
+        last = region.webhook_seen_at if verified else region.webhook_refused_at
+        if last is not None and now - last < _SEEN_REFRESH_SECONDS:
             return
-        if self._table.mark_webhook_seen(region.slug, now):  # False: deleted meanwhile
-            region.webhook_seen_at = now
+        if self._table.mark_webhook_seen(region.slug, now, verified):  # False: deleted meanwhile
+            setattr(region, "webhook_seen_at" if verified else "webhook_refused_at", now)

@@ -120,6 +120,9 @@ def test_regions_are_found_by_slug_and_by_webhook_token(stores):
     assert table.slugs_with_webhook_token("u" * 20) == []
     assert table.mark_webhook_seen("augsburg", 1_800_000_000.5) is True
     assert table.find("augsburg").webhook_seen_at == 1_800_000_000.5
+    assert table.mark_webhook_seen("augsburg", 1_800_000_060.0, verified=False) is True
+    found = table.find("augsburg")
+    assert (found.webhook_seen_at, found.webhook_refused_at) == (1_800_000_000.5, 1_800_000_060.0)
     table.delete("berlin")
     assert table.mark_webhook_seen("berlin", 1.0) is False
     assert table.find("berlin") is None  # not recreated by the update

@@ -62,6 +62,8 @@ def region(api):
                 "secret": secret,
                 "token": token,
                 "chat_url": chat_url,
+                "admin_url": "%s/api/v3/admin/regions/%s" % (url, slug),
+                "admin": admin,
             },
         )
 
@@ -169,6 +171,11 @@ def test_bad_deliveries_are_401_and_store_nothing(region, case):
     assert response.json() == {"error": "Invalid webhook token or signature."}
     time.sleep(CACHE + 0.2)
     assert "forged?" not in poll(region)[0].text
+    # To the region's own URL, a refusal is its Zammad signing with another secret: recorded
+    # for `manage doctor`; to an unknown URL it names no region and writes nothing.
+    shown = requests.get(region.admin_url, headers=region.admin, timeout=10).json()
+    refused_at = shown["zammad_webhook_last_refused_at"]
+    assert (refused_at is not None) == (case not in ("unknown token", "no token")), shown
 
 
 def test_a_signed_delivery_is_answered_with_region_and_actions(region):

@@ -38,11 +38,11 @@ class MemoryRegionTable:
                 slug for slug, item in self._items.items() if item.get("zammad_webhook_token") == {"S": token}
             )[:2]
 
-    def mark_webhook_seen(self, slug: str, at: float) -> bool:
+    def mark_webhook_seen(self, slug: str, at: float, verified: bool = True) -> bool:
         with self._lock:
             if slug not in self._items:
                 return False
-            self._items[slug]["webhook_seen_at"] = {"N": repr(at)}
+            self._items[slug]["webhook_seen_at" if verified else "webhook_refused_at"] = {"N": repr(at)}
             return True
 
     def sync_from_cms(
