@@ -46,6 +46,32 @@ def sync_cms_regions(services: Services) -> dict[str, Any]:
     return report
 
 
+def zammad_doctor(services: Services) -> dict[str, Any]:
+    """`manage doctor`'s checks for every region with a Zammad, with each region's own token:
+    what that token may not read (the admin objects, unless it is an admin's) is left to
+    `manage doctor` with an admin token. One error line per failing region, naming its checks
+    (a region's slug and Zammad's words; no token, nothing of a person)."""
+    from chalicelib.zammad_setup.doctor import Doctor
+
+    settings = services.settings
+    regions = [region for region in services.regions.list() if region.zammad_url]
+    doctor = Doctor(
+        settings.ticket_group,
+        settings.public_base_url,
+        settings.zammad_timeout_seconds,
+        settings.chatbot_url,
+        clock=services.clock,
+        forbidden_fails=False,
+    )
+    failing = 0
+    for checks in doctor.run(regions):
+        failed = {check.name: check.detail for check in checks if not check.ok}
+        if failed:
+            failing += 1
+            log.error(json.dumps({"job": "zammad-doctor", "region": checks[0].region, "failed": failed}))
+    return {"job": "zammad-doctor", "regions": len(regions), "failing": failing}
+
+
 class Job(NamedTuple):
     run: Callable[[Services], dict[str, Any]]
     every_minutes: int  # how often AWS runs it (app.py); elsewhere, cron's business
@@ -56,6 +82,8 @@ JOBS: dict[str, Job] = {
     "forget-expired-chats": Job(forget_expired_chats, 60),
     # A region switched off in the CMS is off here within this time (plus the 30 s cache).
     "sync-cms-regions": Job(sync_cms_regions, 10),
+    # A Zammad that stopped working for the chat is in the logs within the hour (docs/operating.md).
+    "zammad-doctor": Job(zammad_doctor, 60),
 }
 
 

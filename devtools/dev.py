@@ -2,7 +2,8 @@
 
 Starts an embedded DynamoDB, SQS and S3 (moto in server mode), the Zammad emulator and the
 chatbot emulator on 127.0.0.1, creates the tables and the chatbot's queue, writes a demo
-region that points at the emulators, serves the API with Chalice's local server on
+region that points at the emulators, sets that Zammad up with `manage zammad-setup` (the
+group, the attributes, the signed webhook to this server, its trigger), serves the API with Chalice's local server on
 http://127.0.0.1:8000, runs the chatbot's worker (`python -m functions.worker`) beside it
 and prints what to try. A message gets an automatic answer after a few seconds, with
 `chatbot_typing` true meanwhile. Ctrl-C stops everything.
@@ -117,8 +118,11 @@ def _run(args: argparse.Namespace) -> int:
     dynamodb_port = args.dynamodb_port or _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
     moto.start()
-    zammad_token = secrets.token_urlsafe(24)
-    emulator = ZammadEmulator(token=zammad_token, port=args.zammad_port).start()
+    zammad_token, zammad_admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    # A Zammad with nothing of the chat in it: `zammad-setup` makes it ready, as in production.
+    emulator = ZammadEmulator(
+        token=zammad_token, port=args.zammad_port, groups=("Users",), admin_token=zammad_admin_token
+    ).start()
     chatbot = ChatbotEmulator(port=args.chatbot_port, delay=args.chatbot_delay).start()
     env.update(
         {
@@ -127,6 +131,8 @@ def _run(args: argparse.Namespace) -> int:
             "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:%d" % dynamodb_port,
             "ATTACHMENT_BUCKET": env.get("ATTACHMENT_BUCKET", "integreat-chat-files-dev"),
             "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
+            # The webhook zammad-setup makes points here (make dev's own server, not a setting's).
+            "PUBLIC_BASE_URL": "http://127.0.0.1:%d" % args.port,
         }
     )
     management_port = _free_port()  # the WebSocket channel's management API (events go there)
@@ -144,7 +150,6 @@ def _run(args: argparse.Namespace) -> int:
         print(FileBucket(settings).create(notify_queue_arn=queue.arn))
         # Real time (docs/realtime.md): the WebSocket channel over the same handlers.
         channel = WebSocketServer(aws_services(settings), args.ws_port, management_port).start()
-        webhook_token, webhook_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         Regions(time.time, DynamoRegionTable()).put(
             DEMO_REGION,
             {
@@ -153,16 +158,20 @@ def _run(args: argparse.Namespace) -> int:
                 "zammad_url": emulator.url,
                 "zammad_access_token": zammad_token,
                 "chat_beta_tester_percentage": 100,
-                "zammad_webhook_token": webhook_token,
-                "zammad_webhook_secret": webhook_secret,
                 "chatbot_enabled": True,
                 "default_language": "de",
             },
         )
-        # Agent replies reach the API as in production: through Zammad's (signed) webhook.
-        emulator.configure_webhook(
-            "http://127.0.0.1:%d/api/v3/webhook/zammad/?token=%s" % (args.port, webhook_token), webhook_secret
+        # Agent replies reach the API as in production: through the (signed) webhook that
+        # zammad-setup makes in Zammad, with the admin token for this run only.
+        setup = subprocess.run(
+            [sys.executable, "-m", "functions.manage", "zammad-setup", "--region", DEMO_REGION],
+            env=dict(env, ZAMMAD_ADMIN_TOKEN=zammad_admin_token),
+            check=False,
         )
+        if setup.returncode != 0:
+            print("make dev: zammad-setup failed for the demo region; stopping", flush=True)
+            return 1
         server = subprocess.Popen(
             [sys.executable, "-m", "devtools.local", "--host", "127.0.0.1", "--port", str(args.port)], env=env
         )

@@ -3,6 +3,7 @@
     python -m functions.jobs purge-author-messages
     python -m functions.jobs forget-expired-chats
     python -m functions.jobs sync-cms-regions     (with CMS_URL set)
+    python -m functions.jobs zammad-doctor        (logs each region whose Zammad fails a check)
     python -m functions.jobs all
 
 Each prints what it did as JSON. In AWS, app.py schedules the same jobs hourly.

@@ -21,6 +21,11 @@ def add_parsers(commands: Any) -> None:
         "token)" % ADMIN_TOKEN_VARIABLE,
     )
     setup.add_argument("--dry-run", action="store_true", help="print the plan; send no write to Zammad")
+    setup.add_argument(
+        "--rotate-secret",
+        action="store_true",
+        help="sign the webhook with a new secret (doctor says when Zammad's no longer matches ours)",
+    )
     doctor = commands.add_parser("doctor", help="check each region's Zammad is still set up; non-zero if not")
     doctor.add_argument("--region", help="only this region (default: every region with a Zammad URL)")
     doctor.add_argument("--json", action="store_true", help="one JSON object per check, for monitoring")
@@ -54,7 +59,9 @@ def run(
         print("zammad-setup: no admin token (--admin-token or $%s)" % ADMIN_TOKEN_VARIABLE, file=err)
         return 2
     group = region.ticket_group or settings.ticket_group
-    setup = ZammadSetup(ZammadAdmin(region.zammad_url, token), region, group, settings.public_base_url)
+    setup = ZammadSetup(
+        ZammadAdmin(region.zammad_url, token), region, group, settings.public_base_url, args.rotate_secret
+    )
     try:
         steps, secrets = setup.plan()
         for step in steps:
@@ -65,14 +72,18 @@ def run(
         if all(step.action == "keep" for step in steps):
             print("%s: Zammad is set up for the chat; nothing to change" % region.slug, file=out)
             return 0
-        # Stored first: if Zammad fails half-way, the next run makes the webhook with it.
+        # Stored first: if Zammad fails half-way, the next run makes the webhook with it (a
+        # rotation that fails half-way is run again with --rotate-secret: doctor shows it).
         if secrets.webhook_token or secrets.webhook_secret:
             region.zammad_webhook_token = secrets.webhook_token or region.zammad_webhook_token
             region.zammad_webhook_secret = secrets.webhook_secret or region.zammad_webhook_secret
+            region.webhook_refused_at = None  # refusals of the old secret are history
             services.regions.table.save(region)
         setup.apply(steps)
     except AdminError as error:
         print("zammad-setup: %s" % error, file=err)
+        if args.rotate_secret:
+            print("zammad-setup: the new secret is stored; run the command again", file=err)
         return 1
     print("%s: Zammad is set up for the chat" % region.slug, file=out)
     return 0
@@ -80,11 +91,10 @@ def run(
 
 def doctor(args: argparse.Namespace, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:
     """Read-only. The token: $ZAMMAD_ADMIN_TOKEN when set (the admin objects need it), else
-    each region's own; a check it may not read says so."""
+    each region's own; a check it may not read fails, saying which permission it lacks."""
     import json
 
-    from chalicelib.zammad_setup.admin import ZammadAdmin
-    from chalicelib.zammad_setup.doctor import diagnose
+    from chalicelib.zammad_setup.doctor import Doctor
 
     table = services.regions.table
     if args.region:
@@ -95,12 +105,17 @@ def doctor(args: argparse.Namespace, settings: Settings, services: Any, out: Tex
         regions = [found]
     else:
         regions = [region for region in table.all() if region.zammad_url]
+    doctor = Doctor(
+        settings.ticket_group,
+        settings.public_base_url,
+        settings.zammad_timeout_seconds,
+        settings.chatbot_url,
+        admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
+        clock=services.clock,
+    )
     failed = False
-    for region in regions:
-        token = os.environ.get(ADMIN_TOKEN_VARIABLE) or region.zammad_access_token or ""
-        group = region.ticket_group or settings.ticket_group
-        admin = ZammadAdmin(region.zammad_url or "", token, timeout=settings.zammad_timeout_seconds)
-        for check in diagnose(admin, region, group, settings.public_base_url, services.clock):
+    for checks in doctor.run(regions):
+        for check in checks:
             failed = failed or not check.ok
             print(json.dumps(check._asdict()) if args.json else check.line(), file=out)
     return 1 if failed else 0

@@ -1,18 +1,29 @@
 """Zammad's admin REST API, as docs.zammad.org describes it, for the objects the chat needs:
 groups, ticket object attributes (and their migration), webhooks, triggers, and who the
 token is (`/api/v1/users/me`). One session per Zammad, a timeout on every call, and every
-failure in words an operator can act on; the token never appears in one."""
+failure in words an operator can act on; the token never appears in one.
+
+Reads that meet a gateway error (502, 503, 504) or a broken-off answer are tried again
+twice, a moment apart (urllib3's Retry): a Zammad restarting should not fail an hourly check.
+Writes are tried again only when no connection was made (nothing reached Zammad)."""
 
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 KINDS = ("groups", "object_manager_attributes", "webhooks", "triggers")
 TIMEOUT_SECONDS = 15.0
 
 
 class AdminError(Exception):
-    """Zammad refused or failed; the message says what to do, without the token."""
+    """Zammad refused or failed; the message says what to do, without the token.
+    `forbidden`: the token is valid but lacks the permission (403)."""
+
+    def __init__(self, message: str, forbidden: bool = False):
+        super().__init__(message)
+        self.forbidden = forbidden
 
 
 class ZammadAdmin:
@@ -21,7 +32,12 @@ class ZammadAdmin:
         self._timeout = timeout
         self._session = requests.Session()
         self._session.headers.update({"Authorization": "Token token=%s" % token})
-        self.writes = 0  # POSTs and PUTs sent: a second setup run sends none
+        retry = Retry(
+            total=2, connect=2, read=2, status=2, other=0, backoff_factor=0.3,
+            allowed_methods=frozenset({"GET"}), status_forcelist=(502, 503, 504), raise_on_status=False,
+        )  # fmt: skip
+        self._session.mount("http://", HTTPAdapter(max_retries=retry))
+        self._session.mount("https://", HTTPAdapter(max_retries=retry))
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         url = self.base_url + path
@@ -35,14 +51,13 @@ class ZammadAdmin:
             raise AdminError(
                 "Zammad at %s cannot be reached (%s)" % (self.base_url, type(error).__name__)
             ) from None
-        if method != "GET":
-            self.writes += 1
         if response.status_code == 401:
             raise AdminError("Zammad refuses the token: it is unknown, revoked or expired")
         if response.status_code == 403:
             raise AdminError(
                 "the token may not %s %s: it needs the admin permission for it (admin.%s)"
-                % (method, path, _permission(path))
+                % (method, path, _permission(path)),
+                forbidden=True,
             )
         if response.status_code >= 500:
             raise AdminError("Zammad failed with %d on %s %s" % (response.status_code, method, path))

@@ -1,18 +1,28 @@
-"""`manage doctor`: is each region's Zammad still set up for the chat? One check per line,
-each with what is wrong in words; read-only (GETs), so it may run every hour.
+"""`manage doctor` and the hourly `zammad-doctor` job: is each region's Zammad still set up
+for the chat? One check per line, each with what is wrong in words; read-only (GETs).
 
-It reads the admin objects, so it needs a token with the admin rights that reading them takes
-(admin.group, admin.object, admin.webhook, admin.trigger); without them those checks say so.
-Zammad never shows a webhook's secret: whether it still matches shows in the deliveries that
-this backend could verify (the region's `webhook_seen_at`)."""
+The admin objects need a token with the admin rights that reading them takes (admin.group,
+admin.object, admin.webhook, admin.trigger). `manage doctor` is given one and counts a
+refusal as a failure; the hourly job has only each region's own token and leaves what that
+token may not read unchecked (`checked` false), so it fails only on what it could see.
+Zammad never shows a webhook's secret: one that no longer matches shows as deliveries to the
+region's URL that we refused for their signature after the last one we could verify (each
+is an article Zammad told us of: `webhook_refused_at` newer than `webhook_seen_at`)."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import requests
+
+from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import RegionRecord
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
 from chalicelib.zammad_setup.setup import ATTRIBUTES, calls_webhook, webhook_url
+
+PARALLEL_REGIONS = 8  # regions checked at once (each waits on its own Zammad)
+CHATBOT_PATH = "/chatanswers/extract_answer/"  # a GET of it costs the service nothing
 
 
 class Check(NamedTuple):
@@ -20,9 +30,64 @@ class Check(NamedTuple):
     name: str
     ok: bool
     detail: str
+    checked: bool = True  # False: the token may not read it (the hourly job's own token)
 
     def line(self) -> str:
-        return "%-20s %-11s %-4s %s" % (self.region, self.name, "ok" if self.ok else "FAIL", self.detail)
+        verdict = "ok" if self.ok else "FAIL"
+        return "%-20s %-11s %-4s %s" % (
+            self.region,
+            self.name,
+            verdict if self.checked else "--",
+            self.detail,
+        )
+
+
+class Doctor(NamedTuple):
+    """What every region's checks share: this deployment's settings, read once."""
+
+    group: str  # INTEGREAT_CHAT_TICKET_GROUP, for a region without its own
+    public_base_url: str | None
+    timeout: float
+    chatbot_url: str | None = None
+    admin_token: str | None = None  # None: each region's own token
+    clock: Callable[[], float] = time.time
+    forbidden_fails: bool = True  # False (the hourly job): what the token may not read is unchecked
+
+    def run(self, regions: list[RegionRecord]) -> Iterator[list[Check]]:
+        """Each region's checks, in the order given, a few regions at once."""
+        chatbot = (
+            chatbot_reachable(self.chatbot_url, self.timeout)
+            if any(region.chatbot_enabled for region in regions)
+            else None
+        )
+        with ThreadPoolExecutor(PARALLEL_REGIONS) as pool:
+            yield from pool.map(lambda region: self.region(region, chatbot), regions)
+
+    def region(self, region: RegionRecord, chatbot: tuple[bool, str] | None = None) -> list[Check]:
+        token = self.admin_token or region.zammad_access_token or ""
+        admin = ZammadAdmin(region.zammad_url or "", token, timeout=self.timeout)
+        group = region.ticket_group or self.group
+        checks = diagnose(admin, region, group, self.public_base_url, self.clock, self.forbidden_fails)
+        if region.chatbot_enabled and chatbot is not None:
+            checks.append(Check(region.slug, "chatbot", *chatbot))
+        return checks
+
+
+def chatbot_reachable(url: str | None, timeout: float) -> tuple[bool, str]:
+    """Whether the chatbot service answers at all: any answer below 500 to a GET of its
+    answer path (which it serves without asking its language model)."""
+    if not url:
+        return False, "the region uses the chatbot, but INTEGREAT_CHAT_BACKEND_URL is not set"
+    started = time.monotonic()
+    try:
+        response = requests.get(url.rstrip("/") + CHATBOT_PATH, timeout=(2.0, timeout))
+    except requests.Timeout:
+        return False, "the chatbot service did not answer within %.0f s" % timeout
+    except requests.RequestException as error:
+        return False, "the chatbot service cannot be reached (%s)" % type(error).__name__
+    if response.status_code >= 500:
+        return False, "the chatbot service fails with %d" % response.status_code
+    return True, "the chatbot service answers in %.0f ms" % ((time.monotonic() - started) * 1000)
 
 
 def diagnose(
@@ -31,6 +96,7 @@ def diagnose(
     group: str,
     public_base_url: str | None,
     clock: Callable[[], float] = time.time,
+    forbidden_fails: bool = True,
 ) -> list[Check]:
     slug = region.slug
     started = time.monotonic()
@@ -49,7 +115,10 @@ def diagnose(
         try:
             checks += [Check(slug, n, ok, detail) for n, ok, detail in check()]
         except AdminError as error:
-            checks.append(Check(slug, name, False, str(error)))
+            if error.forbidden and not forbidden_fails:
+                checks.append(Check(slug, name, True, "not checked: %s" % error, checked=False))
+            else:
+                checks.append(Check(slug, name, False, str(error)))
     checks.append(_deliveries(region, clock()))
     return checks
 
@@ -104,7 +173,20 @@ def _webhook_and_trigger(
 
 
 def _deliveries(region: RegionRecord, now: float) -> Check:
-    seen = region.webhook_seen_at
+    seen, refused = region.webhook_seen_at, region.webhook_refused_at
+    if refused is not None and (seen is None or refused > seen):
+        return Check(
+            region.slug,
+            "deliveries",
+            False,
+            "Zammad told of articles at %s that we could not verify (last verified: %s): it signs "
+            "with a secret we do not hold; run zammad-setup --rotate-secret"
+            % (_when(refused), _when(seen) if seen is not None else "never"),
+        )
     if seen is None:
         return Check(region.slug, "deliveries", True, "none verified yet")
     return Check(region.slug, "deliveries", True, "last verified %.1f h ago" % ((now - seen) / 3600))
+
+
+def _when(epoch: float) -> str:
+    return iso_utc(utc_datetime(epoch))

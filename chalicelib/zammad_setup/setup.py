@@ -11,7 +11,8 @@ The objects (docs/operating.md, "A new region in five minutes" names each):
 Objects are found by name (a webhook also by its endpoint: one made by hand is adopted, not
 doubled), changed only where they differ, and made where missing. Zammad never shows a
 webhook's secret back, so a webhook found is kept as it is while the region holds a secret;
-`doctor` tells a secret that no longer matches by deliveries that stop verifying.
+`doctor` tells a secret that no longer matches by deliveries that stop verifying, and
+`rotate_secret` signs the webhook with a new one.
 """
 
 import secrets
@@ -63,17 +64,26 @@ def calls_webhook(trigger: dict[str, Any], webhook_id: Any) -> bool:
 
 
 class ZammadSetup:
-    def __init__(self, admin: ZammadAdmin, region: RegionRecord, group: str, public_base_url: str):
+    def __init__(
+        self,
+        admin: ZammadAdmin,
+        region: RegionRecord,
+        group: str,
+        public_base_url: str,
+        rotate_secret: bool = False,
+    ):
         self._admin = admin
         self._region = region
         self._group = group
         self._public_base_url = public_base_url
+        self._rotate_secret = rotate_secret  # a new signing secret even if the region holds one
 
     def plan(self) -> tuple[list[Step], Secrets]:
         """The steps, read from Zammad (no write), and the region's new secrets if any."""
         admin, region = self._admin, self._region
         token = region.zammad_webhook_token or secrets.token_urlsafe(32)
-        secret = None if region.zammad_webhook_secret else secrets.token_hex(32)
+        held = region.zammad_webhook_secret and not self._rotate_secret
+        secret = None if held else secrets.token_hex(32)
         steps = [self._group_step(admin.list("groups"))]
         attributes = admin.list("object_manager_attributes")
         steps += [self._attribute_step(attributes, name) for name in ATTRIBUTES]

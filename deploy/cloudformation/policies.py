@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.attachments.bucket import FILES, UPLOADS
+from chalicelib.jobs import JOBS
 from chalicelib.storage.models import RegionRecord
 from chalicelib.tables import ALL_MODELS
 from deploy.cloudformation.encryption import KMS_STATEMENT
@@ -51,7 +52,7 @@ BUCKET_ACTIONS = {
     "chatbot": {UPLOADS: ["s3:DeleteObject"]},
 }
 LISTS_BUCKET = ("api", "jobs")  # a read's 404, a chat's files deleted by listing them
-JOB_FUNCTIONS = ("purge_author_messages", "forget_expired_chats", "sync_cms_regions")  # app.py's schedules
+JOB_FUNCTIONS = tuple(name.replace("-", "_") for name in JOBS)  # app.py's schedules
 WORKER_FUNCTION = "chatbot_worker"  # app.py's on_sqs_message
 # Tables small enough, and read rarely enough (admin lists), that a Scan is the right read.
 SCANNED_MODELS = (RegionRecord,)

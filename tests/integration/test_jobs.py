@@ -65,6 +65,7 @@ EXPECTED = [
     },
     {"job": "purge-author-messages", "deleted": 30},
     {"job": "sync-cms-regions", "skipped": "CMS_URL is not set"},  # tests/integration/test_cms_sync.py
+    {"job": "zammad-doctor", "regions": 0, "failing": 0},  # tests/integration/test_zammad_doctor.py
 ]
 
 
@@ -90,7 +91,7 @@ def test_the_command_line_and_the_schedule_do_the_same(dynamodb_local):
         "two#device-8",
         "two#device-9",
     ]
-    assert cli(env) == [dict(EXPECTED[0], forgotten=0), dict(EXPECTED[1], deleted=0), EXPECTED[2]]  # twice
+    assert cli(env) == [dict(EXPECTED[0], forgotten=0), dict(EXPECTED[1], deleted=0), *EXPECTED[2:]]  # twice
 
     import app as app_module
 
@@ -101,7 +102,7 @@ def test_the_command_line_and_the_schedule_do_the_same(dynamodb_local):
         )
         reports = [
             client.lambda_.invoke(name, event).payload
-            for name in ("forget_expired_chats", "purge_author_messages", "sync_cms_regions")
+            for name in ("forget_expired_chats", "purge_author_messages", "sync_cms_regions", "zammad_doctor")
         ]
     assert reports == EXPECTED
     assert AuthorMessageRecord.count("room") == 5

@@ -79,6 +79,7 @@ def test_every_function_has_the_least_privilege_policy(package):
         "PurgeAuthorMessages": "jobs",
         "ForgetExpiredChats": "jobs",
         "SyncCmsRegions": "jobs",
+        "ZammadDoctor": "jobs",
     }
     websocket = {"WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"}  # docs/realtime.md
     assert set(functions) == set(kinds) | {"ChatbotWorker"} | websocket

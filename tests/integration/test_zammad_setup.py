@@ -4,7 +4,6 @@ and the faults an operator meets."""
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,16 +11,8 @@ import pytest
 from chalicelib.storage.models import RegionRecord
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
 from chalicelib.zammad_setup.setup import ATTRIBUTES, ZammadSetup, webhook_url
-from devtools.zammad_emulator import ZammadEmulator
 from tests.integration.test_zammad_emulator import receiver
-
-BASE = "https://cms.example.org"
-
-
-@pytest.fixture
-def empty_zammad():
-    with ZammadEmulator(token="agent-token", admin_token="admin-token", groups=("Users",)) as emulator:
-        yield emulator
+from tests.zammad_operator import BASE, add_region, manage
 
 
 def region(**fields):
@@ -121,57 +112,32 @@ def test_a_revoked_token_and_a_zammad_that_is_down_are_told_in_words(empty_zamma
 
 
 # --- the command, as an operator runs it (DynamoDB Local, the emulator over HTTP) ------------
-@pytest.fixture
-def env(dynamodb_local):
-    from tests.conftest import python_env, unique_prefix
-
-    return python_env(
-        AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local,
-        CHAT_TABLE_PREFIX=unique_prefix(),
-        PUBLIC_BASE_URL=BASE,
-        ZAMMAD_ADMIN_TOKEN="admin-token",
-    )
-
-
-def manage(env, *args):
-    from tests.conftest import run_python
-
-    return run_python("-m", "functions.manage", *args, env=env)
-
-
-def put_region(env, zammad):
-    assert manage(env, "create-tables").returncode == 0
-    put = manage(
-        env, "region", "put", "augsburg", "--name", "Augsburg",
-        "--zammad-url", zammad.url, "--zammad-access-token", "agent-token",
-    )  # fmt: skip
-    assert put.returncode == 0, put.stderr
-
-
-def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_change(env, empty_zammad):
-    put_region(env, empty_zammad)
-    planned = manage(env, "zammad-setup", "--region", "augsburg", "--dry-run")
+def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_change(
+    operator_env, empty_zammad
+):
+    add_region(operator_env, empty_zammad)
+    planned = manage(operator_env, "zammad-setup", "--region", "augsburg", "--dry-run")
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.count("create") == 7 and "nothing sent" in planned.stdout
     assert writes(empty_zammad) == 0
-    first = manage(env, "zammad-setup", "--region", "augsburg")
+    first = manage(operator_env, "zammad-setup", "--region", "augsburg")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().endswith("augsburg: Zammad is set up for the chat")
     [(endpoint, signing)] = empty_zammad.admin.webhook_targets()
     assert endpoint.startswith(BASE + "/api/v3/webhook/zammad/?token=") and signing
     before = writes(empty_zammad)
-    second = manage(env, "zammad-setup", "--region", "augsburg")
+    second = manage(operator_env, "zammad-setup", "--region", "augsburg")
     assert second.returncode == 0 and "nothing to change" in second.stdout
     assert writes(empty_zammad) == before
     assert "admin-token" not in first.stdout + first.stderr + second.stdout
 
 
-def test_the_command_names_what_is_missing(env, empty_zammad):
-    assert manage(env, "create-tables").returncode == 0
-    unknown = manage(env, "zammad-setup", "--region", "nowhere")
+def test_the_command_names_what_is_missing(operator_env, empty_zammad):
+    assert manage(operator_env, "create-tables").returncode == 0
+    unknown = manage(operator_env, "zammad-setup", "--region", "nowhere")
     assert unknown.returncode == 2 and "no region 'nowhere'" in unknown.stderr
-    manage(env, "region", "put", "augsburg", "--name", "Augsburg", "--zammad-url", empty_zammad.url)
-    refused = manage(env, "zammad-setup", "--region", "augsburg", "--admin-token", "agent-token")
+    manage(operator_env, "region", "put", "augsburg", "--name", "Augsburg", "--zammad-url", empty_zammad.url)
+    refused = manage(operator_env, "zammad-setup", "--region", "augsburg", "--admin-token", "agent-token")
     assert refused.returncode == 1 and "needs the admin permission" in refused.stderr
     assert "agent-token" not in refused.stderr
 
@@ -185,18 +151,10 @@ def test_an_agents_reply_in_a_zammad_the_command_set_up_reaches_the_device(
 
     import requests
 
-    from tests.conftest import python_env, run_python, running_api
+    from tests.zammad_operator import served_and_set_up
 
-    with running_api(dynamodb_local, tmp_path / "server.log") as (url, admin, server_env):
-        made = requests.put(
-            url + "/api/v3/admin/regions/setupville", headers=admin, timeout=10,
-            json={"integreat_chat_enabled": True, "zammad_url": empty_zammad.url,
-                  "zammad_access_token": "agent-token", "chat_beta_tester_percentage": 100},
-        )  # fmt: skip
-        assert made.status_code == 200, made.text
-        env = python_env(**server_env, PUBLIC_BASE_URL=url, ZAMMAD_ADMIN_TOKEN="admin-token")
-        setup = run_python("-m", "functions.manage", "zammad-setup", "--region", "setupville", env=env)
-        assert setup.returncode == 0, setup.stderr
+    served = served_and_set_up(dynamodb_local, tmp_path / "server.log", empty_zammad, "setupville")
+    with served as (url, _env):
         chat = "%s/api/v3/setupville/de/chat/%s/" % (url, uuid.uuid4())
         first = requests.post(chat, data={"message": "Hallo"}, timeout=20)
         assert first.status_code == 200, first.text
@@ -208,54 +166,3 @@ def test_an_agents_reply_in_a_zammad_the_command_set_up_reaches_the_device(
         assert statuses and all(s == [200] for s in statuses), statuses  # signed as the app expects
         messages = requests.get(chat, timeout=10).json()["messages"]
         assert messages[-1]["content"] == "Guten Tag, wie kann ich helfen?"
-
-
-# --- doctor ----------------------------------------------------------------------------------
-def set_up(env, zammad):
-    put_region(env, zammad)
-    assert manage(env, "zammad-setup", "--region", "augsburg").returncode == 0
-
-
-def failing(result):
-    return {
-        json.loads(line)["name"]: json.loads(line)["detail"]
-        for line in result.stdout.splitlines()
-        if not json.loads(line)["ok"]
-    }
-
-
-def test_doctor_is_green_on_a_region_set_up_and_red_in_words_for_each_fault(env, empty_zammad):
-    set_up(env, empty_zammad)
-    green = manage(env, "doctor", "--region", "augsburg", "--json")
-    assert green.returncode == 0 and failing(green) == {}, green.stdout + green.stderr
-    names = [json.loads(line)["name"] for line in green.stdout.splitlines()]
-    assert names == ["zammad", "group", "attributes", "webhook", "trigger", "deliveries"]
-    objects = empty_zammad.admin.objects
-    [webhook] = objects["webhooks"].values()
-    webhook["active"] = False  # an admin switched it off
-    red = manage(env, "doctor", "--region", "augsburg", "--json")
-    assert red.returncode == 1 and "switched off" in failing(red)["webhook"]
-    webhook["active"] = True
-    [attribute] = [
-        a for a in objects["object_manager_attributes"].values() if a["name"] == "automatic_answers"
-    ]
-    del objects["object_manager_attributes"][attribute["id"]]  # an attribute deleted
-    assert (
-        "automatic_answers" in failing(manage(env, "doctor", "--region", "augsburg", "--json"))["attributes"]
-    )
-    for trigger in objects["triggers"].values():
-        trigger["active"] = False
-    assert "polling" in failing(manage(env, "doctor", "--json"))["trigger"]
-
-
-def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(env, empty_zammad):
-    set_up(env, empty_zammad)
-    env = dict(env, ZAMMAD_ADMIN_TOKEN="tok-8f3a-gone")
-    revoked = manage(env, "doctor", "--region", "augsburg", "--json")
-    assert revoked.returncode == 1 and "refuses the token" in failing(revoked)["zammad"]
-    assert "tok-8f3a-gone" not in revoked.stdout + revoked.stderr
-    empty_zammad.refuse_connections()
-    down = manage(dict(env, ZAMMAD_ADMIN_TOKEN="admin-token"), "doctor", "--json")
-    assert down.returncode == 1 and "cannot be reached" in failing(down)["zammad"]
-    unknown = manage(env, "doctor", "--region", "nowhere")
-    assert unknown.returncode == 2 and "no region 'nowhere'" in unknown.stderr
