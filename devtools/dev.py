@@ -3,10 +3,10 @@
 Starts an embedded DynamoDB, SQS and S3 (moto in server mode), the Zammad emulator and the
 chatbot emulator on 127.0.0.1, creates the tables and the chatbot's queue, writes a demo
 region that points at the emulators, sets that Zammad up with `manage zammad-setup` (the
-group, the attributes, the signed webhook to this server, its trigger), serves the API with Chalice's local server on
-http://127.0.0.1:8000, runs the chatbot's worker (`python -m functions.worker`) beside it
-and prints what to try. A message gets an automatic answer after a few seconds, with
-`chatbot_typing` true meanwhile. Ctrl-C stops everything.
+group, the attributes, the signed webhook to this server, its trigger), serves the API with
+Chalice's local server on http://127.0.0.1:8000, runs the chatbot's worker (`python -m
+functions.worker`) beside it and prints what to try. A message gets an automatic answer
+after a few seconds, with `chatbot_typing` true meanwhile. Ctrl-C stops everything.
 """
 
 import argparse

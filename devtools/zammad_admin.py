@@ -1,6 +1,8 @@
 """The admin objects of the emulated Zammad, in the shapes docs.zammad.org gives for its REST
 API: groups, ticket object attributes (with the migration Zammad needs after adding one),
-webhooks and triggers. Secrets come back as `**********` once set, as Zammad returns them.
+webhooks, triggers and schedulers (`jobs`; those deleting tagged tickets run when a test calls
+the emulator's `run_schedulers`). Secrets come back as `**********` once set, as Zammad
+returns them.
 
 Only an admin token may use these (zammad_emulator.py's `admin_token`); the chat's agent
 token gets Zammad's 403. The emulator delivers its webhook to every active webhook that an
@@ -28,17 +30,22 @@ _KINDS: dict[str, tuple[str, dict[str, Any]]] = {
         "custom_payload": None, "preferences": {},
     }),
     "triggers": ("Trigger", {"active": True, "activator": "action", "execution_condition_mode": "selective"}),
+    "jobs": ("Job", {
+        "object": "Ticket", "active": True, "disable_notification": True, "note": None,
+        "last_run_at": None, "next_run_at": None, "running": False, "processed": 0, "matching": 0,
+    }),
 }  # fmt: skip
 _REQUIRED = {
     "groups": ("name",),
     "object_manager_attributes": ("name", "object", "display", "data_type", "data_option"),
     "webhooks": ("name", "endpoint"),
     "triggers": ("name", "condition", "perform"),
+    "jobs": ("name", "timeplan", "condition", "perform"),
 }
 
 
 _MIGRATIONS = "/api/v1/object_manager_attributes_execute_migrations"
-_ADMIN_PATH = re.compile(r"/api/v1/(groups|object_manager_attributes|webhooks|triggers)(?:/(\d+))?")
+_ADMIN_PATH = re.compile(r"/api/v1/(groups|object_manager_attributes|webhooks|triggers|jobs)(?:/(\d+))?")
 
 
 def _now() -> str:
@@ -96,6 +103,17 @@ class AdminObjects:
             for w in self.objects["webhooks"].values()
             if w["active"] and w["id"] in called
         ]
+
+    def tags_deleted(self) -> list[str]:
+        """The tags whose tickets an active scheduler deletes (`ticket.tags` contains one or
+        all of them, `ticket.action` delete): what `run_schedulers` carries out."""
+        tags: list[str] = []
+        for job in self.objects["jobs"].values():
+            condition = job["condition"].get("ticket.tags") or {}
+            deletes = (job["perform"].get("ticket.action") or {}).get("value") == "delete"
+            if job["active"] and deletes and condition.get("operator") in ("contains one", "contains all"):
+                tags += str(condition.get("value", "")).split(",")
+        return tags
 
     @staticmethod
     def _view(kind: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -227,6 +227,17 @@ class ZammadEmulator(LoopbackServer):
                 author,
             )
 
+    def run_schedulers(self) -> list[int]:
+        """What Zammad's scheduler does when its time comes, for the schedulers that delete
+        tagged tickets: the ids of the tickets deleted."""
+        with self._lock:
+            tags = set(self.admin.tags_deleted())
+            doomed = [number for number, ticket in self.tickets.items() if tags & set(ticket.get("tags", []))]
+            for number in doomed:
+                for article_id in self.tickets.pop(number)["article_ids"]:
+                    self.articles.pop(article_id, None)
+            return doomed
+
     # --- webhooks ----------------------------------------------------------------------
     def configure_webhook(self, url: str | None, secret: str | None = None) -> None:
         with self._lock:

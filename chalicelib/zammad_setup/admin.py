@@ -1,7 +1,7 @@
 """Zammad's admin REST API, as docs.zammad.org describes it, for the objects the chat needs:
-groups, ticket object attributes (and their migration), webhooks, triggers, and who the
-token is (`/api/v1/users/me`). One session per Zammad, a timeout on every call, and every
-failure in words an operator can act on; the token never appears in one.
+groups, ticket object attributes (and their migration), webhooks, triggers, schedulers
+(`jobs`), and who the token is (`/api/v1/users/me`). One session per Zammad, a timeout on
+every call, and every failure in words an operator can act on; the token never appears in one.
 
 Reads that meet a gateway error (502, 503, 504) or a broken-off answer are tried again
 twice, a moment apart (urllib3's Retry): a Zammad restarting should not fail an hourly check.
@@ -13,7 +13,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-KINDS = ("groups", "object_manager_attributes", "webhooks", "triggers")
 TIMEOUT_SECONDS = 15.0
 
 
@@ -92,7 +91,9 @@ class ZammadAdmin:
 
 def _permission(path: str) -> str:
     part = path.split("/")[3] if path.count("/") >= 3 else ""
-    return {"groups": "group", "webhooks": "webhook", "triggers": "trigger"}.get(part, "object")
+    return {"groups": "group", "webhooks": "webhook", "triggers": "trigger", "jobs": "scheduler"}.get(
+        part, "object"
+    )
 
 
 def _said(response: requests.Response) -> str:

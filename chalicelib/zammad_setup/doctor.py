@@ -17,9 +17,17 @@ from typing import NamedTuple
 import requests
 
 from chalicelib.platform.times import iso_utc, utc_datetime
+from chalicelib.regions.rules import delete_days
 from chalicelib.storage.models import RegionRecord
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
-from chalicelib.zammad_setup.setup import ATTRIBUTES, calls_webhook, webhook_url
+from chalicelib.zammad_setup.setup import (
+    ATTRIBUTES,
+    DELETE_TAG,
+    calls_webhook,
+    deletes,
+    deletes_tagged,
+    webhook_url,
+)
 
 PARALLEL_REGIONS = 8  # regions checked at once (each waits on its own Zammad)
 CHATBOT_PATH = "/chatanswers/extract_answer/"  # a GET of it costs the service nothing
@@ -111,6 +119,7 @@ def diagnose(
         ("group", lambda: _group(admin, group)),
         ("attributes", lambda: _attributes(admin)),
         ("webhook", lambda: _webhook_and_trigger(admin, region, public_base_url)),
+        ("retention", lambda: _retention(admin, region)),
     ):
         try:
             checks += [Check(slug, n, ok, detail) for n, ok, detail in check()]
@@ -170,6 +179,35 @@ def _webhook_and_trigger(
     else:
         results.append(("trigger", True, "trigger %r calls it" % calling[0].get("name")))
     return results
+
+
+def _retention(admin: ZammadAdmin, region: RegionRecord) -> list[tuple[str, bool, str]]:
+    """Our job closes and later deletes tickets (docs/privacy.md); where the token may not
+    delete, it tags them for a Zammad scheduler, which must then exist."""
+    jobs = [job for job in admin.list("jobs") if job.get("active")]
+    ours = [job for job in jobs if deletes_tagged(job)]
+    others = [str(job.get("name")) for job in jobs if deletes(job) and job not in ours]
+    also = "; Zammad's own schedulers also delete tickets: %s" % ", ".join(others) if others else ""
+    days = delete_days(region)
+    if region.zammad_deletes_tickets:
+        return [("retention", True, "we delete tickets %d days after closing them%s" % (days, also))]
+    if not ours:
+        return [
+            (
+                "retention",
+                False,
+                "no active scheduler deletes the tickets our retention tags %r: they are never "
+                "deleted (run zammad-setup)" % DELETE_TAG,
+            )
+        ]
+    return [
+        (
+            "retention",
+            True,
+            "tickets are tagged %d days after closing; scheduler %r deletes them%s"
+            % (days, ours[0].get("name"), also),
+        )
+    ]
 
 
 def _deliveries(region: RegionRecord, now: float) -> Check:

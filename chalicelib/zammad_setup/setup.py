@@ -6,7 +6,10 @@ The objects (docs/operating.md, "A new region in five minutes" names each):
   evaluation_consent, automatic_answers (booleans), then Zammad's migration;
 - the webhook "Integreat Chat" to <PUBLIC_BASE_URL>/api/v3/webhook/zammad/?token=<the
   region's webhook token>, signed (X-Hub-Signature) with a secret this backend holds;
-- the trigger that calls it for every new article but the chatbot's own.
+- the trigger that calls it for every new article but the chatbot's own;
+- where the token may not delete tickets (the region's `zammad_deletes_tickets` is off), the
+  scheduler that deletes the tickets our retention tags `integreat-chat-delete`, hourly (the
+  rest of the retention is this backend's job: chalicelib/user_chat/retention.py).
 
 Objects are found by name (a webhook also by its endpoint: one made by hand is adopted, not
 doubled), changed only where they differ, and made where missing. Zammad never shows a
@@ -20,10 +23,19 @@ from typing import Any, NamedTuple
 
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.articles import AUTOMATIC_ANSWER_SUBJECT  # the chatbot's articles
+from chalicelib.user_chat.retention import DELETE_TAG
 from chalicelib.zammad_setup.admin import ZammadAdmin
 
 WEBHOOK_NAME = "Integreat Chat"
 TRIGGER_NAME = "Integreat Chat: tell the chat backend"
+SCHEDULER_NAME = "Integreat Chat: delete the tickets the retention tagged"
+DELETE_TAGGED = {"ticket.tags": {"operator": "contains one", "value": DELETE_TAG}}
+# Zammad's timeplan: every day, every hour, at :30 (within the day docs/privacy.md allows).
+EVERY_HOUR = {
+    "days": dict.fromkeys(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), True),
+    "hours": {str(hour): True for hour in range(24)},
+    "minutes": {str(minute): minute == 30 for minute in range(0, 60, 10)},
+}
 _TEXT = {"type": "text", "maxlength": 64, "null": True, "default": ""}
 _YES_NO = {"options": {"true": "yes", "false": "no"}, "default": False, "null": True}
 ATTRIBUTES = {  # name -> (display, data type, data option)
@@ -35,14 +47,16 @@ ATTRIBUTES = {  # name -> (display, data type, data option)
 
 
 class Step(NamedTuple):
-    kind: str  # as the admin API names it: groups, object_manager_attributes, webhooks, triggers
+    kind: str  # as the admin API names it: groups, object_manager_attributes, webhooks, triggers, jobs
     name: str
     action: str  # "create", "update" or "keep"
     body: dict[str, Any]
     item_id: int | None = None
 
     def line(self) -> str:
-        label = {"object_manager_attributes": "attribute"}.get(self.kind, self.kind.rstrip("s"))
+        label = {"object_manager_attributes": "attribute", "jobs": "scheduler"}.get(
+            self.kind, self.kind.rstrip("s")
+        )
         return "%-6s %-9s %s" % (self.action, label, self.name)
 
 
@@ -55,6 +69,21 @@ class Secrets(NamedTuple):
 
 def webhook_url(public_base_url: str, token: str) -> str:
     return "%s/api/v3/webhook/zammad/?token=%s" % (public_base_url, token)
+
+
+def deletes_tagged(job: dict[str, Any]) -> bool:
+    """Whether the scheduler deletes the tickets our retention tags."""
+    condition = (job.get("condition") or {}).get("ticket.tags") or {}
+    return (
+        deletes(job)
+        and str(condition.get("operator", "")).startswith("contains")
+        and DELETE_TAG in str(condition.get("value", "")).split(",")
+    )
+
+
+def deletes(job: dict[str, Any]) -> bool:
+    """Whether the scheduler's action is to delete tickets."""
+    return ((job.get("perform") or {}).get("ticket.action") or {}).get("value") == "delete"
 
 
 def calls_webhook(trigger: dict[str, Any], webhook_id: Any) -> bool:
@@ -91,6 +120,8 @@ class ZammadSetup:
         webhook = self._webhook_step(admin.list("webhooks"), url, secret, region.zammad_webhook_secret)
         steps.append(webhook)
         steps.append(self._trigger_step(admin.list("triggers"), webhook.item_id))
+        if not region.zammad_deletes_tickets:
+            steps.append(self._scheduler_step(admin.list("jobs")))
         new_token = None if region.zammad_webhook_token else token
         return steps, Secrets(new_token, secret)
 
@@ -188,3 +219,24 @@ class ZammadSetup:
         return Step(
             "triggers", str(found.get("name")), "update", dict(body, name=found.get("name")), found.get("id")
         )
+
+    @staticmethod
+    def _scheduler_step(jobs: list[dict[str, Any]]) -> Step:
+        body = {
+            "name": SCHEDULER_NAME,
+            "object": "Ticket",
+            "timeplan": EVERY_HOUR,
+            "condition": DELETE_TAGGED,
+            "perform": {"ticket.action": {"value": "delete"}},
+            "disable_notification": True,
+            "active": True,
+        }
+        found = next((j for j in jobs if deletes_tagged(j)), None) or next(
+            (j for j in jobs if j.get("name") == SCHEDULER_NAME), None
+        )
+        if found is None:
+            return Step("jobs", SCHEDULER_NAME, "create", body)
+        name = str(found.get("name"))
+        if deletes_tagged(found) and found.get("active"):
+            return Step("jobs", name, "keep", {}, found.get("id"))
+        return Step("jobs", name, "update", dict(body, name=name), found.get("id"))

@@ -25,7 +25,7 @@ def test_doctor_is_green_on_a_region_set_up_and_red_in_words_for_each_fault(oper
     green = manage(env, "doctor", "--region", "augsburg", "--json")
     assert green.returncode == 0 and failing(green) == {}, green.stdout + green.stderr
     names = [json.loads(line)["name"] for line in green.stdout.splitlines()]
-    assert names == ["zammad", "group", "attributes", "webhook", "trigger", "deliveries"]
+    assert names == ["zammad", "group", "attributes", "webhook", "trigger", "retention", "deliveries"]
     objects = empty_zammad.admin.objects
     [webhook] = objects["webhooks"].values()
     webhook["active"] = False  # an admin switched it off
@@ -42,6 +42,9 @@ def test_doctor_is_green_on_a_region_set_up_and_red_in_words_for_each_fault(oper
     for trigger in objects["triggers"].values():
         trigger["active"] = False
     assert "polling" in failing(manage(env, "doctor", "--json"))["trigger"]
+    [scheduler] = objects["jobs"].values()
+    scheduler["active"] = False  # tickets the retention tags would never be deleted
+    assert "never deleted" in failing(manage(env, "doctor", "--json"))["retention"]
 
 
 def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(operator_env, empty_zammad):

@@ -32,7 +32,7 @@ def test_an_empty_zammad_is_set_up_and_a_second_run_writes_nothing(empty_zammad)
     record = region()
     setup = setup_of(empty_zammad, record)
     steps, secrets = setup.plan()
-    assert [s.action for s in steps] == ["create"] * 7
+    assert [s.action for s in steps] == ["create"] * 8
     assert secrets.webhook_token and secrets.webhook_secret
     setup.apply(steps)
     admin = empty_zammad.admin
@@ -43,7 +43,7 @@ def test_an_empty_zammad_is_set_up_and_a_second_run_writes_nothing(empty_zammad)
     record.zammad_webhook_token, record.zammad_webhook_secret = secrets
     again = setup_of(empty_zammad, record)
     steps, new = again.plan()
-    assert [s.action for s in steps] == ["keep"] * 7 and new == (None, None)
+    assert [s.action for s in steps] == ["keep"] * 8 and new == (None, None)
     before = writes(empty_zammad)
     again.apply(steps)
     assert writes(empty_zammad) == before
@@ -94,6 +94,32 @@ def test_an_agents_reply_reaches_the_webhook_signed_with_the_regions_secret(empt
         )
 
 
+def test_the_scheduler_it_makes_deletes_the_tickets_the_retention_tags(empty_zammad):
+    """The retention tags a ticket whose time has come where the token may not delete
+    (chalicelib/user_chat/retention.py); the scheduler the setup made deletes it."""
+    setup = setup_of(empty_zammad, region())
+    setup.apply(setup.plan()[0])
+    [job] = empty_zammad.admin.objects["jobs"].values()
+    assert job["perform"] == {"ticket.action": {"value": "delete"}} and job["active"]
+    opened = [
+        empty_zammad.api(
+            "POST", "/api/v1/tickets",
+            {"title": title, "group": "integreat-chat", "customer": "johndoe@example.com",
+             "article": {"body": "Hallo", "type": "web", "sender": "Customer"}},
+        )[1]["id"]
+        for title in ("due", "kept")
+    ]  # fmt: skip
+    status, _ = empty_zammad.api(
+        "POST", "/api/v1/tags/add", {"object": "Ticket", "o_id": opened[0], "item": "integreat-chat-delete"}
+    )
+    assert status == 201
+    assert empty_zammad.run_schedulers() == [opened[0]]
+    assert list(empty_zammad.tickets) == [opened[1]]
+    # Where the chat deletes tickets itself, no scheduler is needed, and none is made.
+    steps, _ = setup_of(empty_zammad, region(zammad_deletes_tickets=True)).plan()
+    assert "jobs" not in [step.kind for step in steps]
+
+
 def test_a_token_without_admin_rights_is_told_in_words(empty_zammad):
     setup = ZammadSetup(ZammadAdmin(empty_zammad.url, "agent-token"), region(), "integreat-chat", BASE)
     with pytest.raises(AdminError, match=r"admin permission .*admin\.group"):
@@ -118,7 +144,7 @@ def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_cha
     add_region(operator_env, empty_zammad)
     planned = manage(operator_env, "zammad-setup", "--region", "augsburg", "--dry-run")
     assert planned.returncode == 0, planned.stderr
-    assert planned.stdout.count("create") == 7 and "nothing sent" in planned.stdout
+    assert planned.stdout.count("create") == 8 and "nothing sent" in planned.stdout
     assert writes(empty_zammad) == 0
     first = manage(operator_env, "zammad-setup", "--region", "augsburg")
     assert first.returncode == 0, first.stderr
