@@ -76,6 +76,8 @@ class Doctor(NamedTuple):
         admin = ZammadAdmin(region.zammad_url or "", token, timeout=self.timeout)
         group = region.ticket_group or self.group
         checks = diagnose(admin, region, group, self.public_base_url, self.clock, self.forbidden_fails)
+        if checks[0].ok and self.admin_token and self.admin_token != region.zammad_access_token:
+            checks.insert(1, _chat_token(region, self.timeout))  # the one the chat works with
         if region.chatbot_enabled and chatbot is not None:
             checks.append(Check(region.slug, "chatbot", *chatbot))
         return checks
@@ -130,6 +132,18 @@ def diagnose(
                 checks.append(Check(slug, name, False, str(error)))
     checks.append(_deliveries(region, clock()))
     return checks
+
+
+def _chat_token(region: RegionRecord, timeout: float) -> Check:
+    if not region.zammad_access_token:
+        return Check(
+            region.slug, "token", False, "the region has no Zammad token: the chat cannot open tickets"
+        )
+    try:
+        me = ZammadAdmin(region.zammad_url or "", region.zammad_access_token, timeout=timeout).me()
+    except AdminError as error:
+        return Check(region.slug, "token", False, "the chat's token: %s" % error)
+    return Check(region.slug, "token", True, "the chat's token is %s's" % me.get("login", "?"))
 
 
 def _group(admin: ZammadAdmin, group: str) -> list[tuple[str, bool, str]]:

@@ -25,7 +25,16 @@ def test_doctor_is_green_on_a_region_set_up_and_red_in_words_for_each_fault(oper
     green = manage(env, "doctor", "--region", "augsburg", "--json")
     assert green.returncode == 0 and failing(green) == {}, green.stdout + green.stderr
     names = [json.loads(line)["name"] for line in green.stdout.splitlines()]
-    assert names == ["zammad", "group", "attributes", "webhook", "trigger", "retention", "deliveries"]
+    assert names == [
+        "zammad",
+        "token",
+        "group",
+        "attributes",
+        "webhook",
+        "trigger",
+        "retention",
+        "deliveries",
+    ]
     objects = empty_zammad.admin.objects
     [webhook] = objects["webhooks"].values()
     webhook["active"] = False  # an admin switched it off
@@ -54,8 +63,18 @@ def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(operator_env, e
     revoked = manage(env, "doctor", "--region", "augsburg", "--json")
     assert revoked.returncode == 1 and "refuses the token" in failing(revoked)["zammad"]
     assert "tok-8f3a-gone" not in revoked.stdout + revoked.stderr
+    # The admin's token is good, the chat's own is revoked: the chat cannot open tickets.
+    admin_env = dict(env, ZAMMAD_ADMIN_TOKEN="admin-token")
+    assert (
+        manage(admin_env, "region", "put", "augsburg", "--zammad-access-token", "tok-chat-gone").returncode
+        == 0
+    )
+    chat_token = manage(admin_env, "doctor", "--region", "augsburg", "--json")
+    assert chat_token.returncode == 1 and list(failing(chat_token)) == ["token"], chat_token.stdout
+    assert "the chat's token: Zammad refuses the token" in failing(chat_token)["token"]
+    assert "tok-chat-gone" not in chat_token.stdout + chat_token.stderr
     empty_zammad.refuse_connections()
-    down = manage(dict(env, ZAMMAD_ADMIN_TOKEN="admin-token"), "doctor", "--json")
+    down = manage(admin_env, "doctor", "--json")
     assert down.returncode == 1 and "cannot be reached" in failing(down)["zammad"]
     unknown = manage(env, "doctor", "--region", "nowhere")
     assert unknown.returncode == 2 and "no region 'nowhere'" in unknown.stderr
