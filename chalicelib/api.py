@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 from chalicelib.platform import metrics
+from chalicelib.platform.telemetry import EmfWriter, request_measures
 from chalicelib.routes import ROUTES
 from chalicelib.services import Services
 from chalicelib.storage.failures import storage_unavailable
@@ -38,6 +39,7 @@ class ChatApi:
     def __init__(self, services: Services):
         self.services = services
         self.settings = services.settings
+        self._metrics = EmfWriter() if services.settings.metrics == "emf" else None
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
@@ -67,6 +69,10 @@ class ChatApi:
             response.headers["Vary"] = "Origin"
         if self.settings.server_timing:
             response.headers["Server-Timing"] = calls.server_timing()
+        milliseconds = (time.perf_counter() - started) * 1000
+        if self._metrics is not None:
+            kind = calls.kind or _route_kind(request)
+            self._metrics.write(request_measures(kind, response.status, milliseconds, calls.zammad_outcomes))
         log.info(
             json.dumps(
                 {
@@ -74,7 +80,7 @@ class ChatApi:
                     "method": request.method,
                     "route": request.route or None,  # the template: never a device id or a token
                     "status": response.status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(milliseconds, 1),
                     "ddb_calls": calls.calls["ddb"],
                     "zammad_calls": calls.calls["zammad"],
                     "request_id": request.request_id,
@@ -175,3 +181,8 @@ def _request_id(request: Request) -> str:
     if incoming and _CLIENT_REQUEST_ID.match(incoming):
         return incoming
     return request.request_id or uuid.uuid4().hex
+
+
+def _route_kind(request: Request) -> str:
+    route = (ROUTES.by_path.get(request.route) or {}).get(request.method)
+    return route.metric_kind if route is not None else "not_found"

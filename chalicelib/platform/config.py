@@ -56,6 +56,9 @@ class Settings(NamedTuple):
     # Where the public reaches this backend (production: the CMS's host, the chat paths
     # beside it): what Zammad's webhook is pointed at (manage zammad-setup). No trailing "/".
     public_base_url: str | None = None
+    # Metrics (chalicelib/platform/telemetry.py): "emf" (CloudWatch's Embedded Metric Format
+    # on stdout; the default on Lambda) or "off".
+    metrics: str = "off"
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -124,6 +127,13 @@ def _jwt_secret(env: Mapping[str, str]) -> str | None:
         # The value itself is never echoed: it is a secret, even a bad one.
         raise ConfigError("AUTH_JWT_SECRET must be at least %d bytes long" % MIN_JWT_SECRET_BYTES)
     return secret
+
+
+def _metrics(env: Mapping[str, str]) -> str:
+    raw = _text(env, "METRICS") or ("emf" if _text(env, "AWS_LAMBDA_FUNCTION_NAME") else "off")
+    if raw not in ("emf", "off"):
+        raise ConfigError("METRICS must be emf or off, got %r" % raw)
+    return raw
 
 
 # https on a host name, with a port at most; plain http only on this machine (make dev).
@@ -234,4 +244,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         websocket_connections_per_chat=_whole_number(env, "WEBSOCKET_CONNECTIONS_PER_CHAT", 5, 1),
         websocket_messages_per_minute=_whole_number(env, "WEBSOCKET_MESSAGES_PER_MINUTE", 30, 1),
         public_base_url=_public_base_url(env),
+        metrics=_metrics(env),
     )

@@ -16,13 +16,16 @@ KINDS = ("ddb", "zammad", "sqs", "s3", "ws")
 
 
 class CallStats:
-    __slots__ = ("calls", "read_units", "seconds", "write_units")
+    __slots__ = ("calls", "kind", "read_units", "seconds", "write_units", "zammad_outcomes")
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
         self.read_units = 0.0  # DynamoDB capacity consumed
         self.write_units = 0.0
+        # Each Zammad call's outcome (ok, 4xx, 5xx, timeout, unreachable) and seconds.
+        self.zammad_outcomes: list[tuple[str, float]] = []
+        self.kind: str | None = None  # what the request turned out to be, if not its route's
 
     def add(self, kind: str, seconds: float) -> None:
         self.calls[kind] += 1
@@ -59,6 +62,20 @@ def record(kind: str, seconds: float) -> None:
     stats = _current.get()
     if stats is not None:
         stats.add(kind, seconds)
+
+
+def name_request(kind: str) -> None:
+    """The request is of this kind after all (a message that opened a chat: first_message)."""
+    stats = _current.get()
+    if stats is not None:
+        stats.kind = kind
+
+
+def zammad_failed(outcome: str) -> None:
+    """A Zammad call that got no answer: "timeout" or "unreachable"."""
+    stats = _current.get()
+    if stats is not None:
+        stats.zammad_outcomes.append((outcome, 0.0))
 
 
 _START = "integreat_chat_started"
@@ -115,7 +132,12 @@ def instrument_botocore_client(client, kind: str = "ddb") -> None:
 
 
 def _count_response(response, *_args, **_kwargs):
-    record("zammad", response.elapsed.total_seconds())
+    seconds = response.elapsed.total_seconds()
+    record("zammad", seconds)
+    stats = _current.get()
+    if stats is not None:
+        status = response.status_code
+        stats.zammad_outcomes.append(("5xx" if status >= 500 else "4xx" if status >= 400 else "ok", seconds))
     return response
 
 

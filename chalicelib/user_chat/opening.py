@@ -11,6 +11,7 @@ SETTLE_SECONDS, ruled out.
 
 from typing import Any, TypeGuard
 
+from chalicelib.platform.metrics import name_request
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.context import ChatContext, Outgoing, typing_job, waiting
 from chalicelib.user_chat.records import UserChatRecord
@@ -67,6 +68,7 @@ class Opening:
                 fields["evaluation_consent"] = outgoing.consent
             if context.automatic_answers(region):
                 fields["automatic_answers"] = bool(claim.automatic_answers)  # as the CMS mirrors it
+            name_request("first_message")
             ticket = zammad.create_ticket(fields, outgoing.article)
             ticket_id = id_of(ticket)
         except OutcomeUnknown:

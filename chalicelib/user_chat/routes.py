@@ -166,10 +166,12 @@ def _number(value: str) -> int:
 _CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 
 ROUTES = [
-    Route("GET", "/api/v3/{region}/{language_or_device}/is_chat_enabled", APP, is_chat_enabled),
-    Route("GET", _CHAT, APP, get_chat),
-    Route("POST", _CHAT, APP, post_message),
-    Route("DELETE", _CHAT, APP, delete_chat),
-    Route("POST", _CHAT + "/attachments", APP, upload_form),
-    Route("GET", _CHAT + "/attachments/{article_id}/{attachment_id}", APP, download_file),
+    Route(
+        "GET", "/api/v3/{region}/{language_or_device}/is_chat_enabled", APP, is_chat_enabled, "chat_enabled"
+    ),
+    Route("GET", _CHAT, APP, get_chat, "poll"),
+    Route("POST", _CHAT, APP, post_message, "send"),  # "first_message" when it opens the chat
+    Route("DELETE", _CHAT, APP, delete_chat, "delete"),
+    Route("POST", _CHAT + "/attachments", APP, upload_form, "upload"),
+    Route("GET", _CHAT + "/attachments/{article_id}/{attachment_id}", APP, download_file, "download"),
 ]

@@ -23,7 +23,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from chalicelib.platform.metrics import instrument_requests_session
+from chalicelib.platform.metrics import instrument_requests_session, zammad_failed
 from chalicelib.web.errors import BadGateway, GatewayTimeout
 
 log = logging.getLogger("integreat_chat")
@@ -205,17 +205,21 @@ class ZammadClient:
             )
         except requests.ConnectTimeout:
             _warn("zammad_timeout", method, path)
+            zammad_failed("timeout")
             raise GatewayTimeout() from None
         except requests.Timeout:
             _warn("zammad_timeout", method, path)
+            zammad_failed("timeout")
             raise (GatewayTimeout() if method == "GET" else WriteTimedOut()) from None
         except requests.ConnectionError as error:
             _warn("zammad_unreachable", method, path, error=type(error).__name__)
+            zammad_failed("unreachable")
             if method != "GET" and _sent(error):
                 raise WriteBrokenOff() from None
             raise BadGateway() from None
         except requests.RequestException as error:
             _warn("zammad_unreachable", method, path, error=type(error).__name__)
+            zammad_failed("unreachable")
             raise BadGateway() from None
 
 

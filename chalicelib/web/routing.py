@@ -23,11 +23,21 @@ CALLERS = (APP, AUTHOR, ADMIN, ZAMMAD, ANYONE)
 Handler = Callable[[Any, Any, Any], Any]
 
 
+# The request kind a route's requests are counted under (chalicelib/platform/telemetry.py),
+# unless its row names one.
+_KIND_OF_CALLER = {APP: "app", AUTHOR: "author_chat", ADMIN: "admin", ZAMMAD: "webhook", ANYONE: "public"}
+
+
 class Route(NamedTuple):
     method: str
     path: str  # template, Chalice syntax: "/api/v3/admin/regions/{slug}"
     caller: str  # who may call it: one of CALLERS
     handler: Handler
+    kind: str = ""  # its metrics' Kind; empty: its caller's
+
+    @property
+    def metric_kind(self) -> str:
+        return self.kind or _KIND_OF_CALLER[self.caller]
 
 
 def _specificity(template: str) -> tuple[int, ...]:

@@ -1,0 +1,46 @@
+"""The metrics the running app writes (METRICS=emf, as on Lambda): read from its output, checked
+against the EMF specification, and free of anything personal."""
+
+import uuid
+
+import requests
+
+from devtools.zammad_emulator import ZammadEmulator
+from tests.conftest import running_api
+from tests.emf import emf_lines
+from tests.regions import put_region
+
+
+def measured(documents, metric, **dimensions):
+    """The values of one metric under exactly these dimensions, over all documents."""
+    values = []
+    for document in documents:
+        names = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+        if metric in document and {name: document[name] for name in names} == dimensions:
+            value = document[metric]
+            values += value if isinstance(value, list) else [value]
+    return values
+
+
+def test_a_zammad_answering_500_shows_in_the_zammad_and_request_metrics(dynamodb_local, tmp_path):
+    log = tmp_path / "server.log"
+    with ZammadEmulator() as zammad, running_api(dynamodb_local, log, METRICS="emf") as (url, admin, _env):
+        slug = put_region(url, admin, zammad, chat_beta_tester_percentage=100)
+        device = str(uuid.uuid4())
+        chat = "%s/api/v3/%s/de/chat/%s/" % (url, slug, device)
+        zammad.set_fault(status=500, request="POST /api/v1/tickets")
+        failed = requests.post(chat, data={"message": "Hallo, ich heiße Mara"}, timeout=30)
+        assert failed.status_code == 502, failed.text
+        zammad.clear_faults()
+        assert requests.post(chat, data={"message": "Hallo, ich heiße Mara"}, timeout=30).status_code == 200
+        assert requests.get(chat, timeout=30).status_code == 200
+    text = log.read_text()
+    documents = emf_lines(text)
+    assert measured(documents, "ZammadCalls", Outcome="5xx") == [1]
+    assert measured(documents, "Errors", Kind="first_message", Status="502") == [1]
+    assert sum(measured(documents, "Requests", Kind="first_message")) == 2
+    assert measured(documents, "Requests", Kind="poll") == [1]
+    assert all(value > 0 for value in measured(documents, "Latency", Kind="poll"))
+    assert sum(measured(documents, "ZammadCalls", Outcome="ok")) >= 1
+    lines = [line for line in text.splitlines() if line.startswith('{"_aws"')]
+    assert not any(device in line or slug in line or "Mara" in line for line in lines)
