@@ -5,8 +5,8 @@ toolkit below it (`chalicelib/web/`) imports no feature.
 Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests to
 `handle`, which finds the route's row (routes.py), applies its policy (rate limit, token,
 webhook signature, CORS), calls the handler with the services, turns domain errors into
-`{"error": ...}` JSON, adds `X-Request-Id` (and `Server-Timing` when asked), and logs one
-JSON line per request.
+`{"error": ...}` JSON, adds `X-Request-Id` (and `Server-Timing` when asked), logs one
+JSON line per request and, with METRICS=emf, writes its metrics (platform/telemetry.py).
 """
 
 import json

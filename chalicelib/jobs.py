@@ -53,16 +53,8 @@ def zammad_doctor(services: Services) -> dict[str, Any]:
     (a region's slug and Zammad's words; no token, nothing of a person)."""
     from chalicelib.zammad_setup.doctor import Doctor
 
-    settings = services.settings
     regions = [region for region in services.regions.list() if region.zammad_url]
-    doctor = Doctor(
-        settings.ticket_group,
-        settings.public_base_url,
-        settings.zammad_timeout_seconds,
-        settings.chatbot_url,
-        clock=services.clock,
-        forbidden_fails=False,
-    )
+    doctor = Doctor.for_settings(services.settings, services.clock, forbidden_fails=False)
     failing = 0
     for checks in doctor.run(regions):
         failed = {check.name: check.detail for check in checks if not check.ok}

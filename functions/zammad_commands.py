@@ -105,14 +105,7 @@ def doctor(args: argparse.Namespace, settings: Settings, services: Any, out: Tex
         regions = [found]
     else:
         regions = [region for region in table.all() if region.zammad_url]
-    doctor = Doctor(
-        settings.ticket_group,
-        settings.public_base_url,
-        settings.zammad_timeout_seconds,
-        settings.chatbot_url,
-        admin_token=os.environ.get(ADMIN_TOKEN_VARIABLE) or None,
-        clock=services.clock,
-    )
+    doctor = Doctor.for_settings(settings, services.clock, os.environ.get(ADMIN_TOKEN_VARIABLE) or None)
     failed = False
     for checks in doctor.run(regions):
         for check in checks:

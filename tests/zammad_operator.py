@@ -23,18 +23,18 @@ def manage(env, *args):
     return run_python("-m", "functions.manage", *args, env=env)
 
 
-def add_region(env, zammad, slug="augsburg", token="agent-token"):
+def add_region(env, zammad_url, slug="augsburg", token="agent-token"):
     """The tables, and the region pointing at that Zammad with the chat's (agent) token."""
     assert manage(env, "create-tables").returncode == 0
     put = manage(
         env, "region", "put", slug, "--name", slug.title(),
-        "--zammad-url", zammad.url, "--zammad-access-token", token,
+        "--zammad-url", zammad_url, "--zammad-access-token", token,
     )  # fmt: skip
     assert put.returncode == 0, put.stderr
 
 
 def set_up(env, zammad):
-    add_region(env, zammad)
+    add_region(env, zammad.url)
     done = manage(env, "zammad-setup", "--region", "augsburg")
     assert done.returncode == 0, done.stderr
 

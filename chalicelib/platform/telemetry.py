@@ -45,9 +45,6 @@ class Measures:
         values = self._values.setdefault((name, tuple(sorted(dimensions.items()))), [0])
         values[0] += 1
 
-    def values(self, name: str, **dimensions: str) -> list[float]:
-        return list(self._values.get((name, tuple(sorted(dimensions.items()))), []))
-
     def emf_documents(self, timestamp_ms: int) -> list[dict[str, Any]]:
         """One document per set of dimension values (an EMF directive's dimensions are the
         document's own members, so two values of `Kind` need two documents)."""

@@ -16,18 +16,13 @@ from typing import NamedTuple
 
 import requests
 
+from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.regions.rules import delete_days
 from chalicelib.storage.models import RegionRecord
+from chalicelib.user_chat.retention import DELETE_TAG
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
-from chalicelib.zammad_setup.setup import (
-    ATTRIBUTES,
-    DELETE_TAG,
-    calls_webhook,
-    deletes,
-    deletes_tagged,
-    webhook_url,
-)
+from chalicelib.zammad_setup.setup import ATTRIBUTES, calls_webhook, deletes, deletes_tagged, webhook_url
 
 PARALLEL_REGIONS = 8  # regions checked at once (each waits on its own Zammad)
 CHATBOT_PATH = "/chatanswers/extract_answer/"  # a GET of it costs the service nothing
@@ -60,6 +55,24 @@ class Doctor(NamedTuple):
     admin_token: str | None = None  # None: each region's own token
     clock: Callable[[], float] = time.time
     forbidden_fails: bool = True  # False (the hourly job): what the token may not read is unchecked
+
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        clock: Callable[[], float],
+        admin_token: str | None = None,
+        forbidden_fails: bool = True,
+    ) -> "Doctor":
+        return cls(
+            settings.ticket_group,
+            settings.public_base_url,
+            settings.zammad_timeout_seconds,
+            settings.chatbot_url,
+            admin_token,
+            clock,
+            forbidden_fails,
+        )
 
     def run(self, regions: list[RegionRecord]) -> Iterator[list[Check]]:
         """Each region's checks, in the order given, a few regions at once."""

@@ -142,8 +142,8 @@ def test_the_hourly_job_logs_one_line_per_failing_region_and_no_token(operator_e
     set_up(env, empty_zammad)  # augsburg: healthy
     with ChatbotEmulator(delay=0) as chatbot:
         gone = "http://127.0.0.1:%d" % free_port()
-        add_region(env, type("Down", (), {"url": gone}), "berlin", "tok-berlin-secret")
-        add_region(env, empty_zammad, "celle", "tok-revoked-celle")
+        add_region(env, gone, "berlin", "tok-berlin-secret")
+        add_region(env, empty_zammad.url, "celle", "tok-revoked-celle")
         assert manage(env, "region", "put", "augsburg", "--chatbot").returncode == 0
         job_env = python_env(**{k: v for k, v in env.items() if k != "ZAMMAD_ADMIN_TOKEN"})
         job_env["INTEGREAT_CHAT_BACKEND_URL"] = chatbot.url

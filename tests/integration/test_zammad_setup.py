@@ -141,7 +141,7 @@ def test_a_revoked_token_and_a_zammad_that_is_down_are_told_in_words(empty_zamma
 def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_change(
     operator_env, empty_zammad
 ):
-    add_region(operator_env, empty_zammad)
+    add_region(operator_env, empty_zammad.url)
     planned = manage(operator_env, "zammad-setup", "--region", "augsburg", "--dry-run")
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.count("create") == 8 and "nothing sent" in planned.stdout
