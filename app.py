@@ -11,6 +11,7 @@ from chalice import Response as ChaliceResponse
 
 from chalicelib import jobs
 from chalicelib.api import ChatApi
+from chalicelib.platform import telemetry
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.platform.logs import configure_logging
 from chalicelib.routes import ROUTES
@@ -75,18 +76,16 @@ for _depth in range(UNKNOWN_PATH_DEPTH + 1):
     app.route(_unknown, methods=_METHODS, content_types=["*/*"], name="unknown_%d" % _depth)(_adapt(""))
 
 
-def _scheduled(job):
+def _scheduled(name: str):
     def run(event):
-        return job(api.services)
+        return jobs.run_job(api.services, name)
 
     return run
 
 
 # The scheduled jobs (python -m functions.jobs runs the same ones elsewhere).
 for _name, _job in jobs.JOBS.items():
-    app.schedule(Rate(_job.every_minutes, unit=Rate.MINUTES), name=_name.replace("-", "_"))(
-        _scheduled(_job.run)
-    )
+    app.schedule(Rate(_job.every_minutes, unit=Rate.MINUTES), name=_name.replace("-", "_"))(_scheduled(_name))
 
 
 # The chatbot's jobs (python -m functions.worker consumes the same queue elsewhere). One
@@ -111,19 +110,22 @@ def websocket_connect(event):
         headers=raw.get("headers") or {},
         source_ip=(raw.get("requestContext") or {}).get("identity", {}).get("sourceIp", ""),
     )
-    if not api.services.realtime.connected(event.connection_id, handshake):
-        return ChaliceResponse(body="", status_code=429)  # refused: too many requests
+    with telemetry.invocation(api.services.metrics, "realtime"):
+        if not api.services.realtime.connected(event.connection_id, handshake):
+            return ChaliceResponse(body="", status_code=429)  # refused: too many requests
     return None  # accepted; the client subscribes with its first message
 
 
 @app.on_ws_message(name="websocket_message")
 def websocket_message(event):
     body = event.body.encode("utf-8") if isinstance(event.body, str) else (event.body or b"")
-    api.services.realtime.answer(
-        event.connection_id, api.services.realtime.received(event.connection_id, body)
-    )
+    with telemetry.invocation(api.services.metrics, "realtime"):
+        api.services.realtime.answer(
+            event.connection_id, api.services.realtime.received(event.connection_id, body)
+        )
 
 
 @app.on_ws_disconnect(name="websocket_disconnect")
 def websocket_disconnect(event):
-    api.services.realtime.disconnected(event.connection_id)
+    with telemetry.invocation(api.services.metrics, "realtime"):
+        api.services.realtime.disconnected(event.connection_id)

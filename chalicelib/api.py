@@ -6,7 +6,7 @@ Every entry point (Chalice on Lambda, `chalice local`, WSGI) hands its requests 
 `handle`, which finds the route's row (routes.py), applies its policy (rate limit, token,
 webhook signature, CORS), calls the handler with the services, turns domain errors into
 `{"error": ...}` JSON, adds `X-Request-Id` (and `Server-Timing` when asked), logs one
-JSON line per request and, with METRICS=emf, writes its metrics (platform/telemetry.py).
+JSON line per request and writes its metrics to the METRICS sink (platform/telemetry.py).
 """
 
 import json
@@ -18,8 +18,7 @@ import traceback
 import uuid
 from typing import Any
 
-from chalicelib.platform import metrics
-from chalicelib.platform.telemetry import EmfWriter, request_measures
+from chalicelib.platform import metrics, telemetry, tracing
 from chalicelib.routes import ROUTES
 from chalicelib.services import Services
 from chalicelib.storage.failures import storage_unavailable
@@ -39,7 +38,6 @@ class ChatApi:
     def __init__(self, services: Services):
         self.services = services
         self.settings = services.settings
-        self._metrics = EmfWriter() if services.settings.metrics == "emf" else None
 
     def handle_path(self, method: str, path: str, **request_fields) -> Response:
         """Route a concrete path (for servers that do not route themselves, e.g. WSGI)."""
@@ -51,12 +49,20 @@ class ChatApi:
         """Never raises: whatever fails, the answer is JSON and the log line has its status."""
         started = time.perf_counter()
         request.request_id = _request_id(request)
-        with metrics.collect() as calls:
+        with (
+            telemetry.measuring(self.services.metrics) as measures,
+            metrics.collect() as calls,
+            tracing.traced(request.request_id),
+        ):
             response = self._respond(request)
             try:
                 response.body_bytes()  # encoded here, so a failure is still ours to answer
             except Exception:
                 response = self._internal_error(request)
+            milliseconds = (time.perf_counter() - started) * 1000
+            if measures is not None:
+                kind = measures.kind or _route_kind(request)
+                telemetry.count_request(measures, kind, response.status, milliseconds)
         response.headers["X-Request-Id"] = request.request_id
         response.headers["X-Content-Type-Options"] = "nosniff"  # JSON is never taken for a page
         if ROUTES.for_app(request.route):
@@ -69,10 +75,6 @@ class ChatApi:
             response.headers["Vary"] = "Origin"
         if self.settings.server_timing:
             response.headers["Server-Timing"] = calls.server_timing()
-        milliseconds = (time.perf_counter() - started) * 1000
-        if self._metrics is not None:
-            kind = calls.kind or _route_kind(request)
-            self._metrics.write(request_measures(kind, response.status, milliseconds, calls.zammad_outcomes))
         log.info(
             json.dumps(
                 {

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from chalicelib.platform import telemetry, tracing
 from chalicelib.services import Services
 
 log = logging.getLogger("integreat_chat")
@@ -26,7 +27,12 @@ def purge_author_messages(services: Services) -> dict[str, Any]:
 def forget_expired_chats(services: Services, dry_run: bool = False) -> dict[str, Any]:
     """The retention (docs/privacy.md): chats past it are forgotten with their files, their
     tickets closed in Zammad; tickets closed long enough are deleted (or tagged) there."""
+    from chalicelib.user_chat.retention import COUNTS
+
     report = services.user_chats.retention.run(services.regions.list(), dry_run=dry_run)
+    for action in COUNTS:
+        if report[action] and not dry_run:
+            telemetry.count("RetentionChats", report[action], Action=action)
     return {"job": "forget-expired-chats", **report}
 
 
@@ -79,16 +85,66 @@ JOBS: dict[str, Job] = {
 }
 
 
+def run_job(services: Services, name: str) -> dict[str, Any]:
+    """A scheduled job by name, measured (`JobRuns` by outcome; its own figures); raises
+    what the job raised, after counting it as failed."""
+    with telemetry.measuring(services.metrics):
+        try:
+            report = JOBS[name].run(services)
+        except Exception:
+            telemetry.count("JobRuns", Job=name, Outcome="failed")
+            raise
+        telemetry.count("JobRuns", Job=name, Outcome="failed" if report.get("failed") else "ok")
+        return report
+
+
 def run_chatbot_job(services: Services, body: str) -> dict[str, Any]:
     """One queue message, as SQS delivers it to Lambda (app.py) or to `functions.worker`.
-    Returns the report (also logged); raises when the message should come again."""
+    Returns the report (also logged); raises when the message should come again. Measured
+    (`ChatbotJobs` by outcome, `ChatbotJobAge`) and traced with the message's trace id."""
+    job: Any = None
+    try:
+        job = json.loads(body)
+    except ValueError:
+        pass
+    trace_id = job.get("trace_id") if isinstance(job, dict) else None
+    with telemetry.measuring(services.metrics), tracing.traced(trace_id):
+        queued_at = job.get("queued_at") if isinstance(job, dict) else None
+        if isinstance(queued_at, (int, float)) and not isinstance(queued_at, bool):
+            telemetry.observe("ChatbotJobAge", max(0.0, services.clock() - queued_at))
+        try:
+            report = _chatbot_job(services, job)
+        except Exception:
+            telemetry.count("ChatbotJobs", Outcome="failed")
+            raise
+        if report["job"] == "chatbot":
+            telemetry.count("ChatbotJobs", Outcome=_job_outcome(report))
+        return report
+
+
+def _job_outcome(report: dict[str, Any]) -> str:
+    """The metric's few outcomes, from the chatbot's words for what happened (service.py)."""
+    if "dropped" in report:
+        return "dropped"
+    said = report["outcome"]
+    if "handed over" in said:
+        return "handed_over"
+    if "answered" in said:
+        return "answered"
+    if "failed" in said or "empty translation" in said:
+        return "failed"
+    return "translated" if "translat" in said else "skipped"
+
+
+def _chatbot_job(services: Services, job: Any) -> dict[str, Any]:
     # app.py imports this module at a cold start, and most invocations are requests: what
     # only a job needs is loaded by the first job.
     from chalicelib.attachments.bucket import uploaded_keys
     from chalicelib.chatbot.service import BadJob
 
     try:
-        job = json.loads(body)
+        if job is None:
+            raise ValueError("not JSON")
         uploads = uploaded_keys(job)
         if uploads is not None:  # S3 tells of uploads on the same queue (docs/files.md)
             return _uploads_arrived(services, uploads)

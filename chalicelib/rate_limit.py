@@ -21,6 +21,7 @@ import math
 import threading
 from collections.abc import Callable
 
+from chalicelib.platform import telemetry
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.small_tables import Counters
@@ -112,4 +113,5 @@ class RateLimiter:
 
     @staticmethod
     def _too_many(window_end: float, now: float) -> TooManyRequests:
+        telemetry.count("RateLimited")
         return TooManyRequests(headers={"Retry-After": str(max(1, math.ceil(window_end - now)))})

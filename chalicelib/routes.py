@@ -7,7 +7,7 @@ The caller column is the policy the dispatcher applies before the handler runs (
 signature. app.py (Chalice) and functions/wsgi.py serve exactly this table.
 """
 
-from chalicelib import openapi
+from chalicelib import health, openapi
 from chalicelib.author_chat import routes as author_chat
 from chalicelib.regions import routes as regions
 from chalicelib.user_chat import routes as user_chat
@@ -19,6 +19,7 @@ ROUTES = RouteTable([
     *webhook.ROUTES,
     *author_chat.ROUTES,
     *regions.ROUTES,
+    *health.ROUTES,
     Route("GET", "/api/v3/openapi.json", ANYONE, openapi.serve),
 ])  # fmt: skip
 

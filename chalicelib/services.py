@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import AuthorChatChanged, ChatChanged, ChatDeleted, Events
+from chalicelib.platform.telemetry import EmfWriter, Sink
 from chalicelib.rate_limit import RateLimiter
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
@@ -102,6 +103,17 @@ def dynamo_stores(settings: Settings) -> Stores:
     )
 
 
+def metrics_sink(metrics: str) -> Sink | None:
+    """Where the METRICS setting sends each invocation's figures (platform/telemetry.py)."""
+    if metrics == "emf":
+        return EmfWriter()
+    if metrics == "prometheus":  # prometheus_client is a server dependency: never on Lambda
+        from chalicelib.platform.prometheus import PrometheusSink
+
+        return PrometheusSink()
+    return None
+
+
 def aws_services(
     settings: Settings, clock: Callable[[], float] = time.time, queue: "JobQueue | None" = None
 ) -> "Services":
@@ -122,6 +134,7 @@ class Services:
         self.settings = settings
         self.clock = clock
         self._stores = stores
+        self.metrics = metrics_sink(settings.metrics)  # where each invocation's figures go
         self.rate_limiter = RateLimiter(settings, clock, stores.counters)
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)

@@ -13,10 +13,12 @@ import argparse
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -118,6 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     dynamodb_port = args.dynamodb_port or _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=dynamodb_port, verbose=False)
     moto.start()
+    metrics_dir = tempfile.mkdtemp(prefix="integreat-chat-metrics-")
     zammad_token, zammad_admin_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     # A Zammad with nothing of the chat in it: `zammad-setup` makes it ready, as in production.
     emulator = ZammadEmulator(
@@ -133,6 +136,10 @@ def _run(args: argparse.Namespace) -> int:
             "INTEGREAT_CHAT_BACKEND_URL": chatbot.url,
             # The webhook zammad-setup makes points here (make dev's own server, not a setting's).
             "PUBLIC_BASE_URL": "http://127.0.0.1:%d" % args.port,
+            # The metrics at /metrics, the API's, the worker's and real time's summed
+            # (chalicelib/platform/prometheus.py): a directory the three processes share.
+            "METRICS": env.get("METRICS", "prometheus"),
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
         }
     )
     management_port = _free_port()  # the WebSocket channel's management API (events go there)
@@ -194,6 +201,7 @@ def _run(args: argparse.Namespace) -> int:
         emulator.stop()
         chatbot.stop()
         moto.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         print("stopped", flush=True)
 
 
@@ -248,8 +256,12 @@ the author chat API (the body's field is "text"):
   curl -H "Authorization: Bearer %(alice)s" -H "Content-Type: application/json" \\
        -d '{"text": "Hallo aus Augsburg"}' %(api)s/api/v3/author-chat/messages
   curl -H "Authorization: Bearer %(bob)s" %(api)s/api/v3/author-chat/messages
-the admin API:
+the admin API, and the health checks (the deep one with the admin token):
   curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/regions/%(region)s
+  curl %(api)s/api/v3/health
+  curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/health
+the metrics (Prometheus' text format; docs/operating.md, "What to watch"):
+  curl %(api)s/metrics
 Ready. Ctrl-C stops everything.""" % {
         "api": "http://127.0.0.1:%d" % args.port,
         "ddb": dynamodb_port,

@@ -5,7 +5,8 @@ Plain `chalice local` answers a path no route matches itself, like API Gateway, 
 `403 {"message": "Missing Authentication Token"}`. In AWS the deployed API's gateway
 responses turn that into `404 {"error": "Not found."}` (deploy/cloudformation/edge.py); this
 does the same locally. Its access log prints every raw path, device ids included; the
-app's own JSON line per request replaces it. Everything else is Chalice's local server:
+app's own JSON line per request replaces it. With METRICS=prometheus it serves `/metrics`
+(make dev). Everything else is Chalice's local server:
 
     python -m devtools.local --host 127.0.0.1 --port 8000 [--stage dev]
 """
@@ -44,6 +45,20 @@ class RequestHandler(ChaliceRequestHandler):
         self.local_gateway = JsonNotFoundGateway(app_object, config)
         # Skip ChaliceRequestHandler.__init__, which would build a plain LocalGateway.
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    def do_GET(self):
+        # METRICS=prometheus (make dev): the figures at /metrics, as functions/wsgi.py serves them.
+        if self.path == "/metrics" and os.environ.get("METRICS") == "prometheus":
+            from chalicelib.platform.prometheus import exposition
+
+            text, content_type = exposition()
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+            return
+        super().do_GET()
 
     def log_message(self, *_args):
         # The default access log prints the raw path, device ids included; the app's own

@@ -320,6 +320,7 @@ class ZammadEmulator(LoopbackServer):
         self._next_article += 1
         sender = fields.get("sender") or "Customer"
         article_type = fields.get("type") or "note"
+        message_id = fields.get("message_id") if isinstance(fields.get("message_id"), str) else None
         stamp = _now()
         article = {
             "id": article_id,
@@ -331,8 +332,9 @@ class ZammadEmulator(LoopbackServer):
             "cc": None,
             "subject": fields.get("subject") or None,
             "reply_to": None,
-            "message_id": None,
-            "message_id_md5": None,
+            # Kept as given, as Zammad's article_create keeps it (param_cleanup lets it pass).
+            "message_id": message_id,
+            "message_id_md5": hashlib.md5(message_id.encode("utf-8")).hexdigest() if message_id else None,
             "in_reply_to": None,
             "content_type": fields.get("content_type") or "text/plain",
             "references": None,

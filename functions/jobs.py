@@ -34,7 +34,7 @@ def forget_expired_chats(services: Services | None = None) -> dict[str, Any]:
 
 def run(names: list[str], services: Services | None = None) -> list[dict[str, Any]]:
     services = services or _services()
-    return [jobs.JOBS[name].run(services) for name in names]
+    return [jobs.run_job(services, name) for name in names]
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import re
 import secrets
 import signal
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -34,6 +35,7 @@ from urllib.parse import unquote
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
+from chalicelib.platform import telemetry
 from chalicelib.platform.config import load_settings
 from chalicelib.platform.logs import configure_logging
 from chalicelib.realtime.service import CONNECTION_SECONDS, MAX_FRAME_BYTES
@@ -124,14 +126,18 @@ class WebSocketServer:
             source_ip=str(connection.remote_address[0]) if connection.remote_address else "",
         )
         try:
-            if not await asyncio.to_thread(self.services.realtime.connected, connection_id, handshake):
+            if not await asyncio.to_thread(
+                self._measured, self.services.realtime.connected, connection_id, handshake
+            ):
                 await connection.close(TRY_AGAIN_LATER, "Too many requests. Please try again later.")
                 return
             async with asyncio.timeout(self.connection_seconds):
                 async for frame in connection:
                     data = frame.encode("utf-8") if isinstance(frame, str) else frame
                     # The handlers block on DynamoDB: off the event loop, as a Lambda would run them.
-                    reply = await asyncio.to_thread(self.services.realtime.received, connection_id, data)
+                    reply = await asyncio.to_thread(
+                        self._measured, self.services.realtime.received, connection_id, data
+                    )
                     await connection.send(json.dumps(reply))
         except TimeoutError:
             await connection.close(GOING_AWAY, "Connection lasted two hours; reconnect.")
@@ -139,7 +145,11 @@ class WebSocketServer:
             pass
         finally:
             self.clients.pop(connection_id, None)
-            await asyncio.to_thread(self.services.realtime.disconnected, connection_id)
+            await asyncio.to_thread(self._measured, self.services.realtime.disconnected, connection_id)
+
+    def _measured(self, handler: Callable[..., Any], *args: Any) -> Any:
+        with telemetry.invocation(self.services.metrics, "realtime"):
+            return handler(*args)
 
     def push(self, connection_id: str, data: bytes) -> bool:
         """From the management API's thread: send one frame; False when it is gone."""

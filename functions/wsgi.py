@@ -7,6 +7,10 @@ The same route table and handlers as the Chalice app (`ChatApi.handle`), so the 
 status codes, headers and bodies; only the transport differs. Unknown paths are a JSON 404
 here (API Gateway's gateway responses do that in AWS). The client IP is the connection's
 (`REMOTE_ADDR`); behind a proxy, set `TRUSTED_IP_HEADER`.
+
+With METRICS=prometheus, `GET /metrics` answers Prometheus' text format
+(chalicelib/platform/prometheus.py): on the backend's own port, for a scraper inside the
+network; the public nginx locations (deploy/nginx/) never forward it.
 """
 
 import os
@@ -50,7 +54,15 @@ def _body(environ: dict) -> bytes:
 
 
 def make_application(api: ChatApi) -> Callable:
+    serve_metrics = api.settings.metrics == "prometheus"
+
     def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if serve_metrics and environ.get("PATH_INFO") == "/metrics" and environ["REQUEST_METHOD"] == "GET":
+            from chalicelib.platform.prometheus import exposition
+
+            text, content_type = exposition()
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(text)))])
+            return [text]
         query = {}
         for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
             query[name] = value  # the last value of a repeated name, as Chalice gives it

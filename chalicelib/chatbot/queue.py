@@ -8,8 +8,10 @@ tens of milliseconds, and most requests never queue anything.
 
 import json
 import threading
+import time
 from typing import Any, NamedTuple, Protocol
 
+from chalicelib.platform import telemetry, tracing
 from chalicelib.platform.aws import botocore_client
 from chalicelib.platform.config import Settings
 
@@ -22,6 +24,12 @@ RECEIVE_WAIT_SECONDS = 20  # long polling: an idle worker costs 3 requests a min
 class Delivery(NamedTuple):
     receipt: str
     body: str  # the job as JSON (not trusted: the consumer checks it)
+
+
+def stamped(job: dict[str, Any], now: float) -> dict[str, Any]:
+    """The job as it travels: with when it was queued (the worker measures its age) and the
+    trace it belongs to (platform/tracing.py)."""
+    return {**job, "queued_at": now, "trace_id": tracing.current()}
 
 
 class JobQueue(Protocol):
@@ -56,7 +64,8 @@ class SqsJobQueue:
         return self._url
 
     def send(self, job: dict[str, Any]) -> None:
-        self._sqs().send_message(QueueUrl=self.url, MessageBody=json.dumps(job))
+        self._sqs().send_message(QueueUrl=self.url, MessageBody=json.dumps(stamped(job, time.time())))
+        telemetry.count("ChatbotJobs", Outcome="queued")
 
     def receive(self, wait_seconds: int = RECEIVE_WAIT_SECONDS, max_messages: int = 10) -> list[Delivery]:
         found = self._sqs().receive_message(

@@ -57,7 +57,8 @@ class Settings(NamedTuple):
     # beside it): what Zammad's webhook is pointed at (manage zammad-setup). No trailing "/".
     public_base_url: str | None = None
     # Metrics (chalicelib/platform/telemetry.py): "emf" (CloudWatch's Embedded Metric Format
-    # on stdout; the default on Lambda) or "off".
+    # on stdout; the default on Lambda), "prometheus" (`/metrics` under gunicorn: needs
+    # prometheus_client, from requirements-server.txt) or "off".
     metrics: str = "off"
 
     def __repr__(self) -> str:
@@ -131,8 +132,8 @@ def _jwt_secret(env: Mapping[str, str]) -> str | None:
 
 def _metrics(env: Mapping[str, str]) -> str:
     raw = _text(env, "METRICS") or ("emf" if _text(env, "AWS_LAMBDA_FUNCTION_NAME") else "off")
-    if raw not in ("emf", "off"):
-        raise ConfigError("METRICS must be emf or off, got %r" % raw)
+    if raw not in ("emf", "prometheus", "off"):
+        raise ConfigError("METRICS must be emf, prometheus or off, got %r" % raw)
     return raw
 
 

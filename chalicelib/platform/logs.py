@@ -12,11 +12,33 @@ import hashlib
 import hmac
 import logging
 
+from chalicelib.platform import tracing
+
+
+class TraceIdFilter(logging.Filter):
+    """Adds the current trace (platform/tracing.py) to our JSON lines as `trace_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        trace_id = tracing.current()
+        message = record.msg
+        is_ours = isinstance(message, str) and message.startswith("{") and message.endswith("}")
+        if trace_id and is_ours and '"trace_id"' not in message:
+            # The id's shape (tracing.TRACE_ID) needs no escaping in JSON.
+            separator = ", " if message.strip("{} ") else ""
+            record.msg = '%s%s"trace_id": "%s"}' % (message[:-1], separator, trace_id)
+        return True
+
+
+_TRACE_IDS = TraceIdFilter()
+
 
 def configure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(message)s")
-    logging.getLogger("integreat_chat").setLevel(logging.INFO)
+    ours = logging.getLogger("integreat_chat")
+    ours.setLevel(logging.INFO)
+    if _TRACE_IDS not in ours.filters:
+        ours.addFilter(_TRACE_IDS)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 

@@ -4,7 +4,8 @@ and how long they took.
 Counting happens at the client level: botocore events on the DynamoDB and SQS clients and a
 response hook on each Zammad `requests.Session`, so no handler counts by hand. DynamoDB
 calls also ask for the capacity they consumed (`ReturnConsumedCapacity`, a few bytes more
-per answer), counted as read and write units: what a request costs on demand.
+per answer), counted as read and write units: what a request costs on demand. The same hooks
+feed the metrics (telemetry.py): Zammad calls by outcome, DynamoDB's throttled answers.
 """
 
 import contextvars
@@ -12,20 +13,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from chalicelib.platform import telemetry
+
 KINDS = ("ddb", "zammad", "sqs", "s3", "ws")
 
 
 class CallStats:
-    __slots__ = ("calls", "kind", "read_units", "seconds", "write_units", "zammad_outcomes")
+    __slots__ = ("calls", "read_units", "seconds", "write_units")
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.seconds: dict[str, float] = dict.fromkeys(KINDS, 0.0)
         self.read_units = 0.0  # DynamoDB capacity consumed
         self.write_units = 0.0
-        # Each Zammad call's outcome (ok, 4xx, 5xx, timeout, unreachable) and seconds.
-        self.zammad_outcomes: list[tuple[str, float]] = []
-        self.kind: str | None = None  # what the request turned out to be, if not its route's
 
     def add(self, kind: str, seconds: float) -> None:
         self.calls[kind] += 1
@@ -64,18 +64,9 @@ def record(kind: str, seconds: float) -> None:
         stats.add(kind, seconds)
 
 
-def name_request(kind: str) -> None:
-    """The request is of this kind after all (a message that opened a chat: first_message)."""
-    stats = _current.get()
-    if stats is not None:
-        stats.kind = kind
-
-
 def zammad_failed(outcome: str) -> None:
     """A Zammad call that got no answer: "timeout" or "unreachable"."""
-    stats = _current.get()
-    if stats is not None:
-        stats.zammad_outcomes.append((outcome, 0.0))
+    telemetry.count("ZammadCalls", Outcome=outcome)
 
 
 _START = "integreat_chat_started"
@@ -93,6 +84,19 @@ def _after_call(kind: str):
             record(kind, time.perf_counter() - started)
 
     return after_call
+
+
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def _count_throttle(response=None, **_kwargs) -> None:
+    """Every attempt's answer, before botocore decides to retry it: a throttle that a retry
+    got past still counts (it is what comes before the 503s)."""
+    parsed = response[1] if isinstance(response, tuple) and len(response) == 2 else None
+    if isinstance(parsed, dict) and parsed.get("Error", {}).get("Code") in _THROTTLED:
+        telemetry.count("DynamoDBThrottles")
 
 
 _READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
@@ -129,15 +133,15 @@ def instrument_botocore_client(client, kind: str = "ddb") -> None:
     if service == "dynamodb":
         events.register("before-parameter-build.dynamodb", _ask_for_capacity)
         events.register("after-call.dynamodb", _count_capacity)
+        events.register("needs-retry.dynamodb", _count_throttle)
 
 
 def _count_response(response, *_args, **_kwargs):
     seconds = response.elapsed.total_seconds()
     record("zammad", seconds)
-    stats = _current.get()
-    if stats is not None:
-        status = response.status_code
-        stats.zammad_outcomes.append(("5xx" if status >= 500 else "4xx" if status >= 400 else "ok", seconds))
+    outcome = telemetry.zammad_outcome(response.status_code)
+    telemetry.count("ZammadCalls", Outcome=outcome)
+    telemetry.observe("ZammadLatency", seconds * 1000, Outcome=outcome)
     return response
 
 

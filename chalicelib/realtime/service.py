@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.platform import telemetry, tracing
 from chalicelib.platform.auth import Authenticator
 from chalicelib.platform.times import utc_datetime
 from chalicelib.realtime.connections import AUTHOR_CHANNEL, Connections, chat_channel
@@ -170,18 +171,22 @@ class Realtime:
                 self._connections.remove(connection_id)
             return told
         except Exception as error:
+            telemetry.count("RealtimeSends", Outcome="failed")
             log.warning(json.dumps({"event": "realtime_failed", "error": type(error).__name__}))
             return 0
 
     def _send(self, ids: list[str], event: dict[str, Any]) -> int:
         if self._sender is None:
             return 0
-        data = json.dumps(event).encode("utf-8")
+        trace_id = tracing.current()  # the message's way, followed to the client (docs/operating.md)
+        data = json.dumps({**event, "trace_id": trace_id} if trace_id else event).encode("utf-8")
         told = 0
         for connection_id in ids:
             if self._sender.send(connection_id, data):
                 told += 1
+                telemetry.count("RealtimeSends", Outcome="sent")
             else:
+                telemetry.count("RealtimeSends", Outcome="gone")
                 self._connections.remove(connection_id)  # gone: API Gateway closed it
         return told
 

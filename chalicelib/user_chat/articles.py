@@ -9,6 +9,7 @@ links with safe schemes), never scripts, event handlers, images or styles.
 import html
 from typing import Any
 
+from chalicelib.platform import tracing
 from chalicelib.web.http import replace_lone_surrogates
 from chalicelib.web.numbers import whole_number
 
@@ -57,8 +58,9 @@ def new_article(
     body_html: str, sender: str, subject: str, internal: bool = False, kind: str = "note"
 ) -> dict[str, Any]:
     """An article as we write it to Zammad (always HTML): the app user's ("Customer",
-    type "web"), or the chatbot's ("Agent", subject AUTOMATIC_ANSWER_SUBJECT)."""
-    return {
+    type "web"), or the chatbot's ("Agent", subject AUTOMATIC_ANSWER_SUBJECT). Its
+    `message_id` carries the trace (platform/tracing.py) back to us in the webhook."""
+    article = {
         "body": body_html,
         "content_type": "text/html",
         "type": kind,
@@ -66,6 +68,10 @@ def new_article(
         "sender": sender,
         "subject": subject,
     }
+    message_id = tracing.article_message_id()
+    if message_id:
+        article["message_id"] = message_id
+    return article
 
 
 def escape_user_text(text: str) -> str:

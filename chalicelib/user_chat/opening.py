@@ -11,7 +11,7 @@ SETTLE_SECONDS, ruled out.
 
 from typing import Any, TypeGuard
 
-from chalicelib.platform.metrics import name_request
+from chalicelib.platform.telemetry import name_request
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.context import ChatContext, Outgoing, typing_job, waiting
 from chalicelib.user_chat.records import UserChatRecord

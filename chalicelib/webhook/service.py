@@ -11,11 +11,14 @@ A delivery for a chat whose ticket creation went unanswered adopts that ticket.
 
 import hashlib
 import hmac
+import json
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.chatbot.service import Chatbot
+from chalicelib.platform import telemetry, tracing
 from chalicelib.platform.events import ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
@@ -29,6 +32,8 @@ from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.tickets import device_of_title, made_for, ticket_title
 from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
+
+log = logging.getLogger("integreat_chat")
 
 DELIVERY_MEMORY_DAYS = 7
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -95,6 +100,7 @@ class ZammadWebhook:
                 # The URL is the region's, so this is most likely its Zammad signing with a
                 # secret we do not hold (changed there): recorded for `manage doctor`.
                 self._mark_seen(fresh, verified=False)
+                telemetry.count("WebhookRefusals")
                 raise Unauthorized("Invalid webhook token or signature.")
             region = fresh
         return region
@@ -105,7 +111,11 @@ class ZammadWebhook:
         delivery_key = "%s#%s" % (region.slug, delivery_id) if delivery_id else None
         if delivery_key and self._deliveries.seen(delivery_key):
             return ["delivery %s: already processed" % delivery_id]
-        actions = self._article(region, payload)
+        article = payload.get("article") if isinstance(payload, dict) else None
+        # An article of ours (a message, the chatbot's answer) goes on with its own trace.
+        with tracing.traced(tracing.from_article(article) or tracing.current()):
+            actions = self._article(region, payload)
+            log.info(json.dumps({"event": "webhook", "region": region.slug, "actions": actions}))
         if delivery_key:
             self._deliveries.remember(
                 delivery_key, utc_datetime(self._clock() + DELIVERY_MEMORY_DAYS * 86400)

@@ -90,7 +90,7 @@ class Doctor(NamedTuple):
         group = region.ticket_group or self.group
         checks = diagnose(admin, region, group, self.public_base_url, self.clock, self.forbidden_fails)
         if checks[0].ok and self.admin_token and self.admin_token != region.zammad_access_token:
-            checks.insert(1, _chat_token(region, self.timeout))  # the one the chat works with
+            checks.insert(1, chat_token(region, self.timeout))  # the one the chat works with
         if region.chatbot_enabled and chatbot is not None:
             checks.append(Check(region.slug, "chatbot", *chatbot))
         return checks
@@ -143,11 +143,11 @@ def diagnose(
                 checks.append(Check(slug, name, True, "not checked: %s" % error, checked=False))
             else:
                 checks.append(Check(slug, name, False, str(error)))
-    checks.append(_deliveries(region, clock()))
+    checks.append(deliveries(region, clock()))
     return checks
 
 
-def _chat_token(region: RegionRecord, timeout: float) -> Check:
+def chat_token(region: RegionRecord, timeout: float) -> Check:
     if not region.zammad_access_token:
         return Check(
             region.slug, "token", False, "the region has no Zammad token: the chat cannot open tickets"
@@ -237,7 +237,7 @@ def _retention(admin: ZammadAdmin, region: RegionRecord) -> list[tuple[str, bool
     ]
 
 
-def _deliveries(region: RegionRecord, now: float) -> Check:
+def deliveries(region: RegionRecord, now: float) -> Check:
     seen, refused = region.webhook_seen_at, region.webhook_refused_at
     if refused is not None and (seen is None or refused > seen):
         return Check(

@@ -13,6 +13,7 @@ from typing import Any
 from deploy.cloudformation.edge import edge_template
 from deploy.cloudformation.encryption import encryption_template
 from deploy.cloudformation.files import files_template
+from deploy.cloudformation.monitoring import monitoring_template
 from deploy.cloudformation.queue import queue_template
 from deploy.cloudformation.realtime import realtime_template
 from deploy.cloudformation.tables import tables_template
@@ -23,7 +24,7 @@ def stage_prefix(stage: str) -> str:
     return stage_environment(stage).get("CHAT_TABLE_PREFIX", "integreat-chat-")
 
 
-def resources(prefix: str, retention_days: int = 30) -> dict[str, Any]:
+def resources(prefix: str, retention_days: int = 30, stage: str = "prod") -> dict[str, Any]:
     return merged(
         tables_template(prefix),
         queue_template(prefix),
@@ -31,6 +32,7 @@ def resources(prefix: str, retention_days: int = 30) -> dict[str, Any]:
         edge_template(),
         encryption_template(),
         realtime_template(),
+        monitoring_template(prefix, stage),
     )
 
 

@@ -25,7 +25,7 @@ def main() -> None:
         print(prefix)
     elif args.what == "resources":
         retention_days = load_settings(stage_environment(args.stage)).ticket_retention_days
-        json.dump(resources(prefix, retention_days), sys.stdout, indent=2)
+        json.dump(resources(prefix, retention_days, args.stage), sys.stdout, indent=2)
         print()
     else:
         for kind in ACTIONS:

@@ -253,6 +253,7 @@ def test_a_missing_table_is_a_503_whose_log_line_says_how_to_make_it(caplog):
             "event": "table_missing",
             "table": "stage-x-regions",
             "create_with": "CHAT_TABLE_PREFIX=stage-x- python -m functions.manage create-tables",
+            "trace_id": headers["X-Request-Id"],  # tied to its request (docs/operating.md)
         }
     ]
 

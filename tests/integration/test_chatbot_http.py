@@ -3,6 +3,7 @@ Local, the queue on moto's server (SQS), `python -m functions.worker` consuming 
 own process, and the Zammad and chatbot emulators. Nothing in between is ours but the code
 under test."""
 
+import json
 import secrets
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import uuid
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.config import load_settings
@@ -31,7 +33,11 @@ def bot():
 def system(dynamodb_local, moto_server, bot, tmp_path_factory):
     """The app and a worker, sharing tables and a queue of their own."""
     logs = tmp_path_factory.mktemp("chatbot")
+    (logs / "metrics").mkdir()
     settings = {
+        # /metrics sums gunicorn's workers and the worker process (docs/operating.md).
+        "METRICS": "prometheus",
+        "PROMETHEUS_MULTIPROC_DIR": str(logs / "metrics"),
         "INTEGREAT_CHAT_BACKEND_URL": bot.url,
         "AWS_ENDPOINT_URL_SQS": moto_server,
         "CHATBOT_QUEUE_NAME": "q" + uuid.uuid4().hex[:12],
@@ -141,3 +147,55 @@ def test_two_messages_at_once_get_one_answer_each(system, region, bot):
     assert len(answers) == 3 and len(chat["messages"]) == 6
     time.sleep(1)
     assert len([a for a in zammad.articles.values() if not a["internal"]]) == 6
+
+
+def _json_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def test_one_message_is_followed_by_its_trace_id_through_queue_zammad_and_webhook(system, region, bot):
+    _url, _admin, logs = system
+    slug, zammad = region
+    device, trace = str(uuid.uuid4()), "trace-" + uuid.uuid4().hex
+    chat = chat_url(system, slug, "de", device)
+    sent = requests.post(
+        chat, files={"message": (None, "Wo ist das Rathaus?")}, headers={"X-Request-Id": trace}
+    )
+    assert sent.status_code == 200 and sent.headers["X-Request-Id"] == trace
+    answered = wait_for(lambda: requests.get(chat, timeout=10).json(), lambda c: not c["chatbot_typing"])
+    assert len(answered["messages"]) == 2
+    zammad.wait_for_webhooks()
+    # The article of the message and the chatbot's answer carry it in Zammad ...
+    ours = [a for a in zammad.articles.values() if a["message_id"] == "<%s@integreat-chat>" % trace]
+    assert {a["sender"] for a in ours} >= {"Customer", "Agent"}
+    time.sleep(1)  # the worker's and the webhook's lines are written
+    api, worker = _json_lines(logs / "api.log"), _json_lines(logs / "worker.log")
+    # ... and the API's, the worker's and the webhook's lines carry it.
+    assert any(line.get("request_id") == trace and line.get("route") for line in api)
+    assert any(line.get("event") == "webhook" and line.get("trace_id") == trace for line in api)
+    job = [line for line in worker if line.get("trace_id") == trace]
+    assert job and job[0]["job"] == "chatbot" and "answered" in job[0]["outcome"]
+    text = (logs / "api.log").read_text() + (logs / "worker.log").read_text()
+    assert device not in text and "Rathaus" not in text
+
+
+def test_metrics_sum_the_api_and_the_worker_and_parse_with_prometheus_client(system, region, bot):
+    url, _admin, _logs = system
+    slug, _zammad = region
+    chat = chat_url(system, slug, "de", uuid.uuid4())
+    assert requests.post(chat, files={"message": (None, "Hallo")}, timeout=30).status_code == 200
+    wait_for(lambda: requests.get(chat, timeout=10).json(), lambda c: not c["chatbot_typing"])
+    time.sleep(0.5)
+    scraped = requests.get(url + "/metrics", timeout=10)
+    assert scraped.status_code == 200 and scraped.headers["Content-Type"].startswith("text/plain")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped.text)
+        for sample in family.samples
+    }
+    assert samples[("integreat_chat_requests_total", (("kind", "first_message"),))] >= 1  # the API's
+    assert samples[("integreat_chat_chatbot_jobs_total", (("outcome", "queued"),))] >= 1
+    assert samples[("integreat_chat_chatbot_jobs_total", (("outcome", "answered"),))] >= 1  # the worker's
+    assert samples[("integreat_chat_chatbot_job_age_seconds_count", ())] >= 1
+    assert samples[("integreat_chat_zammad_calls_total", (("outcome", "ok"),))] >= 2
+    assert slug not in scraped.text  # no region as a label

@@ -5,6 +5,7 @@ import uuid
 
 import requests
 
+from deploy.cloudformation import monitoring
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
 from tests.emf import emf_lines
@@ -12,14 +13,35 @@ from tests.regions import put_region
 
 
 def measured(documents, metric, **dimensions):
-    """The values of one metric under exactly these dimensions, over all documents."""
+    """The values CloudWatch would file under one metric with exactly these dimensions, over
+    all documents (a directive's every dimension set makes a series)."""
     values = []
     for document in documents:
-        names = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
-        if metric in document and {name: document[name] for name in names} == dimensions:
-            value = document[metric]
-            values += value if isinstance(value, list) else [value]
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            if metric not in [m["Name"] for m in directive["Metrics"]]:
+                continue
+            for names in directive["Dimensions"]:
+                if {name: document[name] for name in names} == dimensions:
+                    value = document[metric]
+                    values += value if isinstance(value, list) else [value]
     return values
+
+
+def alarm_value(alarm, documents):
+    """The alarm's value over what the documents hold, as CloudWatch computes it (one
+    period; a series without data is missing, FILL gives it a value)."""
+
+    def series(metric):
+        dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+        values = measured(documents, metric["MetricName"], **dimensions)
+        return sum(values) if values else None
+
+    if "Metrics" not in alarm:
+        return series(alarm)
+    inputs = {m["Id"]: series(m["MetricStat"]["Metric"]) for m in alarm["Metrics"] if "MetricStat" in m}
+    [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+    functions = {"FILL": lambda value, default: default if value is None else value}
+    return eval(expression, {"__builtins__": {}, **functions}, inputs)  # our own template's arithmetic
 
 
 def test_a_zammad_answering_500_shows_in_the_zammad_and_request_metrics(dynamodb_local, tmp_path):
@@ -44,3 +66,13 @@ def test_a_zammad_answering_500_shows_in_the_zammad_and_request_metrics(dynamodb
     assert sum(measured(documents, "ZammadCalls", Outcome="ok")) >= 1
     lines = [line for line in text.splitlines() if line.startswith('{"_aws"')]
     assert not any(device in line or slug in line or "Mara" in line for line in lines)
+    # The template's alarms read these very series: the Zammad alarm would trip (1 of 3
+    # calls failed: 33 %), and so would the 5xx alarm (1 of 3 requests).
+    alarms = {
+        name: resource["Properties"]
+        for name, resource in monitoring.alarms("integreat-chat-", "prod").items()
+    }
+    for name in ("ZammadErrorRateAlarm", "ServerErrorRateAlarm"):
+        value = alarm_value(alarms[name], documents)
+        assert value is not None and value >= alarms[name]["Threshold"], (name, value)
+    assert alarm_value(alarms["WebhookRefusalAlarm"], documents) is None  # nothing refused: no data

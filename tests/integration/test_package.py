@@ -204,6 +204,9 @@ SAMPLE_PATHS = {  # path: served by this backend beside the CMS?
     "/api/v3/augsburg/0f8fad5b/is_chat_enabled/": False,
     "/api/v3/augsburg/de/pages/": False,
     "/api/v3/admin/regions": False,
+    "/api/v3/admin/health": False,  # operators ask the backend's own host (docs/operating.md, Health)
+    "/api/v3/health": False,
+    "/metrics": False,  # Prometheus scrapes the backend from inside the network
     "/augsburg/de/willkommen/": False,
 }
 

@@ -3,10 +3,12 @@ promises (tests/contract); the queue keeps jobs in order until the test takes th
 
 import json
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
 from chalicelib.chatbot.ledger import JobProgress
+from chalicelib.chatbot.queue import stamped
 
 
 class MemoryJobLedger:
@@ -53,7 +55,7 @@ class MemoryJobQueue:
 
     def send(self, job: dict[str, Any]) -> None:
         with self._lock:
-            self.jobs.append(json.loads(json.dumps(job)))
+            self.jobs.append(json.loads(json.dumps(stamped(job, time.time()))))
 
     def take(self) -> list[dict[str, Any]]:
         with self._lock:
