@@ -1,7 +1,10 @@
 """CloudWatch's Embedded Metric Format, checked as AWS's specification states it
 (docs.aws.amazon.com, "Specification: Embedded metric format"), for the lines we write."""
 
+import io
 import json
+
+from chalicelib.platform.telemetry import EmfWriter
 
 UNITS = {
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
@@ -50,3 +53,29 @@ def emf_lines(text: str) -> list[dict]:
             assert_valid_emf(document)
             found.append(document)
     return found
+
+
+def measured(documents, metric, **dimensions):
+    """The values CloudWatch would file under one metric with exactly these dimensions, over
+    all documents (a directive's every dimension set makes a series)."""
+    values = []
+    for document in documents:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            if metric not in [m["Name"] for m in directive["Metrics"]]:
+                continue
+            for names in directive["Dimensions"]:
+                if {name: document[name] for name in names} == dimensions:
+                    value = document[metric]
+                    values += value if isinstance(value, list) else [value]
+    return values
+
+
+class EmfCapture(EmfWriter):
+    """The real EMF writer, writing to memory: set as `services.metrics` in a test."""
+
+    def __init__(self) -> None:
+        self.text = io.StringIO()
+        super().__init__(self.text)
+
+    def total(self, metric: str, **dimensions: str) -> float:
+        return sum(measured(emf_lines(self.text.getvalue()), metric, **dimensions))

@@ -13,6 +13,7 @@ from chalicelib.realtime.connections import AUTHOR_CHANNEL, ConnectionRecord
 from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
+from tests.emf import EmfCapture
 
 SECRET = "app-websocket-secret-long-enough-for-hs256"
 
@@ -34,6 +35,7 @@ def test_a_subscription_through_the_lambda_handlers_is_stored_and_removed_on_dis
     with mock_aws():
         api = ChatApi(aws_services(load_settings({"AUTH_JWT_SECRET": SECRET})))
         create_tables(ALL_MODELS)
+        api.services.metrics = metrics = EmfCapture()
         previous, app_module.api = app_module.api, api
         try:
             with Client(app_module.app) as client:
@@ -47,5 +49,6 @@ def test_a_subscription_through_the_lambda_handlers_is_stored_and_removed_on_dis
                 assert subscribed() == ["c1"]
                 client.lambda_.invoke("websocket_disconnect", event("DISCONNECT", "c1"))
                 assert subscribed() == []
+                assert metrics.total("Requests", Kind="realtime") == 3  # each event, measured
         finally:
             app_module.api = previous

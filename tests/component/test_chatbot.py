@@ -26,6 +26,7 @@ from chalicelib.web.http import Request
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
+from tests.emf import EmfCapture, emf_lines, measured
 from tests.memory import memory_services
 from tests.memory.chatbot import MemoryJobQueue
 from tests.offline import no_network
@@ -438,3 +439,24 @@ def test_a_deletion_while_the_job_posts_is_busy_until_it_has_posted(world, zamma
     assert delete(world) == 200
     subjects = [zammad.articles[i]["subject"] for i in zammad.tickets[1]["article_ids"]]
     assert subjects[-1] == DELETED_NOTE_SUBJECT and "automatically generated message" in subjects
+
+
+def test_the_jobs_are_counted_by_outcome_and_age_and_carry_the_message_trace(world, zammad, bot):
+    world.api.services.metrics = metrics = EmfCapture()
+    world.send("Hallo")
+    [job] = world.jobs()
+    assert json.loads(job)["trace_id"] and isinstance(json.loads(job)["queued_at"], float)
+    zammad.set_fault(status=500, request="POST /api/v1/ticket_articles")
+    with pytest.raises(BadGateway):
+        world.run(job)
+    zammad.clear_faults()
+    assert world.run(job) == "answered"
+    assert run_chatbot_job(world.api.services, "not json")["dropped"]
+    assert [metrics.total("ChatbotJobs", Outcome=o) for o in ("failed", "answered", "dropped")] == [1, 1, 1]
+    assert metrics.total("ZammadCalls", Outcome="5xx") == 1  # the worker's Zammad calls count too
+    ages = measured(emf_lines(metrics.text.getvalue()), "ChatbotJobAge")
+    assert len(ages) == 2 and all(0 <= age < 60 for age in ages)
+    # The user's article and the answer carry the trace of the request that sent the message.
+    trace = json.loads(job)["trace_id"]
+    marked = [a for a in visible(zammad) if a["message_id"] == "<%s@integreat-chat>" % trace]
+    assert [a["sender"] for a in marked] == ["Customer", "Agent"]

@@ -23,6 +23,7 @@ from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.web.http import Request, Response
 from tests.clock import Clock
 from tests.conftest import JWT_SECRET
+from tests.emf import EmfCapture
 from tests.signing import hub_signature
 from tests.waiting import wait_for
 
@@ -476,6 +477,7 @@ def test_a_limited_client_costs_no_more_dynamodb_writes(zammad):
             )
         )
         create_tables(ALL_MODELS)
+        api.services.metrics = metrics = EmfCapture()
         path = {"region": "nowhere", "language_or_device": "device-1"}
         route = "/api/v3/{region}/{language_or_device}/is_chat_enabled"
         statuses, ddb = [], []
@@ -487,3 +489,16 @@ def test_a_limited_client_costs_no_more_dynamodb_writes(zammad):
         assert statuses == [404, 404, 404, 429, 429, 429]
         assert ddb[-2:] == ["0 calls", "0 calls"]
         assert response.headers["Retry-After"].isdigit()
+        assert metrics.total("RateLimited") == 3
+        assert metrics.total("Errors", Kind="chat_enabled", Status="429") == 3
+
+
+def test_refusals_are_counted_without_naming_anyone(world, zammad):
+    api, _clock = world
+    api.services.metrics = metrics = EmfCapture()
+    body = json.dumps({"ticket": {"id": 1}, "article": {"id": 1}}).encode()
+    forged = Request("POST", HOOK, query={"token": TOKEN}, headers={"X-Hub-Signature": "sha1=00"}, body=body)
+    assert api.handle(forged).status == 401
+    assert metrics.total("WebhookRefusals") == 1
+    assert metrics.total("Errors", Kind="webhook", Status="401") == 1
+    assert "augsburg" not in metrics.text.getvalue() and TOKEN not in metrics.text.getvalue()

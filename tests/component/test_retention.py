@@ -11,6 +11,7 @@ from chalicelib.user_chat.retention import CLOSED_NOTE_SUBJECT, DELETE_TAG
 from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.component.worlds import chat_world
+from tests.emf import EmfCapture
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
@@ -100,3 +101,22 @@ def test_a_ticket_zammad_deleted_itself_is_no_obstacle(world, zammad):
     clock.now += 31 * DAY
     report = run(api)
     assert (report["forgotten"], report["zammad_failed"]) == (1, 0)
+
+
+def test_the_retention_run_is_counted_as_a_job_with_its_work(world, zammad):
+    api, clock = world
+    api.services.metrics = metrics = EmfCapture()
+    send(api, "Hallo")
+    send(api, "Hallo", device="device-2")
+    clock.now += 31 * DAY
+    zammad.set_fault(500, count=1, request="PUT /api/v1/tickets/1")
+    jobs.run_job(api.services, "forget-expired-chats")
+    assert metrics.total("JobRuns", Job="forget-expired-chats", Outcome="ok") == 1
+    assert metrics.total("RetentionChats", Action="forgotten") == 1
+    assert metrics.total("RetentionChats", Action="zammad_failed") == 1
+    assert metrics.total("ZammadCalls", Outcome="5xx") == 1
+    run(api, dry_run=True)  # a dry run outside run_job: measured by nobody, counted nowhere
+    assert metrics.total("RetentionChats", Action="forgotten") == 1
+    api.services.settings = api.services.settings._replace(cms_url="http://127.0.0.1:9")
+    jobs.run_job(api.services, "sync-cms-regions")  # the CMS cannot be read: reported, not raised
+    assert metrics.total("JobRuns", Job="sync-cms-regions", Outcome="failed") == 1

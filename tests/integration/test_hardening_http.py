@@ -25,6 +25,7 @@ from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests import servers
 from tests.conftest import JWT_SECRET, running_api
+from tests.emf import EmfCapture
 from tests.signing import hub_signature
 
 AUTHOR = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"])}
@@ -245,9 +246,13 @@ def test_dynamodb_throttling_is_a_503():
                 )
             )
         )
+        api.services.metrics = metrics = EmfCapture()
         response = api.handle(Request("GET", "/api/v3/author-chat/messages", headers=AUTHOR))
         assert (response.status, response.headers["Retry-After"]) == (503, "2")
         assert _Throttling.requests_seen >= 2  # botocore retried before giving up
+        # Every throttled answer counts, those the retries got past too; the 503 is a server error.
+        assert metrics.total("DynamoDBThrottles") == _Throttling.requests_seen
+        assert metrics.total("ServerErrors", Kind="author_chat") == 1
     finally:
         server.shutdown()
         server.server_close()

@@ -8,23 +8,8 @@ import requests
 from deploy.cloudformation import monitoring
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.emf import emf_lines
+from tests.emf import emf_lines, measured
 from tests.regions import put_region
-
-
-def measured(documents, metric, **dimensions):
-    """The values CloudWatch would file under one metric with exactly these dimensions, over
-    all documents (a directive's every dimension set makes a series)."""
-    values = []
-    for document in documents:
-        for directive in document["_aws"]["CloudWatchMetrics"]:
-            if metric not in [m["Name"] for m in directive["Metrics"]]:
-                continue
-            for names in directive["Dimensions"]:
-                if {name: document[name] for name in names} == dimensions:
-                    value = document[metric]
-                    values += value if isinstance(value, list) else [value]
-    return values
 
 
 def alarm_value(alarm, documents):

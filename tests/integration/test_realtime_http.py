@@ -23,6 +23,7 @@ from chalicelib.user_chat.records import chat_key
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer
 from tests.conftest import JWT_SECRET, running_api
+from tests.emf import emf_lines, measured
 from tests.regions import put_region
 from tests.servers import free_port
 
@@ -40,6 +41,7 @@ def world(dynamodb_local, zammad, tmp_path_factory):
     settings = {
         "WEBSOCKET_ENDPOINT": "http://127.0.0.1:%d" % management_port,
         "API_RATE_LIMIT_WINDOW": 100000,
+        "METRICS": "emf",  # the sends' figures, in the server's log
     }
     with running_api(dynamodb_local, log_path, WEBSOCKET_MESSAGES_PER_MINUTE=8, **settings) as (
         url,
@@ -51,7 +53,11 @@ def world(dynamodb_local, zammad, tmp_path_factory):
             token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
             region = put_region(url, admin, zammad, zammad_webhook_token=token, zammad_webhook_secret=secret)
             zammad.configure_webhook("%s/api/v3/webhook/zammad/?token=%s" % (url, token), secret)
-            yield type("World", (), {"url": url, "region": region, "channel": channel, "zammad": zammad})
+            yield type(
+                "World",
+                (),
+                {"url": url, "region": region, "channel": channel, "zammad": zammad, "log": log_path},
+            )
 
 
 @contextmanager
@@ -75,6 +81,7 @@ def test_an_agents_reply_arrives_as_an_event_and_the_next_poll_shows_it(world):
         event = json.loads(client.recv(timeout=10))
         latency = time.monotonic() - started
         assert event["type"] == "chat" and latency < 5
+        assert len(event["trace_id"]) == 32  # the webhook delivery's request: the reply's trace
         poll = requests.get(chat, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
         assert poll.status_code == 200 and "Hallo vom Team" in poll.text
         assert poll.headers["ETag"] == event["etag"]  # the event names the answer the poll gives
@@ -93,7 +100,12 @@ def test_an_author_sees_another_authors_post_without_polling(world):
             timeout=10,
         )
         event = json.loads(client.recv(timeout=10))
-        assert event == {"type": "author_chat", "change": "posted", "id": posted.json()["id"]}
+        assert event == {
+            "type": "author_chat",
+            "change": "posted",
+            "id": posted.json()["id"],
+            "trace_id": posted.headers["X-Request-Id"],  # the post's way, followed (docs/operating.md)
+        }
 
 
 @pytest.mark.parametrize(
@@ -150,6 +162,9 @@ def test_a_connection_api_gateway_lost_is_forgotten_at_the_next_event(world):
         [live] = connections.of_channel(channel)
     assert live != "lost-connection-id"
     assert list(world.zammad.deliveries.values())[-1]["statuses"] == [200]
+    documents = emf_lines(world.log.read_text())
+    assert sum(measured(documents, "RealtimeSends", Outcome="gone")) >= 1
+    assert sum(measured(documents, "RealtimeSends", Outcome="sent")) >= 1
 
 
 def test_a_connection_is_closed_after_its_time_as_api_gateway_does(world):
@@ -194,12 +209,17 @@ def test_a_later_message_and_the_deletion_reach_the_devices_other_connection(wor
             events.append(json.loads(other_tab.recv(timeout=10)))
             poll = requests.get(chat, timeout=10)
         assert poll.json()["messages"][-1]["content"] == "Noch eine Frage"
-        assert events[-1] == {"type": "chat", "etag": poll.headers["ETag"]}
-        assert requests.delete(chat, timeout=30).status_code == 200
+        assert dict(events[-1], trace_id=None) == {
+            "type": "chat",
+            "etag": poll.headers["ETag"],
+            "trace_id": None,
+        }
+        deleted = requests.delete(chat, timeout=30)
+        assert deleted.status_code == 200
         last = json.loads(other_tab.recv(timeout=10))
         if last["etag"] == poll.headers["ETag"]:  # a second event of the same state, still unread
             last = json.loads(other_tab.recv(timeout=10))
-        assert last == {"type": "chat", "etag": None}
+        assert last == {"type": "chat", "etag": None, "trace_id": deleted.headers["X-Request-Id"]}
         assert requests.get(chat, timeout=10).status_code == 404
         assert DynamoConnections().of_channel(channel) == []
     with subscribed(world, region=world.region, language="de", device_id=device) as (_client, answer):
