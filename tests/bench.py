@@ -568,6 +568,69 @@ def file_figures(size: int = 1_000_000):
     return rows
 
 
+_TELEMETRY = "import chalicelib.platform.telemetry, chalicelib.platform.tracing"
+
+
+def instrumentation_import_ms() -> tuple[float, float]:
+    """What the metrics and the trace add to a cold start (the EMF writer is all Lambda
+    loads), and what prometheus_client would (gunicorn only), medians over fresh processes."""
+    env = dict(os.environ, AWS_DEFAULT_REGION="eu-central-1", PYTHONDONTWRITEBYTECODE="")
+    ours, prometheus = [], []
+    for _ in range(RUNS):
+        for code, into in ((_TELEMETRY, ours), ("import prometheus_client", prometheus)):
+            result = subprocess.run(
+                [sys.executable, "-c", _BOTH % (BARE + ", json, contextvars", code)],
+                cwd=str(PROJECT), env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            into.append(float(result.stdout.split()[1]) * 1000)
+    return statistics.median(ours), statistics.median(prometheus)
+
+
+def instrumentation_per_poll(polls: int = 2000) -> tuple[float, float]:
+    """(what measuring and writing a poll's EMF costs, in ms: the work alone, timed over many;
+    a poll on moto with METRICS=emf less one with metrics off, medians of interleaved rounds)."""
+    from moto import mock_aws
+
+    from chalicelib.api import ChatApi
+    from chalicelib.platform import telemetry
+    from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
+    from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
+    from chalicelib.web.http import Request
+    from devtools.zammad_emulator import ZammadEmulator
+
+    with open(os.devnull, "w") as devnull:
+        writer = telemetry.EmfWriter(devnull)
+        started = time.perf_counter()
+        for _ in range(polls):
+            with telemetry.measuring(writer) as measures:
+                telemetry.count_request(measures, "poll", 200, 1.5)
+        alone = (time.perf_counter() - started) * 1000 / polls
+        chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+        device = {"region": "bench", "language_or_device": "de", "device_id": "device-1"}
+        with mock_aws(), ZammadEmulator(token="bench") as zammad:
+            api = ChatApi(aws_services(load_settings({"MESSAGE_CACHE_SECONDS": "3600"})))
+            create_tables(ALL_MODELS)
+            region = {
+                "integreat_chat_enabled": True,
+                "zammad_url": zammad.url,
+                "zammad_access_token": "bench",
+            }
+            api.services.regions.put("bench", region)
+            body = json.dumps({"message": "Hallo"}).encode()
+            api.handle(Request("POST", chat, device, headers={"Content-Type": "application/json"}, body=body))
+            rounds: dict[bool, list[float]] = {False: [], True: []}
+            for _round in range(10):
+                for emf in (False, True):
+                    api.services.metrics = writer if emf else None
+                    started = time.perf_counter()
+                    for _ in range(polls // 10):
+                        api.handle(Request("GET", chat, device))
+                    rounds[emf].append((time.perf_counter() - started) * 1000 / (polls // 10))
+    return alone, statistics.median(rounds[True]) - statistics.median(rounds[False])
+
+
 def urllib_get(url: str) -> bytes:
     import urllib.request
 
@@ -591,6 +654,13 @@ def main() -> None:
     print("  bare dependencies (%s): %.1f ms" % (BARE.replace("import ", ""), bare * 1000))
     print("  import app on top of them: %.1f ms (our modules and the wiring)" % (own * 1000))
     print("  ratio app / bare:          %.3f  (target <= 1.10)" % ((bare + own) / bare))
+    telemetry_ms, prometheus_ms = instrumentation_import_ms()
+    print("  of which the metrics and the trace (telemetry, tracing): %.2f ms" % telemetry_ms)
+    print("  prometheus_client, loaded only with METRICS=prometheus (gunicorn): %.1f ms" % prometheus_ms)
+    alone, added = instrumentation_per_poll()
+    print("Metrics per request (METRICS=emf, written to /dev/null)")
+    print("  measuring and writing a poll's figures: %.3f ms  (target < 0.2 ms)" % alone)
+    print("  a poll on moto, emf less off (medians of 10 interleaved rounds): %+.3f ms" % added)
     print()
     total, packages = package_sizes()
     print(

@@ -12,6 +12,7 @@ import time
 from base64 import b64encode
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from tests.conftest import PROJECT, free_port, python_env
@@ -158,6 +159,21 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             time.sleep(0.2)
         link = requests.get(chat, timeout=30).json()["messages"][-1]["attachments"][0]["url"]
         assert requests.get("http://127.0.0.1:%d%s" % (port, link), timeout=30).content == pdf()
+        # What happened, in the metrics make dev serves: the API's requests, the worker's
+        # answer and real time's events, summed over the three processes.
+        metrics_url = re.search(r"curl (\S+/metrics)", text).group(1)
+        scraped = requests.get(metrics_url, timeout=10).text
+        counted = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(scraped)
+            for s in family.samples
+        }
+        assert counted[("integreat_chat_requests_total", (("kind", "first_message"),))] == 1
+        assert counted[("integreat_chat_chatbot_jobs_total", (("outcome", "answered"),))] >= 1
+        assert counted[("integreat_chat_realtime_sends_total", (("outcome", "sent"),))] >= 1
+        assert requests.get(re.search(r"curl (\S+/api/v3/health)", text).group(1), timeout=10).json() == {
+            "status": "ok"
+        }
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)

@@ -113,6 +113,7 @@ def test_plain_chalice_local_and_plain_manage_agree_on_the_tables(dynamodb_local
         for line in (tmp_path / "missing.log").read_text().splitlines()
         if "table_missing" in line
     ]
+    assert missing.pop("trace_id") == response.headers["X-Request-Id"]  # tied to its request
     assert missing == {
         "event": "table_missing",
         "table": "integreat-chat-regions",

@@ -1,6 +1,7 @@
 """The metrics the running app writes (METRICS=emf, as on Lambda): read from its output, checked
 against the EMF specification, and free of anything personal."""
 
+import json
 import uuid
 
 import requests
@@ -42,6 +43,10 @@ def test_a_zammad_answering_500_shows_in_the_zammad_and_request_metrics(dynamodb
         assert requests.post(chat, data={"message": "Hallo, ich heiße Mara"}, timeout=30).status_code == 200
         assert requests.get(chat, timeout=30).status_code == 200
     text = log.read_text()
+    # Zammad's error line is tied to the request that failed (docs/operating.md).
+    logged = [json.loads(line) for line in text.splitlines() if line.startswith('{"event"')]
+    [error] = [line for line in logged if line["event"] == "zammad_error"]
+    assert error["trace_id"] == failed.headers["X-Request-Id"] and error["status"] == 500
     documents = emf_lines(text)
     assert measured(documents, "ZammadCalls", Outcome="5xx") == [1]
     assert measured(documents, "Errors", Kind="first_message", Status="502") == [1]
