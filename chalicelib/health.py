@@ -10,7 +10,6 @@ few regions at once), with the deliveries of its webhook as `manage doctor` judg
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.regions.rules import chat_configured
@@ -57,6 +56,9 @@ def _chatbot(services: Services) -> list[dict[str, Any]]:
 
 
 def _zammads(services: Services, regions: list[RegionRecord]) -> list[dict[str, Any]]:
+    # Loaded by the first deep check: a cold start serving polls never needs them.
+    from concurrent.futures import ThreadPoolExecutor
+
     from chalicelib.zammad_setup.doctor import PARALLEL_REGIONS, chat_token, deliveries
 
     timeout, now = services.settings.zammad_timeout_seconds, services.clock()

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.jobs import JOBS
 from chalicelib.platform.telemetry import METRICS, NAMESPACE
+from deploy.cloudformation.policies import JOB_FUNCTIONS, WORKER_FUNCTION
 from deploy.cloudformation.queue import queue_name
 
 CONFIG = Path(__file__).resolve().parents[2] / ".chalice" / "config.json"
@@ -58,8 +59,7 @@ def function_timeouts(stage: str) -> dict[str, int]:
         return overrides.get(name, {}).get("lambda_timeout", default)
 
     found = {"APIHandler": default, **dict.fromkeys(WEBSOCKET_FUNCTIONS, default)}
-    for name in [*JOBS, "chatbot-worker"]:
-        chalice_name = name.replace("-", "_")
+    for chalice_name in (*JOB_FUNCTIONS, WORKER_FUNCTION):
         found["".join(part.capitalize() for part in chalice_name.split("_"))] = timeout(chalice_name)
     return found
 
