@@ -215,8 +215,10 @@ def test_the_same_message_queued_twice_is_one_job(world):
 
 
 def test_handover_stops_further_answers(world, zammad, bot):
+    world.api.services.metrics = metrics = EmfCapture()
     world.send("I want to talk to a human")
     assert world.drain() == ["answered, handed over to humans"]
+    assert metrics.total("ChatbotJobs", Outcome="handed_over") == 1
     chat = world.poll()
     assert "A person from the team" in chat["messages"][-1]["content"]
     assert zammad.tickets[1]["automatic_answers"] is False
@@ -225,6 +227,7 @@ def test_handover_stops_further_answers(world, zammad, bot):
     assert later["chatbot_typing"] is False
     assert world.jobs() == []
     assert len(bot.calls("/chatanswers/extract_answer/")) == 1
+    assert metrics.total("ChatbotJobs", Outcome="answered") == 0  # handed over, counted once
 
 
 def test_a_message_in_another_language_is_noted_in_the_region_language(world, zammad, bot):
@@ -360,7 +363,9 @@ def test_an_agent_reply_is_translated_and_our_own_articles_never_loop(world, zam
     assert world.jobs() == []  # nothing of ours (or the user's) is translated back
     reply = zammad.add_article(1, "<p>Im Bürgerbüro.</p>")
     assert deliver(world, zammad, reply)[-1] == "article %d: translation queued" % reply["id"]
+    world.api.services.metrics = metrics = EmfCapture()
     assert world.drain() == ["reply translated"]
+    assert metrics.total("ChatbotJobs", Outcome="translated") == 1
     [translated] = [a for a in zammad.articles.values() if a["id"] > reply["id"]]
     assert translated["subject"] == "automatically generated message" and not translated["internal"]
     assert "[en]" in translated["body"] and "Im Bürgerbüro." in translated["body"]

@@ -502,3 +502,16 @@ def test_refusals_are_counted_without_naming_anyone(world, zammad):
     assert metrics.total("WebhookRefusals") == 1
     assert metrics.total("Errors", Kind="webhook", Status="401") == 1
     assert "augsburg" not in metrics.text.getvalue() and TOKEN not in metrics.text.getvalue()
+
+
+def test_zammad_calls_are_counted_by_outcome_a_refused_token_and_a_timeout_apart(world, zammad):
+    api, _clock = world
+    api.services.metrics = metrics = EmfCapture()
+    zammad.set_fault(status=401, count=1, request=CREATE)  # the region's token, revoked
+    assert send(api, "Hallo")[0] == 502
+    zammad.set_fault(delay=BUDGET + 1, count=1, request=CREATE)  # a Zammad too slow to answer
+    assert send(api, "Hallo")[0] == 504
+    assert metrics.total("ZammadCalls", Outcome="refused") == 1
+    assert metrics.total("ZammadCalls", Outcome="timeout") == 1
+    assert metrics.total("ZammadCalls", Outcome="5xx") == 0
+    assert metrics.total("Errors", Kind="first_message", Status="502") == 1
