@@ -64,11 +64,6 @@ def record(kind: str, seconds: float) -> None:
         stats.add(kind, seconds)
 
 
-def zammad_failed(outcome: str) -> None:
-    """A Zammad call that got no answer: "timeout" or "unreachable"."""
-    telemetry.count("ZammadCalls", Outcome=outcome)
-
-
 _START = "integreat_chat_started"
 
 

@@ -121,20 +121,14 @@ _current: contextvars.ContextVar[Measures | None] = contextvars.ContextVar("meas
 def measuring(sink: Sink | None) -> Iterator[Measures | None]:
     """Collect what the block measures and write it to the sink at its end (None: nothing is
     collected; counting is then one context-variable lookup)."""
-    if sink is None:
-        token = _current.set(None)
-        try:
-            yield None
-        finally:
-            _current.reset(token)
-        return
-    measures = Measures()
+    measures = Measures() if sink is not None else None
     token = _current.set(measures)
     try:
         yield measures
     finally:
         _current.reset(token)
-        sink.write(measures)
+        if sink is not None and measures is not None:
+            sink.write(measures)
 
 
 @contextmanager
@@ -179,6 +173,10 @@ def count_request(measures: Measures, kind: str, status: int, milliseconds: floa
         measures.count("Errors", Kind=kind, Status=str(status))
     if status >= 500:
         measures.count("ServerErrors", Kind=kind)
+
+
+# A Zammad call's outcomes: answered (the first four), or not (ZammadLatency: the answered).
+ZAMMAD_OUTCOMES = ("ok", "refused", "4xx", "5xx", "timeout", "unreachable")
 
 
 def zammad_outcome(status: int) -> str:

@@ -23,7 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from chalicelib.platform.metrics import instrument_requests_session, zammad_failed
+from chalicelib.platform import telemetry
+from chalicelib.platform.metrics import instrument_requests_session
 from chalicelib.web.errors import BadGateway, GatewayTimeout
 
 log = logging.getLogger("integreat_chat")
@@ -204,22 +205,18 @@ class ZammadClient:
                 method, url, json=body, params=params, timeout=self._timeouts(), stream=stream
             )
         except requests.ConnectTimeout:
-            _warn("zammad_timeout", method, path)
-            zammad_failed("timeout")
+            _no_answer("timeout", method, path)
             raise GatewayTimeout() from None
         except requests.Timeout:
-            _warn("zammad_timeout", method, path)
-            zammad_failed("timeout")
+            _no_answer("timeout", method, path)
             raise (GatewayTimeout() if method == "GET" else WriteTimedOut()) from None
         except requests.ConnectionError as error:
-            _warn("zammad_unreachable", method, path, error=type(error).__name__)
-            zammad_failed("unreachable")
+            _no_answer("unreachable", method, path, error=type(error).__name__)
             if method != "GET" and _sent(error):
                 raise WriteBrokenOff() from None
             raise BadGateway() from None
         except requests.RequestException as error:
-            _warn("zammad_unreachable", method, path, error=type(error).__name__)
-            zammad_failed("unreachable")
+            _no_answer("unreachable", method, path, error=type(error).__name__)
             raise BadGateway() from None
 
 
@@ -231,6 +228,13 @@ def _sent(error: requests.ConnectionError) -> bool:
     reason = error.args[0] if error.args else None
     reason = getattr(reason, "reason", reason)  # MaxRetryError wraps the cause
     return isinstance(reason, ProtocolError) and not isinstance(reason, NewConnectionError)
+
+
+def _no_answer(outcome: str, method: str, path: str, **details) -> None:
+    """A call Zammad did not answer: "timeout" or "unreachable", logged and counted (the
+    answered ones are counted by the session's hook, platform/metrics.py)."""
+    _warn("zammad_" + outcome, method, path, **details)
+    telemetry.count("ZammadCalls", Outcome=outcome)
 
 
 def _warn(event: str, method: str, path: str, **details) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.jobs import JOBS
-from chalicelib.platform.telemetry import METRICS, NAMESPACE
+from chalicelib.platform.telemetry import METRICS, NAMESPACE, ZAMMAD_OUTCOMES
 from deploy.cloudformation.policies import JOB_FUNCTIONS, WORKER_FUNCTION
 from deploy.cloudformation.queue import queue_name
 
@@ -43,8 +43,7 @@ THRESHOLDS = {
     "job_failures": 3,
 }
 
-ZAMMAD_FAILED = ("refused", "5xx", "timeout", "unreachable")
-ZAMMAD_OUTCOMES = ("ok", "4xx", *ZAMMAD_FAILED)
+ZAMMAD_FAILED = tuple(outcome for outcome in ZAMMAD_OUTCOMES if outcome not in ("ok", "4xx"))
 WEBSOCKET_FUNCTIONS = ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
 ALARM_ACTIONS = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
 
@@ -64,9 +63,10 @@ def function_timeouts(stage: str) -> dict[str, int]:
     return found
 
 
-def ours(metric: str, stat: str = "Sum", period: int = 300, **dimensions: str) -> dict[str, Any]:
+def ours(metric: str, period: int = 300, **dimensions: str) -> dict[str, Any]:
+    """A metric the code writes (telemetry.METRICS), summed per period."""
     assert tuple(sorted(dimensions)) in ((), tuple(sorted(METRICS[metric].dimensions))), metric
-    return _metric_stat(NAMESPACE, metric, dimensions, stat, period)
+    return _metric_stat(NAMESPACE, metric, dimensions, "Sum", period)
 
 
 def _metric_stat(
@@ -116,7 +116,8 @@ def _zammad_id(outcome: str) -> str:
     return {"4xx": "client4xx", "5xx": "server5xx"}.get(outcome, outcome)
 
 
-def alarms(prefix: str, stage: str) -> dict[str, Any]:
+def alarms(prefix: str, timeouts: dict[str, int]) -> dict[str, Any]:
+    """The alarms, by logical id; `timeouts`: function_timeouts' answer."""
     limits = THRESHOLDS
     found = {
         "ServerErrorRateAlarm": _alarm(
@@ -191,13 +192,16 @@ def alarms(prefix: str, stage: str) -> dict[str, Any]:
             "Scheduled jobs failed",
             limits["job_failures"],
             **_expression(
-                _fill_sum([_job_id(name) for name in JOBS]),
+                _fill_sum(list(JOB_FUNCTIONS)),  # the jobs' Chalice names: valid metric math ids
                 "failed job runs",
-                **{_job_id(name): ours("JobRuns", period=3600, Job=name, Outcome="failed") for name in JOBS},
+                **{
+                    chalice_name: ours("JobRuns", period=3600, Job=name, Outcome="failed")
+                    for name, chalice_name in zip(JOBS, JOB_FUNCTIONS, strict=True)
+                },
             ),
         ),
     }
-    for function, timeout in function_timeouts(stage).items():
+    for function, timeout in timeouts.items():
         name = {"FunctionName": {"Ref": function}}
         found[function + "ErrorAlarm"] = _alarm(
             "The function %s failed" % function,
@@ -215,10 +219,6 @@ def alarms(prefix: str, stage: str) -> dict[str, Any]:
             **_single(_metric_stat("AWS/Lambda", "Duration", name, "Maximum", 300)),
         )
     return found
-
-
-def _job_id(name: str) -> str:
-    return name.replace("-", "_")
 
 
 def _search(metric: str, dimensions: str, stat: str) -> list[Any]:
@@ -245,10 +245,9 @@ def _widget(title: str, metrics: list[Any], x: int, y: int, stat: str = "Sum") -
     }
 
 
-def dashboard(found_alarms: dict[str, Any], stage: str) -> dict[str, Any]:
+def dashboard(found_alarms: dict[str, Any], functions: list[str]) -> dict[str, Any]:
     """What an on-call engineer looks at first: the alarms, then traffic, errors, latency,
     Zammad, the chatbot and the functions."""
-    functions = list(function_timeouts(stage))
     widgets = [
         {
             "type": "alarm",
@@ -289,8 +288,11 @@ def dashboard(found_alarms: dict[str, Any], stage: str) -> dict[str, Any]:
         ),
         _widget(
             "Function errors and throttles",
-            [["AWS/Lambda", metric, "FunctionName", "${%s}" % f] for f in functions for metric in ("Errors",)]
-            + [["AWS/Lambda", "Throttles", "FunctionName", "${%s}" % f] for f in functions],
+            [
+                ["AWS/Lambda", metric, "FunctionName", "${%s}" % f]
+                for metric in ("Errors", "Throttles")
+                for f in functions
+            ],
             0,
             22,
         ),
@@ -332,7 +334,9 @@ def dashboard(found_alarms: dict[str, Any], stage: str) -> dict[str, Any]:
 
 
 def monitoring_template(prefix: str, stage: str) -> dict[str, Any]:
-    found = alarms(prefix, stage)
+    timeouts = function_timeouts(stage)
+    functions = list(timeouts)
+    found = alarms(prefix, timeouts)
     parameters = {
         "AlarmTopicArn": {
             "Type": "String",
@@ -350,8 +354,7 @@ def monitoring_template(prefix: str, stage: str) -> dict[str, Any]:
         "HasAlarmTopic": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]},
         "HasXRay": {"Fn::Equals": [{"Ref": "XRayTracing"}, "Active"]},
     }
-    functions = list(function_timeouts(stage))
-    resources: dict[str, Any] = {**found, "ChatDashboard": dashboard(found, stage)}
+    resources: dict[str, Any] = {**found, "ChatDashboard": dashboard(found, functions)}
     for function in functions:
         resources[function] = {"Properties": {"Tracing": {"Ref": "XRayTracing"}}}
     resources["XRayWritePolicy"] = {

@@ -60,7 +60,9 @@ def test_a_zammad_answering_500_shows_in_the_zammad_and_request_metrics(dynamodb
     # calls failed: 33 %), and so would the 5xx alarm (1 of 3 requests).
     alarms = {
         name: resource["Properties"]
-        for name, resource in monitoring.alarms("integreat-chat-", "prod").items()
+        for name, resource in monitoring.alarms(
+            "integreat-chat-", monitoring.function_timeouts("prod")
+        ).items()
     }
     for name in ("ZammadErrorRateAlarm", "ServerErrorRateAlarm"):
         value = alarm_value(alarms[name], documents)
