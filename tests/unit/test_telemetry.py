@@ -107,8 +107,9 @@ def test_the_prometheus_form_parses_with_prometheus_clients_parser():
     text, content_type = exposition()
     assert content_type.startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(text.decode("utf-8"))}
-    for name in METRICS:  # each name of the table, made when first written
-        assert prometheus_name(name) in families or name not in {"Requests", "Latency", "Errors"}
+    for name in ("Requests", "Latency", "Errors", "ServerErrors", "ZammadCalls", "ChatbotJobAge"):
+        kind = "counter" if METRICS[name].unit == "Count" else "histogram"  # a time: in seconds
+        assert families[prometheus_name(name)].type == kind, name
 
     def sample(family, suffix, **labels):
         return next(
