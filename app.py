@@ -76,16 +76,22 @@ for _depth in range(UNKNOWN_PATH_DEPTH + 1):
     app.route(_unknown, methods=_METHODS, content_types=["*/*"], name="unknown_%d" % _depth)(_adapt(""))
 
 
-def _scheduled(name: str):
+def _scheduled(name: str, function: str):
     def run(event):
         return jobs.run_job(api.services, name)
 
+    run.__name__ = run.__qualname__ = function  # Chalice writes the handler as app.<__name__>
     return run
 
 
-# The scheduled jobs (python -m functions.jobs runs the same ones elsewhere).
+# The scheduled jobs (python -m functions.jobs runs the same ones elsewhere). Lambda finds a
+# function's handler, `app.<name>`, with getattr on this module and calls it with (event,
+# context): the module must hold what app.schedule returned (Chalice's wrapper, which takes
+# both) under that name, not the plain function.
 for _name, _job in jobs.JOBS.items():
-    app.schedule(Rate(_job.every_minutes, unit=Rate.MINUTES), name=_name.replace("-", "_"))(_scheduled(_name))
+    _function = _name.replace("-", "_")
+    _schedule = app.schedule(Rate(_job.every_minutes, unit=Rate.MINUTES), name=_function)
+    globals()[_function] = _schedule(_scheduled(_name, _function))
 
 
 # The chatbot's jobs (python -m functions.worker consumes the same queue elsewhere). One

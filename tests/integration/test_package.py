@@ -320,3 +320,35 @@ def test_every_client_the_code_makes_loads_from_the_trimmed_zip(package, tmp_pat
     )  # fmt: skip
     assert result.returncode == 0 and result.stdout.strip() == "trimmed", result.stdout + result.stderr
     assert (package / "deployment.zip").stat().st_size < 12_000_000  # 24.5 MB untrimmed
+
+
+HANDLERS = """
+import importlib, inspect, json, sys
+root = sys.argv[1]
+sys.path.insert(0, root)
+for handler in json.loads(sys.argv[2]):
+    module_name, _, name = handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    assert module.__file__.startswith(root), module.__file__
+    function = getattr(module, name)  # Runtime.HandlerNotFound on Lambda when missing
+    inspect.signature(function).bind({}, None)  # Lambda calls it with (event, context)
+print("resolved")
+"""
+
+
+def test_every_handler_in_the_template_resolves_from_the_zip_alone(package, tmp_path):
+    """As the Lambda runtime finds a handler: the module from the unpacked zip (here with
+    nothing but the standard library besides it), the name on it, called with (event, context)."""
+    resources = json.loads((package / "sam.json").read_text())["Resources"]
+    handlers = sorted(
+        {r["Properties"]["Handler"] for r in resources.values() if r["Type"] == "AWS::Serverless::Function"}
+    )
+    assert len(handlers) == 9, handlers  # the API, four jobs, the worker, three WebSocket routes
+    with zipfile.ZipFile(package / "deployment.zip") as deployment:
+        deployment.extractall(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "eu-central-1", "AWS_LAMBDA_FUNCTION_NAME": "x"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", HANDLERS, str(tmp_path), json.dumps(handlers)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert result.stdout.strip() == "resolved", result.stdout + result.stderr
