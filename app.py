@@ -94,12 +94,19 @@ for _name, _job in jobs.JOBS.items():
     globals()[_function] = _schedule(_scheduled(_name, _function))
 
 
-# The chatbot's jobs (python -m functions.worker consumes the same queue elsewhere). One
-# message per invocation: a failure returns only that job to the queue.
+# The chatbot's jobs (python -m functions.worker consumes the same queue elsewhere), one
+# message per invocation. The answer names the messages that failed (the event source
+# reports batch item failures: deploy/cloudformation/queue.py), so only those come again,
+# and a failed job is not a failed invocation (the job's own metric and line tell of it).
 @app.on_sqs_message(queue=settings.chatbot_queue_name, batch_size=1, name="chatbot_worker")
 def chatbot_worker(event):
+    failed = []
     for record in event:
-        jobs.run_chatbot_job(api.services, record.body)
+        try:
+            jobs.run_chatbot_job(api.services, record.body)
+        except Exception:  # logged and counted by run_chatbot_job
+            failed.append({"itemIdentifier": record.to_dict()["messageId"]})
+    return {"batchItemFailures": failed}
 
 
 # Real time (docs/realtime.md): API Gateway's WebSocket API, over the same handlers that

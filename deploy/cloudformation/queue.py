@@ -36,7 +36,17 @@ def queue_template(prefix: str) -> dict[str, Any]:
                 **QUEUE_SSE,
             },
         },
-        # Chalice's event source names the queue by ARN: make it after the queue exists.
-        "ChatbotWorker": {"DependsOn": ["ChatbotQueue"]},
+        # Chalice's event source names the queue by ARN: make it after the queue exists. The
+        # worker answers which messages of a batch failed (app.py): only those come again.
+        "ChatbotWorker": {
+            "DependsOn": ["ChatbotQueue"],
+            "Properties": {
+                "Events": {
+                    "ChatbotWorkerSqsEventSource": {
+                        "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+                    }
+                }
+            },
+        },
     }
     return {"Resources": resources}

@@ -330,10 +330,25 @@ def test_the_lambda_queue_consumer_answers_a_queued_job(chalice_app, monkeypatch
         event = chalice_app.events.generate_sqs_event(
             message_bodies=[delivery.body], queue_name=settings.chatbot_queue_name
         )
-        chalice_app.lambda_.invoke("chatbot_worker", event)
+        assert chalice_app.lambda_.invoke("chatbot_worker", event).payload == {"batchItemFailures": []}
         answered = json.loads(chalice_app.http.get(chat).body)
         assert answered["chatbot_typing"] is False
         assert [m["automatic_answer"] for m in answered["messages"]] == [False, True]
+
+        # A job that fails (Zammad cannot be reached) is named in the answer, so only it comes
+        # again; the rest of the batch (here an S3 test notification) is done.
+        second = "/api/v3/augsburg/de/chat/device-2/"
+        chalice_app.http.post(
+            second, body=json.dumps({"message": "Hallo"}), headers={"Content-Type": "application/json"}
+        )
+        [delivery] = queue.receive(wait_seconds=0)
+        s3_test = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent"})
+        event = chalice_app.events.generate_sqs_event(
+            message_bodies=[s3_test, delivery.body], queue_name=settings.chatbot_queue_name
+        )
+        zammad.refuse_connections()
+        answer = chalice_app.lambda_.invoke("chatbot_worker", event).payload
+        assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
 
 
 def test_a_forged_forwarded_for_never_yields_a_fresh_bucket_in_a_lambda_event(chalice_app, monkeypatch):

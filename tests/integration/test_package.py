@@ -111,6 +111,9 @@ def test_the_chatbot_worker_consumes_its_queue_with_a_dead_letter_queue(package)
     assert worker["DependsOn"] == ["ChatbotQueue"]
     [event] = worker["Properties"]["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    # app.py's answer names the failed messages; without this the mapping would ignore it
+    # and take the batch as done.
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":integreat-chat-chatbot")
     # Longer than the worker may run (AWS advises six times), so no job runs twice at once.
     assert queue["VisibilityTimeout"] >= 6 * worker["Properties"]["Timeout"]
