@@ -7,7 +7,7 @@ DDB_LOCAL_DIR := .cache/dynamodb-local
 STAGE ?= prod
 OUT ?= dist
 
-.PHONY: help dev test lint format unit component integration bench load package deploy policy install dynamodb-local nginx chromium clean
+.PHONY: help dev test lint format unit component integration rehearse bench load package deploy policy install dynamodb-local lambda-runtime nginx chromium clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -37,6 +37,18 @@ nginx:
 		$$SUDO apt-get update -qq && \
 		$$SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
+# AWS's runtime interface client, as Lambda's /var/runtime holds it, for running the functions
+# from the zip as Lambda runs them (make rehearse, make bench; devtools/lambda_runtime.py).
+# Its own folder: never importable from the virtualenv, never in the zip.
+LAMBDA_RIC_VERSION := 4.2.2
+LAMBDA_RUNTIME_DIR := .cache/lambda-runtime
+lambda-runtime: $(LAMBDA_RUNTIME_DIR)/.installed
+
+$(LAMBDA_RUNTIME_DIR)/.installed: | $(VENV)/.installed
+	rm -rf $(LAMBDA_RUNTIME_DIR)
+	$(PY) -m pip install --quiet --disable-pip-version-check --target $(LAMBDA_RUNTIME_DIR) awslambdaric==$(LAMBDA_RIC_VERSION)
+	touch $@
+
 PORT ?= 8000
 ZAMMAD_PORT ?= 8001
 DYNAMODB_PORT ?= 8002
@@ -54,7 +66,7 @@ dev: install  ## the whole system on http://127.0.0.1:8000 (PORT=, ZAMMAD_PORT=,
 	$(PY) -m devtools.dev --port $(PORT) --zammad-port $(ZAMMAD_PORT) \
 		--dynamodb-port $(DYNAMODB_PORT) --chatbot-port $(CHATBOT_PORT) --ws-port $(WS_PORT)
 
-test: install dynamodb-local nginx chromium  ## every test: unit, DynamoDB Local, HTTP, the fuzz run
+test: install dynamodb-local lambda-runtime nginx chromium  ## every test: unit, DynamoDB Local, HTTP, the fuzz run, the rehearsal
 	$(PY) -m pytest
 
 # Lint and types (settings in pyproject.toml); CI runs it before the tests.
@@ -79,7 +91,12 @@ component: install  ## the component tier: in process on moto, the emulators on 
 integration: install dynamodb-local nginx chromium  ## the integration tier: real servers
 	$(PY) -m pytest tests/contract tests/integration
 
-bench: install dynamodb-local  ## print the figures: import time, calls per request, reads
+# make deploy on an emulated AWS account, then every function from its zip as Lambda runs it
+# (docs/deploying.md, "The rehearsal"). Part of make test.
+rehearse: install lambda-runtime  ## the deployment rehearsed: make deploy on moto, each function under awslambdaric
+	$(PY) -m pytest tests/rehearsal
+
+bench: install dynamodb-local lambda-runtime  ## print the figures: import time, calls per request, reads
 	$(PY) -m tests.bench
 
 DEVICES ?= 1000
@@ -101,17 +118,19 @@ package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	$(PY) -m deploy.package trim $(OUT)/deployment.zip
 
 # One command to AWS: package, upload, create or update the stack (tables included).
-# Needs the AWS CLI with credentials, and an S3 bucket for the code: make deploy BUCKET=...
+# Needs credentials and an S3 bucket for the code: make deploy BUCKET=... The AWS CLI is
+# yours if one is on PATH, else the one pinned in requirements-dev.txt.
 STACK ?= integreat-chat-$(STAGE)
-deploy: package  ## package and deploy to AWS (BUCKET=..., PARAMETERS="KmsKeyArn=..."; needs the AWS CLI)
-	@command -v aws >/dev/null || { echo "deploy needs the AWS CLI (aws) with credentials"; exit 1; }
+AWS ?= $(shell command -v aws || echo $(VENV)/bin/aws)
+deploy: package  ## package and deploy to AWS (BUCKET=..., PARAMETERS="KmsKeyArn=..."; credentials as the AWS CLI reads them)
 	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=prod BUCKET=<s3 bucket for the code>"; exit 1; }
-	aws cloudformation package --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) \
+	$(AWS) cloudformation package --template-file $(OUT)/sam.json --s3-bucket $(BUCKET) \
 		--output-template-file $(OUT)/packaged.yaml
-	aws cloudformation deploy --template-file $(OUT)/packaged.yaml --stack-name $(STACK) \
-		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+	# The template is over the 51,200 bytes CloudFormation takes inline: it goes by the bucket too.
+	$(AWS) cloudformation deploy --template-file $(OUT)/packaged.yaml --stack-name $(STACK) \
+		--s3-bucket $(BUCKET) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
 		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS))
-	aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
+	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
 
 # Rewrite .chalice/policy-*.json from the table models (a test fails when they drift).
 policy: install  ## rewrite .chalice/policy-*.json from the table models
