@@ -215,6 +215,27 @@ def run(argv, out=sys.stdout) -> int:
     return 0
 
 
+NO_CREDENTIALS = (
+    "error: no AWS credentials. On AWS give the process a role (or AWS_PROFILE); DynamoDB Local, "
+    "moto and ElasticMQ take any: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local"
+)
+
+
+def _unreachable_aws(error: BaseException) -> str | None:
+    """One line for what a new machine meets first, missing credentials and a server not
+    started, whether botocore raised it or pynamodb wrapped it (its `cause`)."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, NoCredentialsError):
+            return NO_CREDENTIALS
+        if isinstance(seen, EndpointConnectionError):  # names the URL: not started, or a typo
+            return "error: %s" % seen
+        seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
+    return None
+
+
 def main() -> None:
     try:
         sys.exit(run(sys.argv[1:]))
@@ -224,6 +245,11 @@ def main() -> None:
         sys.exit("error: %s" % error.message)
     except json.JSONDecodeError as error:
         sys.exit("error: --json is not valid JSON (%s)" % error)
+    except Exception as error:
+        said = _unreachable_aws(error)
+        if said is None:
+            raise
+        sys.exit(said)
 
 
 if __name__ == "__main__":

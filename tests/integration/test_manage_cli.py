@@ -193,3 +193,22 @@ def test_export_prints_exactly_what_is_stored_about_a_device(env, moto_server, z
     dry = manage(env, "retention", "--dry-run")
     assert dry.returncode == 0 and json.loads(dry.stdout)["forgotten"] == 0  # nothing is 30 days old
     assert json.loads(manage(env, "export", "--region", "augsburg", "--device", "device-1").stdout)["chat"]
+
+
+def test_create_tables_without_credentials_says_so_in_one_line(dynamodb_local, tmp_path):
+    """As from a fresh shell on a new machine: no key, no profile (and no instance metadata)."""
+    env = python_env(
+        AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local, HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name)
+    result = run_python("-m", "functions.manage", "create-tables", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "no AWS credentials" in result.stderr and "AWS_ACCESS_KEY_ID=local" in result.stderr
+
+
+def test_create_tables_against_a_server_not_started_names_its_url(tmp_path):
+    env = python_env(AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:9")
+    result = run_python("-m", "functions.manage", "create-tables", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "http://127.0.0.1:9" in result.stderr

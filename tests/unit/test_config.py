@@ -127,3 +127,25 @@ def test_the_public_base_url_is_read(value, expected):
 def test_a_bad_public_base_url_stops_the_start_naming_the_variable(value):
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         load_settings({"PUBLIC_BASE_URL": value})
+
+
+def test_the_metrics_folder_must_be_there_to_write_when_prometheus_counts(tmp_path):
+    """prometheus_client writes into it from the first count on: a folder nobody made failed
+    every request that counted (an empty reply, a 500 page at /metrics), not the start."""
+    missing = str(tmp_path / "not-made")
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        load_settings({"METRICS": "prometheus", "PROMETHEUS_MULTIPROC_DIR": missing})
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        load_settings({"METRICS": "prometheus", "PROMETHEUS_MULTIPROC_DIR": str(a_file)})
+    made = {"METRICS": "prometheus", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    assert load_settings(made).metrics_folder == str(tmp_path)
+    # Without Prometheus nothing reads it, so nothing is required of it.
+    assert load_settings({"METRICS": "off", "PROMETHEUS_MULTIPROC_DIR": missing}).metrics_folder == missing
+
+
+def test_the_gunicorn_app_stops_on_a_metrics_folder_nobody_made(tmp_path):
+    env = python_env(METRICS="prometheus", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "not-made"))
+    result = run_python("-c", "import functions.wsgi", env=env)
+    assert result.returncode != 0 and "PROMETHEUS_MULTIPROC_DIR must be an existing folder" in result.stderr
