@@ -116,6 +116,8 @@ package: install  ## dist/sam.json and dist/deployment.zip (STAGE=prod)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-eu-central-1} $(VENV)/bin/chalice package \
 		--stage $(STAGE) --merge-template build/resources-$(STAGE).json $(OUT)
 	$(PY) -m deploy.package trim $(OUT)/deployment.zip
+	# Bytecode for the runtime's Python: Lambda cannot cache it in the read-only /var/task.
+	$(PY) -m deploy.package compile $(OUT)/deployment.zip
 
 # One command to AWS: package, upload, create or update the stack (tables included).
 # Needs credentials and an S3 bucket for the code: make deploy BUCKET=... The AWS CLI is

@@ -129,7 +129,34 @@ def test_the_zip_ships_the_app_and_chalicelib_only(package):
     assert "chalice/app.py" in names or any(n.startswith("chalice/") for n in names)
     # Compiled for Lambda's Linux (nh3 is Rust), and the OpenAPI document served at run time.
     assert "nh3/nh3.abi3.so" in names and "chalicelib/openapi.json" in names
-    assert not [n for n in names if n.startswith("chalicelib/") and "__pycache__" in n]  # no local bytecode
+    assert "chalicelib/__pycache__/stale.cpython-311.pyc" not in names  # no local bytecode
+
+
+def test_the_zip_carries_bytecode_of_its_own_sources_for_the_runtimes_python(package):
+    """Lambda cannot write bytecode into /var/task: without it every cold start compiles."""
+    import importlib.util
+
+    template = json.loads((package / "sam.json").read_text())
+    runtimes = {
+        r["Properties"]["Runtime"]
+        for r in template["Resources"].values()
+        if "Runtime" in r.get("Properties", {})
+    }
+    assert runtimes == {"python%d.%d" % sys.version_info[:2]}  # the Python the bytecode is for
+    with zipfile.ZipFile(package / "deployment.zip") as deployment:
+        names = set(deployment.namelist())
+        ours = [n for n in names if n.endswith(".py") and n.startswith(("app.py", "chalicelib/"))]
+        for source in ours:
+            bytecode = importlib.util.cache_from_source(source)
+            assert bytecode in names, bytecode
+            header = deployment.read(bytecode)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER
+            # PEP 552 flags: hash-based (1), not checked against the source (no 2).
+            assert int.from_bytes(header[4:8], "little") == 1
+            source_hash = importlib.util.source_hash(deployment.read(source))
+            assert header[8:16] == source_hash, "%s is not compiled from %s" % (bytecode, source)
+        pycs = [n for n in names if n.endswith(".pyc")]
+        assert all(n.count("__pycache__/") == 1 and ".cpython-311." in n for n in pycs)
 
 
 def test_the_zip_holds_no_in_memory_twin(package):
