@@ -67,7 +67,10 @@ def compile_bytecode(path: str) -> int:
     would ignore them and compile as before.
     """
     compiled = 0
-    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive,
+    ):
         names = set(archive.namelist())
         for name in sorted(names):
             if not name.endswith(".py"):
@@ -122,8 +125,11 @@ def main() -> None:
         return
     if args.what == "compile":
         modules = compile_bytecode(args.zip)
-        tag = sys.implementation.cache_tag
-        print("%s: %d modules compiled (%s), %.1f MB" % (args.zip, modules, tag, os.path.getsize(args.zip) / 1e6))
+        megabytes = os.path.getsize(args.zip) / 1e6
+        print(
+            "%s: %d modules compiled (%s), %.1f MB"
+            % (args.zip, modules, sys.implementation.cache_tag, megabytes)
+        )
         return
     for package, size in sizes(args.zip):
         print("%-28s %8.1f KB" % (package, size / 1024))
