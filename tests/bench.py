@@ -12,6 +12,8 @@
    files and a download link (moto's S3 and the Zammad emulator in processes of their own,
    so the peak is ours alone).
 7. The deployment zip (`make package`): its size, and what is in it by package.
+8. Cold starts: the API's and the worker's init from that zip under AWS's runtime interface
+   client (a new process each time), their first invocation and the next one.
 """
 
 import json
@@ -58,19 +60,106 @@ def import_times():
     return statistics.median(bare), statistics.median(own)
 
 
-def package_sizes() -> tuple[int, list[tuple[str, int]]]:
-    """`make package` into a scratch directory; the zip's bytes and its packages' bytes."""
-    import tempfile
-
+def package_sizes(out: Path) -> tuple[int, list[tuple[str, int]]]:
+    """`make package` into `out`; the zip's bytes and its packages' bytes."""
     from deploy.package import sizes
 
-    with tempfile.TemporaryDirectory() as out:
-        subprocess.run(
-            ["make", "-s", "package", "STAGE=prod", "OUT=%s" % out],
-            cwd=str(PROJECT), check=True, capture_output=True,
-        )  # fmt: skip
-        path = Path(out) / "deployment.zip"
-        return path.stat().st_size, sizes(str(path))
+    subprocess.run(
+        ["make", "-s", "package", "STAGE=prod", "OUT=%s" % out],
+        cwd=str(PROJECT), check=True, capture_output=True,
+    )  # fmt: skip
+    path = out / "deployment.zip"
+    return path.stat().st_size, sizes(str(path))
+
+
+def cold_starts(out: Path, runs: int = 5) -> dict[str, tuple[float, float, float]]:
+    """From the zip in `out`, unpacked, under awslambdaric (devtools/lambda_runtime.py), on
+    moto's server and the emulators: per function, the medians over `runs` new processes of
+    its init, its first invocation (a poll; a chatbot job) and the next one, in seconds."""
+    import uuid
+    import zipfile
+
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib.chatbot.queue import SqsJobQueue
+    from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
+    from chalicelib.storage.connection import bind_models
+    from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
+    from devtools.chatbot_emulator import ChatbotEmulator
+    from devtools.lambda_runtime import LambdaFunction, runtime_dir
+    from devtools.zammad_emulator import ZammadEmulator
+    from tests.rehearsal.events import rest_event, sqs_event
+
+    task = out / "task"
+    with zipfile.ZipFile(out / "deployment.zip") as deployment:
+        deployment.extractall(task)
+    body = json.loads((out / "sam.json").read_text())["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    aws = "http://127.0.0.1:%d" % moto.get_host_and_port()[1]
+    try:
+        with ZammadEmulator(token="bench") as zammad, ChatbotEmulator() as bot:
+            env = {
+                "CHAT_TABLE_PREFIX": "bench-%s-" % uuid.uuid4().hex[:6],
+                "AWS_ENDPOINT_URL": aws,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_REGION": "eu-central-1",
+                "AWS_DEFAULT_REGION": "eu-central-1",
+                "INTEGREAT_CHAT_BACKEND_URL": bot.url,
+                "API_RATE_LIMIT_WINDOW": "1000000",
+            }
+            os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # for moto, here too
+            settings = load_settings(dict(env, AWS_ENDPOINT_URL_DYNAMODB=aws, AWS_ENDPOINT_URL_SQS=aws))
+            bind_models(ALL_MODELS, settings)
+            create_tables(ALL_MODELS)
+            queue = SqsJobQueue(settings)
+            queue.create()
+            region = {
+                "zammad_url": zammad.url,
+                "zammad_access_token": "bench",
+                "integreat_chat_enabled": True,
+            }
+            aws_services(settings).regions.put("bench", dict(region, chatbot_enabled=True))
+            chat = "/api/v3/bench/de/chat/bench-device/"
+            form = {"Content-Type": "application/json"}
+
+            def message(api: LambdaFunction) -> dict:
+                """A message through `api`; the job it queued, as Lambda's SQS batch."""
+                text = json.dumps({"message": "Wo melde ich mich an? (%s)" % uuid.uuid4().hex[:6]})
+                api.invoke(rest_event(body, "POST", chat, form, text.encode()))
+                [delivery] = queue.receive(wait_seconds=1)
+                queue.delete(delivery.receipt)
+                arn = "arn:aws:sqs:eu-central-1:123456789012:" + settings.chatbot_queue_name
+                return sqs_event(arn, [{"MessageId": str(uuid.uuid4()), "Body": delivery.body}])
+
+            def function(handler: str) -> LambdaFunction:
+                return LambdaFunction(task, handler, env, runtime_dir(), timeout_seconds=100)
+
+            figures: dict[str, list[tuple[float, float, float]]] = {"api": [], "worker": []}
+            with function("app.app") as sender:
+                message(sender)  # the chat exists before the first poll is timed
+                for _ in range(runs):
+                    with function("app.app") as api:
+                        first = api.invoke(rest_event(body, "GET", chat)).seconds
+                        figures["api"].append(
+                            (api.init_seconds, first, api.invoke(rest_event(body, "GET", chat)).seconds)
+                        )
+                    jobs = [message(sender), message(sender)]
+                    with function("app.chatbot_worker") as worker:
+                        first = worker.invoke(jobs[0]).seconds
+                        figures["worker"].append((worker.init_seconds, first, worker.invoke(jobs[1]).seconds))
+    finally:
+        moto.stop()
+    return {
+        name: tuple(statistics.median(run[i] for run in runs_of) for i in range(3))  # type: ignore[misc]
+        for name, runs_of in figures.items()
+    }
 
 
 def _calls(header: str):
@@ -662,7 +751,11 @@ def main() -> None:
     print("  measuring and writing a poll's figures: %.3f ms  (target < 0.2 ms)" % alone)
     print("  a poll on moto, emf less off (medians of 10 interleaved rounds): %+.3f ms" % added)
     print()
-    total, packages = package_sizes()
+    import tempfile
+
+    scratch = tempfile.TemporaryDirectory()
+    out = Path(scratch.name)
+    total, packages = package_sizes(out)
     print(
         "Deployment zip (make package): %.1f MB (24.5 MB before the unused AWS models were left out)"
         % (total / 1e6)
@@ -670,6 +763,17 @@ def main() -> None:
     shown = packages[:8]
     print("  " + ", ".join("%s %.0f KB" % (name, size / 1024) for name, size in shown))
     print("  the rest: %.0f KB in %d more" % (sum(s for _, s in packages[8:]) / 1024, len(packages) - 8))
+    print()
+    starts = cold_starts(out)
+    scratch.cleanup()
+    print("Cold start: the zip under awslambdaric, a new process each time (medians of 5; moto, emulators)")
+    print("  %-34s %9s %16s %9s" % ("function", "init ms", "first call ms", "next ms"))
+    for name, label in (("api", "API (app.app), a poll"), ("worker", "chatbot worker, a job")):
+        init, first, warm = starts[name]
+        print("  %-34s %9.0f %16.1f %9.1f" % (label, init * 1000, first * 1000, warm * 1000))
+    print("  (init: process start to its first request for an event, what Lambda reports as Init")
+    print("   Duration, less the sandbox's own start; with the bytecode make package adds: without it")
+    print("   every cold start compiled what it imported, 415 ms of init for the API)")
     print()
     print("Calls per request (from Server-Timing; capacity units as DynamoDB Local reports them)")
     print("  %-32s %8s %8s %8s %8s" % ("request", "DynamoDB", "Zammad", "read u.", "write u."))
