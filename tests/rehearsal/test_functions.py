@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from chalicelib.author_chat.store import ROOM, AuthorMessageRecord
+from chalicelib.jobs import JOBS as JOB_TABLE
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.realtime.connections import ConnectionRecord
 from chalicelib.user_chat.records import UserChatRecord
@@ -164,6 +165,11 @@ def test_the_worker_answers_a_batch_and_names_the_message_that_failed(
     upload = {"MessageId": str(uuid.uuid4()), "Body": s3_upload_notification(bucket, "uploads/x/y.pdf", 10)}
     failing.refuse_connections()  # its job cannot reach Zammad: it must come again
     batch = sqs_event(queue_arn, [jobs[regions["up"]], upload, jobs[regions["failing"]]])
+    # The queue reaches the worker as the stack wired it: one message at a time, failures reported.
+    [mapping] = account.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    worker_arn = stack_functions["ChatbotWorker"]["FunctionArn"]
+    assert (mapping["EventSourceArn"], mapping["FunctionArn"]) == (queue_arn, worker_arn)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BatchSize"] == 1
     worker = start_function("ChatbotWorker", INTEGREAT_CHAT_BACKEND_URL=chatbot.url)
     try:
         answer = worker.invoke(batch)
@@ -182,14 +188,25 @@ JOBS = ("PurgeAuthorMessages", "ForgetExpiredChats", "SyncCmsRegions", "ZammadDo
 
 @pytest.mark.parametrize("job", JOBS)
 def test_each_scheduled_job_runs_from_its_rule(
-    job, start_function, deployed, api, regions, zammads, account, chatbot
+    job, start_function, stack_functions, api, regions, zammads, account, chatbot
 ):
     """EventBridge's Scheduled Event, from the rule the stack made, to the job's function."""
-    resources = deployed.template["Resources"]
+    # The rule the stack made that targets this function, at the job's rate.
+    events = account.client("events")
+    function_arn = stack_functions[job]["FunctionArn"]
     [rule] = [
-        name for name, r in resources.items() if r["Type"] == "AWS::Events::Rule" and name.startswith(job)
+        rule
+        for rule in events.list_rules()["Rules"]
+        if [t["Arn"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]] == [function_arn]
     ]
-    rule_arn = "arn:aws:events:eu-central-1:123456789012:rule/" + rule
+    name = {
+        "PurgeAuthorMessages": "purge-author-messages",
+        "ForgetExpiredChats": "forget-expired-chats",
+        "SyncCmsRegions": "sync-cms-regions",
+        "ZammadDoctor": "zammad-doctor",
+    }[job]
+    assert rule["ScheduleExpression"] == "rate(%d minutes)" % JOB_TABLE[name].every_minutes
+    rule_arn = rule["Arn"]
     dynamodb = account.client("dynamodb")
     if job == "PurgeAuthorMessages":
         old = _old_author_message(dynamodb)
@@ -221,15 +238,7 @@ def test_each_scheduled_job_runs_from_its_rule(
         function.stop()
     assert answer.error is None, answer.error
     report = answer.result
-    assert (
-        report["job"]
-        == {
-            "PurgeAuthorMessages": "purge-author-messages",
-            "ForgetExpiredChats": "forget-expired-chats",
-            "SyncCmsRegions": "sync-cms-regions",
-            "ZammadDoctor": "zammad-doctor",
-        }[job]
-    )
+    assert report["job"] == name
     if job == "PurgeAuthorMessages":
         assert report["deleted"] >= 1
         table = TABLES + AuthorMessageRecord.base_table_name

@@ -6,7 +6,7 @@ import ast
 import json
 from typing import Any
 
-from devtools.aws_account import NOT_MODELLED
+from devtools.aws_account import NOT_MODELLED, PARTLY_MODELLED
 from tests.conftest import PROJECT
 from tests.rehearsal.conftest import CODE_BUCKET, PARAMETERS, STACK
 
@@ -75,7 +75,7 @@ def test_every_resource_is_created_or_of_a_type_moto_does_not_model(deployed, ac
 
 
 def test_each_type_moto_does_not_model_is_held_by_a_test_that_exists():
-    for kind, (_why, test) in NOT_MODELLED.items():
+    for kind, (_why, test) in {**NOT_MODELLED, **PARTLY_MODELLED}.items():
         path, _, name = test.partition("::")
         tree = ast.parse((PROJECT / path).read_text())
         names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
