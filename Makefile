@@ -42,7 +42,7 @@ nginx:
 # Its own folder: never importable from the virtualenv, never in the zip.
 LAMBDA_RIC_VERSION := 4.2.2
 LAMBDA_RUNTIME_DIR := .cache/lambda-runtime
-lambda-runtime: $(LAMBDA_RUNTIME_DIR)/.installed
+lambda-runtime: $(LAMBDA_RUNTIME_DIR)/.installed  ## AWS's runtime interface client in .cache/lambda-runtime/ (make rehearse, make bench)
 
 $(LAMBDA_RUNTIME_DIR)/.installed: | $(VENV)/.installed
 	rm -rf $(LAMBDA_RUNTIME_DIR)
