@@ -24,10 +24,13 @@ from tests.servers import free_port, wait_for_http
 STACK = "integreat-chat-prod"
 CODE_BUCKET = "integreat-chat-code"
 # Every optional part on, so that every resource of the template is in the comparison.
+# (the customer-managed key is made on the account first; `deployed` adds its ARN).
 PARAMETERS = {
     "FilesEnabled": "true",
     "CmsOriginDomain": "cms.example.org",
     "WafRequestsPerIpPer5Minutes": "600",
+    "XRayTracing": "Active",
+    "AlarmTopicArn": "arn:aws:sns:eu-central-1:123456789012:integreat-chat-alarms",
 }
 REGION = "eu-central-1"
 
@@ -50,6 +53,7 @@ class Deployed(NamedTuple):
     output: str  # what make deploy printed
     template: dict[str, Any]  # packaged.yaml expanded, as CloudFormation ran it
     zip_dir: Path  # deployment.zip unpacked, as Lambda unpacks it into /var/task
+    parameters: dict[str, str]  # the stack's
 
 
 @pytest.fixture(scope="session")
@@ -80,12 +84,14 @@ def deployed(account, tmp_path_factory):
     account.client("s3").create_bucket(
         Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
+    key = account.client("kms").create_key(Description="integreat-chat at rest")["KeyMetadata"]["Arn"]
+    parameters = dict(PARAMETERS, KmsKeyArn=key)
     out = tmp_path_factory.mktemp("deploy")
     env = python_env(AWS_ENDPOINT_URL=account.url, AWS_DEFAULT_REGION=REGION)
     env.pop("PYTHONPATH")  # as from the operator's shell
-    parameters = " ".join("%s=%s" % item for item in PARAMETERS.items())
+    overrides = " ".join("%s=%s" % item for item in parameters.items())
     result = subprocess.run(
-        ["make", "deploy", "STAGE=prod", "BUCKET=" + CODE_BUCKET, "OUT=%s" % out, "PARAMETERS=" + parameters],
+        ["make", "deploy", "STAGE=prod", "BUCKET=" + CODE_BUCKET, "OUT=%s" % out, "PARAMETERS=" + overrides],
         cwd=str(PROJECT), env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -93,7 +99,7 @@ def deployed(account, tmp_path_factory):
     with zipfile.ZipFile(out / "deployment.zip") as deployment:
         deployment.extractall(zip_dir)
     template = expand(yaml_parse((out / "packaged.yaml").read_text()))
-    return Deployed(out, result.stdout, template, zip_dir)
+    return Deployed(out, result.stdout, template, zip_dir, parameters)
 
 
 class ManagementApi(LoopbackServer):

@@ -8,7 +8,7 @@ from typing import Any
 
 from devtools.aws_account import NOT_MODELLED, PARTLY_MODELLED
 from tests.conftest import PROJECT
-from tests.rehearsal.conftest import CODE_BUCKET, PARAMETERS, STACK
+from tests.rehearsal.conftest import CODE_BUCKET, STACK
 
 
 def condition_holds(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:
@@ -53,7 +53,8 @@ def test_every_resource_is_created_or_of_a_type_moto_does_not_model(deployed, ac
     expected = {
         name: resource["Type"]
         for name, resource in template["Resources"].items()
-        if "Condition" not in resource or condition_holds(template, resource["Condition"], PARAMETERS)
+        if "Condition" not in resource
+        or condition_holds(template, resource["Condition"], deployed.parameters)
     }
     summaries = []
     for page in (
