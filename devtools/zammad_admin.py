@@ -2,7 +2,8 @@
 API: groups, ticket object attributes (with the migration Zammad needs after adding one),
 webhooks, triggers and schedulers (`jobs`; those deleting tagged tickets run when a test calls
 the emulator's `run_schedulers`). Secrets come back as `**********` once set, as Zammad
-returns them.
+returns them. A trigger calls its webhook only for an article that meets its conditions (on
+the article and on the ticket's attributes, region_slug among them).
 
 Only an admin token may use these (zammad_emulator.py's `admin_token`); the chat's agent
 token gets Zammad's 403. The emulator delivers its webhook to every active webhook that an
@@ -48,6 +49,39 @@ _MIGRATIONS = "/api/v1/object_manager_attributes_execute_migrations"
 _ADMIN_PATH = re.compile(r"/api/v1/(groups|object_manager_attributes|webhooks|triggers|jobs)(?:/(\d+))?")
 
 
+def _meets(condition: dict[str, Any], ticket: dict[str, Any], article: dict[str, Any]) -> bool:
+    """Whether a trigger's conditions (all of them: Zammad's and-selector) hold for a new
+    article on its ticket. The operators Zammad offers for text and tag attributes that a
+    trigger of ours could use; any other condition fails, so a test sees it."""
+    for key, rule in condition.items():
+        scope, _, name = key.partition(".")
+        if scope == "article" and name == "action":
+            value: Any = "create"  # a trigger on a new article
+        elif scope == "ticket" and name == "action":  # the ticket made with it, or changed by it
+            value = "create" if int(ticket.get("article_count") or 0) <= 1 else "update"
+        elif scope in ("article", "ticket"):
+            value = (article if scope == "article" else ticket).get(name)
+        else:
+            return False
+        wanted = rule.get("value") if isinstance(rule, dict) else None
+        wanted_list = wanted if isinstance(wanted, list) else [wanted]
+        text = "" if value is None else str(value)
+        operator = rule.get("operator") if isinstance(rule, dict) else None
+        if operator in ("is", "is any of"):
+            holds = text in [str(w) for w in wanted_list]
+        elif operator in ("is not", "is none of"):
+            holds = text not in [str(w) for w in wanted_list]
+        elif operator == "contains":
+            holds = str(wanted).lower() in text.lower()
+        elif operator in ("does not contain", "contains not"):
+            holds = str(wanted).lower() not in text.lower()
+        else:
+            return False
+        if not holds:
+            return False
+    return True
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -91,12 +125,16 @@ class AdminObjects:
             if a["object"] == "Ticket" and a["active"] and not a["to_create"]
         ]
 
-    def webhook_targets(self) -> list[tuple[str, str | None]]:
-        """(endpoint, signature token) of each active webhook an active trigger calls."""
+    def webhook_targets(
+        self, ticket: dict[str, Any], article: dict[str, Any]
+    ) -> list[tuple[str, str | None]]:
+        """(endpoint, signature token) of each active webhook that an active trigger whose
+        conditions the new article and its ticket meet calls: once per webhook, however
+        many triggers name it."""
         called = {
             (t.get("perform") or {}).get("notification.webhook", {}).get("webhook_id")
             for t in self.objects["triggers"].values()
-            if t["active"]
+            if t["active"] and _meets(t.get("condition") or {}, ticket, article)
         }
         return [
             (w["endpoint"], w.get("signature_token"))

@@ -247,7 +247,9 @@ class ZammadEmulator(LoopbackServer):
         """Called with the lock held, when an article is created."""
         # The webhook a test set by hand, else those an admin made and an active trigger calls.
         targets = (
-            [(self.webhook_url, self.webhook_secret)] if self.webhook_url else self.admin.webhook_targets()
+            [(self.webhook_url, self.webhook_secret)]
+            if self.webhook_url
+            else self.admin.webhook_targets(ticket, article)
         )
         for url, secret in targets:
             self._queue_one(ticket, article, url, secret)

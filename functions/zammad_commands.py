@@ -10,6 +10,7 @@ from chalicelib.platform.config import Settings
 
 COMMANDS = ("zammad-setup", "doctor")
 ADMIN_TOKEN_VARIABLE = "ZAMMAD_ADMIN_TOKEN"
+SETUP_LEASE_SECONDS = 300  # longer than a setup takes: at most 13 calls of 15 s
 
 
 def add_parsers(commands: Any) -> None:
@@ -36,9 +37,6 @@ def run(
 ) -> int:
     if args.command == "doctor":
         return doctor(args, settings, services, out, err)
-    from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
-    from chalicelib.zammad_setup.setup import ZammadSetup
-
     region = services.regions.table.find(args.region)
     if region is None:
         print("zammad-setup: no region %r here (manage region list shows them)" % args.region, file=err)
@@ -58,9 +56,45 @@ def run(
     if not token:
         print("zammad-setup: no admin token (--admin-token or $%s)" % ADMIN_TOKEN_VARIABLE, file=err)
         return 2
+    table = services.regions.table
+    if args.dry_run:
+        return _setup(args, settings, table, region, token, out, err)
+    # One setup of a region at a time: two at once would make two webhooks, or store a secret
+    # no webhook has. The lease outlives any run (a setup that died frees it when it ends).
+    now = services.clock()
+    if not table.take_setup_lease(region.slug, now, now + SETUP_LEASE_SECONDS):
+        print(
+            "zammad-setup: another zammad-setup of %s is running (for at most %d s more); run it "
+            "again when that one has ended" % (region.slug, SETUP_LEASE_SECONDS),
+            file=err,
+        )
+        return 1
+    try:
+        held = table.find(region.slug) or region  # read again under the lease
+        return _setup(args, settings, table, held, token, out, err)
+    finally:
+        table.end_setup_lease(region.slug)
+
+
+def _setup(
+    args: argparse.Namespace,
+    settings: Settings,
+    table: Any,
+    region: Any,
+    token: str,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
+    from chalicelib.zammad_setup.setup import ZammadSetup
+
     group = region.ticket_group or settings.ticket_group
     setup = ZammadSetup(
-        ZammadAdmin(region.zammad_url, token), region, group, settings.public_base_url, args.rotate_secret
+        ZammadAdmin(region.zammad_url, token),
+        region,
+        group,
+        settings.public_base_url or "",
+        args.rotate_secret,
     )
     try:
         steps, secrets = setup.plan()
@@ -78,7 +112,7 @@ def run(
             region.zammad_webhook_token = secrets.webhook_token or region.zammad_webhook_token
             region.zammad_webhook_secret = secrets.webhook_secret or region.zammad_webhook_secret
             region.webhook_refused_at = None  # refusals of the old secret are history
-            services.regions.table.save(region)
+            table.save(region)
         setup.apply(steps)
     except AdminError as error:
         print("zammad-setup: %s" % error, file=err)

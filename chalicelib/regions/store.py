@@ -41,6 +41,12 @@ class RegionTable(Protocol):
     def mark_unlisted(self, slug: str, at: float) -> None:
         """The CMS no longer lists the region (kept, with its settings, in case it returns)."""
 
+    def take_setup_lease(self, slug: str, now: float, until: float) -> bool:
+        """Hold the region for one zammad-setup until `until`; False if another holds it (or
+        the region is gone). A lease past its time is taken over (a setup that died)."""
+
+    def end_setup_lease(self, slug: str) -> None: ...
+
 
 class DynamoRegionTable:
     def find(self, slug: str) -> RegionRecord | None:
@@ -90,6 +96,29 @@ class DynamoRegionTable:
             RegionRecord(slug).update(
                 actions=[RegionRecord.cms_listed.set(False), RegionRecord.cms_synced_at.set(at)],
                 condition=RegionRecord.slug.exists(),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+
+    def take_setup_lease(self, slug: str, now: float, until: float) -> bool:
+        lease = RegionRecord.zammad_setup_until
+        try:
+            RegionRecord(slug).update(
+                actions=[lease.set(until)],
+                condition=RegionRecord.slug.exists() & (lease.does_not_exist() | (lease < now)),
+            )
+        except UpdateError as error:
+            if error.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def end_setup_lease(self, slug: str) -> None:
+        try:
+            RegionRecord(slug).update(
+                actions=[RegionRecord.zammad_setup_until.remove()], condition=RegionRecord.slug.exists()
             )
         except UpdateError as error:
             if error.cause_response_code != "ConditionalCheckFailedException":

@@ -22,7 +22,14 @@ from chalicelib.regions.rules import delete_days
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.retention import DELETE_TAG
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
-from chalicelib.zammad_setup.setup import ATTRIBUTES, calls_webhook, deletes, deletes_tagged, webhook_url
+from chalicelib.zammad_setup.setup import (
+    ATTRIBUTES,
+    calls_webhook,
+    deletes,
+    deletes_tagged,
+    trigger_condition,
+    webhook_url,
+)
 
 PARALLEL_REGIONS = 8  # regions checked at once (each waits on its own Zammad)
 CHATBOT_PATH = "/chatanswers/extract_answer/"  # a GET of it costs the service nothing
@@ -200,11 +207,24 @@ def _webhook_and_trigger(
     else:
         results.append(("webhook", True, "webhook %r, active, signed" % webhook.get("name")))
     calling = [t for t in admin.list("triggers") if calls_webhook(t, webhook.get("id"))]
-    if not any(t.get("active") for t in calling):
+    active = [t for t in calling if t.get("active")]
+    region_only = trigger_condition(region.slug)["ticket.region_slug"]
+    if not active:
         detail = "switched off" if calling else "no trigger calls the webhook"
         results.append(("trigger", False, "%s: agents' replies reach apps only by polling" % detail))
+    elif not any((t.get("condition") or {}).get("ticket.region_slug") == region_only for t in active):
+        results.append(
+            (
+                "trigger",
+                False,
+                "trigger %r calls it for every ticket, not only the region's: on a Zammad that "
+                "regions share, each is told of the others' (run zammad-setup)" % active[0].get("name"),
+            )
+        )
     else:
-        results.append(("trigger", True, "trigger %r calls it" % calling[0].get("name")))
+        results.append(
+            ("trigger", True, "trigger %r calls it for the region's tickets" % active[0].get("name"))
+        )
     return results
 
 

@@ -4,15 +4,22 @@ The objects (docs/operating.md, "A new region in five minutes" names each):
 - the group new tickets go to (the region's, or INTEGREAT_CHAT_TICKET_GROUP);
 - the ticket attributes the chat writes: region_slug, language_slug (text),
   evaluation_consent, automatic_answers (booleans), then Zammad's migration;
-- the webhook "Integreat Chat" to <PUBLIC_BASE_URL>/api/v3/webhook/zammad/?token=<the
-  region's webhook token>, signed (X-Hub-Signature) with a secret this backend holds;
-- the trigger that calls it for every new article but the chatbot's own;
+- the region's webhook, "Integreat Chat (<region>)", to <PUBLIC_BASE_URL>/api/v3/webhook/
+  zammad/?token=<the region's webhook token>, signed (X-Hub-Signature) with a secret this
+  backend holds;
+- the region's trigger, which calls it for every new article on the region's tickets (the
+  ticket attribute region_slug) but the chatbot's own;
 - where the token may not delete tickets (the region's `zammad_deletes_tickets` is off), the
   scheduler that deletes the tickets our retention tags `integreat-chat-delete`, hourly (the
   rest of the retention is this backend's job: chalicelib/user_chat/retention.py).
 
-Objects are found by name (a webhook also by its endpoint: one made by hand is adopted, not
-doubled), changed only where they differ, and made where missing. Zammad never shows a
+Regions share Zammads (the CMS's own dump has two on one URL): the webhook and the trigger
+are the region's own, so an article is delivered once, to its region, and a region's setup
+never finds, changes or takes another's. A webhook is the region's when it points at the
+region's URL (one made by hand under another name is adopted and named, not doubled) or
+bears the region's name; a trigger when it calls that webhook or bears the region's name.
+The group, the attributes and the scheduler are shared by every region of that Zammad, and
+made alike. Objects are changed only where they differ, and made where missing. Zammad never shows a
 webhook's secret back, so a webhook found is kept as it is while the region holds a secret;
 `doctor` tells a secret that no longer matches by deliveries that stop verifying, and
 `rotate_secret` signs the webhook with a new one.
@@ -26,8 +33,24 @@ from chalicelib.user_chat.articles import AUTOMATIC_ANSWER_SUBJECT  # the chatbo
 from chalicelib.user_chat.retention import DELETE_TAG
 from chalicelib.zammad_setup.admin import ZammadAdmin
 
-WEBHOOK_NAME = "Integreat Chat"
-TRIGGER_NAME = "Integreat Chat: tell the chat backend"
+
+def webhook_name(slug: str) -> str:
+    return "Integreat Chat (%s)" % slug
+
+
+def trigger_name(slug: str) -> str:
+    return "Integreat Chat: tell the chat backend (%s)" % slug
+
+
+def trigger_condition(slug: str) -> dict[str, Any]:
+    """New articles on the region's tickets, but the chatbot's own (its subject)."""
+    return {
+        "article.action": {"operator": "is", "value": "create"},
+        "article.subject": {"operator": "does not contain", "value": AUTOMATIC_ANSWER_SUBJECT},
+        "ticket.region_slug": {"operator": "is", "value": slug},
+    }
+
+
 SCHEDULER_NAME = "Integreat Chat: delete the tickets the retention tagged"
 DELETE_TAGGED = {"ticket.tags": {"operator": "contains one", "value": DELETE_TAG}}
 # Zammad's timeplan: every day, every hour, at :30 (within the day docs/privacy.md allows).
@@ -117,9 +140,10 @@ class ZammadSetup:
         attributes = admin.list("object_manager_attributes")
         steps += [self._attribute_step(attributes, name) for name in ATTRIBUTES]
         url = webhook_url(self._public_base_url, token)
-        webhook = self._webhook_step(admin.list("webhooks"), url, secret, region.zammad_webhook_secret)
+        webhooks = admin.list("webhooks")
+        webhook = self._webhook_step(webhooks, url, secret, region.zammad_webhook_secret, region.slug)
         steps.append(webhook)
-        steps.append(self._trigger_step(admin.list("triggers"), webhook.item_id))
+        steps.append(self._trigger_step(admin.list("triggers"), webhook.item_id, region.slug))
         if not region.zammad_deletes_tickets:
             steps.append(self._scheduler_step(admin.list("jobs")))
         new_token = None if region.zammad_webhook_token else token
@@ -173,52 +197,51 @@ class ZammadSetup:
         return Step("object_manager_attributes", name, "update", body, found.get("id"))
 
     @staticmethod
-    def _webhook_step(webhooks: list[dict[str, Any]], url: str, secret: str | None, held: str | None) -> Step:
+    def _webhook_step(
+        webhooks: list[dict[str, Any]], url: str, secret: str | None, held: str | None, slug: str
+    ) -> Step:
         """`secret`: a new one for the region; `held`: the one it has (a webhook made anew
         is signed with it)."""
-        body: dict[str, Any] = {"name": WEBHOOK_NAME, "endpoint": url, "ssl_verify": True, "active": True}
+        name = webhook_name(slug)
+        body: dict[str, Any] = {"name": name, "endpoint": url, "ssl_verify": True, "active": True}
         if secret is not None:
             body["signature_token"] = secret
-        # Ours by its endpoint first (one made by hand under another name), else by name.
+        # The region's by its endpoint first (one made by hand under another name), else by
+        # the region's name: never one of another name pointing elsewhere (another region's).
         found = next((w for w in webhooks if w.get("endpoint") == url), None) or next(
-            (w for w in webhooks if w.get("name") == WEBHOOK_NAME), None
+            (w for w in webhooks if w.get("name") == name), None
         )
         if found is None:
-            return Step("webhooks", WEBHOOK_NAME, "create", dict(body, signature_token=secret or held))
-        same = found.get("endpoint") == url and found.get("active") and secret is None
-        name = str(found.get("name") or WEBHOOK_NAME)
-        if same:
+            return Step("webhooks", name, "create", dict(body, signature_token=secret or held))
+        name = str(found.get("name") or name)  # one made by hand keeps the name it was given
+        if found.get("endpoint") == url and found.get("active") and secret is None:
             return Step("webhooks", name, "keep", {}, found.get("id"))
         return Step("webhooks", name, "update", dict(body, name=name), found.get("id"))
 
     @staticmethod
-    def _trigger_step(triggers: list[dict[str, Any]], webhook_id: int | None) -> Step:
+    def _trigger_step(triggers: list[dict[str, Any]], webhook_id: int | None, slug: str) -> Step:
+        name = trigger_name(slug)
         body = {
-            "name": TRIGGER_NAME,
+            "name": name,
             "activator": "action",
             "execution_condition_mode": "always",
-            "condition": {
-                "article.action": {"operator": "is", "value": "create"},
-                "article.subject": {"operator": "does not contain", "value": AUTOMATIC_ANSWER_SUBJECT},
-            },
+            "condition": trigger_condition(slug),
             "perform": {"notification.webhook": {"webhook_id": webhook_id}},
             "active": True,
         }
-
         found = next((t for t in triggers if calls_webhook(t, webhook_id)), None) or next(
-            (t for t in triggers if t.get("name") == TRIGGER_NAME), None
+            (t for t in triggers if t.get("name") == name), None
         )
         if found is None:
-            return Step("triggers", TRIGGER_NAME, "create", body)
+            return Step("triggers", name, "create", body)
+        name = str(found.get("name") or name)
         if (
             calls_webhook(found, webhook_id)
             and found.get("active")
             and found.get("condition") == body["condition"]
         ):
-            return Step("triggers", str(found.get("name")), "keep", {}, found.get("id"))
-        return Step(
-            "triggers", str(found.get("name")), "update", dict(body, name=found.get("name")), found.get("id")
-        )
+            return Step("triggers", name, "keep", {}, found.get("id"))
+        return Step("triggers", name, "update", dict(body, name=name), found.get("id"))
 
     @staticmethod
     def _scheduler_step(jobs: list[dict[str, Any]]) -> Step:

@@ -200,6 +200,20 @@ def test_a_draw_can_be_forgotten_once(stores):
     assert stores.draws.forget("augsburg#device-1") is False  # nothing left: a second delete finds nothing
 
 
+def test_one_zammad_setup_holds_a_region_at_a_time(stores):
+    regions, now = stores.regions, 1_800_000_000.0
+    regions.save(RegionRecord("augsburg", name="A", updated_at=LATER))
+    assert regions.take_setup_lease("augsburg", now, now + 120)
+    assert not regions.take_setup_lease("augsburg", now + 1, now + 121)  # the other setup waits
+    assert regions.take_setup_lease("augsburg", now + 121, now + 241)  # one that died is taken over
+    regions.end_setup_lease("augsburg")
+    assert regions.find("augsburg").zammad_setup_until is None
+    assert regions.take_setup_lease("augsburg", now + 122, now + 242)
+    assert not regions.take_setup_lease("gone", now, now + 120)  # never makes a region
+    regions.end_setup_lease("gone")
+    assert regions.find("gone") is None
+
+
 def test_ticket_deletions_come_due_by_region_and_time(stores):
     deletions = stores.ticket_deletions
     deletions.schedule("augsburg", 7, 1000.0, LATER)

@@ -248,8 +248,8 @@ def test_a_webhook_hides_its_secret_and_a_trigger_makes_it_deliver_signed(zammad
         zammad.wait_for_webhooks()
         assert received == []  # no trigger calls it yet
         trigger = {
-            "name": "Integreat Chat: updates",
-            "condition": {"ticket.action": {"operator": "is", "value": "update"}},
+            "name": "Integreat Chat: new tickets",
+            "condition": {"ticket.action": {"operator": "is", "value": "create"}},
             "perform": {"notification.webhook": {"webhook_id": webhook["id"]}},
         }
         assert admin.post(zammad.url + "/api/v1/triggers", json=trigger, timeout=5).status_code == 201
@@ -258,3 +258,32 @@ def test_a_webhook_hides_its_secret_and_a_trigger_makes_it_deliver_signed(zammad
         [(headers, body)] = received
         expected = "sha1=" + hmac.new(b"s3cret", body, hashlib.sha1).hexdigest()
         assert headers["X-Hub-Signature"] == expected
+
+
+def test_a_trigger_fires_only_for_the_tickets_its_conditions_name(zammad, session, admin):
+    """Zammad's triggers are and-selectors on the ticket's attributes and the new article: one
+    for a region's tickets calls its webhook for those alone, once per article."""
+    with receiver() as (url, received):
+        hooks = [
+            admin.post(
+                zammad.url + "/api/v1/webhooks", json={"name": n, "endpoint": url + "/" + n}, timeout=5
+            ).json()
+            for n in ("augsburg", "muenchen")
+        ]
+        for hook in hooks:
+            trigger = {
+                "name": "to " + hook["name"],
+                "condition": {
+                    "article.action": {"operator": "is", "value": "create"},
+                    "ticket.region_slug": {"operator": "is", "value": hook["name"]},
+                    "article.subject": {"operator": "does not contain", "value": "automatically generated"},
+                },
+                "perform": {"notification.webhook": {"webhook_id": hook["id"]}},
+            }
+            assert admin.post(zammad.url + "/api/v1/triggers", json=trigger, timeout=5).status_code == 201
+        ticket = new_ticket(zammad, session, region_slug="muenchen").json()
+        zammad.add_article(ticket["id"], "Antwort")
+        zammad.add_article(ticket["id"], "Bot", subject="automatically generated message")
+        zammad.wait_for_webhooks()
+    assert [d["url"].rsplit("/", 1)[-1] for d in zammad.deliveries.values()] == ["muenchen", "muenchen"]
+    assert len(received) == 2  # the first article and the agent's; not the automatic one

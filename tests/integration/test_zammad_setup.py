@@ -14,6 +14,8 @@ from chalicelib.zammad_setup.setup import ATTRIBUTES, ZammadSetup, webhook_url
 from tests.integration.test_zammad_emulator import receiver
 from tests.zammad_operator import BASE, add_region, manage
 
+AUGSBURG_TICKET, NEW_ARTICLE = {"region_slug": "augsburg"}, {"subject": ""}  # where triggers look
+
 
 def region(**fields):
     return RegionRecord("augsburg", name="Augsburg", updated_at=datetime.now(UTC), **fields)
@@ -38,7 +40,7 @@ def test_an_empty_zammad_is_set_up_and_a_second_run_writes_nothing(empty_zammad)
     admin = empty_zammad.admin
     assert admin.group_id("integreat-chat") is not None
     assert set(ATTRIBUTES) <= set(admin.ticket_attributes())  # migrated: on new tickets
-    [(endpoint, signing)] = admin.webhook_targets()
+    [(endpoint, signing)] = admin.webhook_targets(AUGSBURG_TICKET, NEW_ARTICLE)
     assert endpoint == webhook_url(BASE, secrets.webhook_token) and signing == secrets.webhook_secret
     record.zammad_webhook_token, record.zammad_webhook_secret = secrets
     again = setup_of(empty_zammad, record)
@@ -149,7 +151,7 @@ def test_the_command_sets_up_once_stores_the_secret_and_then_says_nothing_to_cha
     first = manage(operator_env, "zammad-setup", "--region", "augsburg")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().endswith("augsburg: Zammad is set up for the chat")
-    [(endpoint, signing)] = empty_zammad.admin.webhook_targets()
+    [(endpoint, signing)] = empty_zammad.admin.webhook_targets(AUGSBURG_TICKET, NEW_ARTICLE)
     assert endpoint.startswith(BASE + "/api/v3/webhook/zammad/?token=") and signing
     before = writes(empty_zammad)
     second = manage(operator_env, "zammad-setup", "--region", "augsburg")

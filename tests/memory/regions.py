@@ -69,3 +69,17 @@ class MemoryRegionTable:
                 record = RegionRecord.from_raw_data(self._items[slug])
                 record.cms_listed, record.cms_synced_at = False, at
                 self._items[slug] = record.serialize()
+
+    def take_setup_lease(self, slug: str, now: float, until: float) -> bool:
+        with self._lock:
+            item = self._items.get(slug)
+            held = item is not None and "zammad_setup_until" in item
+            if item is None or (held and float(item["zammad_setup_until"]["N"]) >= now):
+                return False
+            item["zammad_setup_until"] = {"N": repr(until)}
+            return True
+
+    def end_setup_lease(self, slug: str) -> None:
+        with self._lock:
+            if slug in self._items:
+                self._items[slug].pop("zammad_setup_until", None)
