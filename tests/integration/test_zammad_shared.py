@@ -79,7 +79,7 @@ def test_each_agent_article_is_delivered_once_to_its_region(dynamodb_local, tmp_
             slug: requests.get("%s/api/v3/admin/regions/%s" % (url, slug), headers=admin, timeout=10).json()
             for slug in chats
         }
-        delivered = [d for d in empty_zammad.deliveries.values()]
+        delivered = list(empty_zammad.deliveries.values())
         # The two first messages and the two replies: four articles, four deliveries, all taken.
         assert len(delivered) == 4 and all(d["statuses"] == [200] for d in delivered), delivered
         for slug, chat in chats.items():
