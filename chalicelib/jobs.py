@@ -61,7 +61,10 @@ def zammad_doctor(services: Services) -> dict[str, Any]:
     from chalicelib.zammad_setup.doctor import Doctor
 
     regions = [region for region in services.regions.list() if region.zammad_url]
-    doctor = Doctor.for_settings(services.settings, services.clock, forbidden_fails=False)
+    # Within the function's 300 s (.chalice/config.json), whatever the Zammads do.
+    doctor = Doctor.for_settings(
+        services.settings, services.clock, forbidden_fails=False, deadline_seconds=240
+    )
     failing = 0
     for checks in doctor.run(regions):
         failed = {check.name: check.detail for check in checks if not check.ok}

@@ -10,6 +10,7 @@ from chalicelib.platform.config import Settings
 
 COMMANDS = ("zammad-setup", "doctor")
 ADMIN_TOKEN_VARIABLE = "ZAMMAD_ADMIN_TOKEN"
+ADMIN_URL_VARIABLE = "ZAMMAD_ADMIN_URL"  # the Zammad that token belongs to: it is sent to no other
 SETUP_LEASE_SECONDS = 300  # longer than a setup takes: at most 13 calls of 15 s
 
 
@@ -50,6 +51,16 @@ def run(
     if not settings.public_base_url:
         print(
             "zammad-setup: PUBLIC_BASE_URL is not set: the webhook needs this backend's public URL", file=err
+        )
+        return 2
+    admin_url = os.environ.get(ADMIN_URL_VARIABLE)
+    from_environment = not args.admin_token and os.environ.get(ADMIN_TOKEN_VARIABLE)
+    if from_environment and admin_url and not _same_zammad(region.zammad_url, admin_url):
+        print(
+            "zammad-setup: $%s is for the Zammad at %s ($%s); region %s's is at %s: the token is "
+            "not sent there (give that Zammad's admin token)"
+            % (ADMIN_TOKEN_VARIABLE, admin_url, ADMIN_URL_VARIABLE, region.slug, region.zammad_url),
+            file=err,
         )
         return 2
     token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE) or region.zammad_access_token
@@ -131,18 +142,35 @@ def doctor(args: argparse.Namespace, settings: Settings, services: Any, out: Tex
     from chalicelib.zammad_setup.doctor import Doctor
 
     table = services.regions.table
+    admin_token = os.environ.get(ADMIN_TOKEN_VARIABLE) or None
+    admin_url = os.environ.get(ADMIN_URL_VARIABLE) or None
     if args.region:
         found = table.find(args.region)
         if found is None:
             print("doctor: no region %r here" % args.region, file=err)
             return 2
         regions = [found]
+        admin_url = admin_url or found.zammad_url  # the operator named the region, and so its Zammad
     else:
         regions = [region for region in table.all() if region.zammad_url]
-    doctor = Doctor.for_settings(settings, services.clock, os.environ.get(ADMIN_TOKEN_VARIABLE) or None)
+        if admin_token and not admin_url:
+            print(
+                "doctor: $%s is one Zammad's: say which ($%s=https://...) or check one region "
+                "(--region); regions elsewhere are checked with their own tokens"
+                % (ADMIN_TOKEN_VARIABLE, ADMIN_URL_VARIABLE),
+                file=err,
+            )
+            return 2
+    doctor = Doctor.for_settings(settings, services.clock, admin_token, admin_url=admin_url)
     failed = False
     for checks in doctor.run(regions):
         for check in checks:
             failed = failed or not check.ok
             print(json.dumps(check._asdict()) if args.json else check.line(), file=out)
     return 1 if failed else 0
+
+
+def _same_zammad(url: str | None, other: str) -> bool:
+    from chalicelib.zammad_setup.doctor import same_zammad
+
+    return same_zammad(url, other)

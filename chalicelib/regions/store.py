@@ -101,7 +101,6 @@ class DynamoRegionTable:
             if error.cause_response_code != "ConditionalCheckFailedException":
                 raise
 
-
     def take_setup_lease(self, slug: str, now: float, until: float) -> bool:
         lease = RegionRecord.zammad_setup_until
         try:

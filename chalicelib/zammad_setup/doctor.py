@@ -11,8 +11,9 @@ is an article Zammad told us of: `webhook_refused_at` newer than `webhook_seen_a
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 
@@ -32,6 +33,7 @@ from chalicelib.zammad_setup.setup import (
 )
 
 PARALLEL_REGIONS = 8  # regions checked at once (each waits on its own Zammad)
+DEADLINE_SECONDS = 120.0  # the whole of `manage doctor`; the hourly job and the deep check pass their own
 CHATBOT_PATH = "/chatanswers/extract_answer/"  # a GET of it costs the service nothing
 
 
@@ -52,6 +54,14 @@ class Check(NamedTuple):
         )
 
 
+def same_zammad(url: str | None, other: str | None) -> bool:
+    """Whether two URLs name one Zammad: scheme, host and port alike (case aside)."""
+    if not url or not other:
+        return False
+    first, second = urlsplit(url.strip()), urlsplit(other.strip())
+    return (first.scheme.lower(), first.netloc.lower()) == (second.scheme.lower(), second.netloc.lower())
+
+
 class Doctor(NamedTuple):
     """What every region's checks share: this deployment's settings, read once."""
 
@@ -62,6 +72,8 @@ class Doctor(NamedTuple):
     admin_token: str | None = None  # None: each region's own token
     clock: Callable[[], float] = time.time
     forbidden_fails: bool = True  # False (the hourly job): what the token may not read is unchecked
+    admin_url: str | None = None  # the Zammad the admin token belongs to: sent to no other
+    deadline_seconds: float = DEADLINE_SECONDS  # for all the regions together
 
     @classmethod
     def for_settings(
@@ -70,6 +82,8 @@ class Doctor(NamedTuple):
         clock: Callable[[], float],
         admin_token: str | None = None,
         forbidden_fails: bool = True,
+        admin_url: str | None = None,
+        deadline_seconds: float = DEADLINE_SECONDS,
     ) -> "Doctor":
         return cls(
             settings.ticket_group,
@@ -79,28 +93,71 @@ class Doctor(NamedTuple):
             admin_token,
             clock,
             forbidden_fails,
+            admin_url,
+            deadline_seconds,
         )
 
     def run(self, regions: list[RegionRecord]) -> Iterator[list[Check]]:
-        """Each region's checks, in the order given, a few regions at once."""
+        """Each region's checks, in the order given, a few regions at once, all within the
+        deadline: a region whose Zammad has not answered by then is told so."""
         chatbot = (
-            chatbot_reachable(self.chatbot_url, self.timeout)
+            chatbot_reachable(self.chatbot_url, min(self.timeout, self.deadline_seconds / 4))
             if any(region.chatbot_enabled for region in regions)
             else None
         )
-        with ThreadPoolExecutor(PARALLEL_REGIONS) as pool:
-            yield from pool.map(lambda region: self.region(region, chatbot), regions)
+        yield from side_by_side(
+            regions, lambda region, deadline: self.region(region, chatbot, deadline), self.deadline_seconds
+        )
 
-    def region(self, region: RegionRecord, chatbot: tuple[bool, str] | None = None) -> list[Check]:
-        token = self.admin_token or region.zammad_access_token or ""
-        admin = ZammadAdmin(region.zammad_url or "", token, timeout=self.timeout)
+    def region(
+        self, region: RegionRecord, chatbot: tuple[bool, str] | None = None, deadline: float | None = None
+    ) -> list[Check]:
+        admin_here = bool(self.admin_token) and same_zammad(region.zammad_url, self.admin_url)
+        if admin_here:
+            token, whose = self.admin_token or "", "the admin token"
+        else:
+            token, whose = region.zammad_access_token or "", "the region's token"
+        admin = ZammadAdmin(region.zammad_url or "", token, self.timeout, whose, deadline)
         group = region.ticket_group or self.group
-        checks = diagnose(admin, region, group, self.public_base_url, self.clock, self.forbidden_fails)
-        if checks[0].ok and self.admin_token and self.admin_token != region.zammad_access_token:
-            checks.insert(1, chat_token(region, self.timeout))  # the one the chat works with
+        forbidden_fails = self.forbidden_fails and (admin_here or not self.admin_token)
+        checks = diagnose(admin, region, group, self.public_base_url, self.clock, forbidden_fails)
+        if checks[0].ok and admin_here and self.admin_token != region.zammad_access_token:
+            checks.insert(1, chat_token(region, self.timeout, deadline))  # the one the chat works with
         if region.chatbot_enabled and chatbot is not None:
             checks.append(Check(region.slug, "chatbot", *chatbot))
         return checks
+
+
+def side_by_side(
+    regions: list[RegionRecord],
+    check: Callable[[RegionRecord, float], list[Check]],
+    seconds: float,
+) -> Iterator[list[Check]]:
+    """`check(region, deadline)` for each region, PARALLEL_REGIONS at once, in the order given,
+    all within `seconds`: a region not done by then, or whose check raised (an answer no check
+    expected), is a failed check in words, never an exception."""
+    deadline = time.monotonic() + seconds
+    pool = ThreadPoolExecutor(PARALLEL_REGIONS)
+    try:
+        futures = [pool.submit(check, region, deadline) for region in regions]
+        wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+        for region, future in zip(regions, futures, strict=True):
+            yield _outcome(region, future, seconds)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung call ends by its own timeout
+
+
+def _outcome(region: RegionRecord, future: "Future[list[Check]]", seconds: float) -> list[Check]:
+    if not future.done():
+        detail = "not checked within the %.0f s the checks have: Zammad at %s is too slow or hangs" % (
+            seconds,
+            region.zammad_url,
+        )
+        return [Check(region.slug, "zammad", False, detail)]
+    error = future.exception()
+    if error is not None:
+        return [Check(region.slug, "zammad", False, "the check failed (%s)" % type(error).__name__)]
+    return future.result()
 
 
 def chatbot_reachable(url: str | None, timeout: float) -> tuple[bool, str]:
@@ -135,7 +192,7 @@ def diagnose(
     except AdminError as error:
         return [Check(slug, "zammad", False, str(error))]
     took = (time.monotonic() - started) * 1000
-    login = me.get("login") if isinstance(me, dict) else None
+    login = me.get("login")
     checks = [Check(slug, "zammad", True, "answers in %.0f ms; the token is %s's" % (took, login or "?"))]
     for name, check in (
         ("group", lambda: _group(admin, group)),
@@ -154,15 +211,16 @@ def diagnose(
     return checks
 
 
-def chat_token(region: RegionRecord, timeout: float) -> Check:
+def chat_token(region: RegionRecord, timeout: float, deadline: float | None = None) -> Check:
     if not region.zammad_access_token:
         return Check(
             region.slug, "token", False, "the region has no Zammad token: the chat cannot open tickets"
         )
+    whose = "the region's token (the chat's)"
     try:
-        me = ZammadAdmin(region.zammad_url or "", region.zammad_access_token, timeout=timeout).me()
+        me = ZammadAdmin(region.zammad_url or "", region.zammad_access_token, timeout, whose, deadline).me()
     except AdminError as error:
-        return Check(region.slug, "token", False, "the chat's token: %s" % error)
+        return Check(region.slug, "token", False, str(error))
     return Check(region.slug, "token", True, "the chat's token is %s's" % me.get("login", "?"))
 
 

@@ -50,10 +50,11 @@ def test_doctor_is_green_on_a_region_set_up_and_red_in_words_for_each_fault(oper
     )
     for trigger in objects["triggers"].values():
         trigger["active"] = False
-    assert "polling" in failing(manage(env, "doctor", "--json"))["trigger"]
+    every = dict(env, ZAMMAD_ADMIN_URL=empty_zammad.url)  # every region: the admin token's Zammad named
+    assert "polling" in failing(manage(every, "doctor", "--json"))["trigger"]
     [scheduler] = objects["jobs"].values()
     scheduler["active"] = False  # tickets the retention tags would never be deleted
-    assert "never deleted" in failing(manage(env, "doctor", "--json"))["retention"]
+    assert "never deleted" in failing(manage(every, "doctor", "--json"))["retention"]
 
 
 def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(operator_env, empty_zammad):
@@ -61,7 +62,7 @@ def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(operator_env, e
     set_up(env, empty_zammad)
     env = dict(env, ZAMMAD_ADMIN_TOKEN="tok-8f3a-gone")
     revoked = manage(env, "doctor", "--region", "augsburg", "--json")
-    assert revoked.returncode == 1 and "refuses the token" in failing(revoked)["zammad"]
+    assert revoked.returncode == 1 and "refuses the admin token" in failing(revoked)["zammad"]
     assert "tok-8f3a-gone" not in revoked.stdout + revoked.stderr
     # The admin's token is good, the chat's own is revoked: the chat cannot open tickets.
     admin_env = dict(env, ZAMMAD_ADMIN_TOKEN="admin-token")
@@ -71,10 +72,10 @@ def test_doctor_says_when_the_token_is_revoked_or_zammad_is_down(operator_env, e
     )
     chat_token = manage(admin_env, "doctor", "--region", "augsburg", "--json")
     assert chat_token.returncode == 1 and list(failing(chat_token)) == ["token"], chat_token.stdout
-    assert "the chat's token: Zammad refuses the token" in failing(chat_token)["token"]
+    assert "Zammad refuses the region's token (the chat's)" in failing(chat_token)["token"]
     assert "tok-chat-gone" not in chat_token.stdout + chat_token.stderr
     empty_zammad.refuse_connections()
-    down = manage(admin_env, "doctor", "--json")
+    down = manage(dict(admin_env, ZAMMAD_ADMIN_URL=empty_zammad.url), "doctor", "--json")
     assert down.returncode == 1 and "cannot be reached" in failing(down)["zammad"]
     unknown = manage(env, "doctor", "--region", "nowhere")
     assert unknown.returncode == 2 and "no region 'nowhere'" in unknown.stderr
@@ -101,7 +102,7 @@ def test_a_signature_token_changed_in_zammad_shows_and_rotating_the_secret_mends
     with served_and_set_up(dynamodb_local, tmp_path / "server.log", empty_zammad, "augsburg") as (url, env):
 
         def doctor():
-            return manage(env, "doctor", "--json")
+            return manage(env, "doctor", "--region", "augsburg", "--json")
 
         def agent_writes(text):
             empty_zammad.add_article(ticket["id"], text, sender="Agent")
@@ -154,7 +155,7 @@ def test_the_hourly_job_logs_one_line_per_failing_region_and_no_token(operator_e
         assert sorted(line["region"] for line in lines) == ["berlin", "celle"]
         failed = {line["region"]: line["failed"] for line in lines}
         assert "cannot be reached" in failed["berlin"]["zammad"]
-        assert "refuses the token" in failed["celle"]["zammad"]
+        assert "refuses the region's token" in failed["celle"]["zammad"]
         assert "tok-" not in result.stderr + result.stdout
         # The chatbot down: augsburg, which uses it, fails on that alone.
         job_env["INTEGREAT_CHAT_BACKEND_URL"] = gone
