@@ -424,6 +424,12 @@ class ZammadEmulator(LoopbackServer):
                 if body.get("item") not in tags:
                     tags.append(str(body.get("item")))
                 return 201, True
+            found = re.fullmatch(r"/api/v1/ticket_articles/(\d+)", path)
+            if found and method == "GET":
+                article = self.articles.get(int(found.group(1)))
+                if article is None:
+                    return 404, _error("Couldn't find Ticket::Article with 'id'=%s" % found.group(1))
+                return 200, copy.deepcopy(article)
             found = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", path)
             if found and method == "GET":
                 ticket = self.tickets.get(int(found.group(1)))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import is_slug
@@ -29,9 +30,12 @@ class RegionTable(Protocol):
     def slugs_with_webhook_token(self, token: str) -> list[str]:
         """The regions (at most two) whose webhook token this is (an index, not a scan)."""
 
-    def mark_webhook_seen(self, slug: str, at: float, verified: bool = True) -> bool:
+    def mark_webhook_seen(
+        self, slug: str, at: float, verified: bool = True, article: str | None = None
+    ) -> bool:
         """Record a webhook delivery to the region's URL, `verified` or refused for its
-        signature; False if the region is gone (nothing written)."""
+        signature (with the "<ticket id>/<article id>" it claimed); False if the region is
+        gone (nothing written)."""
 
     def sync_from_cms(
         self, slug: str, name: str, chat_enabled: bool, privacy_policy: str | None, at: float
@@ -67,10 +71,20 @@ class DynamoRegionTable:
     def slugs_with_webhook_token(self, token: str) -> list[str]:
         return [hit.slug for hit in RegionRecord.webhook_token_index.query(token, limit=2)]
 
-    def mark_webhook_seen(self, slug: str, at: float, verified: bool = True) -> bool:
-        attribute = RegionRecord.webhook_seen_at if verified else RegionRecord.webhook_refused_at
+    def mark_webhook_seen(
+        self, slug: str, at: float, verified: bool = True, article: str | None = None
+    ) -> bool:
+        actions: list[Action]
+        if verified:
+            actions = [RegionRecord.webhook_seen_at.set(at)]
+        else:
+            refused = RegionRecord.webhook_refused_article
+            actions = [
+                RegionRecord.webhook_refused_at.set(at),
+                refused.set(article) if article else refused.remove(),
+            ]
         try:
-            RegionRecord(slug).update(actions=[attribute.set(at)], condition=RegionRecord.slug.exists())
+            RegionRecord(slug).update(actions=actions, condition=RegionRecord.slug.exists())
         except UpdateError as error:
             if error.cause_response_code == "ConditionalCheckFailedException":
                 return False  # deleted meanwhile: not recreated

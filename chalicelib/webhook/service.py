@@ -97,9 +97,13 @@ class ZammadWebhook:
             if fresh is None or not hmac.compare_digest(fresh.zammad_webhook_token or "", token):
                 raise Unauthorized("Invalid webhook token or signature.")
             if not _signed(fresh, body, signature):
-                # The URL is the region's, so this is most likely its Zammad signing with a
-                # secret we do not hold (changed there): recorded for `manage doctor`.
-                self._mark_seen(fresh, verified=False)
+                # The URL is the region's, so this may be its Zammad signing with a secret we
+                # do not hold (changed there), or someone who has the URL's token: recorded,
+                # with the article it claims, for `manage doctor` to ask Zammad which. A body
+                # that names no article is not Zammad's delivery, and is not recorded.
+                claimed = claimed_article(body)
+                if claimed is not None:
+                    self._mark_seen(fresh, verified=False, article=claimed)
                 telemetry.count("WebhookRefusals")
                 raise Unauthorized("Invalid webhook token or signature.")
             region = fresh
@@ -185,12 +189,37 @@ class ZammadWebhook:
             return chat
         return None
 
-    def _mark_seen(self, region: RegionRecord, verified: bool = True) -> None:
+    def _mark_seen(self, region: RegionRecord, verified: bool = True, article: str | None = None) -> None:
         """Polls of this region trust stored messages while verified deliveries keep coming;
         refused ones tell `doctor` that Zammad's secret is not ours."""
         now = self._clock()
         last = region.webhook_seen_at if verified else region.webhook_refused_at
         if last is not None and now - last < _SEEN_REFRESH_SECONDS:
             return
-        if self._table.mark_webhook_seen(region.slug, now, verified):  # False: deleted meanwhile
+        if self._table.mark_webhook_seen(region.slug, now, verified, article):  # False: deleted meanwhile
             setattr(region, "webhook_seen_at" if verified else "webhook_refused_at", now)
+
+
+def claimed_article(body: bytes) -> str | None:
+    """ "<ticket id>/<article id>/<digest of the article's body>" as an unverified delivery
+    names them, or None. The digest lets doctor tell Zammad's own article from a made-up one
+    that guessed an article's id (ids count up)."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    parts = []
+    for name in ("ticket", "article"):
+        found = payload.get(name)
+        value = found.get("id") if isinstance(found, dict) else None
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**12:
+            return None
+        parts.append(str(value))
+    return "/".join([*parts, article_digest(payload["article"].get("body"))])
+
+
+def article_digest(body: object) -> str:
+    text = body if isinstance(body, str) else ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -31,9 +31,10 @@ class AdminError(Exception):
     """Zammad refused or failed; the message says what to do, without the token.
     `forbidden`: the token is valid but lacks the permission (403)."""
 
-    def __init__(self, message: str, forbidden: bool = False):
+    def __init__(self, message: str, forbidden: bool = False, status: int | None = None):
         super().__init__(message)
         self.forbidden = forbidden
+        self.status = status  # Zammad's answer, where it gave one
 
 
 class ZammadAdmin:
@@ -113,7 +114,8 @@ class ZammadAdmin:
             raise AdminError("Zammad failed with %d on %s %s" % (response.status_code, method, path))
         if response.status_code >= 400:
             raise AdminError(
-                "Zammad refused %s %s (%d): %s" % (method, path, response.status_code, _said(content))
+                "Zammad refused %s %s (%d): %s" % (method, path, response.status_code, _said(content)),
+                status=response.status_code,
             )
         try:
             return json.loads(content) if content else None
@@ -127,6 +129,18 @@ class ZammadAdmin:
             raise AdminError(
                 "Zammad at %s answered users/me with no user (%s)" % (self.base_url, type(found).__name__)
             )
+        return found
+
+    def article(self, article_id: int) -> dict[str, Any] | None:
+        """One ticket article, as the token may read it; None when Zammad has none of that id."""
+        try:
+            found = self._call("GET", "/api/v1/ticket_articles/%d" % article_id)
+        except AdminError as error:
+            if error.status == 404:
+                return None
+            raise
+        if not isinstance(found, dict):
+            raise AdminError("Zammad's answer to the article %d is no article" % article_id)
         return found
 
     def list(self, kind: str) -> list[dict[str, Any]]:

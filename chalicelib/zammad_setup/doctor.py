@@ -120,7 +120,14 @@ class Doctor(NamedTuple):
         admin = ZammadAdmin(region.zammad_url or "", token, self.timeout, whose, deadline)
         group = region.ticket_group or self.group
         forbidden_fails = self.forbidden_fails and (admin_here or not self.admin_token)
-        checks = diagnose(admin, region, group, self.public_base_url, self.clock, forbidden_fails)
+        own = ZammadAdmin(
+            region.zammad_url or "",
+            region.zammad_access_token or "",
+            self.timeout,
+            "the region's token",
+            deadline,
+        )
+        checks = diagnose(admin, region, group, self.public_base_url, self.clock, forbidden_fails, own)
         if checks[0].ok and admin_here and self.admin_token != region.zammad_access_token:
             checks.insert(1, chat_token(region, self.timeout, deadline))  # the one the chat works with
         if region.chatbot_enabled and chatbot is not None:
@@ -184,7 +191,9 @@ def diagnose(
     public_base_url: str | None,
     clock: Callable[[], float] = time.time,
     forbidden_fails: bool = True,
+    own_token: ZammadAdmin | None = None,
 ) -> list[Check]:
+    """`own_token`: the Zammad with the region's own token, which may read its tickets' articles."""
     slug = region.slug
     started = time.monotonic()
     try:
@@ -207,7 +216,7 @@ def diagnose(
                 checks.append(Check(slug, name, True, "not checked: %s" % error, checked=False))
             else:
                 checks.append(Check(slug, name, False, str(error)))
-    checks.append(deliveries(region, clock()))
+    checks.append(deliveries(region, clock(), own_token))
     return checks
 
 
@@ -315,20 +324,51 @@ def _retention(admin: ZammadAdmin, region: RegionRecord) -> list[tuple[str, bool
     ]
 
 
-def deliveries(region: RegionRecord, now: float) -> Check:
+def deliveries(region: RegionRecord, now: float, zammad: ZammadAdmin | None = None) -> Check:
+    """Refusals after the last verified delivery fail, unless Zammad (asked with the region's
+    token, `zammad`) has no such article as the refused delivery claimed: then it was not
+    Zammad's, and one made-up delivery cannot turn the check red."""
     seen, refused = region.webhook_seen_at, region.webhook_refused_at
     if refused is not None and (seen is None or refused > seen):
+        mine = _refused_is_zammads(region, zammad)
+        if mine is False:
+            return Check(
+                region.slug,
+                "deliveries",
+                True,
+                "a delivery to the region's URL at %s failed its signature, but Zammad has no such "
+                "article: it was not Zammad's (someone holds the URL's token; deliveries verified "
+                "since: %s)" % (_when(refused), "none" if seen is None else _when(seen)),
+            )
+        unsure = "" if mine else " (the article it named could not be looked up in Zammad)"
         return Check(
             region.slug,
             "deliveries",
             False,
-            "Zammad told of articles at %s that we could not verify (last verified: %s): it signs "
+            "Zammad told of articles at %s that we could not verify (last verified: %s)%s: it signs "
             "with a secret we do not hold; run zammad-setup --rotate-secret"
-            % (_when(refused), _when(seen) if seen is not None else "never"),
+            % (_when(refused), _when(seen) if seen is not None else "never", unsure),
         )
     if seen is None:
         return Check(region.slug, "deliveries", True, "none verified yet")
     return Check(region.slug, "deliveries", True, "last verified %.1f h ago" % ((now - seen) / 3600))
+
+
+def _refused_is_zammads(region: RegionRecord, zammad: ZammadAdmin | None) -> bool | None:
+    """Whether the refused delivery's article is Zammad's own: True, False, or None when it
+    cannot be told (no lookup given, nothing recorded, Zammad not answering)."""
+    from chalicelib.webhook.service import article_digest
+
+    claimed = (region.webhook_refused_article or "").split("/")
+    if zammad is None or len(claimed) != 3 or not all(part.isdigit() for part in claimed[:2]):
+        return None
+    try:
+        article = zammad.article(int(claimed[1]))
+    except AdminError:
+        return None
+    if article is None:
+        return False
+    return str(article.get("ticket_id")) == claimed[0] and article_digest(article.get("body")) == claimed[2]
 
 
 def _when(epoch: float) -> str:

@@ -6,6 +6,7 @@ signature token changed in Zammad seen in the deliveries we refused and mended b
 import json
 import uuid
 
+import pytest
 import requests
 
 from devtools.chatbot_emulator import ChatbotEmulator
@@ -164,3 +165,33 @@ def test_the_hourly_job_logs_one_line_per_failing_region_and_no_token(operator_e
         [augsburg] = [line for line in lines if line["region"] == "augsburg"]
         assert list(augsburg["failed"]) == ["chatbot"], augsburg
         assert "cannot be reached" in augsburg["failed"]["chatbot"]
+
+
+@pytest.mark.parametrize("claim", ["an article Zammad does not have", "a real article's id, other words"])
+def test_a_made_up_delivery_alone_does_not_turn_doctor_or_the_deep_check_red(
+    claim, dynamodb_local, tmp_path, empty_zammad
+):
+    """Someone who has the webhook URL's token posts a delivery with a wrong signature. Doctor
+    asks Zammad, with the region's token, for the article it named: not Zammad's, so not red."""
+    from chalicelib.platform.auth import issue_hs256_token
+
+    with served_and_set_up(dynamodb_local, tmp_path / "server.log", empty_zammad, "augsburg") as (url, env):
+        chat = "%s/api/v3/augsburg/de/chat/%s/" % (url, uuid.uuid4())
+        assert requests.post(chat, data={"message": "Hallo"}, timeout=20).status_code == 200
+        [ticket] = empty_zammad.tickets.values()
+        real = ticket["article_ids"][0]
+        article = (
+            {"id": 999999, "body": "x"} if claim.startswith("an article") else {"id": real, "body": "Anders"}
+        )
+        [webhook] = empty_zammad.admin.objects["webhooks"].values()
+        path = webhook["endpoint"][webhook["endpoint"].index("/api/v3/webhook/") :]
+        forged = {"ticket": {"id": ticket["id"]}, "article": article}
+        signature = {"X-Hub-Signature": "sha1=" + "0" * 40}
+        assert requests.post(url + path, json=forged, headers=signature, timeout=10).status_code == 401
+        checked = manage(env, "doctor", "--region", "augsburg", "--json")
+        assert checked.returncode == 0, checked.stdout
+        [line] = [json.loads(x) for x in checked.stdout.splitlines() if '"deliveries"' in x]
+        assert "it was not Zammad's" in line["detail"]
+        admin = {"Authorization": "Bearer " + issue_hs256_token(env["AUTH_JWT_SECRET"], "root", ["admin"])}
+        deep = requests.get(url + "/api/v3/admin/health", headers=admin, timeout=30).json()
+        assert deep["status"] == "ok", deep

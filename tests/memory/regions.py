@@ -38,11 +38,18 @@ class MemoryRegionTable:
                 slug for slug, item in self._items.items() if item.get("zammad_webhook_token") == {"S": token}
             )[:2]
 
-    def mark_webhook_seen(self, slug: str, at: float, verified: bool = True) -> bool:
+    def mark_webhook_seen(
+        self, slug: str, at: float, verified: bool = True, article: str | None = None
+    ) -> bool:
         with self._lock:
             if slug not in self._items:
                 return False
-            self._items[slug]["webhook_seen_at" if verified else "webhook_refused_at"] = {"N": repr(at)}
+            item = self._items[slug]
+            item["webhook_seen_at" if verified else "webhook_refused_at"] = {"N": repr(at)}
+            if not verified:
+                item.pop("webhook_refused_article", None)
+                if article:
+                    item["webhook_refused_article"] = {"S": article}
             return True
 
     def sync_from_cms(
