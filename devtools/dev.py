@@ -102,8 +102,20 @@ def main() -> None:
         sys.exit("configuration error: %s" % error)
 
 
+# What `manage` needs to work on this run's tables and Zammad, printed for the operator's
+# recipes (docs/operating.md): the names of the settings among `env`.
+OPERATOR_SETTINGS = (
+    "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "ATTACHMENT_BUCKET", "INTEGREAT_CHAT_BACKEND_URL",
+    "PUBLIC_BASE_URL", "AUTH_JWT_SECRET",
+)  # fmt: skip
+
+
 def _run(args: argparse.Namespace) -> int:
     """Everything, until Ctrl-C (0) or until the API server dies (1)."""
+    # Ctrl-C stops it whatever this process inherited: a shell's background job starts with
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     env = dict(os.environ)
     env.pop("AWS_PROFILE", None)
     env.update(
@@ -186,7 +198,14 @@ def _run(args: argparse.Namespace) -> int:
         worker = subprocess.Popen([sys.executable, "-m", "functions.worker", "--wait", "2"], env=env)
         signal.signal(signal.SIGTERM, lambda *_args: _stop(server, worker))
         _wait_for_port(args.port, server)
-        print(_banner(args, settings, dynamodb_port, emulator.url, chatbot.url, channel.ws_url), flush=True)
+        operator = {name: env[name] for name in OPERATOR_SETTINGS if env.get(name)}
+        operator.update(
+            ZAMMAD_URL=emulator.url, ZAMMAD_AGENT_TOKEN=zammad_token, ZAMMAD_ADMIN_TOKEN=zammad_admin_token
+        )
+        print(
+            _banner(args, settings, dynamodb_port, emulator.url, chatbot.url, channel.ws_url, operator),
+            flush=True,
+        )
         code = server.wait()
         if code not in (0, -signal.SIGTERM):
             print("make dev: the API server stopped (exit code %s); stopping everything" % code, flush=True)
@@ -215,7 +234,11 @@ def _stop(*processes: subprocess.Popen | None) -> None:
                 process.kill()
 
 
-def _banner(args, settings, dynamodb_port: int, zammad: str, chatbot: str, ws_url: str) -> str:
+def _banner(
+    args, settings, dynamodb_port: int, zammad: str, chatbot: str, ws_url: str, operator: dict
+) -> str:
+    import shlex
+
     secret = settings.jwt_secret or ""
     admin = issue_hs256_token(secret, "dev-admin", ["admin"], name="Dev Admin")
     # Two authors, so that two terminals (or browser windows) can talk to each other.
@@ -262,7 +285,13 @@ the admin API, and the health checks (the deep one with the admin token):
   curl -H "Authorization: Bearer %(admin)s" %(api)s/api/v3/admin/health
 the metrics (Prometheus' text format; docs/operating.md, "What to watch"):
   curl %(api)s/metrics
+the operator's commands (docs/operating.md) on this run, in another shell in this checkout:
+  . .venv/bin/activate
+  export %(operator)s
+  python -m functions.manage doctor --region %(region)s
+  (ZAMMAD_URL, ZAMMAD_AGENT_TOKEN and ZAMMAD_ADMIN_TOKEN: the emulated Zammad, for "A new region")
 Ready. Ctrl-C stops everything.""" % {
+        "operator": " ".join("%s=%s" % (name, shlex.quote(value)) for name, value in operator.items()),
         "api": "http://127.0.0.1:%d" % args.port,
         "ddb": dynamodb_port,
         "zammad": zammad,

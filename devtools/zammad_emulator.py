@@ -688,13 +688,23 @@ def main() -> None:
         prog="python -m devtools.zammad_emulator", description="Serve the Zammad emulator on 127.0.0.1."
     )
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--token", default="dev-zammad-token")
+    parser.add_argument(
+        "--token", default="dev-zammad-token", help="the agent's token, the chat's (%(default)s)"
+    )
+    parser.add_argument(
+        "--admin-token",
+        default="dev-zammad-admin-token",
+        help="the token that may use the admin API, for zammad-setup and doctor (%(default)s)",
+    )
     parser.add_argument("--webhook-url", help="post every new article there")
     parser.add_argument("--webhook-secret", help="sign deliveries (X-Hub-Signature)")
     args = parser.parse_args()
-    emulator = ZammadEmulator(token=args.token, port=args.port).start()
+    emulator = ZammadEmulator(token=args.token, port=args.port, admin_token=args.admin_token).start()
     emulator.configure_webhook(args.webhook_url, args.webhook_secret)
-    emulator.serve_until_interrupted("Zammad emulator on %s (token %s)" % (emulator.url, args.token))
+    emulator.serve_until_interrupted(
+        "Zammad emulator on %s (agent token %s, admin token %s)"
+        % (emulator.url, args.token, args.admin_token)
+    )
 
 
 if __name__ == "__main__":
