@@ -70,7 +70,11 @@ def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO) -> in
 
     region = services.regions.get(args.region)
     chats, draws = imported_devices(
-        region.slug, services.clock(), settings.ticket_retention_days * 86400, max(args.devices, 0)
+        services.user_chats.store,
+        region.slug,
+        services.clock(),
+        settings.ticket_retention_days * 86400,
+        max(args.devices, 0),
     )
     found = compare(CmsApi(args.cms), services.user_chats, region, chats, draws, settle=args.settle)
     for difference in found:
@@ -184,6 +188,7 @@ def export_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
         since,
         now,
         settings.ticket_retention_days * 86400,
+        services.user_chats.store,
     )
     for refusal in result.refused:
         print("refused: %s: %s" % refusal, file=err)

@@ -97,6 +97,13 @@ def scan(env: dict[str, str], name: str) -> list[dict[str, Any]]:
     return sorted((item for page in pages for item in page["Items"]), key=repr)
 
 
+# Django's own answer when a view raises, with DEBUG off (the CMS in production).
+SERVER_ERROR = (
+    "<!doctype html><html><head><title>Server Error (500)</title></head>"
+    "<body><h1>Server Error (500)</h1></body></html>"
+)
+
+
 class _ReplayHandler(BaseHTTPRequestHandler):
     emulator: "CmsReplay"
 
@@ -108,9 +115,10 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         status, body = 405, {"error": "The recording answers GET only."}
         if self.command == "GET":
             status, body = self.emulator.recorded_answer(self.path)
-        data = json.dumps(body).encode()
+        html = isinstance(body, str)
+        data = body.encode() if html else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if html else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -129,11 +137,21 @@ class CmsReplay(LoopbackServer):
         super().__init__()
         self.answers = answers()
         self.requests: list[str] = []
+        dump = json.loads((FIXTURES / "dump.json").read_text())
+        self.languages = {r["fields"]["slug"] for r in dump if r["model"] == "cms.language"}
 
     def recorded_answer(self, path: str) -> tuple[int, Any]:
-        poll = re.fullmatch(r"/api/v3/[^/]+/[^/]+/chat/([^/]+)/", path)
-        enabled = re.fullmatch(r"/api/v3/[^/]+/([^/]+)/is_chat_enabled/", path)
+        """As the CMS answers: a poll in a language the CMS has not (its Language.DoesNotExist,
+        "None" among them) is its 500 page; a device in another region than its chat's is
+        not recorded (404)."""
+        poll = re.fullmatch(r"/api/v3/([^/]+)/([^/]+)/chat/([^/]+)/", path)
+        enabled = re.fullmatch(r"/api/v3/([^/]+)/([^/]+)/is_chat_enabled/", path)
+        if poll and poll.group(2) not in self.languages:
+            return 500, SERVER_ERROR
+        device = poll.group(3) if poll else enabled.group(2) if enabled else None
+        seen = self.answers.get(device) if device else None
         found = poll or enabled
-        seen = self.answers.get(found.group(1)) if found else None
-        answer = seen and (seen["poll"] if poll else seen["is_chat_enabled"])
+        if seen is None or found is None or seen["region"] != found.group(1):
+            return 404, {"error": "Not recorded."}
+        answer = seen["poll"] if poll else seen["is_chat_enabled"]
         return (answer["status"], answer["body"]) if answer else (404, {"error": "Not recorded."})

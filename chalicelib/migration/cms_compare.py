@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 import requests
 
 from chalicelib.storage.models import ChatAssignmentRecord
-from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.service import UserChats
 from chalicelib.web.errors import ApiError
 
@@ -52,17 +51,14 @@ class CmsApi:
             return Answer(answer.status_code, {"error": "not JSON (%s)" % answer.headers.get("Content-Type")})
 
 
-def imported_devices(region: str, now: float, retention_seconds: float, limit: int) -> tuple[list, list]:
+def imported_devices(
+    store: Any, region: str, now: float, retention_seconds: float, limit: int
+) -> tuple[list, list]:
     """Up to `limit` chats of the region (device, language), the most recent first, and up
-    to `limit` devices with a draw there."""
+    to `limit` devices with a draw there. `store`: the user chats' (its `active_since`)."""
     chats = [
         (chat.chat_key.split("#", 1)[1], chat.language)
-        for chat in UserChatRecord.activity_index.query(
-            region,
-            UserChatRecord.last_activity > now - retention_seconds,
-            scan_index_forward=False,
-            limit=limit,
-        )
+        for chat in store.active_since(region, now - retention_seconds, limit=limit)
     ]
     draws = []
     for draw in ChatAssignmentRecord.scan(ChatAssignmentRecord.assignment_key.startswith(region + "#")):

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 
 from chalicelib.migration.cms_dump import Refused
 from chalicelib.storage.models import ChatAssignmentRecord
-from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
 
@@ -50,22 +49,23 @@ def export(
     since: float,
     now: float,
     retention_seconds: float,
+    store: Any,
 ) -> Export:
     """Every open chat with a message since `since` (and within the retention), and every
-    draw made since then, of the regions given (None: all the CMS dump knows)."""
+    draw made since then, of the regions given (None: all the CMS dump knows). `store`: the
+    user chats' (its `active_since`)."""
     region_pks, language_pks = cms_pks(cms_dump, "cms.region"), cms_pks(cms_dump, "cms.language")
     wanted = set(region_pks) if regions is None else regions & set(region_pks)
     records, refused = [], []
     for region in sorted(wanted):
         lower = max(since, now - retention_seconds)
-        for chat in UserChatRecord.activity_index.query(region, UserChatRecord.last_activity > lower):
-            full = UserChatRecord.get(chat.chat_key)  # the index holds the keys only
+        for full in store.active_since(region, lower):
             if full.state != ChatState.OPEN or full.ticket_id is None:
                 continue
             if full.language not in language_pks:
                 reason = "the CMS has no language %r" % full.language
                 refused.append(
-                    Refused("chat %s… in %s" % (chat.chat_key.split("#", 1)[1][:8], region), reason)
+                    Refused("chat %s… in %s" % (full.chat_key.split("#", 1)[1][:8], region), reason)
                 )
                 continue
             started = full.claimed_at if full.claimed_at is not None else full.last_activity

@@ -116,6 +116,10 @@ class Chats(Protocol):
 
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]: ...
 
+    def active_since(self, region: str, since: float, limit: int | None = None) -> list[UserChatRecord]:
+        """The region's chats active after `since`, the most recent first, whole (an index
+        holds their keys only: each is read), at most `limit`."""
+
     def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
 
     def forget(self, chat: UserChatRecord) -> None: ...

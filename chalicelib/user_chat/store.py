@@ -13,7 +13,7 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
-from chalicelib.storage.conditions import condition_failed, delete_if
+from chalicelib.storage.conditions import condition_failed, delete_if, too_large
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.records import (
     StoredMessage,
@@ -29,13 +29,6 @@ from chalicelib.web.errors import Busy
 
 class ChatGone(Exception):
     """The chat item was deleted or replaced by a newer chat meanwhile."""
-
-
-def too_large(error: Exception) -> bool:
-    return (
-        getattr(error, "cause_response_code", None) == "ValidationException"
-        and "size" in (getattr(error, "cause_response_message", "") or "").lower()
-    )
 
 
 def _same_chat(chat: UserChatRecord):
@@ -349,11 +342,8 @@ class ChatStore:
     def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
         """The open chat of a ticket (the index is read eventually consistent: the chat
         itself is then read consistently and checked)."""
-        for hit in UserChatRecord.ticket_index.query(ticket_key(region, ticket_id), limit=1):
-            chat = self.get(hit.chat_key)
-            if chat is not None and chat.ticket_id == ticket_id:
-                return chat
-        return None
+        hits = UserChatRecord.ticket_index.query(ticket_key(region, ticket_id), limit=1)
+        return next((c for c in map(self._whole, hits) if c is not None and c.ticket_id == ticket_id), None)
 
     def add_message(self, chat: UserChatRecord, message: StoredMessage) -> bool:
         """Add a message learnt from Zammad unless the chat has it; False if it had.
@@ -389,8 +379,15 @@ class ChatStore:
         """The region's chats with no activity since then (an index range query, then each
         item: the index holds keys only)."""
         hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
-        found = (self.get(hit.chat_key) for hit in hits)
-        return [chat for chat in found if chat is not None and chat.last_activity < inactive_since]
+        return [c for c in map(self._whole, hits) if c is not None and c.last_activity < inactive_since]
+
+    def active_since(self, region: str, since: float, limit: int | None = None) -> list[UserChatRecord]:
+        later = UserChatRecord.last_activity > since
+        hits = UserChatRecord.activity_index.query(region, later, scan_index_forward=False, limit=limit)
+        return [c for c in map(self._whole, hits) if c is not None and c.last_activity > since]
+
+    def _whole(self, hit: UserChatRecord) -> UserChatRecord | None:
+        return self.get(hit.chat_key)  # an index hit holds the keys only
 
     def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool:
         """Delete the chat unless it became active meanwhile."""

@@ -184,3 +184,19 @@ def test_inactive_chats_are_read_by_region_then_forgotten_unless_active_again(ch
     assert chats.forget_if_inactive(chat, NOW) is False  # active since: kept
     assert chats.forget_if_inactive(chat, NOW + 1) is True
     assert chats.get(KEY) is None and chats.get(other.chat_key) is not None
+
+
+def test_the_chats_active_since_come_whole_most_recent_first(chats):
+    """Whole items, not what the activity index projects (its keys): compare-cms asked the
+    real CMS for language "None" when it read the language off an index hit."""
+    opened(chats)
+    later = chats.claim(chat_key("augsburg", "device-2"), None, "ar", None, "t2", NOW + 50, lease_seconds=15)
+    chats.open(later, 8, [message(1, "marhaba")], NOW + 50, fetched_at=NOW + 50)
+    chats.claim(chat_key("berlin", "device-3"), None, "de", None, "t3", NOW + 60, lease_seconds=15)
+    found = chats.active_since("augsburg", NOW - 10)
+    assert [(c.chat_key, c.language, c.ticket_id) for c in found] == [
+        (chat_key("augsburg", "device-2"), "ar", 8),
+        (KEY, "de", 7),
+    ]
+    assert [c.chat_key for c in chats.active_since("augsburg", NOW - 10, limit=1)] == [later.chat_key]
+    assert chats.active_since("augsburg", NOW + 50) == []
