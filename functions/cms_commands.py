@@ -105,20 +105,6 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
     except DumpError as error:
         print("error: %s: %s" % (args.dump.name, error), file=err)
         return 1
-    for refusal in dump.refused:
-        print("refused: %s: %s" % refusal, file=err)
-    if dump.refused and not args.skip_refused:
-        print(
-            "error: %d record(s) refused; nothing was written (fix the dump, or --skip-refused)"
-            % len(dump.refused),
-            file=err,
-        )
-        return 1
-    started = time.monotonic()
-
-    def progress(done: int, total: int) -> None:
-        print("%s %d of %d records" % ("checked" if args.dry_run else "imported", done, total), file=err)
-
     importer = CmsImport(
         services.regions,
         services.user_chats.store,
@@ -128,7 +114,25 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
         services.clock,
         dry_run=args.dry_run,
     )
-    report = importer.run(dump, progress)
+    # Every check before the first write, the dry run's too: all or nothing.
+    refused_regions = importer.check_regions(dump)
+    refused = dump.refused + refused_regions
+    for refusal in refused:
+        print("refused: %s: %s" % refusal, file=err)
+    if refused and not args.skip_refused:
+        print(
+            "error: %d record(s) refused; nothing was written (fix the dump, or --skip-refused)"
+            % len(refused),
+            file=err,
+        )
+        return 1
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print("%s %d of %d records" % ("checked" if args.dry_run else "imported", done, total), file=err)
+
+    skip = frozenset(r.record.split(" ", 1)[1] for r in refused_regions)
+    report = importer.run(dump, progress, skip_regions=skip)
     for refusal in report.refused:
         print("refused: %s: %s" % refusal, file=err)
     print(summary(report.counts), file=out)
@@ -138,7 +142,7 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
         "%s%d records in %.1f s" % ("dry run, nothing written: " if args.dry_run else "", records, seconds),
         file=out,
     )
-    return 2 if dump.refused or report.refused else 0
+    return 2 if refused or report.refused else 0
 
 
 # The table's columns: (kind, outcome, heading).

@@ -90,12 +90,21 @@ class CmsDump(NamedTuple):
     refused: list[Refused]
 
 
-def _timestamp(value: Any) -> float:
-    """An epoch from Django's JSON datetime ("2026-12-05T13:09:09.657Z"); naive is UTC."""
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()  # before the CMS had a chat
+CLOCK_SKEW_SECONDS = 86400  # a CMS whose clock runs ahead of ours by up to a day
+
+
+def _timestamp(value: Any, now: float) -> float:
+    """An epoch from Django's JSON datetime ("2026-12-05T13:09:09.657Z"); naive is UTC.
+    A time later than `now` (and a day) or before 2000 is refused: in 2100 the retention
+    would never close the chat, and 9999-12-31 plus the retention is past any date."""
     if not isinstance(value, str):
         raise ValueError("not a date and time")
     moment = datetime.fromisoformat(value)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    epoch = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    if not EARLIEST <= epoch <= now + CLOCK_SKEW_SECONDS:
+        raise ValueError("not a time the CMS could have written")
+    return epoch
 
 
 def _pk(value: Any) -> int:
@@ -207,11 +216,15 @@ class _Reader:
                 )
                 continue
             try:
-                started = _timestamp(fields.get("created_timestamp"))
+                started = _timestamp(fields.get("created_timestamp"), self.now)
                 # Older CMS versions have no last_message_timestamp: the start stands in.
-                last = _timestamp(fields.get("last_message_timestamp") or fields.get("created_timestamp"))
+                last = _timestamp(
+                    fields.get("last_message_timestamp") or fields.get("created_timestamp"), self.now
+                )
             except ValueError:
-                self.refused.append(Refused(name, "its timestamps are not dates and times"))
+                self.refused.append(
+                    Refused(name, "its timestamps are not dates and times between 2000 and now")
+                )
                 continue
             if last + self.retention_seconds <= self.now:
                 self.skipped[(region.slug, "chats", "expired")] += 1
@@ -256,9 +269,11 @@ class _Reader:
         for pk, fields in sorted(records.items()):
             name = "cms.chatmessage %d" % pk
             try:
-                sent_at = _timestamp(fields.get("sent_datetime"))
+                sent_at = _timestamp(fields.get("sent_datetime"), self.now)
             except ValueError:
-                self.refused.append(Refused(name, "its sent_datetime is not a date and time"))
+                self.refused.append(
+                    Refused(name, "its sent_datetime is not a date and time between 2000 and now")
+                )
                 continue
             if sent_at <= self.window_start:
                 self.skipped[("", "author messages", "older")] += 1

@@ -32,7 +32,7 @@ from chalicelib.user_chat.ports import Chats
 from chalicelib.user_chat.records import UserChatRecord, chat_key, ticket_key
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
-from chalicelib.web.errors import ApiError
+from chalicelib.web.errors import ApiError, Conflict
 
 PROGRESS_EVERY = 500  # records between two lines of progress
 WRITERS = 8  # writes in flight at once
@@ -75,20 +75,43 @@ class CmsImport:
         self._counts: Counter = Counter()
         self._lock = threading.Lock()
 
+    def check_regions(self, dump: CmsDump) -> list[Refused]:
+        """What the regions' writes would refuse, found before any write (the dry run's
+        too): a webhook token another region holds, here or in the dump, a setting refused."""
+        refused = []
+        holders = Counter(r.settings.get("zammad_webhook_token") for r in dump.regions.values())
+        for region in dump.regions.values():
+            token = region.settings.get("zammad_webhook_token")
+            try:
+                if token and holders[token] > 1:
+                    raise Conflict("zammad_webhook_token is another region's in the dump too.")
+                self._regions.check(
+                    region.slug, self._changes(region) or {"name": region.settings.get("name")}
+                )
+            except ApiError as error:
+                refused.append(Refused("cms.region %s" % region.slug, error.message))
+        return refused
+
     def run(
-        self, dump: CmsDump, progress: Callable[[int, int], object] = lambda done, total: None
+        self,
+        dump: CmsDump,
+        progress: Callable[[int, int], object] = lambda done, total: None,
+        skip_regions: frozenset[str] = frozenset(),
     ) -> ImportReport:
         """Import the dump; with refusals in it, nothing (the caller chose to skip them
-        by passing a dump without them)."""
+        by passing a dump without them, and the regions check_regions refused as
+        `skip_regions`, which take their chats and draws with them)."""
         self._counts = Counter(dump.skipped)
         refused: list[Refused] = []
         done = 0
         written_regions = set()
         for region in dump.regions.values():
+            if region.slug in skip_regions:
+                continue
             try:
                 self._region(region)
                 written_regions.add(region.slug)
-            except ApiError as error:  # e.g. its webhook token is another region's here
+            except ApiError as error:  # changed here since check_regions: refused all the same
                 refused.append(Refused("cms.region %s" % region.slug, error.message))
             done += 1
         # A region that could not be written takes its chats and draws with it.
@@ -111,7 +134,7 @@ class CmsImport:
             self._counts[(region, kind, outcome)] += 1
 
     # --- one record each ------------------------------------------------------------
-    def _region(self, region: CmsRegion) -> None:
+    def _changes(self, region: CmsRegion) -> dict[str, Any]:
         stored = self._regions.find(region.slug)
         changes = {
             name: value
@@ -122,6 +145,10 @@ class CmsImport:
             # The CMS's webhook is unsigned; ours needs a signature (docs/migrating.md):
             # a secret of our own, set in Zammad by `manage zammad-setup`.
             changes["zammad_webhook_secret"] = secrets.token_urlsafe(32)
+        return changes
+
+    def _region(self, region: CmsRegion) -> None:
+        changes = self._changes(region)
         if not changes:
             self._count(region.slug, "settings", "unchanged")
             return

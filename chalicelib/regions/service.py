@@ -31,6 +31,13 @@ class Regions:
         return self.table.all()
 
     def put(self, slug: str, changes: dict[str, Any]) -> RegionRecord:
+        record = self.check(slug, changes)
+        record.updated_at = utc_datetime(self._clock())
+        self.table.save(record)
+        return record
+
+    def check(self, slug: str, changes: dict[str, Any]) -> RegionRecord:
+        """The region as `put` would write it, checked (an ApiError if it may not be); no write."""
         validate_slug(slug)
         changes = check_changes(dict(changes))
         record = self.find(slug) or RegionRecord(slug, name=slug)
@@ -42,8 +49,6 @@ class Regions:
         token = changes.get("zammad_webhook_token")
         if token and any(other != slug for other in self.table.slugs_with_webhook_token(token)):
             raise Conflict("zammad_webhook_token is already used by another region.")
-        record.updated_at = utc_datetime(self._clock())
-        self.table.save(record)
         return record
 
     def delete(self, slug: str) -> None:

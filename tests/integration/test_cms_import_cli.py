@@ -51,6 +51,36 @@ def test_a_dump_with_a_refused_record_writes_nothing_unless_told(env, tmp_path):
     assert len(cms.scan(env, "user-chats")) == 4  # the other live chats
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_region_whose_webhook_token_another_holds_here_is_refused_before_any_write(env, tmp_path, dry_run):
+    """It was refused only when its turn came, after other regions were written, and the
+    dry run found nothing: every check now comes before the first write."""
+    taken = next(r for r in cms.records(time.time(), ZAMMAD) if r["fields"].get("slug") == "muenchen")
+    token = taken["fields"]["zammad_webhook_token"]
+    held = cms.manage(
+        env,
+        "region",
+        "put",
+        "elsewhere",
+        "--name",
+        "Elsewhere",
+        "--webhook-token",
+        token,
+        "--webhook-secret",
+        "s" * 32,
+    )
+    assert held.returncode == 0, held.stderr
+    before = written(env)
+    path = cms.dump_file(tmp_path / "dump.json", time.time(), ZAMMAD)
+    refused = cms.manage(env, "import-cms", str(path), *(["--dry-run"] if dry_run else []))
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert (
+        "refused: cms.region muenchen: zammad_webhook_token is already used by another region."
+        in refused.stderr
+    )
+    assert "nothing was written" in refused.stderr and written(env) == before
+
+
 def test_a_file_that_is_no_dump_says_so_and_writes_nothing(env, tmp_path):
     path = tmp_path / "dump.json"
     path.write_bytes(json.dumps(cms.records(time.time(), ZAMMAD)).encode()[:5000])

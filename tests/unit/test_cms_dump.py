@@ -134,6 +134,24 @@ def _bad_time(dump):
     _chat(dump, "waiting for an answer")["fields"]["last_message_timestamp"] = "yesterday"
 
 
+def _year_9999(dump):
+    # It passed every check and raised "year 10000 is out of range" mid-write.
+    _chat(dump, "waiting for an answer")["fields"]["last_message_timestamp"] = "9999-12-31T23:59:59Z"
+
+
+def _in_2100(dump):
+    # The retention would never close this chat.
+    _chat(dump, "waiting for an answer")["fields"]["last_message_timestamp"] = "2100-01-01T00:00:00Z"
+
+
+def _before_2000(dump):
+    _chat(dump, "waiting for an answer")["fields"]["created_timestamp"] = "1970-01-01T00:00:00Z"
+
+
+def _message_in_2100(dump):
+    first(dump, "cms.chatmessage", sender=2)["fields"]["sent_datetime"] = "2100-01-01T00:00:00Z"
+
+
 def _no_sender(dump):
     first(dump, "cms.chatmessage", sender=2)["fields"]["sender"] = 77
 
@@ -164,6 +182,9 @@ def _not_a_record(dump):
     dump.append(["cms.userchat", 1])
 
 
+TIMES = "its timestamps are not dates and times between 2000 and now"
+
+
 @pytest.mark.parametrize(
     "change, record, reason",
     [
@@ -175,7 +196,15 @@ def _not_a_record(dump):
         (_bad_device, "cms.userchat 1", "its device_id is not one the app sends"),
         (_twice, "cms.userchat 1", "the dump holds this record twice"),
         (_shared_ticket, "cms.userchat 2", "its ticket 1 is also the chat of cms.userchat 1"),
-        (_bad_time, "cms.userchat 1", "its timestamps are not dates and times"),
+        (_bad_time, "cms.userchat 1", TIMES),
+        (_year_9999, "cms.userchat 1", TIMES),
+        (_in_2100, "cms.userchat 1", TIMES),
+        (_before_2000, "cms.userchat 1", TIMES),
+        (
+            _message_in_2100,
+            "cms.chatmessage 2",
+            "its sent_datetime is not a date and time between 2000 and now",
+        ),
         (_no_sender, "cms.chatmessage 2", "its sender 77 is not in the dump"),
         (
             _lone_surrogate,
