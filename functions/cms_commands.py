@@ -78,7 +78,7 @@ def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO) -> in
     )
     found = compare(CmsApi(args.cms), services.user_chats, region, chats, draws, settle=args.settle)
     for difference in found:
-        print("%s %s: %s" % difference, file=out)
+        say("%s %s: %s" % difference, out)
     print(
         "%s: compared %d chats and %d draws with the CMS: %d difference(s)"
         % (region.slug, len(chats), len(draws), len(found)),
@@ -103,7 +103,7 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
                 set(args.region) if args.region else None,
             )
     except DumpError as error:
-        print("error: %s: %s" % (args.dump.name, error), file=err)
+        say("error: %s: %s" % (args.dump.name, error), err)
         return 1
     importer = CmsImport(
         services.regions,
@@ -118,7 +118,7 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
     refused_regions = importer.check_regions(dump)
     refused = dump.refused + refused_regions
     for refusal in refused:
-        print("refused: %s: %s" % refusal, file=err)
+        say("refused: %s: %s" % refusal, err)
     if refused and not args.skip_refused:
         print(
             "error: %d record(s) refused; nothing was written (fix the dump, or --skip-refused)"
@@ -134,7 +134,7 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
     skip = frozenset(r.record.split(" ", 1)[1] for r in refused_regions)
     report = importer.run(dump, progress, skip_regions=skip)
     for refusal in report.refused:
-        print("refused: %s: %s" % refusal, file=err)
+        say("refused: %s: %s" % refusal, err)
     print(summary(report.counts), file=out)
     seconds = time.monotonic() - started
     records = len(dump.regions) + len(dump.chats) + len(dump.draws) + len(dump.author_messages)
@@ -180,7 +180,7 @@ def export_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
             moment = datetime.fromisoformat(args.since)
             since = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
     except DumpError as error:
-        print("error: %s: %s" % (args.dump.name, error), file=err)
+        say("error: %s: %s" % (args.dump.name, error), err)
         return 1
     except ValueError:
         print("error: --since is not an ISO 8601 date and time: %r" % args.since, file=err)
@@ -195,7 +195,7 @@ def export_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
         services.user_chats.store,
     )
     for refusal in result.refused:
-        print("refused: %s: %s" % refusal, file=err)
+        say("refused: %s: %s" % refusal, err)
     with open(args.output, "w", encoding="utf-8") as file:
         json.dump(result.records, file, indent=1, ensure_ascii=False)
     kinds = Counter(record["model"] for record in result.records)
@@ -223,7 +223,7 @@ def summary(counts: Counter) -> str:
         "author chat: %d new, %d here, %d older than the window"
         % (author.get("new", 0), author.get("here", 0), author.get("older", 0))
     )
-    others = sorted((why, n) for (_r, kind, why), n in counts.items() if kind == "other models")
+    others = sorted((shown(why), n) for (_r, kind, why), n in counts.items() if kind == "other models")
     if others:
         lines.append("not read (other models): " + ", ".join("%s %d" % item for item in others))
     lines.append(LEGEND)
@@ -236,3 +236,14 @@ def _cell(counts: Counter, region: str, kind: str, outcome: str) -> str:
             return "written"
         return "same" if counts[(region, kind, "unchanged")] else "-"
     return str(counts[(region, kind, outcome)])
+
+
+def say(text: str, file: TextIO) -> None:
+    """Print one line that holds what a dump (or the CMS) says, every character that is not
+    printable (a new line among them) escaped: a record's key or a model's name can neither
+    clear the screen nor print a line of its own."""
+    print(shown(text), file=file)
+
+
+def shown(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

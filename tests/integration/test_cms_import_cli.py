@@ -131,3 +131,22 @@ def test_a_run_stopped_midway_finishes_when_run_again(env, dynamodb_local, tmp_p
     assert draws == [
         {k: v for k, v in item.items() if k != "expires_at"} for item in in_one["chat-assignments"]
     ]
+
+
+def test_what_a_dump_holds_is_printed_escaped(env, tmp_path):
+    """A record's key and a model's name with escape sequences could clear the operator's
+    screen and print lines of their own; they are shown escaped."""
+
+    def hostile(dump):
+        dump.append({"model": "\x1b[2J\x1b[Hcms.page", "pk": 1, "fields": {}})
+        dump.append({"model": "cms.userchat", "pk": "7\nrefused: nothing; all is well\r", "fields": {}})
+
+    path = cms.dump_file(tmp_path / "dump.json", time.time(), ZAMMAD, hostile)
+    shown = cms.manage(env, "import-cms", str(path), "--dry-run", "--skip-refused")
+    said = shown.stdout + shown.stderr
+    assert "\x1b" not in said and "\r" not in said, said
+    assert "\\x1b[2J\\x1b[Hcms.page" in said
+    assert (
+        "refused: cms.userchat 7\\nrefused: nothing; all is well\\r: its pk is not a positive integer" in said
+    )
+    assert not any(line.startswith("refused: nothing") for line in said.splitlines())
