@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +163,8 @@ def run(argv, out=sys.stdout) -> int:
             print(FileBucket(settings).create(notify_queue_arn=queue_arn), file=out)
         return 0
 
-    from chalicelib.chatbot.service import words_key
-    from chalicelib.regions.rules import public_view
+    from chalicelib.regions.routes import region_view
     from chalicelib.services import aws_services
-    from chalicelib.storage.small_tables import DynamoCounters
 
     services = aws_services(settings)
     store = services.regions
@@ -199,7 +196,7 @@ def run(argv, out=sys.stdout) -> int:
         return 1 if "failed" in report or "skipped" in report else 0
 
     def view(record):
-        return public_view(record, DynamoCounters().value(words_key(record.slug, time.time())))
+        return region_view(services, record)
 
     result: Any
     if args.action == "put":

@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # the caller's type only: a poll's cold start loads no token 
     from chalicelib.platform.auth import Principal
 
 
-def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
+def region_view(services: Services, record: RegionRecord) -> dict[str, Any]:
+    """A region as the admin API shows it, and `manage region` too: one view."""
     return public_view(
         record,
         chatbot_words_used=services.chatbot.words_used(record.slug),
@@ -22,17 +23,17 @@ def _view(services: Services, record: RegionRecord) -> dict[str, Any]:
 
 
 def list_regions(services: Services, request: Request, _admin: "Principal") -> Response:
-    return Response(200, {"regions": [_view(services, record) for record in services.regions.list()]})
+    return Response(200, {"regions": [region_view(services, record) for record in services.regions.list()]})
 
 
 def get_region(services: Services, request: Request, _admin: "Principal") -> Response:
-    return Response(200, _view(services, services.regions.get(request.path_params["slug"])))
+    return Response(200, region_view(services, services.regions.get(request.path_params["slug"])))
 
 
 def put_region(services: Services, request: Request, _admin: "Principal") -> Response:
     record = services.regions.put(request.path_params["slug"], request.json_object())
     services.region_cache.forget(record.slug)
-    return Response(200, _view(services, record))
+    return Response(200, region_view(services, record))
 
 
 def delete_region(services: Services, request: Request, _admin: "Principal") -> Response:

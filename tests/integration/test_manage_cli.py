@@ -212,3 +212,16 @@ def test_create_tables_against_a_server_not_started_names_its_url(tmp_path):
     result = run_python("-m", "functions.manage", "create-tables", env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "http://127.0.0.1:9" in result.stderr
+
+
+def test_region_get_shows_the_region_as_the_admin_api_does(env):
+    """One view of a region for both: `data_deleted_within_days` follows the retention set
+    here (it came from a default of 30 days in the CLI)."""
+    assert manage(env, "create-tables").returncode == 0
+    assert manage(env, "region", "put", "augsburg", "--name", "Augsburg").returncode == 0
+    days = {}
+    for retention in ("10", "30"):
+        shown = manage(dict(env, INTEGREAT_CHAT_TICKET_RETENTION_DAYS=retention), "region", "get", "augsburg")
+        assert shown.returncode == 0, shown.stderr
+        days[retention] = json.loads(shown.stdout)["data_deleted_within_days"]
+    assert days["30"] - days["10"] == 20
