@@ -18,8 +18,9 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
-from chalicelib.regions.rules import check_changes, validate_slug
+from chalicelib.regions.rules import LANGUAGE_SLUG, check_changes, validate_slug
 from chalicelib.user_chat.inputs import DEVICE_ID
 from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import has_lone_surrogate
@@ -107,10 +108,30 @@ def _timestamp(value: Any, now: float) -> float:
     return epoch
 
 
+MAX_ID = 2**63 - 1  # PostgreSQL's bigint, the CMS's and Zammad's ids (and within DynamoDB's 38 digits)
+
+
 def _pk(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if not _is_key(value) or not 0 < value <= MAX_ID:
         raise ValueError("not a positive integer")
     return value
+
+
+def _is_key(value: Any) -> bool:
+    """An integer, as a pk or a reference: JSON's true is no key (it would read as pk 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _same_zammad(url: Any) -> Any:
+    """A Zammad URL as one Zammad: case, a trailing "/" and the names of this machine
+    (localhost, 127.0.0.1, ::1) aside, so that one ticket cannot pass as two."""
+    if not isinstance(url, str):
+        return url
+    parts = urlsplit(url.strip().lower().rstrip("/"))
+    host = parts.hostname or ""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        host = "loopback"
+    return (parts.scheme, host, parts.port, parts.path)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -163,7 +184,11 @@ class _Reader:
 
     def regions(self, records: dict[int, dict[str, Any]]) -> dict[int, CmsRegion]:
         regions = {}
+        slugs = Counter(fields.get("slug") for fields in records.values())
         for pk, fields in records.items():
+            if slugs[fields.get("slug")] > 1:  # which one's settings would win is anyone's guess
+                self.refused.append(Refused("cms.region %d" % pk, "another region of the dump has its slug"))
+                continue
             try:
                 slug = validate_slug(fields["slug"] if isinstance(fields.get("slug"), str) else "")
                 settings = {name: fields[name] for name in REGION_FIELDS if name in fields}
@@ -191,7 +216,7 @@ class _Reader:
             if not isinstance(device, str) or not DEVICE_ID.match(device):
                 self.refused.append(Refused(name, "its device_id is not one the app sends"))
                 continue
-            region = regions.get(fields.get("region")) if isinstance(fields.get("region"), int) else None
+            region = regions.get(fields.get("region")) if _is_key(fields.get("region")) else None
             if region is None:
                 self.refused.append(Refused(name, "its region %r is not in the dump" % fields.get("region")))
                 continue
@@ -200,9 +225,7 @@ class _Reader:
             if newest[device] != pk:
                 self.skipped[(region.slug, "chats", "superseded")] += 1
                 continue
-            language = (
-                languages.get(fields.get("language")) if isinstance(fields.get("language"), int) else None
-            )
+            language = languages.get(fields.get("language")) if _is_key(fields.get("language")) else None
             if language is None:
                 self.refused.append(
                     Refused(name, "its language %r is not in the dump" % fields.get("language"))
@@ -229,7 +252,7 @@ class _Reader:
             if last + self.retention_seconds <= self.now:
                 self.skipped[(region.slug, "chats", "expired")] += 1
                 continue
-            zammad = (region.settings.get("zammad_url"), ticket)
+            zammad = (_same_zammad(region.settings.get("zammad_url")), ticket)
             if zammad in tickets:
                 self.refused.append(
                     Refused(name, "its ticket %d is also the chat of %s" % (ticket, tickets[zammad]))
@@ -249,7 +272,7 @@ class _Reader:
         for pk, fields in sorted(records.items()):
             name = "cms.abtester %d" % pk
             device = fields.get("device_id")
-            region = regions.get(fields.get("region")) if isinstance(fields.get("region"), int) else None
+            region = regions.get(fields.get("region")) if _is_key(fields.get("region")) else None
             if not isinstance(device, str) or not DEVICE_ID.match(device):
                 self.refused.append(Refused(name, "its device_id is not one the app sends"))
             elif region is None:
@@ -278,7 +301,7 @@ class _Reader:
             if sent_at <= self.window_start:
                 self.skipped[("", "author messages", "older")] += 1
                 continue
-            sender = users.get(fields.get("sender")) if isinstance(fields.get("sender"), int) else None
+            sender = users.get(fields.get("sender")) if _is_key(fields.get("sender")) else None
             if sender is None:
                 self.refused.append(Refused(name, "its sender %r is not in the dump" % fields.get("sender")))
                 continue
@@ -313,10 +336,10 @@ def read_dump(
     by_pk = reader.regions(found["cms.region"])
     languages = {}
     for pk, fields in found["cms.language"].items():
-        if isinstance(fields.get("slug"), str) and fields["slug"]:
+        if isinstance(fields.get("slug"), str) and LANGUAGE_SLUG.match(fields["slug"]):
             languages[pk] = fields["slug"]
         else:
-            reader.refused.append(Refused("cms.language %d" % pk, "it has no slug"))
+            reader.refused.append(Refused("cms.language %d" % pk, "its slug is not a language's (de, zh-CN)"))
     chats = reader.chats(found["cms.userchat"], by_pk, languages)
     draws = reader.draws(found["cms.abtester"], by_pk)
     author_messages = reader.author_messages(found["cms.chatmessage"], found["cms.user"])

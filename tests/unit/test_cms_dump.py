@@ -108,6 +108,36 @@ def _bad_language(dump):
     _chat(dump, "waiting for an answer")["fields"]["language"] = 42
 
 
+def _true_region(dump):
+    _chat(dump, "waiting for an answer")["fields"]["region"] = True  # it read as region 1
+
+
+def _true_language(dump):
+    _chat(dump, "waiting for an answer")["fields"]["language"] = True  # it read as language 1
+
+
+def _huge_ticket(dump):
+    _chat(dump, "waiting for an answer")["fields"]["zammad_id"] = 10**39  # past DynamoDB's 38 digits
+
+
+def _bad_language_slug(dump):
+    first(dump, "cms.language", slug="ar")["fields"]["slug"] = "../" + "x" * 3000 + "\n"
+
+
+def _two_regions_one_slug(dump):
+    first(dump, "cms.region", slug="nuernberg")["fields"]["slug"] = "muenchen"
+
+
+def _one_ticket_under_two_names(dump):
+    """muenchen's Zammad written as localhost, augsburg's as 127.0.0.1: one Zammad, and one
+    ticket in both regions."""
+    first(dump, "cms.region", slug="augsburg")["fields"]["zammad_url"] = "http://127.0.0.1:3000"
+    first(dump, "cms.region", slug="muenchen")["fields"]["zammad_url"] = "http://localhost:3000"
+    _chat(dump, "last message 10 days ago")["fields"]["zammad_id"] = _chat(dump, "waiting for an answer")[
+        "fields"
+    ]["zammad_id"]
+
+
 def _text_ticket(dump):
     _chat(dump, "waiting for an answer")["fields"]["zammad_id"] = "1"
 
@@ -197,6 +227,13 @@ TIMES = "its timestamps are not dates and times between 2000 and now"
         (_twice, "cms.userchat 1", "the dump holds this record twice"),
         (_shared_ticket, "cms.userchat 2", "its ticket 1 is also the chat of cms.userchat 1"),
         (_bad_time, "cms.userchat 1", TIMES),
+        (_true_region, "cms.userchat 1", "its region True is not in the dump"),
+        (_true_language, "cms.userchat 1", "its language True is not in the dump"),
+        (_huge_ticket, "cms.userchat 1", "its zammad_id %r is not a ticket id" % 10**39),
+        (_bad_language_slug, "cms.language 3", "its slug is not a language's (de, zh-CN)"),
+        (_two_regions_one_slug, "cms.region 2", "another region of the dump has its slug"),
+        (_two_regions_one_slug, "cms.region 3", "another region of the dump has its slug"),
+        (_one_ticket_under_two_names, "cms.userchat 4", "its ticket 1 is also the chat of cms.userchat 1"),
         (_year_9999, "cms.userchat 1", TIMES),
         (_in_2100, "cms.userchat 1", TIMES),
         (_before_2000, "cms.userchat 1", TIMES),
