@@ -62,15 +62,12 @@ ZAMMAD_SECONDS = 15.0
 
 def _zammads(services: Services, regions: list[RegionRecord]) -> list[dict[str, Any]]:
     # Loaded by the first deep check: a cold start serving polls never needs them.
-    from chalicelib.zammad_setup.admin import ZammadAdmin
-    from chalicelib.zammad_setup.doctor import Check, chat_token, deliveries, side_by_side
+    from chalicelib.zammad_setup.doctor import Check, chat_token, deliveries, region_zammad, side_by_side
 
     timeout, now = services.settings.zammad_timeout_seconds, services.clock()
 
     def region_checks(region: RegionRecord, deadline: float) -> list[Check]:
-        own = ZammadAdmin(
-            region.zammad_url or "", region.zammad_access_token or "", timeout, "the region's token", deadline
-        )
+        own = region_zammad(region, timeout, deadline)
         return [chat_token(region, timeout, deadline), deliveries(region, now, own)]
 
     return [

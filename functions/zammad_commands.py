@@ -7,6 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from chalicelib.platform.config import Settings
+from chalicelib.regions.rules import zammad_identity
 
 COMMANDS = ("zammad-setup", "doctor")
 ADMIN_TOKEN_VARIABLE = "ZAMMAD_ADMIN_TOKEN"
@@ -55,7 +56,7 @@ def run(
         return 2
     admin_url = os.environ.get(ADMIN_URL_VARIABLE)
     from_environment = not args.admin_token and os.environ.get(ADMIN_TOKEN_VARIABLE)
-    if from_environment and admin_url and not _same_zammad(region.zammad_url, admin_url):
+    if from_environment and admin_url and zammad_identity(region.zammad_url) != zammad_identity(admin_url):
         print(
             "zammad-setup: $%s is for the Zammad at %s ($%s); region %s's is at %s: the token is "
             "not sent there (give that Zammad's admin token)"
@@ -71,7 +72,7 @@ def run(
     if args.dry_run:
         return _setup(args, settings, table, region, token, out, err)
     # One setup of a region at a time: two at once would make two webhooks, or store a secret
-    # no webhook has. The lease outlives any run (a setup that died frees it when it ends).
+    # no webhook has. The lease outlasts any run, so one that died holds it until it runs out.
     now = services.clock()
     if not table.take_setup_lease(region.slug, now, now + SETUP_LEASE_SECONDS):
         print(
@@ -168,9 +169,3 @@ def doctor(args: argparse.Namespace, settings: Settings, services: Any, out: Tex
             failed = failed or not check.ok
             print(json.dumps(check._asdict()) if args.json else check.line(), file=out)
     return 1 if failed else 0
-
-
-def _same_zammad(url: str | None, other: str) -> bool:
-    from chalicelib.zammad_setup.doctor import same_zammad
-
-    return same_zammad(url, other)

@@ -18,9 +18,8 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
-from chalicelib.regions.rules import LANGUAGE_SLUG, check_changes, validate_slug
+from chalicelib.regions.rules import LANGUAGE_SLUG, check_changes, validate_slug, zammad_identity
 from chalicelib.user_chat.inputs import DEVICE_ID
 from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import has_lone_surrogate
@@ -120,18 +119,6 @@ def _pk(value: Any) -> int:
 def _is_key(value: Any) -> bool:
     """An integer, as a pk or a reference: JSON's true is no key (it would read as pk 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _same_zammad(url: Any) -> Any:
-    """A Zammad URL as one Zammad: case, a trailing "/" and the names of this machine
-    (localhost, 127.0.0.1, ::1) aside, so that one ticket cannot pass as two."""
-    if not isinstance(url, str):
-        return url
-    parts = urlsplit(url.strip().lower().rstrip("/"))
-    host = parts.hostname or ""
-    if host in ("localhost", "127.0.0.1", "::1"):
-        host = "loopback"
-    return (parts.scheme, host, parts.port, parts.path)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -252,7 +239,7 @@ class _Reader:
             if last + self.retention_seconds <= self.now:
                 self.skipped[(region.slug, "chats", "expired")] += 1
                 continue
-            zammad = (_same_zammad(region.settings.get("zammad_url")), ticket)
+            zammad = (zammad_identity(region.settings.get("zammad_url")), ticket)
             if zammad in tickets:
                 self.refused.append(
                     Refused(name, "its ticket %d is also the chat of %s" % (ticket, tickets[zammad]))

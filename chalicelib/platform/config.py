@@ -60,7 +60,6 @@ class Settings(NamedTuple):
     # on stdout; the default on Lambda), "prometheus" (`/metrics` under gunicorn: needs
     # prometheus_client, from requirements-server.txt) or "off".
     metrics: str = "off"
-    metrics_folder: str | None = None  # PROMETHEUS_MULTIPROC_DIR: several processes' figures summed
 
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
@@ -138,21 +137,20 @@ def _metrics(env: Mapping[str, str]) -> str:
     return raw
 
 
-def _metrics_folder(env: Mapping[str, str], metrics: str) -> str | None:
-    """prometheus_client's multiprocess folder: each process writes its figures there from
-    its first count on, so a folder that is not there (or not ours to write) would fail every
-    request that counts, not the start."""
+def _check_metrics_folder(env: Mapping[str, str], metrics: str) -> None:
+    """prometheus_client's multiprocess folder (it reads the variable itself): each process
+    writes its figures there from its first count on, so a folder that is not there (or not
+    ours to write) would fail every request that counts, not the start."""
     import os
 
     folder = _text(env, "PROMETHEUS_MULTIPROC_DIR")
     if folder is None or metrics != "prometheus":
-        return folder
+        return
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(
             "PROMETHEUS_MULTIPROC_DIR must be an existing folder this process may write, made "
             "empty before the processes start (e.g. systemd's RuntimeDirectory=), got %r" % folder
         )
-    return folder
 
 
 # https on a host name, with a port at most; plain http only on this machine (make dev).
@@ -226,6 +224,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "CHAT_TABLE_PREFIX may hold only letters, digits, '_', '-' and '.', got %r" % prefix
         )
     metrics = _metrics(env)
+    _check_metrics_folder(env, metrics)
     header = _text(env, "TRUSTED_IP_HEADER")
     if header is not None and not _HEADER_NAME.match(header):
         raise ConfigError("TRUSTED_IP_HEADER must be a header name, got %r" % header)
@@ -265,5 +264,4 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         websocket_messages_per_minute=_whole_number(env, "WEBSOCKET_MESSAGES_PER_MINUTE", 30, 1),
         public_base_url=_public_base_url(env),
         metrics=metrics,
-        metrics_folder=_metrics_folder(env, metrics),
     )

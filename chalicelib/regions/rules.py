@@ -5,6 +5,7 @@ set). Shared by the admin API and `manage region`."""
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.storage.models import RegionRecord
@@ -40,6 +41,22 @@ DEFAULT_DELETE_DAYS = 90  # as Zammad's own job: tickets closed this long are de
 MAX_RETENTION_DAYS = 3650
 _URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
 WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
+
+
+def zammad_identity(url: Any) -> Any:
+    """A Zammad URL as one Zammad: case, a trailing "/" and the names of this machine
+    (localhost, 127.0.0.1, ::1) aside, so that one Zammad cannot pass as two (one ticket as
+    two chats in an import) nor two as one (an admin token sent to the wrong host)."""
+    if not isinstance(url, str):
+        return url
+    parts = urlsplit(url.strip().lower().rstrip("/"))
+    host = parts.hostname or ""
+    return (
+        parts.scheme,
+        "loopback" if host in ("localhost", "127.0.0.1", "::1") else host,
+        parts.port,
+        parts.path,
+    )
 
 
 def is_slug(slug: str) -> bool:

@@ -12,6 +12,7 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import is_slug
+from chalicelib.storage.conditions import condition_failed
 from chalicelib.storage.models import RegionRecord
 
 CACHE_SECONDS = 30
@@ -34,7 +35,7 @@ class RegionTable(Protocol):
         self, slug: str, at: float, verified: bool = True, article: str | None = None
     ) -> bool:
         """Record a webhook delivery to the region's URL, `verified` or refused for its
-        signature (with the "<ticket id>/<article id>" it claimed); False if the region is
+        signature (with the article it claimed: webhook/service.py); False if the region is
         gone (nothing written)."""
 
     def sync_from_cms(
@@ -123,7 +124,7 @@ class DynamoRegionTable:
                 condition=RegionRecord.slug.exists() & (lease.does_not_exist() | (lease < now)),
             )
         except UpdateError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -134,7 +135,7 @@ class DynamoRegionTable:
                 actions=[RegionRecord.zammad_setup_until.remove()], condition=RegionRecord.slug.exists()
             )
         except UpdateError as error:
-            if error.cause_response_code != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
 
 

@@ -74,7 +74,8 @@ class RegionRecord(Model):
     # ... and of the last one to the region's URL whose signature did not verify: Zammad signs
     # with a secret we do not hold (`manage doctor` says so; zammad-setup --rotate-secret mends).
     webhook_refused_at = NumberAttribute(null=True)
-    webhook_refused_article = UnicodeAttribute(null=True)  # "<ticket id>/<article id>" it claimed
+    # ... and what that delivery said it was ("<ticket>/<article>/<digest>", webhook/service.py)
+    webhook_refused_article = UnicodeAttribute(null=True)
     zammad_setup_until = NumberAttribute(null=True)  # a zammad-setup's lease (epoch s): one at a time
     # The chatbot (automatic answers and translations, chalicelib/chatbot).
     chatbot_enabled = BooleanAttribute(default=False)

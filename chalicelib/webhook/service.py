@@ -217,9 +217,21 @@ def claimed_article(body: bytes) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 10**12:
             return None
         parts.append(str(value))
-    return "/".join([*parts, article_digest(payload["article"].get("body"))])
+    return "/".join([*parts, _article_digest(payload["article"].get("body"))])
 
 
-def article_digest(body: object) -> str:
+def claimed_article_id(claim: str | None) -> int | None:
+    """The article id a recorded claim names (None: no claim, or not one of ours)."""
+    parts = (claim or "").split("/")
+    return int(parts[1]) if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() else None
+
+
+def is_claimed(claim: str, article: dict[str, Any]) -> bool:
+    """Whether Zammad's article (as its API gives it) is the one the claim describes."""
+    ticket_id, _article_id, digest = claim.split("/")
+    return str(article.get("ticket_id")) == ticket_id and _article_digest(article.get("body")) == digest
+
+
+def _article_digest(body: object) -> str:
     text = body if isinstance(body, str) else ""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

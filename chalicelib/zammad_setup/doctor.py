@@ -13,13 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 import requests
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
-from chalicelib.regions.rules import delete_days
+from chalicelib.regions.rules import delete_days, zammad_identity
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.retention import DELETE_TAG
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
@@ -52,14 +51,6 @@ class Check(NamedTuple):
             verdict if self.checked else "--",
             self.detail,
         )
-
-
-def same_zammad(url: str | None, other: str | None) -> bool:
-    """Whether two URLs name one Zammad: scheme, host and port alike (case aside)."""
-    if not url or not other:
-        return False
-    first, second = urlsplit(url.strip()), urlsplit(other.strip())
-    return (first.scheme.lower(), first.netloc.lower()) == (second.scheme.lower(), second.netloc.lower())
 
 
 class Doctor(NamedTuple):
@@ -112,21 +103,19 @@ class Doctor(NamedTuple):
     def region(
         self, region: RegionRecord, chatbot: tuple[bool, str] | None = None, deadline: float | None = None
     ) -> list[Check]:
-        admin_here = bool(self.admin_token) and same_zammad(region.zammad_url, self.admin_url)
-        if admin_here:
-            token, whose = self.admin_token or "", "the admin token"
-        else:
-            token, whose = region.zammad_access_token or "", "the region's token"
-        admin = ZammadAdmin(region.zammad_url or "", token, self.timeout, whose, deadline)
+        admin_here = bool(self.admin_token and region.zammad_url and self.admin_url) and (
+            zammad_identity(region.zammad_url) == zammad_identity(self.admin_url)
+        )
+        own = region_zammad(region, self.timeout, deadline)  # reads the region's tickets too
+        admin = (
+            ZammadAdmin(
+                region.zammad_url or "", self.admin_token or "", self.timeout, "the admin token", deadline
+            )
+            if admin_here
+            else own
+        )
         group = region.ticket_group or self.group
         forbidden_fails = self.forbidden_fails and (admin_here or not self.admin_token)
-        own = ZammadAdmin(
-            region.zammad_url or "",
-            region.zammad_access_token or "",
-            self.timeout,
-            "the region's token",
-            deadline,
-        )
         checks = diagnose(admin, region, group, self.public_base_url, self.clock, forbidden_fails, own)
         if checks[0].ok and admin_here and self.admin_token != region.zammad_access_token:
             checks.insert(1, chat_token(region, self.timeout, deadline))  # the one the chat works with
@@ -220,14 +209,20 @@ def diagnose(
     return checks
 
 
+def region_zammad(
+    region: RegionRecord, timeout: float, deadline: float | None = None, whose: str = "the region's token"
+) -> ZammadAdmin:
+    """The region's Zammad asked with the region's own token, the one the chat works with."""
+    return ZammadAdmin(region.zammad_url or "", region.zammad_access_token or "", timeout, whose, deadline)
+
+
 def chat_token(region: RegionRecord, timeout: float, deadline: float | None = None) -> Check:
     if not region.zammad_access_token:
         return Check(
             region.slug, "token", False, "the region has no Zammad token: the chat cannot open tickets"
         )
-    whose = "the region's token (the chat's)"
     try:
-        me = ZammadAdmin(region.zammad_url or "", region.zammad_access_token, timeout, whose, deadline).me()
+        me = region_zammad(region, timeout, deadline, "the region's token (the chat's)").me()
     except AdminError as error:
         return Check(region.slug, "token", False, str(error))
     return Check(region.slug, "token", True, "the chat's token is %s's" % me.get("login", "?"))
@@ -336,9 +331,9 @@ def deliveries(region: RegionRecord, now: float, zammad: ZammadAdmin | None = No
                 region.slug,
                 "deliveries",
                 True,
-                "a delivery to the region's URL at %s failed its signature, but Zammad has no such "
-                "article: it was not Zammad's (someone holds the URL's token; deliveries verified "
-                "since: %s)" % (_when(refused), "none" if seen is None else _when(seen)),
+                "a delivery to the region's URL at %s failed its signature, but Zammad has no article "
+                "as it named: it was not Zammad's (someone holds the URL's token; last verified: "
+                "%s)" % (_when(refused), "never" if seen is None else _when(seen)),
             )
         unsure = "" if mine else " (the article it named could not be looked up in Zammad)"
         return Check(
@@ -357,18 +352,16 @@ def deliveries(region: RegionRecord, now: float, zammad: ZammadAdmin | None = No
 def _refused_is_zammads(region: RegionRecord, zammad: ZammadAdmin | None) -> bool | None:
     """Whether the refused delivery's article is Zammad's own: True, False, or None when it
     cannot be told (no lookup given, nothing recorded, Zammad not answering)."""
-    from chalicelib.webhook.service import article_digest
+    from chalicelib.webhook.service import claimed_article_id, is_claimed
 
-    claimed = (region.webhook_refused_article or "").split("/")
-    if zammad is None or len(claimed) != 3 or not all(part.isdigit() for part in claimed[:2]):
+    claim, article_id = region.webhook_refused_article, claimed_article_id(region.webhook_refused_article)
+    if zammad is None or claim is None or article_id is None:
         return None
     try:
-        article = zammad.article(int(claimed[1]))
+        article = zammad.article(article_id)
     except AdminError:
         return None
-    if article is None:
-        return False
-    return str(article.get("ticket_id")) == claimed[0] and article_digest(article.get("body")) == claimed[2]
+    return article is not None and is_claimed(claim, article)
 
 
 def _when(epoch: float) -> str:

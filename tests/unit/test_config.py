@@ -139,10 +139,12 @@ def test_the_metrics_folder_must_be_there_to_write_when_prometheus_counts(tmp_pa
     a_file.write_text("")
     with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
         load_settings({"METRICS": "prometheus", "PROMETHEUS_MULTIPROC_DIR": str(a_file)})
-    made = {"METRICS": "prometheus", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    assert load_settings(made).metrics_folder == str(tmp_path)
+    assert (
+        load_settings({"METRICS": "prometheus", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}).metrics
+        == "prometheus"
+    )
     # Without Prometheus nothing reads it, so nothing is required of it.
-    assert load_settings({"METRICS": "off", "PROMETHEUS_MULTIPROC_DIR": missing}).metrics_folder == missing
+    assert load_settings({"METRICS": "off", "PROMETHEUS_MULTIPROC_DIR": missing}).metrics == "off"
 
 
 def test_the_gunicorn_app_stops_on_a_metrics_folder_nobody_made(tmp_path):
