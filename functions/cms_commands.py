@@ -55,18 +55,19 @@ def add_parsers(commands: Any) -> None:
     exports.add_argument("--output", required=True, help="the fixture file to write")
 
 
-def run(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO = sys.stderr) -> int:
+def run(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO | None = None) -> int:
+    err = err or sys.stderr  # the one of the moment (a test's capture), not of the import
     if args.command == "import-cms":
         return import_cms(args, settings, services, out, err)
     if args.command == "compare-cms":
-        return compare_cms(args, settings, services, out)
+        return compare_cms(args, settings, services, out, err)
     if args.command == "export-cms":
         return export_cms(args, settings, services, out, err)
     raise AssertionError(args.command)
 
 
-def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO) -> int:
-    from chalicelib.migration.cms_compare import CmsApi, compare, imported_devices
+def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:
+    from chalicelib.migration.cms_compare import CmsApi, CmsUnreachable, compare, imported_devices
 
     region = services.regions.get(args.region)
     chats, draws = imported_devices(
@@ -76,7 +77,11 @@ def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO) -> in
         settings.ticket_retention_days * 86400,
         max(args.devices, 0),
     )
-    found = compare(CmsApi(args.cms), services.user_chats, region, chats, draws, settle=args.settle)
+    try:
+        found = compare(CmsApi(args.cms), services.user_chats, region, chats, draws, settle=args.settle)
+    except CmsUnreachable as error:
+        say("error: %s; nothing was compared" % error, err)
+        return 1
     for difference in found:
         say("%s %s: %s" % difference, out)
     print(
@@ -135,6 +140,8 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
     report = importer.run(dump, progress, skip_regions=skip)
     for refusal in report.refused:
         say("refused: %s: %s" % refusal, err)
+    for verb, words in report.notes:
+        say("%s: %s" % ("to change" if args.dry_run and verb == "changed" else verb, words), out)
     print(summary(report.counts), file=out)
     seconds = time.monotonic() - started
     records = len(dump.regions) + len(dump.chats) + len(dump.draws) + len(dump.author_messages)
@@ -150,6 +157,9 @@ COLUMNS = [
     ("settings", "new", "settings"),
     ("chats", "new", "chats new"),
     ("chats", "here", "here"),
+    ("chats", "updated", "updated"),
+    ("chats", "replaced", "replaced"),
+    ("chats", "gone", "gone"),
     ("chats", "kept", "kept"),
     ("chats", "expired", "expired"),
     ("chats", "superseded", "older"),
@@ -159,9 +169,11 @@ COLUMNS = [
     ("draws", "superseded", "older"),
 ]
 LEGEND = (
-    "new: imported (with --dry-run: to import); here: imported before; kept: the device has "
-    "another of ours, which stays; expired: no message within the retention; older: the "
-    "device has a newer one (the CMS shows the newest)"
+    "new: imported (with --dry-run: to import); here: imported before; updated: its last "
+    "message in the CMS is newer; replaced: by the device's newer chat in the CMS; gone: from "
+    "the CMS, removed here; kept: the device's chat here is ours (begun or written to here), "
+    "which stays; expired: no message within the retention; older: the device has a newer "
+    "one (the CMS shows the newest)"
 )
 
 

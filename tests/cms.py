@@ -60,6 +60,21 @@ def manage(env: dict[str, str], *args: str):
     return run_python("-m", "functions.manage", *args, env=python_env(**env), timeout=300)
 
 
+def manage_here(*argv: str) -> tuple[int, str]:
+    """`functions.manage` run in this process (quicker than `manage`): its exit status, and
+    what it printed to stdout and stderr, in that order."""
+    import contextlib
+    import io
+    import sys
+
+    from functions import manage as commands
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = commands.run(list(argv), out=sys.stdout)
+    return status, out.getvalue() + err.getvalue()
+
+
 def load_zammad(emulator) -> None:
     recorded = recording()
     emulator.attributes = dict(recorded["attributes"])

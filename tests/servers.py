@@ -1,15 +1,19 @@
 """Starting real servers on loopback for tests and `make bench`."""
 
 import glob
+import json
 import os
 import shutil
 import socket
 import subprocess
 import time
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import requests
+
+from devtools.loopback_server import LoopbackServer
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +76,44 @@ def dynamodb_local(port: int = 0):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+class HostileHost(LoopbackServer):
+    """A server on loopback: `answer(method, path)` gives (status, headers, body bytes), or
+    sleeps; every request's method, path, Authorization header and body is kept in `seen`."""
+
+    class handler(BaseHTTPRequestHandler):  # LoopbackServer's attribute
+        protocol_version = "HTTP/1.1"
+        emulator: "HostileHost"
+
+        def _any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            self.emulator.seen.append((self.command, self.path, self.headers.get("Authorization"), body))
+            status, headers, answer = self.emulator.answer(self.command, self.path)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = do_PUT = _any
+
+        def log_message(self, *_args):
+            pass
+
+    def __init__(self, answer):
+        super().__init__()
+        self.answer = answer
+        self.seen: list = []
+
+
+@contextmanager
+def host(answer):
+    with HostileHost(answer) as server:
+        yield server.url, server.seen
+
+
+def json_answer(value, status=200):
+    return lambda _method, _path: (status, {"Content-Type": "application/json"}, json.dumps(value).encode())

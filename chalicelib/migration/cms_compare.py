@@ -35,6 +35,10 @@ class Difference(NamedTuple):
     what: str
 
 
+class CmsUnreachable(Exception):
+    """The CMS gave no answer at all (refused, timed out, no such host): nothing to compare."""
+
+
 class CmsApi:
     """The CMS's app API, GET only."""
 
@@ -44,7 +48,12 @@ class CmsApi:
         self._timeout = timeout
 
     def get(self, path: str) -> Answer:
-        answer = self._session.get(self._url + path, timeout=self._timeout)
+        try:
+            answer = self._session.get(self._url + path, timeout=self._timeout)
+        except requests.RequestException as error:
+            raise CmsUnreachable(
+                "the CMS at %s gave no answer (%s)" % (self._url, type(error).__name__)
+            ) from None
         try:
             return Answer(answer.status_code, answer.json())
         except ValueError:
@@ -82,6 +91,8 @@ def differences(cms: Answer, here: Answer) -> list[str]:
         return ["status: CMS %d, here %d" % (cms.status, here.status)]
     if cms.status != 200:
         return [] if cms.body == here.body else ["error: CMS %r, here %r" % (cms.body, here.body)]
+    if not isinstance(cms.body, dict):  # a proxy's page, another API: no chat at all
+        return ["answer: the CMS's is a JSON %s, not a chat" % type(cms.body).__name__]
     found = []
     for field in COMPARED_FIELDS:
         theirs, mine = cms.body.get(field), here.body.get(field)

@@ -88,6 +88,11 @@ class CmsDump(NamedTuple):
     # ("older" than the window), other models (why: the model's name).
     skipped: Counter
     refused: list[Refused]
+    # Every (region, device) with a cms.userchat row, expired and older ones too, and the
+    # newest row's pk: a chat imported before and gone from the CMS since is one whose
+    # device is not here though its pk is not newer than the dump (cms_import.py).
+    chat_devices: frozenset[tuple[str, str]] = frozenset()
+    newest_chat: int = 0
 
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()  # before the CMS had a chat
@@ -111,12 +116,12 @@ MAX_ID = 2**63 - 1  # PostgreSQL's bigint, the CMS's and Zammad's ids (and withi
 
 
 def _pk(value: Any) -> int:
-    if not _is_key(value) or not 0 < value <= MAX_ID:
+    if not is_key(value) or not 0 < value <= MAX_ID:
         raise ValueError("not a positive integer")
     return value
 
 
-def _is_key(value: Any) -> bool:
+def is_key(value: Any) -> bool:
     """An integer, as a pk or a reference: JSON's true is no key (it would read as pk 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -146,6 +151,7 @@ class _Reader:
         self.window_start = now - history_days * 86400
         self.skipped: Counter = Counter()
         self.refused: list[Refused] = []
+        self.chat_devices: set[tuple[str, str]] = set()
 
     def by_model(self, records: list[Any]) -> dict[str, dict[int, dict[str, Any]]]:
         found: dict[str, dict[int, dict[str, Any]]] = {model: {} for model in MODELS}
@@ -195,6 +201,9 @@ class _Reader:
             device = fields.get("device_id")
             if isinstance(device, str) and pk > newest.get(device, 0):
                 newest[device] = pk
+            region = regions.get(fields.get("region")) if is_key(fields.get("region")) else None
+            if isinstance(device, str) and region is not None:
+                self.chat_devices.add((region.slug, device))
         chats: list[CmsChat] = []
         tickets: dict[tuple[Any, int], str] = {}  # (Zammad, ticket) -> the chat that has it
         for pk, fields in sorted(records.items()):
@@ -203,7 +212,7 @@ class _Reader:
             if not isinstance(device, str) or not DEVICE_ID.match(device):
                 self.refused.append(Refused(name, "its device_id is not one the app sends"))
                 continue
-            region = regions.get(fields.get("region")) if _is_key(fields.get("region")) else None
+            region = regions.get(fields.get("region")) if is_key(fields.get("region")) else None
             if region is None:
                 self.refused.append(Refused(name, "its region %r is not in the dump" % fields.get("region")))
                 continue
@@ -212,7 +221,7 @@ class _Reader:
             if newest[device] != pk:
                 self.skipped[(region.slug, "chats", "superseded")] += 1
                 continue
-            language = languages.get(fields.get("language")) if _is_key(fields.get("language")) else None
+            language = languages.get(fields.get("language")) if is_key(fields.get("language")) else None
             if language is None:
                 self.refused.append(
                     Refused(name, "its language %r is not in the dump" % fields.get("language"))
@@ -259,7 +268,7 @@ class _Reader:
         for pk, fields in sorted(records.items()):
             name = "cms.abtester %d" % pk
             device = fields.get("device_id")
-            region = regions.get(fields.get("region")) if _is_key(fields.get("region")) else None
+            region = regions.get(fields.get("region")) if is_key(fields.get("region")) else None
             if not isinstance(device, str) or not DEVICE_ID.match(device):
                 self.refused.append(Refused(name, "its device_id is not one the app sends"))
             elif region is None:
@@ -288,7 +297,7 @@ class _Reader:
             if sent_at <= self.window_start:
                 self.skipped[("", "author messages", "older")] += 1
                 continue
-            sender = users.get(fields.get("sender")) if _is_key(fields.get("sender")) else None
+            sender = users.get(fields.get("sender")) if is_key(fields.get("sender")) else None
             if sender is None:
                 self.refused.append(Refused(name, "its sender %r is not in the dump" % fields.get("sender")))
                 continue
@@ -334,4 +343,13 @@ def read_dump(
     missing = sorted((regions or set()) - set(selected))
     for slug in missing:
         reader.refused.append(Refused("--region %s" % slug, "the dump holds no region of that slug"))
-    return CmsDump(selected, chats, draws, author_messages, reader.skipped, reader.refused)
+    return CmsDump(
+        selected,
+        chats,
+        draws,
+        author_messages,
+        reader.skipped,
+        reader.refused,
+        frozenset(reader.chat_devices),
+        max(found["cms.userchat"], default=0),
+    )

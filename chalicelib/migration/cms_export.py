@@ -14,7 +14,7 @@ reads its messages from Zammad as it reads every chat's.
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from chalicelib.migration.cms_dump import Refused
+from chalicelib.migration.cms_dump import Refused, is_key
 from chalicelib.storage.models import ChatAssignmentRecord
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
@@ -39,7 +39,7 @@ def cms_pks(dump: list[dict[str, Any]], model: str) -> dict[str, int]:
         and record.get("model") == model
         and isinstance(record.get("fields"), dict)
         and isinstance(record["fields"].get("slug"), str)
-        and isinstance(record.get("pk"), int)
+        and is_key(record.get("pk"))
     }
 
 

@@ -2,9 +2,18 @@
 without losing a conversation (docs/migrating.md).
 
 Every write is conditional or compares first, so a second run adds nothing and a run that
-was stopped finishes when run again: a chat or a draw is put only where the device has
-none here (one it has is kept and counted), an author message has an id made from its CMS
-pk, a region is written only when its settings differ. The import never calls Zammad.
+was stopped finishes when run again. The import never calls Zammad.
+
+What a second import (docs/migrating.md, step 5) may change, and what it leaves:
+- a region's setting the CMS changed since the last import is written; one changed here
+  since is kept (the CMS's differs: printed). The record holds a digest of each setting as
+  the import last read it (`cms_imported`), so the two can be told apart;
+- a chat keeps following the CMS while nobody wrote to it here (its `last_activity` is
+  still the imported one): its ticket's newer last message moves its retention on, a newer
+  CMS chat of the device replaces it, and one gone from the CMS goes here too. A chat
+  written to here, or begun here, is ours and stays (counted `kept`);
+- a draw is never drawn again; an author message has an id made from its CMS pk.
+Each change to what is here (a setting, a chat replaced or removed) is printed.
 
 A chat is written as open, with no stored messages and none fetched (`messages_fetched_at`
 0): its first poll reads the ticket's articles from Zammad, as every later one does after
@@ -13,6 +22,7 @@ new chat only after the retention without a message" goes on from where the CMS 
 """
 
 import hashlib
+import json
 import secrets
 import threading
 from collections import Counter
@@ -20,16 +30,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.author_chat.store import ROOM, AuthorMessageRecord, DuplicateMessage, DynamoAuthorMessages
 from chalicelib.migration.cms_dump import CmsAuthorMessage, CmsChat, CmsDraw, CmsDump, CmsRegion, Refused
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.service import Regions
-from chalicelib.storage.conditions import condition_failed
+from chalicelib.storage.conditions import condition_failed, delete_if
 from chalicelib.storage.small_tables import Draws
 from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import UserChatRecord, chat_key, ticket_key
+from chalicelib.user_chat.records import UserChatRecord, chat_key, entries, ticket_key
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
 from chalicelib.user_chat.states import ChatState
 from chalicelib.web.errors import ApiError, Conflict
@@ -41,10 +51,37 @@ WRITERS = 8  # writes in flight at once
 class ImportReport(NamedTuple):
     # (region, kind, outcome) -> how many; region "" for the author chat and other models.
     # Kinds: settings, chats, draws, author messages. Outcomes: new (written, or with
-    # --dry-run to be written), here (already), kept (the device has another of ours),
-    # expired, superseded, older (than the window), unchanged.
+    # --dry-run to be written), here (already), updated (its ticket's last message was
+    # newer in the CMS), replaced (by the device's newer CMS chat), gone (from the CMS,
+    # removed here), kept (the device's chat here is ours), expired, superseded, older
+    # (than the window), unchanged.
     counts: Counter
     refused: list[Refused]
+    # What changed here, or would with --dry-run, and what was kept against the CMS:
+    # ("changed" or "kept", the words), one line each.
+    notes: list[tuple[str, str]]
+
+
+def setting_digest(name: str, value: Any) -> str:
+    """What `cms_imported` holds of a setting: enough to see it changed, not its value
+    (the Zammad token is one)."""
+    return hashlib.sha256(json.dumps([name, value]).encode()).hexdigest()[:32]
+
+
+def _device(chat_key_: str) -> str:
+    region, device = chat_key_.split("#", 1)
+    return "%s %s…" % (region, device[:8])
+
+
+def _untouched(stored: UserChatRecord) -> bool:
+    """Imported and not written to here since: it follows the CMS."""
+    return stored.cms_chat is not None and stored.last_activity == stored.cms_last_activity
+
+
+def _unchanged_since_read(stored: UserChatRecord):
+    return (UserChatRecord.generation == stored.generation) & (
+        UserChatRecord.last_activity == stored.last_activity
+    )
 
 
 def author_message_id(message: CmsAuthorMessage) -> str:
@@ -73,6 +110,7 @@ class CmsImport:
         self._clock = clock
         self._dry_run = dry_run
         self._counts: Counter = Counter()
+        self._notes: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
     def check_regions(self, dump: CmsDump) -> list[Refused]:
@@ -86,7 +124,7 @@ class CmsImport:
                 if token and holders[token] > 1:
                     raise Conflict("zammad_webhook_token is another region's in the dump too.")
                 self._regions.check(
-                    region.slug, self._changes(region) or {"name": region.settings.get("name")}
+                    region.slug, self._settings(region).changes or {"name": region.settings.get("name")}
                 )
             except ApiError as error:
                 refused.append(Refused("cms.region %s" % region.slug, error.message))
@@ -102,6 +140,7 @@ class CmsImport:
         by passing a dump without them, and the regions check_regions refused as
         `skip_regions`, which take their chats and draws with them)."""
         self._counts = Counter(dump.skipped)
+        self._notes = []
         refused: list[Refused] = []
         done = 0
         written_regions = set()
@@ -119,6 +158,7 @@ class CmsImport:
             *((self._chat, chat) for chat in dump.chats if chat.region in written_regions),
             *((self._draw, draw) for draw in dump.draws if draw.region in written_regions),
             *((self._author_message, message) for message in dump.author_messages),
+            *((self._gone, (dump, region)) for region in sorted(written_regions)),
         ]
         total = done + len(steps)
         with ThreadPoolExecutor(WRITERS) as writers:  # each write is one round trip: overlap them
@@ -127,41 +167,69 @@ class CmsImport:
                 if done % PROGRESS_EVERY == 0:
                     progress(done, total)
         progress(done, total)
-        return ImportReport(self._counts, refused)
+        return ImportReport(self._counts, refused, sorted(self._notes))
 
     def _count(self, region: str, kind: str, outcome: str) -> None:
         with self._lock:
             self._counts[(region, kind, outcome)] += 1
 
+    def _note(self, verb: str, words: str) -> None:
+        with self._lock:
+            self._notes.append((verb, words))
+
     # --- one record each ------------------------------------------------------------
-    def _changes(self, region: CmsRegion) -> dict[str, Any]:
+    def _settings(self, region: CmsRegion) -> "_Settings":
+        """What to write of the region's settings: the CMS's where this side has the value
+        the last import read (or none was ever read), ours where it was changed here since."""
         stored = self._regions.find(region.slug)
-        changes = {
-            name: value
-            for name, value in region.settings.items()
-            if stored is None or getattr(stored, name) != value
-        }
+        read_before = entries(stored.cms_imported) if stored else {}
+        changes: dict[str, Any] = {}
+        kept = []
+        for name, value in region.settings.items():
+            if stored is None:
+                changes[name] = value
+                continue
+            here = getattr(stored, name)
+            if here == value:
+                continue
+            if name in read_before and read_before[name] != setting_digest(name, here):
+                kept.append(name)  # changed here since the last import
+            else:
+                changes[name] = value
         if region.settings.get("zammad_webhook_token") and not (stored and stored.zammad_webhook_secret):
             # The CMS's webhook is unsigned; ours needs a signature (docs/migrating.md):
             # a secret of our own, set in Zammad by `manage zammad-setup`.
             changes["zammad_webhook_secret"] = secrets.token_urlsafe(32)
-        return changes
+        digests = {name: setting_digest(name, value) for name, value in region.settings.items()}
+        overwritten = sorted(set(changes) & set(region.settings)) if stored is not None else []
+        return _Settings(
+            changes, overwritten, kept, digests, stored is not None and dict(read_before) != digests
+        )
 
     def _region(self, region: CmsRegion) -> None:
-        changes = self._changes(region)
-        if not changes:
+        settings = self._settings(region)
+        if settings.overwritten:
+            self._note(
+                "changed", "region %s: %s set to the CMS's" % (region.slug, ", ".join(settings.overwritten))
+            )
+        if settings.kept:
+            self._note(
+                "kept",
+                "region %s: %s changed here since the last import; the CMS's differ%s"
+                % (region.slug, ", ".join(settings.kept), "s" if len(settings.kept) == 1 else ""),
+            )
+        if not settings.changes and not settings.digests_differ:
             self._count(region.slug, "settings", "unchanged")
             return
-        self._count(region.slug, "settings", "new")
+        self._count(region.slug, "settings", "new" if settings.changes else "unchanged")
         if not self._dry_run:
-            self._regions.put(region.slug, changes)
+            self._regions.put(region.slug, settings.changes, cms_imported=settings.digests)
 
-    def _chat(self, chat: CmsChat) -> None:
-        key = chat_key(chat.region, chat.device_id)
-        record = UserChatRecord(
-            key,
+    def _record(self, chat: CmsChat, generation: int) -> UserChatRecord:
+        return UserChatRecord(
+            chat_key(chat.region, chat.device_id),
             region_slug=chat.region,
-            generation=1,
+            generation=generation,
             state=ChatState.OPEN,
             claimed_at=chat.started_at,
             ticket_id=chat.ticket_id,
@@ -174,18 +242,75 @@ class CmsImport:
             expires_at=utc_datetime(chat.last_message_at + self._retention_seconds),
             automatic_answers=False,
             bot_jobs={},
+            cms_chat=chat.pk,
+            cms_last_activity=chat.last_message_at,
         )
-        if self._dry_run:
-            stored = self._chats.get(key)
-            self._count(chat.region, "chats", "new" if stored is None else _kept(stored, chat))
+
+    def _chat(self, chat: CmsChat) -> None:
+        key = chat_key(chat.region, chat.device_id)
+        stored = self._chats.get(key)
+        outcome = _chat_outcome(stored, chat)
+        if outcome == "replaced":
+            assert stored is not None
+            self._note(
+                "changed",
+                "chat %s: the device's newer chat in the CMS (ticket %d) replaces ticket %s"
+                % (_device(key), chat.ticket_id, stored.ticket_id),
+            )
+        if self._dry_run or outcome in ("here", "kept"):
+            self._count(chat.region, "chats", outcome)
             return
         try:
-            record.save(condition=UserChatRecord.chat_key.does_not_exist())
-            self._count(chat.region, "chats", "new")
-        except PutError as error:
+            if outcome == "new":
+                self._record(chat, 1).save(condition=UserChatRecord.chat_key.does_not_exist())
+            elif outcome == "replaced":
+                assert stored is not None
+                record = self._record(chat, int(stored.generation) + 1)
+                record.save(condition=_unchanged_since_read(stored))
+            else:  # updated: the person wrote on in the CMS, into the same ticket
+                assert stored is not None
+                stored.update(
+                    actions=[
+                        UserChatRecord.last_activity.set(chat.last_message_at),
+                        UserChatRecord.expires_at.set(
+                            utc_datetime(chat.last_message_at + self._retention_seconds)
+                        ),
+                        UserChatRecord.language.set(chat.language),
+                        UserChatRecord.cms_chat.set(chat.pk),
+                        UserChatRecord.cms_last_activity.set(chat.last_message_at),
+                    ],
+                    condition=_unchanged_since_read(stored),
+                )
+            self._count(chat.region, "chats", outcome)
+        except (PutError, UpdateError) as error:
             if not condition_failed(error):
                 raise
-            self._count(chat.region, "chats", _kept(self._chats.get(key), chat))
+            # Written to here meanwhile (or by a run beside this one): what is here now stays.
+            now_here = self._chats.get(key)
+            self._count(chat.region, "chats", "here" if _same_ticket(now_here, chat) else "kept")
+
+    def _gone(self, job: tuple[CmsDump, str]) -> None:
+        """Chats imported before whose device the CMS has no chat for any more (and the
+        dump is not older than their import): removed here as there. The ticket stays in
+        Zammad; the import never calls it."""
+        dump, region = job
+        since = self._clock() - self._retention_seconds
+        for stored in self._chats.active_since(region, since):
+            device = stored.chat_key.split("#", 1)[1]
+            if (
+                not _untouched(stored)
+                or (region, device) in dump.chat_devices
+                or int(stored.cms_chat) > dump.newest_chat
+            ):
+                continue
+            self._note(
+                "changed",
+                "chat %s: gone from the CMS, so removed here (ticket %s stays in Zammad)"
+                % (_device(stored.chat_key), stored.ticket_id),
+            )
+            condition = _unchanged_since_read(stored) & (UserChatRecord.cms_chat == stored.cms_chat)
+            if self._dry_run or delete_if(stored, condition):
+                self._count(region, "chats", "gone")
 
     def _draw(self, draw: CmsDraw) -> None:
         key = chat_key(draw.region, draw.device_id)
@@ -223,6 +348,25 @@ class CmsImport:
             self._count("", "author messages", "here")
 
 
-def _kept(stored: UserChatRecord | None, chat: CmsChat) -> str:
-    same = stored is not None and stored.ticket_id is not None and int(stored.ticket_id) == chat.ticket_id
-    return "here" if same else "kept"  # kept: the device has another chat here
+class _Settings(NamedTuple):
+    changes: dict[str, Any]  # to write
+    overwritten: list[str]  # of those, settings the region here had another value of
+    kept: list[str]  # the CMS's differs, ours was changed here since the last import
+    digests: dict[str, str]  # what `cms_imported` is to hold
+    digests_differ: bool  # a region here whose `cms_imported` is not that
+
+
+def _same_ticket(stored: UserChatRecord | None, chat: CmsChat) -> bool:
+    return stored is not None and stored.ticket_id is not None and int(stored.ticket_id) == chat.ticket_id
+
+
+def _chat_outcome(stored: UserChatRecord | None, chat: CmsChat) -> str:
+    """What the import does with the device's CMS chat, given what is here."""
+    if stored is None:
+        return "new"
+    if _same_ticket(stored, chat):
+        # One ticket, written to on both sides: the newer last message moves the retention.
+        return "updated" if chat.last_message_at > stored.last_activity else "here"
+    if _untouched(stored) and chat.pk > int(stored.cms_chat):
+        return "replaced"  # the device began a newer chat in the CMS; nothing was written here
+    return "kept"  # the device's chat here is ours (begun or written to here)

@@ -30,8 +30,13 @@ class Regions:
     def list(self) -> list[RegionRecord]:
         return self.table.all()
 
-    def put(self, slug: str, changes: dict[str, Any]) -> RegionRecord:
+    def put(
+        self, slug: str, changes: dict[str, Any], cms_imported: dict[str, str] | None = None
+    ) -> RegionRecord:
+        """`cms_imported`: only the CMS import's, what it read of the CMS's settings."""
         record = self.check(slug, changes)
+        if cms_imported is not None:
+            record.cms_imported = cms_imported
         record.updated_at = utc_datetime(self._clock())
         self.table.save(record)
         return record

@@ -86,6 +86,10 @@ class RegionRecord(Model):
     cms_listed = BooleanAttribute(null=True)
     cms_chat_enabled = BooleanAttribute(null=True)
     cms_synced_at = NumberAttribute(null=True)  # epoch seconds
+    # What the last `import-cms` read of the CMS's settings (setting -> digest of its value;
+    # None: never imported): a second import tells a setting changed here from one changed
+    # in the CMS (migration/cms_import.py).
+    cms_imported: MapAttribute[str, Any] = MapAttribute(null=True)
 
     webhook_token_index = WebhookTokenIndex()
 

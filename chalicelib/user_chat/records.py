@@ -102,6 +102,11 @@ class UserChatRecord(Model):
     # the app's `chatbot_typing` while one is younger than the typing limit.
     automatic_answers = BooleanAttribute(default=False)
     bot_jobs: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # Imported from the Integreat CMS (migration/cms_import.py): the CMS's userchat pk and the
+    # last activity as imported. A message sent here moves `last_activity` away from it; a
+    # chat begun here has neither. A second import follows the CMS only where they are equal.
+    cms_chat = NumberAttribute(null=True)
+    cms_last_activity = NumberAttribute(null=True)
 
     ticket_index = TicketIndex()
     activity_index = ActivityIndex()

@@ -3,10 +3,7 @@ imported dump can name any URL): the admin token goes to its own Zammad only, no
 is followed, and the checks stay bounded in time and memory and speak in words, never a
 500 or a traceback. Each "Zammad" here is a server of a few lines on loopback."""
 
-import json
 import time
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from moto import mock_aws
@@ -20,50 +17,9 @@ from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
 from chalicelib.zammad_setup.doctor import Doctor
-from devtools.loopback_server import LoopbackServer
 from tests.conftest import JWT_SECRET
+from tests.servers import host, json_answer
 from tests.zammad_operator import add_region, manage
-
-
-class _Host(LoopbackServer):
-    """A server on loopback: `answer(method, path)` gives (status, headers, body bytes), or
-    sleeps; every request's method, path, Authorization header and body is kept in `seen`."""
-
-    class handler(BaseHTTPRequestHandler):  # LoopbackServer's attribute
-        protocol_version = "HTTP/1.1"
-        emulator: "_Host"
-
-        def _any(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length)
-            self.emulator.seen.append((self.command, self.path, self.headers.get("Authorization"), body))
-            status, headers, answer = self.emulator.answer(self.command, self.path)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        do_GET = do_POST = do_PUT = _any
-
-        def log_message(self, *_args):
-            pass
-
-    def __init__(self, answer):
-        super().__init__()
-        self.answer = answer
-        self.seen: list = []
-
-
-@contextmanager
-def host(answer):
-    with _Host(answer) as server:
-        yield server.url, server.seen
-
-
-def json_answer(value, status=200):
-    return lambda _method, _path: (status, {"Content-Type": "application/json"}, json.dumps(value).encode())
 
 
 def hanging(seconds):
