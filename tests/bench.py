@@ -422,12 +422,25 @@ def author_history_reads():
         return scanned, _calls(response.headers["Server-Timing"])["ddb"]
 
 
+# `manage` as an operator runs it, then its own peak memory (KB) on stderr's last line.
+_MANAGE_WITH_PEAK = """
+import resource, runpy, sys
+sys.argv = ["manage", *sys.argv[1:]]
+try:
+    runpy.run_module("functions.manage", run_name="__main__")
+finally:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
 def cms_import_rate(chats: int = 10_000):
     """`manage import-cms` of the recorded CMS dump with `chats` more chats (each with a
-    draw) into DynamoDB Local, as an operator runs it (its own process): records a second,
-    the first run (everything new) and a second run (everything found)."""
+    draw) into DynamoDB Local, as an operator runs it (its own process): the records it
+    writes, records a second for the first run (everything new) and a second run
+    (everything found), the dump's MB and the first run's peak memory in MB."""
     import tempfile
 
+    from chalicelib.migration.cms_dump import read_dump
     from chalicelib.platform.config import load_settings
     from chalicelib.storage.connection import bind_models
     from chalicelib.storage.tables import create_tables
@@ -442,19 +455,22 @@ def cms_import_rate(chats: int = 10_000):
         dump = cms.synthetic(chats, time.time(), "https://zammad.example")
         path = Path(folder) / "dump.json"
         path.write_text(json.dumps(dump))
-        records = chats * 2 + 28  # the recorded dump imports 28 (3 regions, 5 chats, 16 draws, 4 messages)
-        rates = []
+        read = read_dump(path.read_bytes(), time.time(), 30, 30)
+        records = len(read.regions) + len(read.chats) + len(read.draws) + len(read.author_messages)
+        rates, peaks = [], []
         for _run in range(2):
             started = time.monotonic()
-            subprocess.run(
-                [sys.executable, "-m", "functions.manage", "import-cms", str(path)],
+            done = subprocess.run(
+                [sys.executable, "-c", _MANAGE_WITH_PEAK, "import-cms", str(path)],
                 cwd=str(PROJECT),
                 env=python_env(**env),
                 capture_output=True,
+                text=True,
                 check=True,
             )
             rates.append(records / (time.monotonic() - started))
-        return records, rates
+            peaks.append(int(done.stderr.split()[-1]) / 1024)
+        return records, rates, path.stat().st_size / 1e6, peaks[0]
 
 
 def chatbot_figures(delay: float = 1.0, messages: int = 5):
@@ -829,10 +845,14 @@ def main() -> None:
     print("  (a job's Zammad calls: the answer and its sources note, plus the translation note)")
     print()
     size = 1_000_000
-    records, (first, second) = cms_import_rate()
+    records, (first, second), dump_mb, peak_mb = cms_import_rate()
     print("Import from the CMS (manage import-cms, DynamoDB Local, 10,000 chats and their draws)")
     print("  first run, %d records:  %5.0f records/s" % (records, first))
     print("  second run (all found): %5.0f records/s" % second)
+    print(
+        "  memory: a %.1f MB dump, peak %.0f MB (the file is read whole; docs/migrating.md)"
+        % (dump_mb, peak_mb)
+    )
     print()
     print("Files (1 MB PNGs; moto server and the Zammad emulator in processes of their own)")
     print("  %-38s %7s %9s %5s %6s %4s" % ("request", "ms", "peak KB", "S3", "DynamoDB", "Zammad"))

@@ -153,6 +153,12 @@ def drive(cms: Cms, zammad: ZammadEmulator, venv: Path) -> dict[str, Any]:
     cms.send("muenchen", "de", again, "Erste Frage, vor langer Zeit.")
     cli(venv, "shell", stdin=AGE_CHAT.format(device=again, days=35))
     cms.send("muenchen", "de", again, "Neue Frage: wie melde ich mich um?")
+    # A chat in each of the CMS's languages: de and en above, ar here (the device above
+    # that wrote in ar switched to en). Last, so the chats and tickets above keep their ids.
+    arabic = device("stayed in Arabic, with an agent's reply", "augsburg", "ar")
+    cms.send("augsburg", "ar", arabic, "مرحبا، أين أجد دورة لغة ألمانية؟")
+    zammad.add_article(max(zammad.tickets), "<p>أهلاً! الدورات في <b>مركز المدينة</b>، من الاثنين.</p>")
+    cms.send("augsburg", "ar", arabic, "شكراً جزيلاً")
     return devices
 
 

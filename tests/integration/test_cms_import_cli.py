@@ -48,7 +48,7 @@ def test_a_dump_with_a_refused_record_writes_nothing_unless_told(env, tmp_path):
     assert "nothing was written" in refused.stderr and written(env) == 0
     partly = cms.manage(env, "import-cms", str(path), "--skip-refused")
     assert partly.returncode == 2 and "augsburg" in partly.stdout
-    assert len(cms.scan(env, "user-chats")) == 4  # the other live chats
+    assert len(cms.scan(env, "user-chats")) == 5  # the other live chats
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -95,7 +95,7 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would(env, tmp_path):
     assert written(env) == 0
     assert "dry run, nothing written" in dry.stdout and "author chat: 4 new" in dry.stdout
     [augsburg] = [line.split() for line in dry.stdout.splitlines() if line.startswith("augsburg")]
-    assert augsburg[1:4] == ["written", "3", "0"]  # settings to write, 3 chats to import, 0 here
+    assert augsburg[1:4] == ["written", "4", "0"]  # settings to write, 4 chats to import, 0 here
 
 
 def test_a_run_stopped_midway_finishes_when_run_again(env, dynamodb_local, tmp_path):
@@ -114,11 +114,11 @@ def test_a_run_stopped_midway_finishes_when_run_again(env, dynamodb_local, tmp_p
     process.wait(timeout=30)
     assert first_progress.startswith("imported 500 of")
     stopped = len(cms.scan(env, "user-chats"))
-    assert 0 < stopped < 1205  # some chats, not all
+    assert 0 < stopped < 1206  # some chats, not all
     again = cms.manage(env, "import-cms", str(path))
     assert again.returncode == 0, again.stderr
     after_both = tables(env)
-    assert len(after_both["user-chats"]) == 1205 and len(after_both["chat-assignments"]) == 1216
+    assert len(after_both["user-chats"]) == 1206 and len(after_both["chat-assignments"]) == 1216
 
     whole = dict(env, CHAT_TABLE_PREFIX=unique_prefix())  # one uninterrupted run, for comparison
     bind_models(ALL_MODELS, load_settings(whole))

@@ -46,8 +46,9 @@ def devices(role_part):
 
 
 def test_each_imported_chat_answers_as_the_cms_did(switched):
-    url, _admin, _env, _zammad, _imported, _dump = switched
+    url, _admin, _env, _zammad, _imported, dump = switched
     compared = 0
+    languages = set()  # of the chats compared
     for device, seen in cms.answers().items():
         if seen["region"] == "nuernberg":
             continue  # no chat there: both answer 503
@@ -65,13 +66,17 @@ def test_each_imported_chat_answers_as_the_cms_did(switched):
                 assert body[field] == theirs[field], (seen["role"], field)
         assert body["ticket_url"].endswith(theirs["ticket_url"].rsplit("/", 1)[1])  # the same ticket
         compared += 1
-    assert compared == 5  # waiting, answered, switched, quiet, began again
+        languages.add(seen["language"])
+    assert compared == 6  # waiting, answered, switched, quiet, began again, Arabic
+    # A chat in each of the CMS's languages, so a re-recording cannot drop one (ar did).
+    records = json.loads(dump.read_text())
+    assert languages == {r["fields"]["slug"] for r in records if r["model"] == "cms.language"}
 
 
 def test_compare_cms_finds_no_difference_and_sends_nothing(switched):
     _url, _admin, env, _zammad, _imported, _dump = switched
     with cms.CmsReplay() as replay:
-        for region, chats, draws in (("augsburg", 3, 13), ("muenchen", 2, 2)):
+        for region, chats, draws in (("augsburg", 4, 13), ("muenchen", 2, 2)):
             compared = cms.manage(
                 env, "compare-cms", "--cms", replay.url, "--region", region, "--settle", "0"
             )
@@ -206,7 +211,7 @@ def test_export_cms_gives_the_cms_each_current_chat_and_new_draw(switched, tmp_p
     assert everything.returncode == 0, everything.stderr
     records = json.loads(output.read_text())
     chats = {r["fields"]["device_id"]: r["fields"] for r in records if r["model"] == "cms.userchat"}
-    assert len(chats) == 6  # the five imported, the one begun here
+    assert len(chats) == 7  # the six imported, the one begun here
     assert (
         chats[newcomer]["zammad_id"] == ticket
         and chats[newcomer]["region"] == 1
