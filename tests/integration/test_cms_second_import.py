@@ -3,6 +3,7 @@ CMS's changes since the first import come over, an operator's changes here stay,
 change to what is here is printed (the dry run's too, writing nothing)."""
 
 import json
+import os
 import time
 
 import pytest
@@ -216,3 +217,68 @@ def test_an_older_dump_removes_no_chat_the_cms_began_after_it(tables, tmp_path):
     assert status == 0, said
     assert UserChatRecord.count(chat_key("augsburg", device)) == 1, said
     assert "so removed here" not in said
+
+
+class _SentMeanwhile:
+    """The chats' store, where a message is sent here to a chat right after the import has
+    read it: the import's write must not undo it."""
+
+    def __init__(self, store, key: str, at: float):
+        self._store, self._key, self._at = store, key, at
+
+    def _send(self) -> None:
+        fresh = self._store.get(self._key)
+        fresh.update(actions=[UserChatRecord.last_activity.set(self._at)])  # as a send does
+
+    def get(self, key: str, consistent: bool = True):
+        found = self._store.get(key, consistent)
+        if key == self._key:
+            self._send()
+        return found
+
+    def active_since(self, region: str, since: float, limit=None):
+        found = self._store.active_since(region, since, limit)
+        self._send()
+        return found
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("change", ["replaced", "gone", "updated"])
+def test_a_message_sent_here_while_the_import_decides_stays(tables, tmp_path, change):
+    from chalicelib.migration.cms_dump import read_dump
+    from chalicelib.migration.cms_import import CmsImport
+    from chalicelib.services import aws_services
+    from chalicelib.storage.small_tables import DynamoDraws
+
+    now = time.time()
+    first = cms.records(now, ZAMMAD)
+    assert run("import-cms", write(tmp_path / "first.json", first), "--region", "augsburg")[0] == 0
+    device = live_chats(first, "augsburg")[0]["fields"]["device_id"]
+    key = chat_key("augsburg", device)
+    second = cms.records(now, ZAMMAD)
+    mine = [r for r in second if r["model"] == "cms.userchat" and r["fields"]["device_id"] == device]
+    if change == "replaced":
+        newer = dict(mine[-1]["fields"], zammad_id=999, created_timestamp=cms_time(now - 60))
+        second.append({"model": "cms.userchat", "pk": 10_000, "fields": newer})
+    elif change == "gone":
+        second = [r for r in second if r not in mine]
+    else:
+        mine[-1]["fields"]["last_message_timestamp"] = cms_time(now - 60)
+    before = UserChatRecord.get(key)
+    settings = load_settings(dict(os.environ))
+    services = aws_services(settings)
+    sent_at = now - 1
+    importer = CmsImport(
+        services.regions,
+        _SentMeanwhile(services.user_chats.store, key, sent_at),
+        DynamoDraws(),
+        settings.ticket_retention_days,
+        settings.author_chat_history_days,
+        time.time,
+    )
+    dump = read_dump(json.dumps(second).encode(), now, settings.ticket_retention_days, 30, {"augsburg"})
+    importer.run(dump)
+    after = UserChatRecord.get(key)  # still there, with its ticket and the message sent here
+    assert after.ticket_id == before.ticket_id and after.last_activity == sent_at
