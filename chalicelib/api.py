@@ -163,7 +163,9 @@ def _preflight(request: Request) -> Response:
     """A browser's CORS preflight: of an app route, or of a token route (the origin checked)."""
     methods = ", ".join(sorted(ROUTES.by_path[request.route]))
     allowed = (
-        "Content-Type, Idempotency-Key, If-None-Match"
+        # sentry-trace and baggage: the app's Sentry adds them to every request once its
+        # tracing is on; a preflight without them would make the browser refuse the chat.
+        "Content-Type, Idempotency-Key, If-None-Match, sentry-trace, baggage"
         if ROUTES.for_app(request.route)
         else "Authorization, Content-Type"
     )

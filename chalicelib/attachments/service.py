@@ -59,6 +59,10 @@ class Attachments:
     def enabled(self) -> bool:
         return self.bucket is not None
 
+    @property
+    def public_base_url(self) -> str | None:
+        return self._settings.public_base_url
+
     def require_enabled(self) -> None:
         self._bucket()
 

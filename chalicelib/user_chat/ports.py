@@ -33,6 +33,10 @@ class FilesPort(Protocol):
     @property
     def enabled(self) -> bool: ...
 
+    @property
+    def public_base_url(self) -> str | None:
+        """Where this API is reached from outside (PUBLIC_BASE_URL), for absolute links."""
+
     def views(
         self, region: RegionRecord, device_id: str, language: str, article_id: int, files: list[Any]
     ) -> list[dict[str, Any]]:

@@ -52,6 +52,12 @@ def chat_view(
             if stored:
                 links = files.views(region, device_id, chat.language, view["id"], stored)
                 view["attachments"] = cast(list[AttachmentView], links)
+                if view["role"] != "user":  # the person's own already name theirs
+                    from chalicelib.user_chat.file_names import with_file_names
+
+                    view["content"] = with_file_names(
+                        view["content"], links, chat.language, files.public_base_url
+                    )
     return {
         "messages": messages,
         "evaluation_consent": bool(chat.evaluation_consent),

@@ -2,7 +2,9 @@
 the Zammad emulator over loopback, the app's uploads posted to moto's S3 as the app posts
 them to the bucket. The HTTP end to end is tests/integration/test_files_http.py."""
 
+import html
 import json
+import re
 import time
 from base64 import b64decode
 from urllib.parse import quote_plus
@@ -32,9 +34,10 @@ HOUR = 3600
 
 
 @pytest.fixture
-def world(zammad):
+def world(zammad, request):
     clock = Clock(now=time.time())  # S3 stamps uploads with the real time
     env = {"ATTACHMENT_BUCKET": BUCKET, "ATTACHMENT_MAX_BYTES": "100000"}
+    env.update(getattr(request, "param", {}))  # more settings, by indirect parametrisation
     with mock_aws():
         boto3.client("s3", region_name="eu-central-1").create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
@@ -188,6 +191,75 @@ def test_an_agents_pdf_is_downloadable_by_that_device_only_and_not_after_its_lin
     assert download(api, file["url"]).status == 403
     fresh = poll(api)[1]["messages"][-1]["attachments"][0]["url"]
     assert fresh != file["url"] and download(api, fresh).status == 302
+
+
+def _agent_sends_a_form(zammad, body):
+    zammad.add_article(
+        next(iter(zammad.tickets)),
+        body,
+        attachments=[
+            {"filename": "Formular <1>.pdf", "data": _b64(pdf("Formular")), "mime-type": "application/pdf"}
+        ],
+    )
+
+
+@pytest.mark.parametrize("body", ["", "<p> </p>", "<p>&nbsp;<br></p>"])
+def test_an_agents_file_without_words_is_named_in_the_content_today_s_app_reads(world, zammad, body):
+    """Today's app reads `content` only: an empty agent bubble would hide the form."""
+    api, clock = world
+    send(api, "Hallo", [])
+    _agent_sends_a_form(zammad, body)
+    clock.now += 61
+    message = poll(api)[1]["messages"][-1]
+    assert message["content"] == "<p>Datei: Formular &lt;1&gt;.pdf</p>"  # no address known: no link
+    assert [file["name"] for file in message["attachments"]] == ["Formular <1>.pdf"]
+
+
+@pytest.mark.parametrize("world", [{"PUBLIC_BASE_URL": "https://cms.example"}], indirect=True)
+def test_with_a_public_address_the_name_is_a_link_that_downloads_the_file(world, zammad):
+    api, clock = world
+    send(api, "Hallo", [])
+    _agent_sends_a_form(zammad, "<p> </p>")
+    clock.now += 61
+    message = poll(api)[1]["messages"][-1]
+    (file,) = message["attachments"]
+    assert file["url"].startswith("/api/v3/")  # as before, for a client that reads attachments
+    link = html.unescape(re.search(r'<a href="([^"]+)"', message["content"]).group(1))
+    assert link == "https://cms.example" + file["url"]  # absolute: the web app's origin is another
+    assert (
+        message["content"].startswith("<p>Datei: <a href=")
+        and "Formular &lt;1&gt;.pdf</a>" in message["content"]
+    )
+    response = download(api, link.removeprefix("https://cms.example"))
+    assert response.status == 302
+    assert requests.get(response.headers["Location"], timeout=10).content == pdf("Formular")
+    clock.now += 2 * HOUR + 1  # each poll makes the link afresh, as attachments' urls
+    fresh = html.unescape(re.search(r'<a href="([^"]+)"', poll(api)[1]["messages"][-1]["content"]).group(1))
+    assert fresh != link and download(api, fresh.removeprefix("https://cms.example")).status == 302
+
+
+def test_an_agents_words_with_a_file_stay_and_the_file_is_named_after_them(world, zammad):
+    api, clock = world
+    send(api, "Hallo", [])
+    _agent_sends_a_form(zammad, "<p>Bitte <b>ausfüllen</b>.</p>")
+    clock.now += 61
+    assert poll(api)[1]["messages"][-1]["content"] == (
+        "<p>Bitte <b>ausfüllen</b>.</p><p>Datei: Formular &lt;1&gt;.pdf</p>"
+    )
+
+
+def test_the_file_is_named_in_the_chat_s_language_and_the_person_s_own_stays_as_it_was(world, zammad):
+    api, clock = world
+    response = call(api, "POST", CHAT, {"message": "Hello"}, language_or_device="ar")
+    assert response.status == 200, response.body
+    file_id = uploaded(api, pdf("Brief"), "Brief.pdf", "application/pdf")
+    sent = call(api, "POST", CHAT, {"message": "", "attachments": [file_id]}, language_or_device="ar")
+    assert sent.status == 200, sent.body
+    _agent_sends_a_form(zammad, "")
+    clock.now += 61
+    messages = call(api, "GET", CHAT, language_or_device="ar").body["messages"]
+    assert messages[-1]["content"] == "<p>ملف: Formular &lt;1&gt;.pdf</p>"
+    assert messages[-2]["role"] == "user" and messages[-2]["content"] == "Brief.pdf"
 
 
 def test_a_page_named_as_one_but_checked_as_a_pdf_travels_as_a_pdf(world, zammad):

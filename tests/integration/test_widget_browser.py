@@ -500,7 +500,8 @@ def test_a_web_app_of_another_origin_reads_the_etag_and_revalidates_with_it(
 ):
     """The app's poll from a page of another origin, as the Integreat web app makes it: the
     script reads the ETag (exposed by CORS) and sends it back in If-None-Match (allowed in
-    the preflight), so after a real-time event it can skip an unchanged chat (304)."""
+    the preflight), so after a real-time event it can skip an unchanged chat (304); and a
+    message with the headers Sentry's tracing adds is let through by the preflight."""
     from devtools.zammad_emulator import ZammadEmulator
 
     host = HostPages()
@@ -526,7 +527,17 @@ def test_a_web_app_of_another_origin_reads_the_etag_and_revalidates_with_it(
                     const first = await fetch(url, {cache: "no-store"});
                     const etag = first.headers.get("ETag");
                     const again = await fetch(url, {cache: "no-store", headers: {"If-None-Match": etag}});
-                    return {status: first.status, etag: etag, again: again.status};
+                    // The app's Sentry, with tracing on, adds its two headers to every request.
+                    const traced = await fetch(url, {
+                        method: "POST",
+                        headers: {
+                            "Content-Type": "application/json",
+                            "sentry-trace": "771a43a4192642f0b136d5159a501700-b5c8d2a1e3f40a6b-1",
+                            "baggage": "sentry-environment=production,sentry-public_key=abc",
+                        },
+                        body: JSON.stringify({message: "Mit Sentry"}),
+                    }).then((answer) => answer.status, (error) => String(error));
+                    return {status: first.status, etag: etag, again: again.status, traced: traced};
                 }""",
                 chat,
             )
@@ -534,3 +545,4 @@ def test_a_web_app_of_another_origin_reads_the_etag_and_revalidates_with_it(
             page.close()
             host.close()
     assert seen["status"] == 200 and seen["etag"].startswith('"') and seen["again"] == 304
+    assert seen["traced"] == 200  # the preflight allowed sentry-trace and baggage
