@@ -152,6 +152,8 @@ def _chatbot_job(services: Services, job: Any) -> dict[str, Any]:
         uploads = uploaded_keys(job)
         if uploads is not None:  # S3 tells of uploads on the same queue (docs/files.md)
             return _uploads_arrived(services, uploads)
+        if isinstance(job, dict) and job.get("kind") == "push":  # docs/push.md
+            return _push(services, job)
         outcome = services.chatbot.run(job)
     except (ValueError, BadJob) as error:  # not ours, or not readable: retrying will not help
         report = {"job": "chatbot", "dropped": str(error)[:200]}
@@ -162,6 +164,14 @@ def _chatbot_job(services: Services, job: Any) -> dict[str, Any]:
         raise
     report = {"job": "chatbot", "id": job["id"], "kind": job["kind"], "outcome": outcome}
     log.info(json.dumps(report))
+    return report
+
+
+def _push(services: Services, job: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.push.service import checked_job
+
+    report = {"job": "push", "outcome": services.pushes.run(checked_job(job))}
+    log.info(json.dumps(report))  # no target, no text: what happened only
     return report
 
 

@@ -9,6 +9,7 @@ signature. app.py (Chalice) and functions/wsgi.py serve exactly this table.
 
 from chalicelib import health, openapi
 from chalicelib.author_chat import routes as author_chat
+from chalicelib.push import routes as push
 from chalicelib.regions import routes as regions
 from chalicelib.user_chat import routes as user_chat
 from chalicelib.web.routing import ANYONE, Route, RouteTable
@@ -16,6 +17,7 @@ from chalicelib.webhook import routes as webhook
 
 ROUTES = RouteTable([
     *user_chat.ROUTES,
+    *push.ROUTES,
     *webhook.ROUTES,
     *author_chat.ROUTES,
     *regions.ROUTES,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.platform.config import Settings
-from chalicelib.platform.events import AuthorChatChanged, ChatChanged, ChatDeleted, Events
+from chalicelib.platform.events import AnswerStored, AuthorChatChanged, ChatChanged, ChatDeleted, Events
 from chalicelib.platform.telemetry import EmfWriter, Sink
 from chalicelib.rate_limit import RateLimiter
 from chalicelib.regions.service import Regions
@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.chatbot.queue import JobQueue
     from chalicelib.chatbot.service import Chatbot
     from chalicelib.platform.auth import Authenticator
+    from chalicelib.push.service import Pushes
     from chalicelib.realtime.connections import Connections
     from chalicelib.realtime.service import Realtime
     from chalicelib.user_chat.ports import Chats
@@ -148,6 +149,10 @@ class Services:
             self.events.subscribe(
                 AuthorChatChanged, lambda event: self.realtime.author_changed(event.change, event.message_id)
             )
+        if settings.fcm_credentials or settings.vapid_private_key:
+            self.events.subscribe(
+                AnswerStored, lambda event: self.pushes.answer_stored(event.chat, event.article_id)
+            )
         self._queue = queue
         self.user_chats = UserChats(
             settings,
@@ -204,6 +209,13 @@ class Services:
             self.user_chats, self.region_cache, stores.regions, self.clock, stores.deliveries, self.events,
             self.chatbot,
         )  # fmt: skip
+
+    @functools.cached_property
+    def pushes(self) -> "Pushes":
+        """Push (docs/push.md): targets are registered by requests, pushes sent by the worker."""
+        from chalicelib.push.service import Pushes
+
+        return Pushes(self.settings, self._stores.chats, lambda: self.queue, self.clock)
 
     @functools.cached_property
     def author_chat(self) -> "AuthorChat":

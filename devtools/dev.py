@@ -1,15 +1,18 @@
 """`make dev`: the whole system on this machine, with nothing installed by hand.
 
-Starts an embedded DynamoDB, SQS and S3 (moto in server mode), the Zammad emulator and the
-chatbot emulator on 127.0.0.1, creates the tables and the chatbot's queue, writes a demo
-region that points at the emulators, sets that Zammad up with `manage zammad-setup` (the
-group, the attributes, the signed webhook to this server, its trigger), serves the API with
-Chalice's local server on http://127.0.0.1:8000, runs the chatbot's worker (`python -m
-functions.worker`) beside it and prints what to try. A message gets an automatic answer
-after a few seconds, with `chatbot_typing` true meanwhile. Ctrl-C stops everything.
+Starts an embedded DynamoDB, SQS and S3 (moto in server mode), the Zammad emulator, the
+chatbot emulator and stand-ins of FCM and of a browser's push service on 127.0.0.1, creates
+the tables and the chatbot's queue, writes a demo region that points at the emulators, sets
+that Zammad up with `manage zammad-setup` (the group, the attributes, the signed webhook to
+this server, its trigger), serves the API with Chalice's local server on
+http://127.0.0.1:8000, runs the chatbot's worker (`python -m functions.worker`) beside it
+and prints what to try. A message gets an automatic answer after a few seconds, with
+`chatbot_typing` true meanwhile; an unseen answer is pushed. Ctrl-C stops everything.
 """
 
 import argparse
+import base64
+import json
 import logging
 import os
 import secrets
@@ -28,6 +31,7 @@ from chalicelib.attachments.bucket import FileBucket
 from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
+from chalicelib.push.web_push import public_key, vapid_key
 from chalicelib.regions.service import Regions
 from chalicelib.regions.store import DynamoRegionTable
 from chalicelib.services import aws_services
@@ -35,6 +39,8 @@ from chalicelib.storage.connection import bind_models
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from devtools.chatbot_emulator import ChatbotEmulator
+from devtools.fcm_standin import FcmStandIn
+from devtools.web_push_standin import WebPushStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer
 
@@ -83,6 +89,8 @@ def main() -> None:
     parser.add_argument("--chatbot-port", type=int, default=8003, help="chatbot emulator port (0: any)")
     parser.add_argument("--chatbot-delay", type=float, default=3.0, help="seconds the chatbot takes")
     parser.add_argument("--ws-port", type=int, default=8004, help="WebSocket channel port (0: any)")
+    parser.add_argument("--fcm-port", type=int, default=8005, help="FCM stand-in port (0: any)")
+    parser.add_argument("--web-push-port", type=int, default=8006, help="Web Push stand-in port (0: any)")
     args = parser.parse_args()
     _check_ports_free(
         {
@@ -91,6 +99,8 @@ def main() -> None:
             "DYNAMODB_PORT": args.dynamodb_port,
             "CHATBOT_PORT": args.chatbot_port,
             "WS_PORT": args.ws_port,
+            "FCM_PORT": args.fcm_port,
+            "WEB_PUSH_PORT": args.web_push_port,
         }
     )
     # Our lines, readable: not moto's coloured access log nor its libraries' chatter.
@@ -139,6 +149,19 @@ def _run(args: argparse.Namespace) -> int:
         token=zammad_token, port=args.zammad_port, groups=("Users",), admin_token=zammad_admin_token
     ).start()
     chatbot = ChatbotEmulator(port=args.chatbot_port, delay=args.chatbot_delay).start()
+    # Push (docs/push.md): FCM and a browser's push service, each a stand-in on loopback.
+    fcm = FcmStandIn(port=args.fcm_port).start()
+    vapid = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    web_push = WebPushStandIn(public_key(vapid_key(vapid)), port=args.web_push_port).start()
+    env.update(
+        {
+            "FCM_CREDENTIALS": json.dumps(fcm.service_account()),
+            "FCM_URL": fcm.send_url,
+            "VAPID_PRIVATE_KEY": vapid,
+            "VAPID_SUBJECT": "mailto:dev@example.org",
+            "WEB_PUSH_HOSTS": web_push.url,
+        }
+    )
     env.update(
         {
             "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:%d" % dynamodb_port,
@@ -203,7 +226,17 @@ def _run(args: argparse.Namespace) -> int:
             ZAMMAD_URL=emulator.url, ZAMMAD_AGENT_TOKEN=zammad_token, ZAMMAD_ADMIN_TOKEN=zammad_admin_token
         )
         print(
-            _banner(args, settings, dynamodb_port, emulator.url, chatbot.url, channel.ws_url, operator),
+            _banner(
+                args,
+                settings,
+                dynamodb_port,
+                emulator.url,
+                chatbot.url,
+                channel.ws_url,
+                operator,
+                fcm.url,
+                web_push.url,
+            ),
             flush=True,
         )
         code = server.wait()
@@ -219,6 +252,8 @@ def _run(args: argparse.Namespace) -> int:
             channel.stop()
         emulator.stop()
         chatbot.stop()
+        fcm.stop()
+        web_push.stop()
         moto.stop()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         print("stopped", flush=True)
@@ -235,7 +270,15 @@ def _stop(*processes: subprocess.Popen | None) -> None:
 
 
 def _banner(
-    args, settings, dynamodb_port: int, zammad: str, chatbot: str, ws_url: str, operator: dict
+    args,
+    settings,
+    dynamodb_port: int,
+    zammad: str,
+    chatbot: str,
+    ws_url: str,
+    operator: dict,
+    fcm: str = "",
+    web_push: str = "",
 ) -> str:
     import shlex
 
@@ -251,6 +294,8 @@ Integreat Chat is running.
   Zammad emulator %(zammad)s   (agent replies: POST %(zammad)s/_emulator/tickets/<id>/articles)
   chatbot         %(chatbot)s   (emulated integreat-chat; answers after %(delay)s s)
   WebSocket       %(ws)s   (real time: send {"action": "subscribe", "region", "language", "device_id"})
+  FCM stand-in    %(fcm)s   (what arrived: GET %(fcm)s/_standin/messages)
+  Web Push        %(web_push)s   (a browser's push service: POST /_standin/subscribe, GET /_standin/received)
   demo region     %(region)s
   demo device id  %(device)s
   admin token     %(admin)s
@@ -272,6 +317,13 @@ Try, the app user chat:
        %(api)s/api/v3/%(region)s/de/chat/%(device)s/attachments/
   curl <each upload.fields as -F name=value> -F file=@Brief.pdf <upload.url>
   curl -F message="Was steht hier?" -F attachments=<id> %(api)s/api/v3/%(region)s/de/chat/%(device)s/
+push (docs/push.md), once the chat has begun: register the device, let an agent reply, poll
+  nothing, and after PUSH_DELAY_SECONDS (%(delay_push)d s) the push has arrived at the FCM stand-in
+  curl -H "Content-Type: application/json" -d '{"fcm_token": "dev-fcm-token-of-the-demo-device"}' \\
+       %(api)s/api/v3/%(region)s/de/chat/%(device)s/push/
+  curl -X POST -H "Content-Type: application/json" -d '{"body": "<p>Antwort des Teams</p>"}' \\
+       %(zammad)s/_emulator/tickets/1/articles
+  sleep %(wait_push)d; curl %(fcm)s/_standin/messages
 the author chat widget, as two authors (open both, side by side):
   %(api)s/api/v3/author-chat/widget/index.html#token=%(alice)s
   %(api)s/api/v3/author-chat/widget/index.html#token=%(bob)s
@@ -297,6 +349,10 @@ Ready. Ctrl-C stops everything.""" % {
         "zammad": zammad,
         "chatbot": chatbot,
         "ws": ws_url,
+        "fcm": fcm,
+        "web_push": web_push,
+        "delay_push": settings.push_delay_seconds,
+        "wait_push": settings.push_delay_seconds + 3,
         "delay": args.chatbot_delay,
         "region": DEMO_REGION,
         "device": uuid.uuid4(),

@@ -541,6 +541,79 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
         return statistics.median(latencies), jobs
 
 
+def push_figures():
+    """In process on moto, the FCM stand-in and the Zammad emulator over HTTP: the calls of
+    a reply's webhook delivery to a chat with a push target, and of its push job (the first
+    fetches FCM's access token, the next reuses it), with the job's time in ms."""
+    from moto import mock_aws
+
+    from chalicelib import jobs
+    from chalicelib.api import ChatApi
+    from chalicelib.platform import metrics
+    from chalicelib.platform.config import load_settings
+    from chalicelib.services import aws_services
+    from chalicelib.storage.tables import create_tables
+    from chalicelib.tables import ALL_MODELS
+    from chalicelib.web.http import Request
+    from devtools.fcm_standin import FcmStandIn
+    from devtools.zammad_emulator import ZammadEmulator
+    from tests.memory.chatbot import MemoryJobQueue
+    from tests.signing import webhook_delivery
+
+    chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
+    with mock_aws(), ZammadEmulator(token="bench") as zammad, FcmStandIn() as fcm:
+        settings = load_settings(
+            {
+                "SERVER_TIMING": "1",
+                "API_RATE_LIMIT_WINDOW": "1000000",
+                "FCM_CREDENTIALS": json.dumps(fcm.service_account()),
+                "FCM_URL": fcm.send_url,
+            }
+        )
+        queue = MemoryJobQueue()
+        api = ChatApi(aws_services(settings, queue=queue))
+        create_tables(ALL_MODELS)
+        secret = "bench-webhook-secret-long-enough"
+        region = {
+            "zammad_url": zammad.url,
+            "zammad_access_token": "bench",
+            "integreat_chat_enabled": True,
+            "zammad_webhook_token": "bench-webhook-token",
+            "zammad_webhook_secret": secret,
+        }
+        api.services.regions.put("bench", region)
+        rows = []
+        for number in range(2):
+            device = "push-%d" % number
+            params = {"region": "bench", "language_or_device": "de", "device_id": device}
+            headers = {"Content-Type": "application/json"}
+            api.handle(Request("POST", chat, params, headers=headers, body=b'{"message": "Hallo"}'))
+            api.handle(
+                Request(
+                    "POST",
+                    chat + "/push",
+                    params,
+                    headers=headers,
+                    body=b'{"fcm_token": "%s"}' % (b"t" * 160),
+                )
+            )
+            ticket = max(zammad.tickets)
+            article = zammad.add_article(ticket, "<p>Antwort</p>")
+            delivered = api.handle(webhook_delivery(zammad, ticket, article, "bench-webhook-token", secret))
+            [job] = queue.take()
+            started = time.perf_counter()
+            with metrics.collect() as stats:
+                jobs.run_chatbot_job(api.services, json.dumps(job))
+            rows.append(
+                (
+                    _calls(delivered.headers["Server-Timing"]),
+                    dict(stats.calls),
+                    (time.perf_counter() - started) * 1000,
+                )
+            )
+        return rows
+
+
 def file_figures(size: int = 1_000_000):
     """The API in this process (its allocations traced), moto's server (DynamoDB, S3) and the
     Zammad emulator each in a process of their own. Rows of (label, ms, peak KB, calls)."""
@@ -853,6 +926,14 @@ def main() -> None:
         "  memory: a %.1f MB dump, peak %.0f MB (the file is read whole; docs/migrating.md)"
         % (dump_mb, peak_mb)
     )
+    print()
+    print("Push (docs/push.md; in process on moto, the FCM stand-in and Zammad emulated over HTTP)")
+    for label, (delivery, job, ms) in zip(("first push", "next push"), push_figures(), strict=True):
+        print(
+            "  %-10s webhook delivery: DynamoDB %d; its job: DynamoDB %d, push calls %d, %.1f ms"
+            % (label, delivery.get("ddb", 0), job.get("ddb", 0), job.get("push", 0), ms)
+        )
+    print("  (the job is queued with DelaySeconds; the first push also fetches FCM's access token)")
     print()
     print("Files (1 MB PNGs; moto server and the Zammad emulator in processes of their own)")
     print("  %-38s %7s %9s %5s %6s %4s" % ("request", "ms", "peak KB", "S3", "DynamoDB", "Zammad"))

@@ -117,3 +117,26 @@ def host(answer):
 
 def json_answer(value, status=200):
     return lambda _method, _path: (status, {"Content-Type": "application/json"}, json.dumps(value).encode())
+
+
+@contextmanager
+def worker(env: dict, log_path: Path):
+    """`python -m functions.worker` consuming the queue `env` names, its output in `log_path`,
+    stopped at the end of the block."""
+    import sys
+
+    from tests.conftest import python_env
+
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "functions.worker", "--wait", "1"],
+            cwd=str(PROJECT),
+            env=python_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

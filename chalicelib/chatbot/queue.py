@@ -33,7 +33,8 @@ def stamped(job: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 class JobQueue(Protocol):
-    def send(self, job: dict[str, Any]) -> None: ...
+    def send(self, job: dict[str, Any], delay_seconds: int = 0) -> None:
+        """`delay_seconds`: the job is received no sooner (0 to 900, SQS's DelaySeconds)."""
 
 
 class SqsJobQueue:
@@ -63,8 +64,10 @@ class SqsJobQueue:
             self._url = self._sqs().get_queue_url(QueueName=self._settings.chatbot_queue_name)["QueueUrl"]
         return self._url
 
-    def send(self, job: dict[str, Any]) -> None:
-        self._sqs().send_message(QueueUrl=self.url, MessageBody=json.dumps(stamped(job, time.time())))
+    def send(self, job: dict[str, Any], delay_seconds: int = 0) -> None:
+        self._sqs().send_message(
+            QueueUrl=self.url, MessageBody=json.dumps(stamped(job, time.time())), DelaySeconds=delay_seconds
+        )
         telemetry.count("ChatbotJobs", Outcome="queued")
 
     def receive(self, wait_seconds: int = RECEIVE_WAIT_SECONDS, max_messages: int = 10) -> list[Delivery]:

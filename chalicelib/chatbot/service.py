@@ -33,7 +33,7 @@ from chalicelib.chatbot.ledger import JobLedger, JobProgress
 from chalicelib.chatbot.queue import JobQueue
 from chalicelib.chatbot.texts import fallback_message, link_list, note_body, plain_text, word_count
 from chalicelib.platform.config import Settings
-from chalicelib.platform.events import ChatChanged, Events
+from chalicelib.platform.events import AnswerStored, ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import Counters
@@ -357,6 +357,8 @@ class Chatbot:
         self._events.publish(
             ChatChanged(chat.chat_key)
         )  # an answer, or typing ended: its connections poll once
+        if message is not None:
+            self._events.publish(AnswerStored(chat, int(message["id"])))  # a push, if unseen
 
     def _count_words(self, region: RegionRecord, body: str) -> None:
         words = word_count(body) if body else 0

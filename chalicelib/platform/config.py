@@ -6,7 +6,7 @@ start-up (a Lambda init, a WSGI worker, the CLI) instead of failing later on a r
 
 import re
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class ConfigError(ValueError):
@@ -56,6 +56,22 @@ class Settings(NamedTuple):
     # Where the public reaches this backend (production: the CMS's host, the chat paths
     # beside it): what Zammad's webhook is pointed at (manage zammad-setup). No trailing "/".
     public_base_url: str | None = None
+    # Push (docs/push.md): off where neither FCM_CREDENTIALS nor VAPID_PRIVATE_KEY is set.
+    fcm_credentials: str | None = None  # a service account's JSON, or the path of its file
+    fcm_url: str = "https://fcm.googleapis.com/v1/projects/{project_id}/messages:send"
+    vapid_private_key: str | None = None  # P-256: PEM, or the raw key in base64url
+    vapid_subject: str | None = None  # mailto: or https: (RFC 8292): whom a push service may tell
+    push_delay_seconds: int = 10  # a reply unseen this long is pushed
+    # Web Push endpoints a browser's subscription may name (its host ends with one of
+    # these): the push services of Chrome, Firefox, Edge and Safari, so a registration
+    # cannot make the worker post elsewhere. An entry "http://127.0.0.1:<port>" allows a
+    # stand-in on loopback (make dev, the tests).
+    web_push_hosts: tuple[str, ...] = (
+        "fcm.googleapis.com",
+        "push.services.mozilla.com",
+        "notify.windows.com",
+        "push.apple.com",
+    )
     # Metrics (chalicelib/platform/telemetry.py): "emf" (CloudWatch's Embedded Metric Format
     # on stdout; the default on Lambda), "prometheus" (`/metrics` under gunicorn: needs
     # prometheus_client, from requirements-server.txt) or "off".
@@ -217,6 +233,49 @@ def _websocket_url(env: Mapping[str, str], name: str) -> str | None:
     return raw
 
 
+_VAPID_SUBJECT = re.compile(r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s/]+(/\S*)?)\Z")
+_VAPID_KEY = re.compile(
+    r"^(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----|[A-Za-z0-9_-]{43})\s*\Z"
+)
+_WEB_PUSH_HOST = re.compile(r"^([a-z0-9.-]+\.[a-z]{2,}|http://127\.0\.0\.1:[0-9]{1,5})\Z")
+
+
+def _push(env: Mapping[str, str]) -> dict[str, Any]:
+    """The push settings, checked as far as a cold start can afford (no key is parsed here:
+    the first push parses it, and `manage doctor` does)."""
+    credentials, key, subject = (
+        _text(env, n) for n in ("FCM_CREDENTIALS", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT")
+    )
+    if key is not None and not _VAPID_KEY.match(key.strip()):
+        raise ConfigError("VAPID_PRIVATE_KEY must be a P-256 private key: PEM, or 43 characters of base64url")
+    if key is not None and (subject is None or not _VAPID_SUBJECT.match(subject)):
+        raise ConfigError(
+            "VAPID_SUBJECT must be mailto:<address> or an https URL when VAPID_PRIVATE_KEY is set"
+        )
+    url = _url(env, "FCM_URL")
+    if url is not None and "{project_id}" not in url and "/projects/" not in url:
+        raise ConfigError("FCM_URL must hold {project_id} (or a project's path), got %r" % url)
+    delay = _whole_number(env, "PUSH_DELAY_SECONDS", 10, 0)
+    if delay > 900:
+        raise ConfigError("PUSH_DELAY_SECONDS must be at most 900 (SQS's longest delay), got %d" % delay)
+    hosts = _text(env, "WEB_PUSH_HOSTS")
+    found: dict[str, Any] = {}
+    if hosts is not None:
+        found["web_push_hosts"] = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
+        bad = [h for h in found["web_push_hosts"] if not _WEB_PUSH_HOST.match(h)]
+        if bad:
+            raise ConfigError("WEB_PUSH_HOSTS: not a host (or http://127.0.0.1:<port>): %r" % bad[0])
+    if url is not None:
+        found["fcm_url"] = url
+    return dict(
+        found,
+        fcm_credentials=credentials,
+        vapid_private_key=key,
+        vapid_subject=subject,
+        push_delay_seconds=delay,
+    )
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
     if not _TABLE_PREFIX.match(prefix):
@@ -264,4 +323,5 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         websocket_messages_per_minute=_whole_number(env, "WEBSOCKET_MESSAGES_PER_MINUTE", 30, 1),
         public_base_url=_public_base_url(env),
         metrics=metrics,
+        **_push(env),
     )

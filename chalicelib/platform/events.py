@@ -1,5 +1,5 @@
 """What happened, told in process: a feature publishes an event after it stored something,
-and whoever cares (Services subscribes the real-time channel; later the metrics) is called.
+and whoever cares (Services subscribes the real-time channel and push) is called.
 The features then know nothing of who listens, and nothing is wired by setting attributes.
 
 A subscriber that fails is logged and never fails the publisher: an event is told after the
@@ -17,6 +17,14 @@ class ChatChanged(NamedTuple):
     """A user chat's poll answers differently now (a message stored, typing ended)."""
 
     chat_key: str
+
+
+class AnswerStored(NamedTuple):
+    """An agent's reply or an automatic answer joined a user chat's messages (`chat`: its
+    record as it was read), which its device may not have seen yet (push listens)."""
+
+    chat: Any
+    article_id: int
 
 
 class ChatDeleted(NamedTuple):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from chalicelib.platform import telemetry
 
-KINDS = ("ddb", "zammad", "sqs", "s3", "ws")
+KINDS = ("ddb", "zammad", "sqs", "s3", "ws", "push")
 
 
 class CallStats:

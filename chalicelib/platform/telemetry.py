@@ -55,6 +55,8 @@ METRICS = {
     "RateLimited": Metric("Count", (), "app requests refused with 429 by our rate limit"),
     "DynamoDBThrottles": Metric("Count", (), "DynamoDB answers that said throttled (retried or not)"),
     "WebhookRefusals": Metric("Count", (), "Zammad deliveries to a region's webhook whose signature failed"),
+    "PushSends": Metric("Count", ("Outcome",), "push jobs: sent, seen, dropped, gone, invalid, retry, "
+                        "auth_failed (FCM's or a push service's credentials refused)"),
 }  # fmt: skip
 
 Key = tuple[str, tuple[tuple[str, str], ...]]

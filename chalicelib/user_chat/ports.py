@@ -126,4 +126,16 @@ class Chats(Protocol):
 
     def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
 
+    def set_push_target(
+        self,
+        chat: UserChatRecord,
+        target: dict[str, str] | None,
+        now: float,
+        only_if: dict[str, str] | None = None,
+    ) -> bool: ...
+
+    def mark_seen(self, chat: UserChatRecord, article_id: int) -> None: ...
+
+    def claim_push(self, chat: UserChatRecord, article_id: int, now: float) -> bool: ...
+
     def forget(self, chat: UserChatRecord) -> None: ...

@@ -107,6 +107,13 @@ class UserChatRecord(Model):
     # chat begun here has neither. A second import follows the CMS only where they are equal.
     cms_chat = NumberAttribute(null=True)
     cms_last_activity = NumberAttribute(null=True)
+    # Push (chalicelib/push): the device's one target ({"kind": "fcm", "token"} or
+    # {"kind": "web_push", "endpoint", "p256dh", "auth"}; personal data, so it lives and
+    # goes with the chat), the newest agent's message a poll showed the device, and the
+    # newest one a push went out for.
+    push_target: MapAttribute[str, Any] = MapAttribute(null=True)
+    push_seen = NumberAttribute(null=True)
+    push_sent = NumberAttribute(null=True)
 
     ticket_index = TicketIndex()
     activity_index = ActivityIndex()
@@ -123,6 +130,12 @@ def ticket_key(region: str, ticket_id: int) -> str:
 def entries(value: Any) -> dict[str, Any]:
     """A raw map attribute's entries ({} when absent)."""
     return value.as_dict() if value is not None else {}
+
+
+def unseen_answers(chat: UserChatRecord) -> list[int]:
+    """The ids of the agents' (and the chatbot's) messages no poll has shown the device yet."""
+    seen = int(chat.push_seen or 0)
+    return sorted(int(m.id) for m in chat.messages or [] if m.role == "agent" and int(m.id) > seen)
 
 
 def highest_article_id(chat: UserChatRecord) -> int:

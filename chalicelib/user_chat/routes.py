@@ -3,7 +3,6 @@ Caller: the app (rate limited by the dispatcher, see routes.py)."""
 
 import re
 
-from chalicelib.regions.rules import LANGUAGE_SLUG, listed
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat import inputs
@@ -19,17 +18,11 @@ MAX_MESSAGE_CHARACTERS = 10_000
 FIRST_MESSAGE_FILES = "Files can be sent once the chat has begun: its first message carries words only."
 
 
-def _language(value: str) -> str:
-    if not LANGUAGE_SLUG.match(value):
-        raise BadRequest("Invalid language.")
-    return value
+_language = inputs.language
 
 
 def _region(services: Services, slug: str) -> RegionRecord:
-    region = services.region_cache.get(slug)
-    if region is None or not listed(region):  # unknown here, or no longer in the CMS
-        raise NotFound("Region not found.")
-    return region
+    return inputs.region(services.region_cache, slug)
 
 
 def _consent(value) -> bool | None:

@@ -25,7 +25,7 @@ from chalicelib.storage.small_tables import Draws, TicketDeletions
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
-from chalicelib.user_chat.records import UserChatRecord, chat_key, deleting
+from chalicelib.user_chat.records import UserChatRecord, chat_key, deleting, unseen_answers
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone
@@ -104,7 +104,12 @@ class UserChats:
             chat.messages = context.messages_from_zammad(context.zammad(region), chat)
         elif now - chat.messages_fetched_at >= self._cache_seconds(region, now):
             self.store.replace_messages(chat, context.messages_from_zammad(context.zammad(region), chat), now)
-        return context.view(region, chat)
+        view = context.view(region, chat)
+        if chat.push_target is not None:  # seen: no push for these (chalicelib/push)
+            unseen = unseen_answers(chat)
+            if unseen:
+                self.store.mark_seen(chat, unseen[-1])
+        return view
 
     def send(
         self,
@@ -205,6 +210,14 @@ class UserChats:
     def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
         """What its poll answers, from what is stored (no Zammad call)."""
         return self._context.view(region, chat)
+
+    # --- push (chalicelib/push) --------------------------------------------------------
+    def set_push_target(self, region: RegionRecord, device_id: str, target: dict[str, str] | None) -> None:
+        """The device's one push target (None: none) on its open chat; 404 without one."""
+        _require_configured(region)
+        chat = self.current(chat_key(region.slug, device_id), consistent=True)
+        if chat is None or not self.store.set_push_target(chat, target, self._context.clock()):
+            raise NotFound("Chat not found.")
 
     # --- files (chalicelib/attachments) -----------------------------------------------
     def ticket_for_files(self, region: RegionRecord, device_id: str) -> int:

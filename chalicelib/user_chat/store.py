@@ -14,7 +14,9 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.conditions import condition_failed, delete_if, too_large
+from chalicelib.user_chat.chat_writes import ChatGone, not_deleting, same_chat, update_if
 from chalicelib.user_chat.marks import SendMark
+from chalicelib.user_chat.push_marks import PushMarks
 from chalicelib.user_chat.records import (
     StoredMessage,
     UserChatRecord,
@@ -27,36 +29,12 @@ from chalicelib.user_chat.states import ChatState
 from chalicelib.web.errors import Busy
 
 
-class ChatGone(Exception):
-    """The chat item was deleted or replaced by a newer chat meanwhile."""
-
-
-def _same_chat(chat: UserChatRecord):
-    # Fails on a missing item too: a comparison with an absent attribute is false.
-    return UserChatRecord.generation == chat.generation
-
-
-def _not_deleting(now: float):
-    """No deletion holds the chat (a lease that ran out, its request gone, holds nothing)."""
-    return UserChatRecord.deleting_until.does_not_exist() | (UserChatRecord.deleting_until < now)
-
-
 def _holds_lease(claim: UserChatRecord):
     # The item must exist too: a missing lease_id compared with a missing one is no lease.
     return UserChatRecord.chat_key.exists() & (UserChatRecord.lease_id == claim.lease_id)
 
 
-def _update(chat: UserChatRecord, actions: list, condition) -> None:
-    """A conditional update; `ChatGone` when the condition fails."""
-    try:
-        chat.update(actions=actions, condition=condition)
-    except UpdateError as error:
-        if condition_failed(error):
-            raise ChatGone() from None
-        raise
-
-
-class ChatStore:
+class ChatStore(PushMarks):
     """The chat items and the conditional writes that keep them consistent."""
 
     def __init__(self, settings: Settings):
@@ -114,7 +92,7 @@ class ChatStore:
     def leave_uncertain(self, claim: UserChatRecord, now: float) -> None:
         """Creating the ticket was sent but not answered: Zammad may have it."""
         try:
-            _update(
+            update_if(
                 claim,
                 [UserChatRecord.state.set(ChatState.UNCERTAIN), UserChatRecord.lease_until.set(now)],
                 _holds_lease(claim),
@@ -150,7 +128,7 @@ class ChatStore:
             actions.append(UserChatRecord.sent[claim.creating_mark].set(now))
         if bot_job is not None:
             actions.append(UserChatRecord.bot_jobs.set({bot_job: now}))
-        _update(claim, actions, _holds_lease(claim))
+        update_if(claim, actions, _holds_lease(claim))
 
     # --- a later message: begin (the mark), then finish or abandon ---------------------
     def begin_send(
@@ -167,9 +145,9 @@ class ChatStore:
         try:
             chat.update(
                 actions=[UserChatRecord.sending[mark].set(until), UserChatRecord.writes_begun.add(1)],
-                condition=_same_chat(chat)
+                condition=same_chat(chat)
                 & (UserChatRecord.state == ChatState.OPEN)
-                & _not_deleting(now)
+                & not_deleting(now)
                 & (UserChatRecord.sending[mark].does_not_exist() | (UserChatRecord.sending[mark] < now))
                 & was_sent,
             )
@@ -213,22 +191,22 @@ class ChatStore:
         if bot_job is not None:
             actions.append(UserChatRecord.bot_jobs[bot_job].set(now))
         if not chat.messages_stored:
-            _update(chat, actions, _same_chat(chat))
+            update_if(chat, actions, same_chat(chat))
             return
         try:
-            _update(
+            update_if(
                 chat,
                 actions
                 + [
                     UserChatRecord.messages.set(UserChatRecord.messages.append([message])),
                     UserChatRecord.messages_version.add(1),
                 ],
-                _same_chat(chat),
+                same_chat(chat),
             )
         except UpdateError as error:
             if not too_large(error):
                 raise
-            _update(chat, actions + self._stop_storing(), _same_chat(chat))
+            update_if(chat, actions + self._stop_storing(), same_chat(chat))
 
     def abandon_send(self, chat: UserChatRecord, mark: str, unanswered_after: int | None = None) -> None:
         """The message was not sent (or, with `unanswered_after`, may have been)."""
@@ -236,7 +214,7 @@ class ChatStore:
         if unanswered_after is not None:
             actions.append(UserChatRecord.unanswered[mark].set(unanswered_after))
         try:
-            _update(chat, actions, _same_chat(chat))
+            update_if(chat, actions, same_chat(chat))
         except ChatGone:
             pass
 
@@ -254,10 +232,10 @@ class ChatStore:
             else UserChatRecord.writes_begun == chat.writes_begun
         )
         try:
-            _update(
+            update_if(
                 chat,
                 [UserChatRecord.deleting_until.set(until)],
-                _same_chat(chat) & unchanged & _not_deleting(now),
+                same_chat(chat) & unchanged & not_deleting(now),
             )
         except ChatGone:
             return False
@@ -267,7 +245,7 @@ class ChatStore:
     def end_deletion(self, chat: UserChatRecord) -> None:
         """The deletion failed (Zammad): writes may begin again."""
         try:
-            _update(chat, [UserChatRecord.deleting_until.remove()], _same_chat(chat))
+            update_if(chat, [UserChatRecord.deleting_until.remove()], same_chat(chat))
         except ChatGone:
             pass
 
@@ -283,7 +261,7 @@ class ChatStore:
         """The messages outgrew DynamoDB's item: from now on they are read from Zammad.
         False if the chat is gone meanwhile."""
         try:
-            _update(chat, self._stop_storing(), _same_chat(chat))
+            update_if(chat, self._stop_storing(), same_chat(chat))
             return True
         except ChatGone:
             return False
@@ -304,7 +282,7 @@ class ChatStore:
                 UserChatRecord.sent[settled_mark].set(now),
             ]
         try:
-            _update(chat, actions, UserChatRecord.messages_version == chat.messages_version)
+            update_if(chat, actions, UserChatRecord.messages_version == chat.messages_version)
         except ChatGone:
             pass  # changed meanwhile (or forgotten): the next read refreshes again
         except UpdateError as error:
@@ -333,11 +311,11 @@ class ChatStore:
         if not actions:
             return
         try:
-            _update(chat, actions, _same_chat(chat))
+            update_if(chat, actions, same_chat(chat))
         except UpdateError as error:
             if not too_large(error):
                 raise
-            _update(chat, actions[:-2] + self._stop_storing(), _same_chat(chat))
+            update_if(chat, actions[:-2] + self._stop_storing(), same_chat(chat))
 
     def find_by_ticket(self, region: str, ticket_id: int) -> UserChatRecord | None:
         """The open chat of a ticket (the index is read eventually consistent: the chat
@@ -353,7 +331,7 @@ class ChatStore:
             if any(int(known.id) == int(message.id) for known in chat.messages):
                 return False
             try:
-                _update(
+                update_if(
                     chat,
                     [
                         UserChatRecord.messages.set(list(chat.messages) + [message]),
@@ -394,4 +372,4 @@ class ChatStore:
         return delete_if(UserChatRecord(chat.chat_key), UserChatRecord.last_activity < inactive_since)
 
     def forget(self, chat: UserChatRecord) -> None:
-        delete_if(chat, _same_chat(chat))
+        delete_if(chat, same_chat(chat))

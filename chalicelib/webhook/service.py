@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.chatbot.service import Chatbot
 from chalicelib.platform import telemetry, tracing
-from chalicelib.platform.events import ChatChanged, Events
+from chalicelib.platform.events import AnswerStored, ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache, RegionTable
@@ -157,6 +157,8 @@ class ZammadWebhook:
         if self._chats.add_message(chat, StoredMessage(**message)):
             actions = ["article %d: %s message stored" % (article["id"], message["role"])]
             self._events.publish(ChatChanged(chat.chat_key))  # its connections poll once
+            if message["role"] == "agent":
+                self._events.publish(AnswerStored(chat, article["id"]))  # a push, if unseen
             chatbot = self._chatbot
             job = chatbot.reply_job(region, chat, message) if chatbot is not None else None
             if chatbot is not None and job is not None:

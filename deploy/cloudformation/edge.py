@@ -16,7 +16,12 @@ ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 # The paths CloudFront sends to this backend; everything else goes to the CMS. The same
 # paths as deploy/nginx/integreat-chat.locations.conf.
-CHAT_PATH_PATTERNS = ("/api/v3/*/*/chat/*", "/api/v3/webhook/zammad*", "/api/v3/author-chat/*")
+CHAT_PATH_PATTERNS = (
+    "/api/v3/*/*/chat/*",
+    "/api/v3/webhook/zammad*",
+    "/api/v3/author-chat/*",
+    "/api/v3/push/*",
+)
 # The real-time channel on the same host (docs/realtime.md). API Gateway's WebSocket API
 # refuses any path past its stage, so a CloudFront Function makes the path the stage's.
 REALTIME_PATH = "/api/v3/realtime/"

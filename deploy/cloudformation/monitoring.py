@@ -41,6 +41,8 @@ THRESHOLDS = {
     "webhook_refusals": 3,
     # Failed runs of the scheduled jobs per hour.
     "job_failures": 3,
+    # Pushes refused for credentials (FCM's THIRD_PARTY_AUTH_ERROR, a push service's 401/403) per hour.
+    "push_auth_failures": 1,
 }
 
 ZAMMAD_FAILED = tuple(outcome for outcome in ZAMMAD_OUTCOMES if outcome not in ("ok", "4xx"))
@@ -188,6 +190,11 @@ def alarms(prefix: str, timeouts: dict[str, int]) -> dict[str, Any]:
             limits["webhook_refusals"],
             **_single(ours("WebhookRefusals", period=900)),
         ),
+        "PushAuthFailureAlarm": _alarm(
+            "Pushes were refused for credentials (FCM's APNs or Web Push keys, or our VAPID key)",
+            limits["push_auth_failures"],
+            **_single(ours("PushSends", period=3600, Outcome="auth_failed")),
+        ),
         "JobFailureAlarm": _alarm(
             "Scheduled jobs failed",
             limits["job_failures"],
@@ -304,9 +311,10 @@ def dashboard(found_alarms: dict[str, Any], functions: list[str]) -> dict[str, A
             stat="Maximum",
         ),
         _widget(
-            "Real time, refusals, throttles",
+            "Real time, push, refusals, throttles",
             [
                 *_search("RealtimeSends", "Outcome", "Sum"),
+                *_search("PushSends", "Outcome", "Sum"),
                 [NAMESPACE, "RateLimited"],
                 [NAMESPACE, "DynamoDBThrottles"],
                 [NAMESPACE, "WebhookRefusals"],

@@ -30,7 +30,8 @@ ACTIONS = {
     "chatbot": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
 }
 # The SQS actions: the API queues jobs (and looks the queue's URL up once per instance);
-# Lambda's event source mapping receives and deletes them with the worker's role.
+# Lambda's event source mapping receives and deletes them with the worker's role, and the
+# worker queues push jobs (after the chatbot's answer) and a push FCM asked to send later.
 QUEUE_ACTIONS = {
     "api": ["sqs:GetQueueUrl", "sqs:SendMessage"],
     "jobs": [],
@@ -38,7 +39,9 @@ QUEUE_ACTIONS = {
         "sqs:ChangeMessageVisibility",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
         "sqs:ReceiveMessage",
+        "sqs:SendMessage",
     ],
 }
 # The S3 actions on the files' bucket (docs/files.md): the API signs upload forms (a

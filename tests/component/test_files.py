@@ -24,7 +24,7 @@ from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from tests.clock import Clock
 from tests.files import pdf, png, upload
-from tests.signing import hub_signature
+from tests.signing import webhook_delivery
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 FORM = CHAT + "/attachments"
@@ -363,16 +363,9 @@ def test_a_webhook_delivery_brings_an_agents_file_without_a_zammad_call_per_poll
         "Bitte ausfüllen",
         attachments=[{"filename": "F.png", "data": _b64(png()), "mime-type": "image/png"}],
     )
-    body = json.dumps({"ticket": zammad.tickets[ticket_id], "article": article}).encode()
-    headers = {"Content-Type": "application/json", "X-Zammad-Delivery": "d-1"}
-    headers["X-Hub-Signature"] = hub_signature("hook-secret-for-the-tests", body)
     response = api.handle(
-        Request(
-            "POST",
-            "/api/v3/webhook/zammad",
-            query={"token": "hook-token-for-tests"},
-            headers=headers,
-            body=body,
+        webhook_delivery(
+            zammad, ticket_id, article, "hook-token-for-tests", "hook-secret-for-the-tests", "d-1"
         )
     )
     assert response.status == 200, response.body

@@ -200,3 +200,37 @@ def test_the_chats_active_since_come_whole_most_recent_first(chats):
     ]
     assert [c.chat_key for c in chats.active_since("augsburg", NOW - 10, limit=1)] == [later.chat_key]
     assert chats.active_since("augsburg", NOW + 50) == []
+
+
+FCM_TARGET = {"kind": "fcm", "token": "fcm-token-of-device-1-abcdefgh"}
+
+
+def test_a_push_target_is_kept_only_on_an_open_chat_and_replaced_only_while_it_is_the_same(chats):
+    chat = opened(chats)
+    assert chats.set_push_target(chat, FCM_TARGET, NOW) is True
+    assert entries(chats.get(KEY).push_target) == FCM_TARGET
+    other = {"kind": "fcm", "token": "fcm-token-registered-meanwhile"}
+    assert chats.set_push_target(chats.get(KEY), other, NOW) is True
+    # The old target found gone removes nothing: the device registered another meanwhile.
+    assert chats.set_push_target(chats.get(KEY), None, NOW, only_if=FCM_TARGET) is False
+    assert entries(chats.get(KEY).push_target) == other
+    assert chats.set_push_target(chats.get(KEY), None, NOW, only_if=other) is True
+    assert chats.get(KEY).push_target is None
+    held = chats.get(KEY)
+    assert chats.begin_deletion(held, NOW, NOW + 30) is True
+    assert chats.set_push_target(chats.get(KEY), FCM_TARGET, NOW) is False  # being deleted
+
+
+def test_one_push_is_claimed_per_answer_and_none_for_an_answer_a_poll_showed(chats):
+    chat = opened(chats)
+    assert chats.claim_push(chat, 2, NOW) is True
+    assert chats.claim_push(chats.get(KEY), 2, NOW) is False  # a job delivered twice
+    assert chats.claim_push(chats.get(KEY), 3, NOW) is True  # a later answer
+    chats.mark_seen(chats.get(KEY), 5)
+    chats.mark_seen(chats.get(KEY), 4)  # an older poll's answer does not go back
+    assert chats.get(KEY).push_seen == 5
+    assert chats.claim_push(chats.get(KEY), 5, NOW) is False  # seen
+    stale = chats.get(KEY)
+    chats.forget(chats.get(KEY))
+    chats.mark_seen(stale, 9)  # gone: no write brings it back
+    assert chats.claim_push(stale, 9, NOW) is False and chats.get(KEY) is None

@@ -5,8 +5,6 @@ under test."""
 
 import json
 import secrets
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,8 +17,9 @@ from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.config import load_settings
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
-from tests.conftest import PROJECT, python_env, running_api
+from tests.conftest import running_api
 from tests.regions import put_region
+from tests.servers import worker
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +45,8 @@ def system(dynamodb_local, moto_server, bot, tmp_path_factory):
     }
     with running_api(dynamodb_local, logs / "api.log", server="gunicorn", **settings) as (url, admin, env):
         print(SqsJobQueue(load_settings(env)).create())
-        with open(logs / "worker.log", "w") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "functions.worker", "--wait", "1"],
-                cwd=str(PROJECT),
-                env=python_env(**env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
+        with worker(env, logs / "worker.log"):
             yield url, admin, logs
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
 
 
 @pytest.fixture

@@ -44,9 +44,13 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             "1",
             "--ws-port",
             "0",
+            "--fcm-port",
+            "0",
+            "--web-push-port",
+            "0",
         ],
         cwd=str(PROJECT),
-        env=python_env(),
+        env=python_env(PUSH_DELAY_SECONDS=1),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -164,6 +168,24 @@ def test_dev_serves_the_admin_api_and_stops_cleanly():
             time.sleep(0.2)
         link = requests.get(chat, timeout=30).json()["messages"][-1]["attachments"][0]["url"]
         assert requests.get("http://127.0.0.1:%d%s" % (port, link), timeout=30).content == pdf()
+        # Push (docs/push.md), by the lines make dev prints: the device registers, an agent
+        # replies, nobody polls, and the push arrives at the FCM stand-in.
+        register = re.search(r"-d '(\{\"fcm_token\": [^']+)' \\\s+(\S+/push/)", text)
+        registered = requests.post(register.group(2), data=register.group(1), timeout=10,
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+        assert registered.status_code == 200 and registered.json() == {"push": "fcm"}, registered.text
+        fcm_messages = re.search(r"curl (\S+/_standin/messages)", text).group(1)
+        requests.post(
+            "%s/_emulator/tickets/%s/articles" % (zammad_url, ticket_id),
+            json={"body": "<p>Antwort des Teams</p>"},
+            timeout=30,
+        )
+        deadline = time.monotonic() + 15
+        while not requests.get(fcm_messages, timeout=5).json():
+            assert time.monotonic() < deadline, "no push at the FCM stand-in"
+            time.sleep(0.3)
+        [pushed] = requests.get(fcm_messages, timeout=5).json()
+        assert pushed["data"] == {"type": "chat", "city_code": region_slug, "language_code": "de"}
         # What happened, in the metrics make dev serves: the API's requests, the worker's
         # answer and real time's events, summed over the three processes.
         metrics_url = re.search(r"curl (\S+/metrics)", text).group(1)

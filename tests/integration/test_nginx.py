@@ -215,6 +215,28 @@ def test_the_files_of_a_chat_reach_the_backend(host):
     assert answers == [(404, {"error": "Region not found."})] * 2
 
 
+def test_the_push_paths_reach_the_backend(host):
+    """A chat's push target and the Web Push key (docs/push.md), from a client of its own:
+    answered by the backend (push is off behind this nginx), not the CMS."""
+    front, _admin, _backend, _cms, _channel_log = host
+    chat = "/api/v3/augsburg/de/chat/%s/" % uuid.uuid4()
+    answers = []
+    for method, path in (
+        ("POST", chat + "push/"),
+        ("DELETE", chat + "push"),
+        ("GET", "/api/v3/push/vapid-public-key/"),
+    ):
+        status, _headers, body = raw_request(
+            front, method, path, {"Content-Type": "application/json"}, "127.0.0.6", b'{"fcm_token": "x"}'
+        )
+        answers.append((status, json.loads(body)))
+    assert answers == [
+        (404, {"error": "Region not found."}),
+        (404, {"error": "Region not found."}),
+        (503, {"error": "Web push is not enabled here."}),
+    ]
+
+
 def test_the_real_time_channel_is_on_the_cms_host_too(host):
     """A device subscribes at wss://<CMS host>/api/v3/realtime/ (docs/realtime.md); an agent's
     reply, brought by Zammad's webhook through nginx, arrives as an event through nginx, and

@@ -3,7 +3,9 @@ OpenAPI document: real answers of every kind validate, and a bounded property-ba
 (schemathesis, fixed seed) finds no 5xx, no answer outside the document, no traceback and
 no secret in any body."""
 
+import base64
 import json
+import secrets
 import time
 import uuid
 
@@ -24,6 +26,7 @@ from chalicelib.attachments.links import FileRef, link_path
 from chalicelib.openapi import DOCUMENT
 from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
+from devtools.fcm_standin import FcmStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET, running_api
 from tests.files import png, upload
@@ -47,10 +50,16 @@ def world(dynamodb_local, moto_server, tmp_path_factory):
         "ATTACHMENT_MAX_BYTES": "100000",
     }
     FileBucket(load_settings(files)).create()
+    # Push on (docs/push.md): its routes answer as deployed, not with "not enabled".
+    push = {
+        "FCM_CREDENTIALS": json.dumps(FcmStandIn().service_account()),
+        "VAPID_PRIVATE_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
+        "VAPID_SUBJECT": "mailto:ops@example.org",
+    }
     with (
         ZammadEmulator(token=ZAMMAD_TOKEN) as zammad,
         running_api(
-            dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=100000, ZAMMAD_TIMEOUT_SECONDS=2, **files
+            dynamodb_local, log_path, API_RATE_LIMIT_WINDOW=100000, ZAMMAD_TIMEOUT_SECONDS=2, **files, **push
         ) as (
             url,
             admin,

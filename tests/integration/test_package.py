@@ -206,7 +206,7 @@ def test_throttling_waf_and_cloudfront_are_in_the_template(package):
     assert distribution["Condition"] == "HasCloudFront"
     config = distribution["Properties"]["DistributionConfig"]
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == "cms"
-    assert [b["TargetOriginId"] for b in config["CacheBehaviors"]] == ["chat"] * 3 + ["realtime"]
+    assert [b["TargetOriginId"] for b in config["CacheBehaviors"]] == ["chat"] * 4 + ["realtime"]
     # The real-time channel: its path rewritten to the WebSocket API's stage, nothing cached.
     realtime = config["CacheBehaviors"][-1]
     assert realtime["PathPattern"] == "/api/v3/realtime/"

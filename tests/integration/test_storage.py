@@ -117,7 +117,7 @@ def test_each_dynamodb_call_is_counted_once(settings):
         store.put("a", {})  # GetItem + PutItem
         store.find("a")  # GetItem
         store.find("missing")  # GetItem
-    assert calls.calls == {"ddb": 4, "zammad": 0, "sqs": 0, "s3": 0, "ws": 0}
+    assert calls.calls == {"ddb": 4, "zammad": 0, "sqs": 0, "s3": 0, "ws": 0, "push": 0}
     assert calls.seconds["ddb"] > 0
 
 

@@ -134,6 +134,7 @@ def test_the_app_s_poll_and_later_messages(api, zammad):
         "sqs": 0,
         "s3": 0,
         "ws": 0,
+        "push": 0,
     }  # the chat; the rate limit writes nothing
     [ticket] = tickets_of(zammad, chat.device)
     assert len(ticket["article_ids"]) == 2

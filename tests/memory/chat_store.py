@@ -317,6 +317,60 @@ class MemoryChatStore:
         except ChatGone:
             return False
 
+    # --- push ---------------------------------------------------------------------------
+    def set_push_target(
+        self,
+        chat: UserChatRecord,
+        target: dict[str, str] | None,
+        now: float,
+        only_if: dict[str, str] | None = None,
+    ) -> bool:
+        def allowed(stored: UserChatRecord) -> bool:
+            if (
+                stored.generation != chat.generation
+                or stored.state != ChatState.OPEN
+                or deleting(stored, now)
+            ):
+                return False
+            if only_if is None:
+                return True
+            field = "token" if only_if["kind"] == "fcm" else "endpoint"
+            return entries(stored.push_target).get(field) == only_if[field]
+
+        def write(record: UserChatRecord) -> None:
+            record.push_target = target or None
+
+        try:
+            self._change(chat, allowed, write)
+            return True
+        except ChatGone:
+            return False
+
+    def mark_seen(self, chat: UserChatRecord, article_id: int) -> None:
+        def older(stored: UserChatRecord) -> bool:
+            return stored.generation == chat.generation and int(stored.push_seen or 0) < article_id
+
+        try:
+            self._change(chat, older, lambda record: setattr(record, "push_seen", article_id))
+        except ChatGone:
+            pass
+
+    def claim_push(self, chat: UserChatRecord, article_id: int, now: float) -> bool:
+        def free(stored: UserChatRecord) -> bool:
+            return (
+                stored.generation == chat.generation
+                and stored.state == ChatState.OPEN
+                and not deleting(stored, now)
+                and int(stored.push_sent or 0) < article_id
+                and int(stored.push_seen or 0) < article_id
+            )
+
+        try:
+            self._change(chat, free, lambda record: setattr(record, "push_sent", article_id))
+            return True
+        except ChatGone:
+            return False
+
     # --- forgetting ---------------------------------------------------------------------
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]:
         with self._lock:

@@ -53,9 +53,13 @@ class MemoryJobQueue:
         self.jobs: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def send(self, job: dict[str, Any]) -> None:
+    def send(self, job: dict[str, Any], delay_seconds: int = 0) -> None:
+        if not 0 <= delay_seconds <= 900:  # as SQS refuses it
+            raise ValueError("DelaySeconds must be 0 to 900")
         with self._lock:
-            self.jobs.append(json.loads(json.dumps(stamped(job, time.time()))))
+            self.jobs.append(
+                json.loads(json.dumps(dict(stamped(job, time.time()), delay_seconds=delay_seconds)))
+            )
 
     def take(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -23,6 +23,7 @@ FEATURES = {
     "attachments",
     "author_chat",
     "chatbot",
+    "push",
     "realtime",
     "regions",
     "user_chat",
