@@ -144,7 +144,7 @@ class Services:
         # the first event, so a cold start that stores nothing never loads it.
         self.events = Events()
         if settings.websocket_endpoint:
-            self.events.subscribe(ChatChanged, lambda event: self.realtime.chat_changed(event.chat_key))
+            self.events.subscribe(ChatChanged, lambda event: self._chat_changed(event.chat_key))
             self.events.subscribe(ChatDeleted, lambda event: self.realtime.chat_deleted(event.chat_key))
             self.events.subscribe(
                 AuthorChatChanged, lambda event: self.realtime.author_changed(event.change, event.message_id)
@@ -255,6 +255,13 @@ class Services:
             limit_client=self.rate_limiter.check_client,
             client_of=self.rate_limiter.client_of,
         )
+
+    def _chat_changed(self, key: str) -> None:
+        """Real time tells the chat's connections; an event its device's app was told of
+        counts as seen, as a poll does (no push for it: docs/push.md)."""
+        told = self.realtime.chat_changed(key)
+        if told and (self.settings.fcm_credentials or self.settings.vapid_private_key):
+            self.user_chats.shown_live(key)
 
     def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:
         """The key of the chat a poll of these names would answer (None: it would be 404)."""

@@ -219,6 +219,15 @@ class UserChats:
         if chat is None or not self.store.set_push_target(chat, target, self._context.clock()):
             raise NotFound("Chat not found.")
 
+    def shown_live(self, key: str) -> None:
+        """A real-time event told the device's app of the chat's change (it polls at once):
+        its agents' messages count as seen, as after a poll."""
+        chat = self.store.get(key)
+        if chat is not None and chat.push_target is not None:
+            unseen = unseen_answers(chat)
+            if unseen:
+                self.store.mark_seen(chat, unseen[-1])
+
     # --- files (chalicelib/attachments) -----------------------------------------------
     def ticket_for_files(self, region: RegionRecord, device_id: str) -> int:
         """The ticket of the device's open chat, which its uploads belong to (and go with):

@@ -11,14 +11,17 @@ import uuid
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
 from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.config import load_settings
+from chalicelib.services import aws_services
 from devtools.fcm_standin import FcmStandIn
 from devtools.zammad_emulator import ZammadEmulator
+from functions.websocket import WebSocketServer
 from tests.conftest import assert_nothing_personal, running_api
 from tests.regions import put_region
-from tests.servers import worker
+from tests.servers import free_port, worker
 
 DELAY = 2  # PUSH_DELAY_SECONDS here: short, so the test is
 FCM_TOKEN = "fcm-registration-token-" + "y" * 140
@@ -27,6 +30,7 @@ FCM_TOKEN = "fcm-registration-token-" + "y" * 140
 @pytest.fixture(scope="module")
 def system(dynamodb_local, moto_server, tmp_path_factory):
     logs = tmp_path_factory.mktemp("push")
+    management_port = free_port()  # real time's management API, where the API's events go
     with FcmStandIn() as fcm:
         settings = {
             "FCM_CREDENTIALS": json.dumps(fcm.service_account()),
@@ -35,6 +39,7 @@ def system(dynamodb_local, moto_server, tmp_path_factory):
             "AWS_ENDPOINT_URL_SQS": moto_server,
             "CHATBOT_QUEUE_NAME": "q" + uuid.uuid4().hex[:12],
             "API_RATE_LIMIT_WINDOW": 100000,
+            "WEBSOCKET_ENDPOINT": "http://127.0.0.1:%d" % management_port,
         }
         with running_api(dynamodb_local, logs / "api.log", server="gunicorn", **settings) as (
             url,
@@ -42,8 +47,11 @@ def system(dynamodb_local, moto_server, tmp_path_factory):
             env,
         ):
             SqsJobQueue(load_settings(env)).create()
-            with worker(env, logs / "worker.log"):
-                yield url, admin, fcm
+            with (
+                worker(env, logs / "worker.log"),
+                WebSocketServer(aws_services(load_settings(env)), management_port=management_port) as channel,
+            ):
+                yield url, admin, fcm, channel.ws_url
         worker_log = (logs / "worker.log").read_text()
         assert "Traceback" not in worker_log
         assert_nothing_personal(worker_log, FCM_TOKEN)
@@ -51,7 +59,7 @@ def system(dynamodb_local, moto_server, tmp_path_factory):
 
 @pytest.fixture
 def chat(system):
-    url, admin, fcm = system
+    url, admin, fcm, ws_url = system
     with ZammadEmulator(token="zammad-token") as zammad:
         token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         slug = put_region(url, admin, zammad, zammad_webhook_token=token, zammad_webhook_secret=secret)
@@ -60,11 +68,11 @@ def chat(system):
         assert requests.post(path, data={"message": "Hallo"}, timeout=30).status_code == 200
         registered = requests.post(path + "push/", json={"fcm_token": FCM_TOKEN}, timeout=10)
         assert registered.status_code == 200 and registered.json() == {"push": "fcm"}
-        yield path, zammad, fcm
+        yield path, zammad, fcm, ws_url
 
 
 def test_an_answer_never_polled_for_arrives_as_one_push_within_the_delay(chat):
-    _path, zammad, fcm = chat
+    _path, zammad, fcm, _ws_url = chat
     before = len(fcm.messages)
     replied = time.monotonic()
     zammad.add_article(next(iter(zammad.tickets)), "<p>Ihr Termin ist am Montag.</p>")  # the webhook tells us
@@ -78,7 +86,7 @@ def test_an_answer_never_polled_for_arrives_as_one_push_within_the_delay(chat):
 
 
 def test_an_answer_polled_for_within_the_delay_makes_no_push(chat):
-    path, zammad, fcm = chat
+    path, zammad, fcm, _ws_url = chat
     before = len(fcm.messages)
     zammad.add_article(next(iter(zammad.tickets)), "<p>Bitte bringen Sie Ihren Pass mit.</p>")
     deadline = time.monotonic() + DELAY - 0.5
@@ -88,5 +96,22 @@ def test_an_answer_polled_for_within_the_delay_makes_no_push(chat):
         time.sleep(0.2)
     else:
         pytest.fail("the answer did not reach a poll within the delay")
+    time.sleep(DELAY + 3)
+    assert len(fcm.messages) == before
+
+
+def test_an_answer_told_to_the_open_app_by_an_event_makes_no_push(chat):
+    """The app is open and subscribed: the webhook's event reaches it within the delay (it
+    then polls; this test does not), which counts as seen."""
+    path, zammad, fcm, ws_url = chat
+    region, language, _chat, device = path.rstrip("/").split("/")[-4:]
+    before = len(fcm.messages)
+    with connect(ws_url, open_timeout=5) as channel:
+        channel.send(
+            json.dumps({"action": "subscribe", "region": region, "language": language, "device_id": device})
+        )
+        assert json.loads(channel.recv(timeout=5))["type"] == "subscribed"
+        zammad.add_article(next(iter(zammad.tickets)), "<p>Die Unterlagen sind da.</p>")
+        assert json.loads(channel.recv(timeout=DELAY))["type"] == "chat"
     time.sleep(DELAY + 3)
     assert len(fcm.messages) == before
