@@ -154,6 +154,7 @@ class FcmStandIn(LoopbackServer):
                 audience=self.token_uri,
                 issuer=self.client_email,
                 options={"require": ["iss", "aud", "exp", "iat", "scope"]},
+                leeway=300,  # a few minutes of clock skew, as Google's token endpoint allows
             )
         except jwt.PyJWTError as error:
             return 400, {"error": "invalid_grant", "error_description": str(error)}

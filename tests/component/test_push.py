@@ -330,3 +330,18 @@ def test_a_push_target_is_in_the_person_s_export(world):
     region = api.services.regions.get("augsburg")
     exported = api.services.user_chats.export(region, DEVICE)
     assert exported["chat"]["push_target"] == {"kind": "fcm", "token": FCM_TOKEN}
+
+
+def test_the_access_token_is_kept_until_shortly_before_it_expires(world, zammad, fcm):
+    api, queue = world
+    fcm.token_lifetime = 70  # renewed a minute before it expires: after 10 s here
+    chat_with_target(api, {"fcm_token": FCM_TOKEN})
+    agent_replies(api, zammad)
+    run_due_jobs(api, queue)
+    agent_replies(api, zammad, "<p>Zweite Antwort</p>")
+    run_due_jobs(api, queue)
+    assert (len(fcm.messages), fcm.token_requests) == (2, 1)  # one token for both
+    api.services.clock.now += 11
+    agent_replies(api, zammad, "<p>Dritte Antwort</p>")
+    run_due_jobs(api, queue)
+    assert (len(fcm.messages), fcm.token_requests) == (3, 2)
