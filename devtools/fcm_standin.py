@@ -130,6 +130,11 @@ class FcmStandIn(LoopbackServer):
         with self._lock:
             self._failures.extend([(code, retry_after)] * times)
 
+    def revoke_tokens(self) -> None:
+        """Every access token issued so far is refused from now on (401)."""
+        with self._lock:
+            self._tokens.clear()
+
     def wait_for(self, count: int, seconds: float) -> list[dict[str, Any]]:
         """The accepted messages once there are `count` (or when `seconds` have passed)."""
         deadline = time.monotonic() + seconds

@@ -186,6 +186,8 @@ class FcmClient:
         if status == 200:
             return Outcome("sent", "sent")
         code = _error_code(answer)
+        if code == "THIRD_PARTY_AUTH_ERROR":  # a 401 too, but of APNs' or Web Push's credentials
+            return Outcome("auth_failed", code)
         if status == 401 and not renewed:  # our token, revoked or expired early: once more
             self.forget_token()
             return self._send(message, renewed=True)
@@ -195,6 +197,4 @@ class FcmClient:
             return Outcome("retry", code or "429", max(60.0, _retry_after(answer) or 0.0))
         if code in ("UNAVAILABLE", "INTERNAL") or status >= 500:
             return Outcome("retry", code or str(status), _retry_after(answer))
-        if code == "THIRD_PARTY_AUTH_ERROR":
-            return Outcome("auth_failed", code)
         return Outcome("invalid", code or str(status))

@@ -166,12 +166,13 @@ def test_the_person_s_own_messages_and_internal_notes_make_no_push(world, zammad
     assert queue.jobs == [] and fcm.messages == []
 
 
-def test_an_unregistered_token_is_forgotten_and_the_next_reply_sends_nothing(world, zammad, fcm):
+@pytest.mark.parametrize("code", ["UNREGISTERED", "SENDER_ID_MISMATCH"])
+def test_an_unregistered_token_is_forgotten_and_the_next_reply_sends_nothing(world, zammad, fcm, code):
     api, queue = world
     chat_with_target(api, {"fcm_token": FCM_TOKEN})
-    fcm.fail("UNREGISTERED")
+    fcm.fail(code)
     agent_replies(api, zammad)
-    assert [r["outcome"] for r in run_due_jobs(api, queue)] == ["fcm: UNREGISTERED"]
+    assert [r["outcome"] for r in run_due_jobs(api, queue)] == ["fcm: " + code]
     assert UserChatRecord.get(chat_key("augsburg", DEVICE)).push_target is None
     agent_replies(api, zammad, "<p>Noch etwas</p>")
     assert queue.jobs == [] and fcm.messages == []
@@ -345,3 +346,37 @@ def test_the_access_token_is_kept_until_shortly_before_it_expires(world, zammad,
     agent_replies(api, zammad, "<p>Dritte Antwort</p>")
     run_due_jobs(api, queue)
     assert (len(fcm.messages), fcm.token_requests) == (3, 2)
+
+
+def test_a_third_party_auth_error_is_counted_for_its_alarm_and_not_retried(world, zammad, fcm):
+    from chalicelib.platform import telemetry
+
+    api, queue = world
+    chat_with_target(api, {"fcm_token": FCM_TOKEN})
+    fcm.fail("THIRD_PARTY_AUTH_ERROR")
+    agent_replies(api, zammad)
+    [job] = queue.take()
+
+    class Kept:
+        def write(self, measures):
+            self.measures = measures
+
+    sink = Kept()
+    with telemetry.measuring(sink):
+        api.services.pushes.run(job)
+    assert dict(sink.measures.values) == {("PushSends", (("Outcome", "auth_failed"),)): [1]}, (
+        sink.measures.values
+    )
+    assert queue.jobs == [] and fcm.messages == []  # not queued again
+    assert UserChatRecord.get(chat_key("augsburg", DEVICE)).push_target is not None  # kept
+
+
+def test_an_access_token_fcm_no_longer_takes_is_renewed_once(world, zammad, fcm):
+    api, queue = world
+    chat_with_target(api, {"fcm_token": FCM_TOKEN})
+    agent_replies(api, zammad)
+    run_due_jobs(api, queue)
+    fcm.revoke_tokens()  # as Google may, before the token's expiry
+    agent_replies(api, zammad, "<p>Zweite Antwort</p>")
+    assert [r["outcome"] for r in run_due_jobs(api, queue)] == ["fcm: sent"]
+    assert (len(fcm.messages), fcm.token_requests) == (2, 2)
