@@ -1,7 +1,6 @@
 """The push endpoints (docs/push.md): the app registers its device's push target with its
 chat, and a browser asks for the key it subscribes with. Caller: the app (rate limited)."""
 
-from chalicelib.push.targets import push_target
 from chalicelib.services import Services
 from chalicelib.user_chat import inputs
 from chalicelib.web.forms import form_fields
@@ -11,6 +10,7 @@ from chalicelib.web.routing import APP, Route
 
 def register(services: Services, request: Request, _app: None) -> Response:
     """Replaces any earlier target of the device: one per device."""
+    from chalicelib.push.targets import push_target  # a rare request: not a poll's cold start
     inputs.language(request.path_params["language_or_device"])
     device_id = inputs.device_id(request.path_params["device_id"])
     region = inputs.region(services.region_cache, request.path_params["region"])
