@@ -11,6 +11,7 @@ from chalicelib.web.routing import APP, Route
 def register(services: Services, request: Request, _app: None) -> Response:
     """Replaces any earlier target of the device: one per device."""
     from chalicelib.push.targets import push_target  # a rare request: not a poll's cold start
+
     inputs.language(request.path_params["language_or_device"])
     device_id = inputs.device_id(request.path_params["device_id"])
     region = inputs.region(services.region_cache, request.path_params["region"])

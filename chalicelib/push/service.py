@@ -138,6 +138,8 @@ class Pushes:
         if outcome.kind == "gone":
             self._chats.set_push_target(chat, None, self._clock(), only_if=target)
         elif outcome.kind == "retry" and job["attempt"] + 1 < MAX_ATTEMPTS:
+            # Queued again with its claim; if this send fails (SQS down), the queue delivers
+            # the job again, which finds the claim taken: that push is lost (docs/push.md).
             delay = outcome.retry_after if outcome.retry_after is not None else 30 * 2 ** job["attempt"]
             again = dict(job, attempt=job["attempt"] + 1, claimed=unseen[-1])
             self._queue().send(again, delay_seconds=int(min(max(delay, 1), MAX_DELAY_SECONDS)))
