@@ -359,12 +359,14 @@ def test_a_customer_article_made_in_zammad_is_shown(world, zammad):
 
 # --- 7. every bad input is a 4xx with JSON -----------------------------------------------
 DEEP = b'{"message": ' + b"[" * 1100 + b"]" * 1100 + b"}"
+LIMIT = "limit must be a whole number from 1 to 100."
+SLUG = "A region slug is 1-100 lower-case letters, digits, '-' or '_'."
 
 
 @pytest.mark.parametrize(
-    "method, route, params, query, headers, body",
+    "method, route, params, query, headers, body, status, error",
     [
-        ("POST", CHAT, DEVICE, {}, {"Content-Type": "application/json"}, DEEP),
+        ("POST", CHAT, DEVICE, {}, {"Content-Type": "application/json"}, DEEP, 400, "Malformed JSON body."),
         (
             "POST",
             CHAT,
@@ -372,13 +374,24 @@ DEEP = b'{"message": ' + b"[" * 1100 + b"]" * 1100 + b"}"
             {},
             {"Content-Type": "application/json"},
             b'{"message": ' + b"[" * 40 + b"]" * 40 + b"}",
+            400,
+            "The body is nested too deeply.",
         ),
-        ("POST", "/api/v3/author-chat/messages", {}, {}, AUTHOR, DEEP),
-        ("GET", "/api/v3/author-chat/messages", {}, {"limit": "\u00b2"}, AUTHOR, b""),
-        ("GET", "/api/v3/author-chat/messages", {}, {"limit": "5\n"}, AUTHOR, b""),
-        ("GET", "/api/v3/author-chat/messages", {}, {"cursor": "W" * 4000}, AUTHOR, b""),
-        ("GET", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b""),
-        ("DELETE", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b""),
+        ("POST", "/api/v3/author-chat/messages", {}, {}, AUTHOR, DEEP, 400, "Malformed JSON body."),
+        ("GET", "/api/v3/author-chat/messages", {}, {"limit": "\u00b2"}, AUTHOR, b"", 400, LIMIT),
+        ("GET", "/api/v3/author-chat/messages", {}, {"limit": "5\n"}, AUTHOR, b"", 400, LIMIT),
+        (
+            "GET",
+            "/api/v3/author-chat/messages",
+            {},
+            {"cursor": "W" * 4000},
+            AUTHOR,
+            b"",
+            400,
+            "Invalid cursor.",
+        ),
+        ("GET", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b"", 400, SLUG),
+        ("DELETE", "/api/v3/admin/regions/{slug}", {"slug": "a" * 3000}, {}, ADMIN, b"", 400, SLUG),
         (
             "POST",
             CHAT,
@@ -386,14 +399,25 @@ DEEP = b'{"message": ' + b"[" * 1100 + b"]" * 1100 + b"}"
             {},
             {"Content-Type": "application/json"},
             b'{"message": "x"}',
+            400,
+            "Invalid device id.",
         ),
-        ("POST", HOOK, {}, {"token": TOKEN}, {"X-Hub-Signature": "sha1=\u00e9\u00e9"}, b"{}"),
+        (
+            "POST",
+            HOOK,
+            {},
+            {"token": TOKEN},
+            {"X-Hub-Signature": "sha1=\u00e9\u00e9"},
+            b"{}",
+            401,
+            "Invalid webhook token or signature.",
+        ),
     ],
 )
-def test_bad_input_is_a_json_4xx(world, method, route, params, query, headers, body):
+def test_bad_input_is_a_json_4xx(world, method, route, params, query, headers, body, status, error):
     api, _clock = world
     response = api.handle(Request(method, route, params, query=query, headers=headers, body=body))
-    assert 400 <= response.status < 500, response.body
+    assert (response.status, json.loads(response.body_bytes())) == (status, {"error": error})
     assert set(json.loads(response.body_bytes())) == {"error"}
 
 
