@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from chalice import Chalice, Rate
 from chalice import Response as ChaliceResponse
 
-from chalicelib import jobs
 from chalicelib.api import ChatApi
 from chalicelib.platform import telemetry
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.platform.logs import configure_logging
 from chalicelib.routes import ROUTES
+from chalicelib.schedules import EVERY_MINUTES
 from chalicelib.services import aws_services
 from chalicelib.web.http import Request
 
@@ -78,6 +78,8 @@ for _depth in range(UNKNOWN_PATH_DEPTH + 1):
 
 def _scheduled(name: str, function: str):
     def run(event):
+        from chalicelib import jobs  # a job's code: not a poll's cold start
+
         return jobs.run_job(api.services, name)
 
     run.__name__ = run.__qualname__ = function  # Chalice writes the handler as app.<__name__>
@@ -88,9 +90,9 @@ def _scheduled(name: str, function: str):
 # function's handler, `app.<name>`, with getattr on this module and calls it with (event,
 # context): the module must hold what app.schedule returned (Chalice's wrapper, which takes
 # both) under that name, not the plain function.
-for _name, _job in jobs.JOBS.items():
+for _name, _minutes in EVERY_MINUTES.items():
     _function = _name.replace("-", "_")
-    _schedule = app.schedule(Rate(_job.every_minutes, unit=Rate.MINUTES), name=_function)
+    _schedule = app.schedule(Rate(_minutes, unit=Rate.MINUTES), name=_function)
     globals()[_function] = _schedule(_scheduled(_name, _function))
 
 
@@ -100,6 +102,8 @@ for _name, _job in jobs.JOBS.items():
 # and a failed job is not a failed invocation (the job's own metric and line tell of it).
 @app.on_sqs_message(queue=settings.chatbot_queue_name, batch_size=1, name="chatbot_worker")
 def chatbot_worker(event):
+    from chalicelib import jobs
+
     failed = []
     for record in event:
         try:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from chalicelib.platform import telemetry, tracing
+from chalicelib.schedules import EVERY_MINUTES
 from chalicelib.services import Services
 
 log = logging.getLogger("integreat_chat")
@@ -79,14 +80,14 @@ class Job(NamedTuple):
     every_minutes: int  # how often AWS runs it (app.py); elsewhere, cron's business
 
 
-JOBS: dict[str, Job] = {
-    "purge-author-messages": Job(purge_author_messages, 60),
-    "forget-expired-chats": Job(forget_expired_chats, 60),
-    # A region switched off in the CMS is off here within this time (plus the 30 s cache).
-    "sync-cms-regions": Job(sync_cms_regions, 10),
-    # A Zammad that stopped working for the chat is in the logs within the hour (docs/operating.md).
-    "zammad-doctor": Job(zammad_doctor, 60),
+_RUNS: dict[str, Callable[[Services], dict[str, Any]]] = {
+    "purge-author-messages": purge_author_messages,
+    "forget-expired-chats": forget_expired_chats,
+    "sync-cms-regions": sync_cms_regions,
+    "zammad-doctor": zammad_doctor,
 }
+JOBS: dict[str, Job] = {name: Job(run, EVERY_MINUTES[name]) for name, run in _RUNS.items()}
+assert set(JOBS) == set(EVERY_MINUTES), "a job without a schedule, or a schedule without a job"
 
 
 def run_job(services: Services, name: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ NOT_AT_A_COLD_START = [
     "chalicelib.user_chat.deletion",
     "chalicelib.user_chat.retention",
     "chalicelib.tables",
+    "chalicelib.jobs",
     "chalicelib.platform.auth",
 ]
 

@@ -18,7 +18,18 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 LIB = PROJECT / "chalicelib"
-TOP = {"api", "health", "routes", "services", "jobs", "migration", "openapi", "rate_limit", "tables"}
+TOP = {
+    "api",
+    "health",
+    "routes",
+    "services",
+    "jobs",
+    "schedules",
+    "migration",
+    "openapi",
+    "rate_limit",
+    "tables",
+}
 FEATURES = {
     "attachments",
     "author_chat",
