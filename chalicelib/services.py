@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.push.service import Pushes
     from chalicelib.realtime.connections import Connections
     from chalicelib.realtime.service import Realtime
+    from chalicelib.user_chat.live import LiveChats
     from chalicelib.user_chat.ports import Chats
     from chalicelib.webhook.service import ZammadWebhook
 
@@ -144,12 +145,14 @@ class Services:
         # the first event, so a cold start that stores nothing never loads it.
         self.events = Events()
         if settings.websocket_endpoint:
-            self.events.subscribe(ChatChanged, lambda event: self._chat_changed(event.chat_key))
+            self.events.subscribe(
+                ChatChanged, lambda event: self.live_chats.changed(event.chat_key, self.realtime.chat_changed)
+            )
             self.events.subscribe(ChatDeleted, lambda event: self.realtime.chat_deleted(event.chat_key))
             self.events.subscribe(
                 AuthorChatChanged, lambda event: self.realtime.author_changed(event.change, event.message_id)
             )
-        if settings.fcm_credentials or settings.vapid_private_key:
+        if settings.push_enabled:
             self.events.subscribe(
                 AnswerStored, lambda event: self.pushes.answer_stored(event.chat, event.article_id)
             )
@@ -236,6 +239,13 @@ class Services:
         return Attachments(self.settings, self.clock, bucket)
 
     @functools.cached_property
+    def live_chats(self) -> "LiveChats":
+        """What real time asks of the user chat (user_chat/live.py)."""
+        from chalicelib.user_chat.live import LiveChats
+
+        return LiveChats(self.user_chats, region_of=self.region_cache.get, push=self.settings.push_enabled)
+
+    @functools.cached_property
     def realtime(self) -> "Realtime":
         """The WebSocket channel's handlers and events (WEBSOCKET_ENDPOINT: where sends go)."""
         from chalicelib.realtime.sender import ManagementApiSender
@@ -248,43 +258,10 @@ class Services:
             ManagementApiSender(settings) if settings.websocket_endpoint else None,
             self.auth,
             self.clock,
-            chat_of=self._chat_of,
-            chat_etag=self._chat_etag,
+            chat_of=self.live_chats.chat_of,
+            chat_etag=self.live_chats.etag,
             per_chat=settings.websocket_connections_per_chat,
             per_minute=settings.websocket_messages_per_minute,
             limit_client=self.rate_limiter.check_client,
             client_of=self.rate_limiter.client_of,
         )
-
-    def _chat_changed(self, key: str) -> None:
-        """Real time tells the chat's connections; an event its device's app was told of
-        counts as seen, as a poll does (no push for it: docs/push.md)."""
-        told = self.realtime.chat_changed(key)
-        if told and (self.settings.fcm_credentials or self.settings.vapid_private_key):
-            self.user_chats.shown_live(key)
-
-    def _chat_of(self, region_slug: str, language: str, device_id: str) -> str | None:
-        """The key of the chat a poll of these names would answer (None: it would be 404)."""
-        from chalicelib.regions.rules import LANGUAGE_SLUG, chat_configured, listed
-        from chalicelib.user_chat.inputs import DEVICE_ID
-        from chalicelib.user_chat.records import chat_key
-
-        if not (LANGUAGE_SLUG.match(language) and DEVICE_ID.match(device_id)):
-            return None
-        region = self.region_cache.get(region_slug)
-        if region is None or not listed(region) or not chat_configured(region):
-            return None
-        key = chat_key(region.slug, device_id)
-        return key if self.user_chats.current(key) is not None else None
-
-    def _chat_etag(self, key: str) -> str | None:
-        """The ETag the chat's poll answers with now (as user_chat/routes.py computes it)."""
-        from chalicelib.web.http import encode_json, etag
-
-        region = self.region_cache.get(key.partition("#")[0])
-        # Strongly consistent, just after the write: a stale read could name the ETag a
-        # client already has, and it would not poll.
-        chat = self.user_chats.current(key, consistent=True)
-        if region is None or chat is None:
-            return None
-        return etag(encode_json(self.user_chats.view(region, chat)))

@@ -77,6 +77,11 @@ class Settings(NamedTuple):
     # prometheus_client, from requirements-server.txt) or "off".
     metrics: str = "off"
 
+    @property
+    def push_enabled(self) -> bool:
+        """Push is on where FCM or Web Push is set up (docs/push.md)."""
+        return bool(self.fcm_credentials or self.vapid_private_key)
+
     def __repr__(self) -> str:
         # Keeps the HS256 secret out of tracebacks and debug output.
         return "Settings(table_prefix=%r, dynamodb_endpoint=%r, ...)" % (

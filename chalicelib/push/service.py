@@ -91,7 +91,7 @@ class Pushes:
 
     def enabled(self, kind: str | None = None) -> bool:
         fcm, web = bool(self._settings.fcm_credentials), bool(self._settings.vapid_private_key)
-        return {None: fcm or web, "fcm": fcm, "web_push": web}[kind]
+        return {None: self._settings.push_enabled, "fcm": fcm, "web_push": web}[kind]
 
     def require(self, kind: str) -> None:
         if not self.enabled(kind):

@@ -6,9 +6,10 @@ import re
 from chalicelib.services import Services
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat import inputs
+from chalicelib.user_chat.views import poll_answer
 from chalicelib.web.errors import BadRequest, Forbidden, NotFound
 from chalicelib.web.forms import form_fields
-from chalicelib.web.http import Request, Response, etag
+from chalicelib.web.http import Request, Response
 from chalicelib.web.numbers import whole_number
 from chalicelib.web.routing import APP, Route
 
@@ -62,15 +63,15 @@ def get_chat(services: Services, request: Request, _app: None) -> Response:
     _language(request.path_params["language_or_device"])
     device_id = inputs.device_id(request.path_params["device_id"])
     region = _region(services, request.path_params["region"])
-    return conditional(request, Response(200, services.user_chats.poll(region, device_id)))
+    view = services.user_chats.poll(region, device_id)
+    body, tag = poll_answer(view)
+    return conditional(request, Response(200, view, raw=body), tag)
 
 
-def conditional(request: Request, response: Response) -> Response:
+def conditional(request: Request, response: Response, tag: str) -> Response:
     """An unchanged chat is a 304 of a few bytes (a phone's data plan): the answer's ETag is
-    the digest of its body, and a client that sends it back in If-None-Match (the app's
-    HTTP stack and WebView do by themselves) gets no body again."""
-    body = response.body_bytes()
-    tag = etag(body)
+    the digest of its body (views.poll_etag), and a client that sends it back in
+    If-None-Match (the app's HTTP stack and WebView do by themselves) gets no body again."""
     headers = {"ETag": tag, "Cache-Control": "no-cache"}  # may be kept, must be revalidated
     offered = {each.strip().removeprefix("W/") for each in (request.header("if-none-match") or "").split(",")}
     if tag in offered or "*" in offered:

@@ -80,3 +80,12 @@ def message_view(message: StoredMessage) -> MessageView:
 def chatbot_typing(chat: UserChatRecord, now: float) -> bool:
     """The chatbot is writing: a job it queued for this chat is younger than TYPING_SECONDS."""
     return any(queued_at + TYPING_SECONDS > now for queued_at in entries(chat.bot_jobs).values())
+
+
+def poll_answer(view: ChatView) -> tuple[bytes, str]:
+    """A poll's body as the API encodes it, and its ETag, the body's digest (routes.py
+    answers 304 with it; real time's events carry it): one place makes both."""
+    from chalicelib.web.http import encode_json, etag
+
+    body = encode_json(view)
+    return body, etag(body)
