@@ -46,8 +46,7 @@ from chalicelib.user_chat.articles import (
     sanitize_html,
 )
 from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord, highest_article_id
-from chalicelib.user_chat.states import ChatState
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord, highest_article_id, usable
 from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
 
@@ -179,8 +178,11 @@ class Chatbot:
         happened, for the log. Raises when it should be tried again (Zammad failing)."""
         job = _checked(job)
         chat = self._chats.get(job["chat"])
-        if chat is None or chat.generation != job["generation"] or chat.state != ChatState.OPEN:
-            return "chat gone"
+        if (
+            not usable(chat, self._clock(), self._chats.retention_seconds)
+            or chat.generation != job["generation"]
+        ):
+            return "chat gone"  # deleted, replaced, or expired: nothing to answer
         region = self._find_region(job["region"])
         if region is None or not self.enabled(region):
             self._finish(chat, job, None)

@@ -24,8 +24,7 @@ from chalicelib.platform import telemetry
 from chalicelib.platform.config import Settings
 from chalicelib.push.texts import push_data, push_text
 from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import UserChatRecord, entries, unseen_answers
-from chalicelib.user_chat.states import ChatState
+from chalicelib.user_chat.records import UserChatRecord, entries, unseen_answers, usable
 from chalicelib.web.errors import ServiceUnavailable
 
 log = logging.getLogger("integreat_chat")
@@ -116,11 +115,11 @@ class Pushes:
     # --- in the worker ----------------------------------------------------------------
     def run(self, job: dict[str, Any]) -> str:
         chat = self._chats.get(job["chat"])
+        now = self._clock()
         if (
-            chat is None
+            not usable(chat, now, self._chats.retention_seconds)
             or chat.generation != job["generation"]
-            or chat.state != ChatState.OPEN
-            or (chat.deleting_until is not None and chat.deleting_until > self._clock())
+            or (chat.deleting_until is not None and chat.deleting_until > now)
         ):
             return self._done("dropped", "chat gone")
         target = entries(chat.push_target)

@@ -20,7 +20,7 @@ from chalicelib.user_chat.articles import (
 )
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.records import StoredMessage, UserChatRecord
-from chalicelib.user_chat.states import ChatState
+from chalicelib.user_chat.records import usable as chat_usable
 from chalicelib.user_chat.views import ChatView, chat_view, chatbot_typing
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, NotFound
@@ -121,11 +121,7 @@ class ChatContext:
 
     def usable(self, chat: UserChatRecord | None) -> TypeGuard[UserChatRecord]:
         """An open chat that has not expired."""
-        return (
-            chat is not None
-            and chat.state == ChatState.OPEN
-            and chat.last_activity + self.store.retention_seconds > self.clock()
-        )
+        return chat_usable(chat, self.clock(), self.store.retention_seconds)
 
     # --- Zammad's articles ------------------------------------------------------------
     def articles(self, zammad: ZammadClient, chat: UserChatRecord, ticket_id: int | None = None) -> list[Any]:

@@ -2,7 +2,7 @@
 messages) and what names and makes one: its keys, a new chat's claim. store.py writes it."""
 
 import uuid
-from typing import Any
+from typing import Any, TypeGuard
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -130,6 +130,12 @@ def ticket_key(region: str, ticket_id: int) -> str:
 def entries(value: Any) -> dict[str, Any]:
     """A raw map attribute's entries ({} when absent)."""
     return value.as_dict() if value is not None else {}
+
+
+def usable(chat: UserChatRecord | None, now: float, retention_seconds: float) -> TypeGuard[UserChatRecord]:
+    """An open chat that has not expired: what a poll shows, and all a job may work on (the
+    one test of a chat's state every part makes: context.py, the chatbot, push)."""
+    return chat is not None and chat.state == ChatState.OPEN and chat.last_activity + retention_seconds > now
 
 
 def unseen_answers(chat: UserChatRecord) -> list[int]:

@@ -335,6 +335,16 @@ def test_a_job_for_a_chat_that_expired_does_nothing(world, zammad, bot):
     assert bot.calls("/chatanswers/extract_answer/") == []
 
 
+def test_a_job_for_a_chat_past_its_retention_does_nothing_though_its_item_is_still_there(world, zammad, bot):
+    """DynamoDB's TTL deletes late: the job tests the chat as a poll does (open and not expired)."""
+    world.send("Hallo")
+    [job] = world.jobs()
+    world.clock.now += 31 * 86400
+    assert world.api.services.user_chats.store.get("augsburg#device-1") is not None
+    assert world.run(job) == "chat gone"
+    assert bot.calls("/chatanswers/extract_answer/") == []
+
+
 WEBHOOK_TOKEN, WEBHOOK_SECRET = "chatbot-webhook-token-0123", "chatbot-webhook-secret-0123"
 
 

@@ -380,3 +380,11 @@ def test_an_access_token_fcm_no_longer_takes_is_renewed_once(world, zammad, fcm)
     agent_replies(api, zammad, "<p>Zweite Antwort</p>")
     assert [r["outcome"] for r in run_due_jobs(api, queue)] == ["fcm: sent"]
     assert (len(fcm.messages), fcm.token_requests) == (2, 2)
+
+
+def test_a_chat_that_expired_before_its_push_is_due_gets_none(world, zammad, fcm):
+    api, queue = world
+    chat_with_target(api, {"fcm_token": FCM_TOKEN})
+    agent_replies(api, zammad)
+    api.services.clock.now += 31 * 86400  # past the retention: the poll would be 404 too
+    assert [r["outcome"] for r in run_due_jobs(api, queue)] == ["chat gone"] and fcm.messages == []
