@@ -3,6 +3,7 @@ an app user's message, the typing flag) and the files (a message's links, a chat
 forgotten). Services hands the real ones in; the user chat imports neither package, so the
 chatbot and the files may import the user chat (tests/unit/test_layers.py: no circles)."""
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from chalicelib.storage.models import RegionRecord
@@ -120,9 +121,15 @@ class Chats(Protocol):
 
     def inactive(self, region: str, inactive_since: float) -> list[UserChatRecord]: ...
 
-    def active_since(self, region: str, since: float, limit: int | None = None) -> list[UserChatRecord]:
+    def active_since(
+        self,
+        region: str,
+        since: float,
+        limit: int | None = None,
+        skip: Callable[[str], bool] = lambda _key: False,
+    ) -> list[UserChatRecord]:
         """The region's chats active after `since`, the most recent first, whole (an index
-        holds their keys only: each is read), at most `limit`."""
+        holds their keys only: each is read, unless `skip(its key)`), at most `limit`."""
 
     def forget_if_inactive(self, chat: UserChatRecord, inactive_since: float) -> bool: ...
 

@@ -6,6 +6,7 @@ Every write names the chat it means (its generation, or the claim's lease), so a
 racing a deletion fails instead of recreating a partial item: `ChatGone`.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
@@ -359,10 +360,19 @@ class ChatStore(PushMarks):
         hits = UserChatRecord.activity_index.query(region, UserChatRecord.last_activity < inactive_since)
         return [c for c in map(self._whole, hits) if c is not None and c.last_activity < inactive_since]
 
-    def active_since(self, region: str, since: float, limit: int | None = None) -> list[UserChatRecord]:
+    def active_since(
+        self,
+        region: str,
+        since: float,
+        limit: int | None = None,
+        skip: Callable[[str], bool] = lambda _key: False,
+    ) -> list[UserChatRecord]:
+        """`skip(chat key)`: a chat the caller needs not, told from the index's keys, so its
+        item is never read (a second import passes over each chat the CMS still has)."""
         later = UserChatRecord.last_activity > since
         hits = UserChatRecord.activity_index.query(region, later, scan_index_forward=False, limit=limit)
-        return [c for c in map(self._whole, hits) if c is not None and c.last_activity > since]
+        wanted = (hit for hit in hits if not skip(hit.chat_key))
+        return [c for c in map(self._whole, wanted) if c is not None and c.last_activity > since]
 
     def _whole(self, hit: UserChatRecord) -> UserChatRecord | None:
         return self.get(hit.chat_key)  # an index hit holds the keys only

@@ -200,6 +200,8 @@ def test_the_chats_active_since_come_whole_most_recent_first(chats):
     ]
     assert [c.chat_key for c in chats.active_since("augsburg", NOW - 10, limit=1)] == [later.chat_key]
     assert chats.active_since("augsburg", NOW + 50) == []
+    skipped = chats.active_since("augsburg", NOW - 10, skip=lambda key: key == later.chat_key)
+    assert [c.chat_key for c in skipped] == [KEY]
 
 
 FCM_TARGET = {"kind": "fcm", "token": "fcm-token-of-device-1-abcdefgh"}

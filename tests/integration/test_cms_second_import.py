@@ -236,8 +236,8 @@ class _SentMeanwhile:
             self._send()
         return found
 
-    def active_since(self, region: str, since: float, limit=None):
-        found = self._store.active_since(region, since, limit)
+    def active_since(self, region: str, since: float, limit=None, **rest):
+        found = self._store.active_since(region, since, limit, **rest)
         self._send()
         return found
 

@@ -381,9 +381,15 @@ class MemoryChatStore:
             if chat is not None and chat.region_slug == region and chat.last_activity < inactive_since
         ]
 
-    def active_since(self, region: str, since: float, limit: int | None = None) -> list[UserChatRecord]:
+    def active_since(
+        self,
+        region: str,
+        since: float,
+        limit: int | None = None,
+        skip: Callable[[str], bool] = lambda _key: False,
+    ) -> list[UserChatRecord]:
         with self._lock:
-            found = [self._load(key) for key in list(self._items)]
+            found = [self._load(key) for key in list(self._items) if not skip(key)]
         recent = [c for c in found if c is not None and c.region_slug == region and c.last_activity > since]
         recent.sort(key=lambda chat: chat.last_activity, reverse=True)
         return recent[:limit] if limit is not None else recent
