@@ -21,7 +21,6 @@ import requests
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-DEFAULT_URL = "https://fcm.googleapis.com/v1/projects/{project_id}/messages:send"
 ASSERTION_SECONDS = 3600  # the longest Google accepts
 TOKEN_MARGIN_SECONDS = 60  # a token is renewed this long before it expires
 MAX_ANSWER_BYTES = 64 * 1024
@@ -91,7 +90,8 @@ def fcm_message(token: str, title: str, body: str, data: dict[str, str], collaps
     }
 
 
-def _retry_after(answer: requests.Response) -> float | None:
+def retry_after(answer: requests.Response) -> float | None:
+    """The seconds an answer's Retry-After asks for (None: none, or a date we do not read)."""
     value = (answer.headers.get("Retry-After") or "").strip()
     return float(value) if value.isdigit() and len(value) <= 6 else None
 
@@ -194,7 +194,7 @@ class FcmClient:
         if code in ("UNREGISTERED", "SENDER_ID_MISMATCH") or status == 404:
             return Outcome("gone", code or str(status))
         if code == "QUOTA_EXCEEDED" or status == 429:
-            return Outcome("retry", code or "429", max(60.0, _retry_after(answer) or 0.0))
+            return Outcome("retry", code or "429", max(60.0, retry_after(answer) or 0.0))
         if code in ("UNAVAILABLE", "INTERNAL") or status >= 500:
-            return Outcome("retry", code or str(status), _retry_after(answer))
+            return Outcome("retry", code or str(status), retry_after(answer))
         return Outcome("invalid", code or str(status))

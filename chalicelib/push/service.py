@@ -129,13 +129,13 @@ class Pushes:
         if not unseen or unseen[-1] < job["article"]:
             return self._done("seen", "seen")
         if job["attempt"] == 0:
-            if not self._chats.claim_push(chat, unseen[-1], self._clock()):
+            if not self._chats.claim_push(chat, unseen[-1], now):
                 return self._done("dropped", "pushed already")
         elif int(chat.push_sent or 0) != job["claimed"]:
             return self._done("dropped", "a newer push took over")
         outcome = self._send(chat, target)
         if outcome.kind == "gone":
-            self._chats.set_push_target(chat, None, self._clock(), only_if=target)
+            self._chats.set_push_target(chat, None, now, only_if=target)
         elif outcome.kind == "retry" and job["attempt"] + 1 < MAX_ATTEMPTS:
             # Queued again with its claim; if this send fails (SQS down), the queue delivers
             # the job again, which finds the claim taken: that push is lost (docs/push.md).

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from chalicelib.push.fcm import Outcome
+from chalicelib.push.fcm import Outcome, retry_after
 from chalicelib.push.targets import base64url_bytes
 
 TTL_SECONDS = 86400  # how long the push service keeps a message for a device that is off
@@ -99,12 +99,10 @@ class WebPushClient:
             return Outcome("sent", "sent")
         if status in (404, 410):
             return Outcome("gone", str(status))
-        retry_after = (answer.headers.get("Retry-After") or "").strip()
-        wait = float(retry_after) if retry_after.isdigit() and len(retry_after) <= 6 else None
         if status == 429:
-            return Outcome("retry", "429", max(60.0, wait or 0.0))
+            return Outcome("retry", "429", max(60.0, retry_after(answer) or 0.0))
         if status >= 500:
-            return Outcome("retry", str(status), wait)
+            return Outcome("retry", str(status), retry_after(answer))
         if status in (401, 403):
             return Outcome("auth_failed", str(status))  # the VAPID key is not the one subscribed with
         return Outcome("invalid", str(status))

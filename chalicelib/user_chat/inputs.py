@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from chalicelib.regions.rules import LANGUAGE_SLUG, listed
+from chalicelib.storage.models import RegionRecord
 from chalicelib.web.errors import BadRequest, NotFound
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")
@@ -25,7 +26,7 @@ def language(value: str) -> str:
     return value
 
 
-def region(region_cache: Any, slug: str) -> Any:
+def region(region_cache: Any, slug: str) -> "RegionRecord":
     """The region (RegionRecord) the app names, or 404: unknown here, or no longer in the CMS."""
     found = region_cache.get(slug)
     if found is None or not listed(found):

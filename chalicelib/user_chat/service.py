@@ -105,10 +105,7 @@ class UserChats:
         elif now - chat.messages_fetched_at >= self._cache_seconds(region, now):
             self.store.replace_messages(chat, context.messages_from_zammad(context.zammad(region), chat), now)
         view = context.view(region, chat)
-        if chat.push_target is not None:  # seen: no push for these (chalicelib/push)
-            unseen = unseen_answers(chat)
-            if unseen:
-                self.store.mark_seen(chat, unseen[-1])
+        self._seen(chat)  # no push for what this poll shows (chalicelib/push)
         return view
 
     def send(
@@ -223,10 +220,15 @@ class UserChats:
         """A real-time event told the device's app of the chat's change (it polls at once):
         its agents' messages count as seen, as after a poll."""
         chat = self.store.get(key)
-        if chat is not None and chat.push_target is not None:
-            unseen = unseen_answers(chat)
-            if unseen:
-                self.store.mark_seen(chat, unseen[-1])
+        if chat is not None:
+            self._seen(chat)
+
+    def _seen(self, chat: UserChatRecord) -> None:
+        """The device was shown the chat's agents' messages: no push for them (a write only
+        for a chat with a push target and an answer not yet marked)."""
+        unseen = unseen_answers(chat) if chat.push_target is not None else []
+        if unseen:
+            self.store.mark_seen(chat, unseen[-1])
 
     # --- files (chalicelib/attachments) -----------------------------------------------
     def ticket_for_files(self, region: RegionRecord, device_id: str) -> int:
