@@ -29,12 +29,7 @@ def purge_author_messages(services: Services) -> dict[str, Any]:
 def forget_expired_chats(services: Services, dry_run: bool = False) -> dict[str, Any]:
     """The retention (docs/privacy.md): chats past it are forgotten with their files, their
     tickets closed in Zammad; tickets closed long enough are deleted (or tagged) there."""
-    from chalicelib.user_chat.retention import COUNTS
-
-    report = services.user_chats.retention.run(services.regions.list(), dry_run=dry_run)
-    for action in COUNTS:
-        if report[action] and not dry_run:
-            telemetry.count("RetentionChats", report[action], Action=action)
+    report = services.user_chats.forget_expired(services.regions.list(), dry_run=dry_run)
     return {"job": "forget-expired-chats", **report}
 
 

@@ -32,7 +32,6 @@ from chalicelib.storage.small_tables import (
 )
 from chalicelib.user_chat.service import UserChats
 from chalicelib.user_chat.store import ChatStore
-from chalicelib.user_chat.zammad import ZammadConnections
 
 if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.attachments.service import Attachments
@@ -45,8 +44,8 @@ if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.push.service import Pushes
     from chalicelib.realtime.connections import Connections
     from chalicelib.realtime.service import Realtime
-    from chalicelib.user_chat.live import LiveChats
     from chalicelib.user_chat.ports import Chats
+    from chalicelib.user_chat.service import LiveChats
     from chalicelib.webhook.service import ZammadWebhook
 
 
@@ -140,7 +139,6 @@ class Services:
         self.rate_limiter = RateLimiter(settings, clock, stores.counters)
         self.regions = Regions(clock, stores.regions)
         self.region_cache = RegionCache(self.regions.find)
-        self.zammad = ZammadConnections()
         # What the features tell each other: real time listens (docs/realtime.md), made on
         # the first event, so a cold start that stores nothing never loads it.
         self.events = Events()
@@ -159,11 +157,10 @@ class Services:
         self._queue = queue
         self.user_chats = UserChats(
             settings,
-            self.zammad,
-            clock,
-            stores.draws,
-            stores.chats,
-            stores.ticket_deletions,
+            clock=clock,
+            chats=stores.chats,
+            draws=stores.draws,
+            ticket_deletions=stores.ticket_deletions,
             events=self.events,
             chatbot=lambda: self.chatbot,
             # Files (docs/files.md): made on first use, as a poll's links or a deletion need them.
@@ -190,17 +187,14 @@ class Services:
     def chatbot(self) -> "Chatbot":
         from chalicelib.chatbot.service import Chatbot
 
-        stores = self._stores
         return Chatbot(
             self.settings,
-            stores.chats,
-            stores.chatbot_jobs,
-            stores.counters,
-            self.queue,
-            self.zammad,
-            self.regions.find,
-            self.clock,
-            self.events,
+            user_chats=self.user_chats,
+            ledger=self._stores.chatbot_jobs,
+            counters=self._stores.counters,
+            queue=self.queue,
+            find_region=self.regions.find,
+            clock=self.clock,
         )
 
     @functools.cached_property
@@ -209,8 +203,7 @@ class Services:
 
         stores = self._stores
         return ZammadWebhook(
-            self.user_chats, self.region_cache, stores.regions, self.clock, stores.deliveries, self.events,
-            self.chatbot,
+            self.user_chats, self.region_cache, stores.regions, self.clock, stores.deliveries, self.chatbot,
         )  # fmt: skip
 
     @functools.cached_property
@@ -218,7 +211,7 @@ class Services:
         """Push (docs/push.md): targets are registered by requests, pushes sent by the worker."""
         from chalicelib.push.service import Pushes
 
-        return Pushes(self.settings, self._stores.chats, lambda: self.queue, self.clock)
+        return Pushes(self.settings, self.user_chats, lambda: self.queue, self.clock)
 
     @functools.cached_property
     def author_chat(self) -> "AuthorChat":
@@ -241,9 +234,7 @@ class Services:
     @functools.cached_property
     def live_chats(self) -> "LiveChats":
         """What real time asks of the user chat (user_chat/live.py)."""
-        from chalicelib.user_chat.live import LiveChats
-
-        return LiveChats(self.user_chats, region_of=self.region_cache.get, push=self.settings.push_enabled)
+        return self.user_chats.live_chats(self.region_cache.get)
 
     @functools.cached_property
     def realtime(self) -> "Realtime":

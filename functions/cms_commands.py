@@ -71,10 +71,8 @@ def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: 
 
     region = services.regions.get(args.region)
     chats, draws = imported_devices(
-        services.user_chats.store,
+        services.user_chats.cms_chats(settings.ticket_retention_days * 86400),
         region.slug,
-        services.clock(),
-        settings.ticket_retention_days * 86400,
         max(args.devices, 0),
     )
     try:
@@ -95,7 +93,6 @@ def compare_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: 
 def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: TextIO) -> int:
     from chalicelib.migration.cms_dump import DumpError, read_dump
     from chalicelib.migration.cms_import import CmsImport
-    from chalicelib.storage.small_tables import DynamoDraws
 
     now = services.clock()
     try:
@@ -112,11 +109,8 @@ def import_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
         return 1
     importer = CmsImport(
         services.regions,
-        services.user_chats.store,
-        DynamoDraws(),
-        settings.ticket_retention_days,
-        settings.author_chat_history_days,
-        services.clock,
+        services.user_chats.cms_chats(settings.ticket_retention_days * 86400),
+        history_days=settings.author_chat_history_days,
         dry_run=args.dry_run,
     )
     # Every check before the first write, the dry run's too: all or nothing.
@@ -204,7 +198,7 @@ def export_cms(args: Any, settings: Settings, services: Any, out: TextIO, err: T
         since,
         now,
         settings.ticket_retention_days * 86400,
-        services.user_chats.store,
+        services.user_chats.cms_chats(settings.ticket_retention_days * 86400),
     )
     for refusal in result.refused:
         say("refused: %s: %s" % refusal, err)

@@ -23,32 +23,24 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.chatbot.client import Answer, ChatbotClient, ServiceFailed
 from chalicelib.chatbot.ledger import JobLedger, JobProgress
 from chalicelib.chatbot.queue import JobQueue
 from chalicelib.chatbot.texts import fallback_message, link_list, note_body, plain_text, word_count
 from chalicelib.platform.config import Settings
-from chalicelib.platform.events import AnswerStored, ChatChanged, Events
+from chalicelib.platform.safe_html import escape_user_text, sanitize_html
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import Counters
-from chalicelib.user_chat.articles import (
-    AUTOMATIC_ANSWER_SUBJECT,
-    MalformedArticle,
-    article_message,
-    escape_user_text,
-    new_article,
-    sanitize_html,
-)
-from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord, highest_article_id, usable
-from chalicelib.user_chat.store import ChatGone
-from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections
+from chalicelib.user_chat.ports import StoredMessage, UserChatRecord
+from chalicelib.user_chat.service import ChatGone, UserChats
+
+if TYPE_CHECKING:
+    from chalicelib.user_chat.service import BotTicket
 
 log = logging.getLogger("integreat_chat")
 
@@ -57,14 +49,39 @@ JOB_MEMORY_DAYS = 7  # how long a job's ledger entry outlives it (redeliveries c
 WORDS_MEMORY_DAYS = 100  # a month's word count is kept this long (the admin API shows it)
 
 
+class ChatbotJob(NamedTuple):
+    """A job as it travels on the queue (its fields, as JSON): for the app user's message
+    (kind "message") or an agent's reply (kind "reply") with this article id, in this
+    chat of this generation; `answer`: the chat shows it typing until its answer comes."""
+
+    id: str
+    kind: str
+    region: str
+    chat: str
+    generation: int
+    article: int
+    answer: bool
+
+    @classmethod
+    def of(cls, job: Any) -> "ChatbotJob":
+        """A job as the queue brought it (not trusted); `BadJob` if it is not one of ours."""
+        if not isinstance(job, dict) or job.get("kind") not in ("message", "reply"):
+            raise BadJob("not a chatbot job")
+        for field, kind in cls.__annotations__.items():
+            value = job.get(field)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise BadJob("%s must be %s" % (field, kind.__name__))
+        return cls(**{field: job[field] for field in cls._fields})
+
+
 class Work(NamedTuple):
     """One job being carried out, with what it works on."""
 
     region: RegionRecord
     chat: UserChatRecord
-    job: dict[str, Any]
+    job: ChatbotJob
     progress: JobProgress
-    zammad: ZammadClient
+    ticket: "BotTicket"
 
 
 class BadJob(ValueError):
@@ -85,24 +102,21 @@ class Chatbot:
     def __init__(
         self,
         settings: Settings,
-        chats: Chats,
+        *,
+        user_chats: UserChats,
         ledger: JobLedger,
         counters: Counters,
         queue: JobQueue,
-        connections: ZammadConnections,
         find_region: Callable[[str], RegionRecord | None],
         clock: Callable[[], float] = time.time,
-        events: Events | None = None,
     ):
         self._settings = settings
-        self._chats = chats
+        self._user_chats = user_chats
         self._ledger = ledger
         self._counters = counters
         self._queue = queue
-        self._connections = connections
         self._find_region = find_region
         self._clock = clock
-        self._events = events or Events()
         self._client = (
             ChatbotClient(settings.chatbot_url, settings.chatbot_timeout_seconds)
             if settings.chatbot_url
@@ -120,9 +134,7 @@ class Chatbot:
         budget = region.chatbot_words_budget
         return budget is None or self.words_used(region.slug) < int(budget)
 
-    def message_job(
-        self, region: RegionRecord, chat: UserChatRecord, article_id: int
-    ) -> dict[str, Any] | None:
+    def message_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> ChatbotJob | None:
         """The job for an app user's message just sent, or None."""
         answer = bool(chat.automatic_answers)
         if not self.enabled(region) or not (answer or chat.language != region.default_language):
@@ -133,7 +145,7 @@ class Chatbot:
 
     def reply_job(
         self, region: RegionRecord, chat: UserChatRecord, message: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    ) -> ChatbotJob | None:
         """The job for an article learnt from the webhook: an agent's reply to translate."""
         if (
             message["role"] != "agent"
@@ -145,119 +157,106 @@ class Chatbot:
             return None
         return self._job("reply", region, chat, int(message["id"]), answer=False)
 
-    def enqueue(self, chat: UserChatRecord, job: dict[str, Any]) -> None:
+    def enqueue(self, chat: UserChatRecord, job: ChatbotJob) -> None:
         """Queue the job; if the queue refuses, the typing indicator goes off again (the
         message reached the agents; only the automatic answer is lost)."""
         try:
-            self._queue.send(job)
+            self._queue.send(job._asdict())
         except Exception as error:
             log.error(json.dumps({"event": "chatbot_queue_failed", "error": type(error).__name__}))
-            if job["answer"]:
-                try:
-                    self._chats.finish_bot_job(chat, job["id"], None, handover=False)
-                except ChatGone:
-                    pass
+            if job.answer:
+                self._user_chats.drop_bot_job(chat, job.id)
 
     @staticmethod
     def _job(
         kind: str, region: RegionRecord, chat: UserChatRecord, article_id: int, answer: bool
-    ) -> dict[str, Any]:
-        return {
-            "id": job_id(kind, chat, article_id),
-            "kind": kind,
-            "region": region.slug,
-            "chat": chat.chat_key,
-            "generation": int(chat.generation),
-            "article": article_id,
-            "answer": answer,
-        }
+    ) -> ChatbotJob:
+        return ChatbotJob(
+            job_id(kind, chat, article_id),
+            kind,
+            region.slug,
+            chat.chat_key,
+            int(chat.generation),
+            article_id,
+            answer,
+        )
 
     # --- in the worker ----------------------------------------------------------------
-    def run(self, job: Any) -> str:
+    def run(self, raw: Any) -> str:
         """Carry a job out (at most once, however often it is delivered); returns what
         happened, for the log. Raises when it should be tried again (Zammad failing)."""
-        job = _checked(job)
-        chat = self._chats.get(job["chat"])
-        if (
-            not usable(chat, self._clock(), self._chats.retention_seconds)
-            or chat.generation != job["generation"]
-        ):
+        job = ChatbotJob.of(raw)
+        chat = self._user_chats.bot_chat(job.chat, job.generation)
+        if chat is None:
             return "chat gone"  # deleted, replaced, or expired: nothing to answer
-        region = self._find_region(job["region"])
+        region = self._find_region(job.region)
         if region is None or not self.enabled(region):
             self._finish(chat, job, None)
             return "chatbot off"
         now = self._clock()
         lease = 2 * self._settings.chatbot_timeout_seconds + 3 * self._settings.zammad_timeout_seconds + 30
-        progress = self._ledger.begin(
-            job["id"], now, now + lease, utc_datetime(now + JOB_MEMORY_DAYS * 86400)
-        )
+        progress = self._ledger.begin(job.id, now, now + lease, utc_datetime(now + JOB_MEMORY_DAYS * 86400))
         if progress is None:
             return "duplicate: done or running"
         try:
-            zammad = ZammadClient(
-                self._connections.get(region.zammad_url or "", region.zammad_access_token or ""),
-                self._settings.zammad_timeout_seconds,
-            )
-            outcome = self._carry_out(Work(region, chat, job, progress, zammad))
+            ticket = self._user_chats.bot_ticket(region, chat)
+            outcome = self._carry_out(Work(region, chat, job, progress, ticket))
         except ChatGone:  # deleted (or replaced) before a write began: nothing to answer
             outcome = "chat gone"
         except BaseException:
-            self._ledger.release(job["id"])
+            self._ledger.release(job.id)
             raise
-        self._ledger.done(job["id"])
+        self._ledger.done(job.id)
         return outcome
 
     def _carry_out(self, work: "Work") -> str:
-        message = _message_of(work.chat, work.job["article"])
+        message = _message_of(work.chat, work.job.article)
         if message is None or not self.within_budget(work.region):
             self._finish(work.chat, work.job, None)
             return "message gone" if message is None else "budget exhausted"
         if work.progress.after is not None:  # an earlier copy wrote, unanswered: look first
-            found = self._posted(work.zammad, work.chat, work.progress.after)
+            found = work.ticket.posted_after(work.progress.after)
             if found is not None:
                 self._finish(work.chat, work.job, found)
                 return "answer found, written before"
-        if work.job["kind"] == "message":
+        if work.job.kind == "message":
             return self._answer_message(work, message)
         return self._translate_reply(work, message)
 
     def _answer_message(self, work: "Work", message: StoredMessage) -> str:
         assert self._client is not None
-        region, chat, job, zammad = work.region, work.chat, work.job, work.zammad
+        region, chat, job, ticket = work.region, work.chat, work.job, work.ticket
         outcome = []
         if chat.language != region.default_language and not work.progress.noted:
             try:
                 text = plain_text(message.content)
                 translation = self._client.translate(text, chat.language, region.default_language)
                 title = "Translation (%s → %s)" % (chat.language, region.default_language)
-                with self._writing(chat, job["id"]):
-                    zammad.add_article(
-                        int(chat.ticket_id), _note(note_body(title, escape_user_text(translation)))
-                    )
-                self._ledger.noted(job["id"])
+                with ticket.writing(job.id):
+                    ticket.note(note_body(title, escape_user_text(translation)))
+                self._ledger.noted(job.id)
                 outcome.append("translation noted")
             except ServiceFailed as error:
                 log.warning(json.dumps({"event": "chatbot_failed", "call": str(error)}))
                 outcome.append("translation failed")
-        if not job["answer"] or not chat.automatic_answers:
+        if not job.answer or not chat.automatic_answers:
             self._finish(chat, job, None)
             return ", ".join(outcome + ["no answer: the chat is with humans"])
-        answer = self._answer(region, chat, job["article"])
+        answer = self._answer(region, chat, job.article)
         body = sanitize_html(answer.html) if answer is not None else fallback_message(chat.language)
         handover = answer is not None and not answer.automatic_answers
         posted = None
-        with self._writing(chat, job["id"]):
+        with ticket.writing(job.id):
             if plain_text(body):
-                posted = self._post(zammad, chat, job["id"], body)
+                posted = self._post(ticket, job.id, body)
                 self._count_words(region, body if answer is not None else "")
             if answer is not None and answer.sources:
                 self._note_quietly(
-                    zammad, chat, note_body("Sources of the automatic answer", link_list(answer.sources))
+                    ticket, note_body("Sources of the automatic answer", link_list(answer.sources))
                 )
             if handover:
                 try:
-                    zammad.update_ticket(int(chat.ticket_id), {"automatic_answers": False})
+                    ticket.hand_over()
                 except Exception:  # the chat's own flag is what counts; Zammad's mirrors it
                     log.warning(json.dumps({"event": "chatbot_handover_not_mirrored"}))
         self._finish(chat, job, posted, handover=handover)
@@ -276,29 +275,13 @@ class Chatbot:
         body = sanitize_html(translation)
         if not plain_text(body):
             return "empty translation"
-        with self._writing(chat, work.job["id"]):
-            posted = self._post(work.zammad, chat, work.job["id"], body)
+        with work.ticket.writing(work.job.id):
+            posted = self._post(work.ticket, work.job.id, body)
         self._count_words(region, body)
         self._finish(chat, work.job, posted)
         return "reply translated"
 
     # --- parts ------------------------------------------------------------------------
-    @contextmanager
-    def _writing(self, chat: UserChatRecord, job: str) -> Iterator[None]:
-        """Writes to the chat's ticket, announced on the chat first, as a message's send is
-        (store.begin_send): a deletion of the chat waits for them, and once one has begun
-        none starts (`ChatGone`: the chat is gone; `Busy`: it may stay, the job comes again).
-        So nothing is posted after the deletion's note."""
-        mark = "b" + job
-        now = self._clock()
-        until = now + 3 * self._settings.zammad_timeout_seconds + 5  # at most three calls
-        if not self._chats.begin_send(chat, mark, now, until, sent_before=None):
-            raise ChatGone()  # this job writes elsewhere right now (the ledger makes that rare)
-        try:
-            yield
-        finally:
-            self._chats.abandon_send(chat, mark)
-
     def _answer(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> Answer | None:
         assert self._client is not None
         history = [
@@ -312,55 +295,25 @@ class Chatbot:
             log.warning(json.dumps({"event": "chatbot_failed", "call": str(error)}))
             return None
 
-    def _post(self, zammad: ZammadClient, chat: UserChatRecord, job: str, body: str) -> dict[str, Any]:
+    def _post(self, ticket: "BotTicket", job: str, body: str) -> dict[str, Any]:
         """Write a visible automatic article, recording first that it may exist."""
-        self._ledger.posting(job, highest_article_id(chat))
-        article = zammad.add_article(
-            int(chat.ticket_id), new_article(body, "Agent", AUTOMATIC_ANSWER_SUBJECT)
-        )
-        try:
-            message = article_message(article)
-        except MalformedArticle:
-            message = None
+        self._ledger.posting(job, ticket.last_article_id)
+        message = ticket.post(body)
         if message is None:  # Zammad said yes without an article: the next poll reads it
             raise ServiceFailed("Zammad's answer to the article was not an article")
         return message
 
-    def _posted(self, zammad: ZammadClient, chat: UserChatRecord, after: int) -> dict[str, Any] | None:
-        """Our article of an earlier, unanswered write, if it reached the ticket."""
-        for article in zammad.articles(int(chat.ticket_id)):
-            if (
-                isinstance(article, dict)
-                and isinstance(article.get("id"), int)
-                and article["id"] > after
-                and article.get("subject") == AUTOMATIC_ANSWER_SUBJECT
-                and not article.get("internal")
-            ):
-                return article_message(article)
-        return None
-
-    def _note_quietly(self, zammad: ZammadClient, chat: UserChatRecord, body: str) -> None:
+    @staticmethod
+    def _note_quietly(ticket: "BotTicket", body: str) -> None:
         try:
-            zammad.add_article(int(chat.ticket_id), _note(body))
+            ticket.note(body)
         except Exception:  # a note for agents: not worth a second answer
             log.warning(json.dumps({"event": "chatbot_note_failed"}))
 
     def _finish(
-        self,
-        chat: UserChatRecord,
-        job: dict[str, Any],
-        message: dict[str, Any] | None,
-        handover: bool = False,
+        self, chat: UserChatRecord, job: ChatbotJob, message: dict[str, Any] | None, handover: bool = False
     ) -> None:
-        try:
-            self._chats.finish_bot_job(chat, job["id"] if job["answer"] else None, message, handover=handover)
-        except ChatGone:
-            return  # the chat expired meanwhile: nothing to show it to
-        self._events.publish(
-            ChatChanged(chat.chat_key)
-        )  # an answer, or typing ended: its connections poll once
-        if message is not None:
-            self._events.publish(AnswerStored(chat, int(message["id"])))  # a push, if unseen
+        self._user_chats.end_bot_job(chat, job.id if job.answer else None, message, handover=handover)
 
     def _count_words(self, region: RegionRecord, body: str) -> None:
         words = word_count(body) if body else 0
@@ -371,29 +324,5 @@ class Chatbot:
             )
 
 
-def _note(body: str) -> dict[str, Any]:
-    return new_article(body, "Agent", AUTOMATIC_ANSWER_SUBJECT, internal=True)
-
-
 def _message_of(chat: UserChatRecord, article_id: int) -> StoredMessage | None:
     return next((m for m in chat.messages or [] if int(m.id) == article_id), None)
-
-
-_JOB_FIELDS = {
-    "id": str,
-    "kind": str,
-    "region": str,
-    "chat": str,
-    "generation": int,
-    "article": int,
-    "answer": bool,
-}
-
-
-def _checked(job: Any) -> dict[str, Any]:
-    if not isinstance(job, dict) or job.get("kind") not in ("message", "reply"):
-        raise BadJob("not a chatbot job")
-    for field, kind in _JOB_FIELDS.items():
-        if not isinstance(job.get(field), kind) or (kind is int and isinstance(job.get(field), bool)):
-            raise BadJob("%s must be %s" % (field, kind.__name__))
-    return job

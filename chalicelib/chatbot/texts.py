@@ -3,7 +3,7 @@
 import html
 import re
 
-from chalicelib.user_chat.articles import sanitize_html
+from chalicelib.platform.safe_html import sanitize_html
 
 # Shown when no answer could be made: never silence. English unless the chat's language
 # (or its base: "zh-CN" -> "zh") is here.

@@ -12,13 +12,16 @@ reported. Printed differences name message ids and fields, never a message's tex
 
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 
 from chalicelib.storage.models import ChatAssignmentRecord
 from chalicelib.user_chat.service import UserChats
 from chalicelib.web.errors import ApiError
+
+if TYPE_CHECKING:
+    from chalicelib.user_chat.service import CmsChats
 
 CMS_CACHE_SECONDS = 60  # integreat_cms.cms.utils.zammad: cache.set(..., 60)
 COMPARED_FIELDS = ("messages", "evaluation_consent", "chatbot_typing")
@@ -60,21 +63,17 @@ class CmsApi:
             return Answer(answer.status_code, {"error": "not JSON (%s)" % answer.headers.get("Content-Type")})
 
 
-def imported_devices(
-    store: Any, region: str, now: float, retention_seconds: float, limit: int
-) -> tuple[list, list]:
+def imported_devices(chats: "CmsChats", region: str, limit: int) -> tuple[list, list]:
     """Up to `limit` chats of the region (device, language), the most recent first, and up
-    to `limit` devices with a draw there. `store`: the user chats' (its `active_since`)."""
-    chats = [
-        (chat.chat_key.split("#", 1)[1], chat.language)
-        for chat in store.active_since(region, now - retention_seconds, limit=limit)
-    ]
+    to `limit` devices with a draw there. `chats`: the user chat's part for the switch-over
+    (UserChats.cms_chats)."""
+    chats_here = chats.recent(region, limit)
     draws = []
     for draw in ChatAssignmentRecord.scan(ChatAssignmentRecord.assignment_key.startswith(region + "#")):
         draws.append(draw.assignment_key.split("#", 1)[1])
         if len(draws) >= limit:
             break
-    return chats, draws
+    return chats_here, draws
 
 
 def ours(ask: Callable[..., Any], *args: Any) -> Answer:

@@ -12,12 +12,14 @@ reads its messages from Zammad as it reads every chat's.
 """
 
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.migration.cms_dump import Refused, is_key
 from chalicelib.storage.models import ChatAssignmentRecord
 from chalicelib.user_chat.service import ASSIGNMENT_DAYS
-from chalicelib.user_chat.states import ChatState
+
+if TYPE_CHECKING:
+    from chalicelib.user_chat.service import CmsChats
 
 
 class Export(NamedTuple):
@@ -49,19 +51,17 @@ def export(
     since: float,
     now: float,
     retention_seconds: float,
-    store: Any,
+    chats: "CmsChats",
 ) -> Export:
     """Every open chat with a message since `since` (and within the retention), and every
-    draw made since then, of the regions given (None: all the CMS dump knows). `store`: the
-    user chats' (its `active_since`)."""
+    draw made since then, of the regions given (None: all the CMS dump knows). `chats`:
+    the user chat's part for the switch-over (UserChats.cms_chats)."""
     region_pks, language_pks = cms_pks(cms_dump, "cms.region"), cms_pks(cms_dump, "cms.language")
     wanted = set(region_pks) if regions is None else regions & set(region_pks)
     records, refused = [], []
     for region in sorted(wanted):
         lower = max(since, now - retention_seconds)
-        for full in store.active_since(region, lower):
-            if full.state != ChatState.OPEN or full.ticket_id is None:
-                continue
+        for full in chats.open_since(region, lower):
             if full.language not in language_pks:
                 reason = "the CMS has no language %r" % full.language
                 refused.append(

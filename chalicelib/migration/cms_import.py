@@ -15,10 +15,8 @@ What a second import (docs/migrating.md, step 5) may change, and what it leaves:
 - a draw is never drawn again; an author message has an id made from its CMS pk.
 Each change to what is here (a setting, a chat replaced or removed) is printed.
 
-A chat is written as open, with no stored messages and none fetched (`messages_fetched_at`
-0): its first poll reads the ticket's articles from Zammad, as every later one does after
-the cache time. It keeps the CMS's ticket, language, start and last message time, so "a
-new chat only after the retention without a message" goes on from where the CMS was.
+How a chat and a draw are written, and a second import's rules for one written before,
+are the user chat's (user_chat/cms_chats.py); this counts and prints what they did.
 """
 
 import hashlib
@@ -28,21 +26,17 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
-
-from pynamodb.exceptions import PutError, UpdateError
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.author_chat.store import ROOM, AuthorMessageRecord, DuplicateMessage, DynamoAuthorMessages
 from chalicelib.migration.cms_dump import CmsAuthorMessage, CmsChat, CmsDraw, CmsDump, CmsRegion, Refused
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.service import Regions
-from chalicelib.storage.conditions import condition_failed, delete_if
-from chalicelib.storage.small_tables import Draws
-from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import UserChatRecord, chat_key, entries, ticket_key
-from chalicelib.user_chat.service import ASSIGNMENT_DAYS
-from chalicelib.user_chat.states import ChatState
+from chalicelib.storage.models import entries
 from chalicelib.web.errors import ApiError, Conflict
+
+if TYPE_CHECKING:
+    from chalicelib.user_chat.service import CmsChats
 
 PROGRESS_EVERY = 500  # records between two lines of progress
 WRITERS = 8  # writes in flight at once
@@ -68,20 +62,8 @@ def setting_digest(name: str, value: Any) -> str:
     return hashlib.sha256(json.dumps([name, value]).encode()).hexdigest()[:32]
 
 
-def _device(chat_key_: str) -> str:
-    region, device = chat_key_.split("#", 1)
+def _device(region: str, device: str) -> str:
     return "%s %s…" % (region, device[:8])
-
-
-def _untouched(stored: UserChatRecord) -> bool:
-    """Imported and not written to here since: it follows the CMS."""
-    return stored.cms_chat is not None and stored.last_activity == stored.cms_last_activity
-
-
-def _unchanged_since_read(stored: UserChatRecord):
-    return (UserChatRecord.generation == stored.generation) & (
-        UserChatRecord.last_activity == stored.last_activity
-    )
 
 
 def author_message_id(message: CmsAuthorMessage) -> str:
@@ -95,19 +77,15 @@ class CmsImport:
     def __init__(
         self,
         regions: Regions,
-        chats: Chats,
-        draws: Draws,
-        retention_days: int,
+        chats: "CmsChats",
+        *,
         history_days: int,
-        clock: Callable[[], float],
         dry_run: bool = False,
     ):
+        """`chats`: the user chat's part for the switch-over (UserChats.cms_chats)."""
         self._regions = regions
         self._chats = chats
-        self._draws = draws
-        self._retention_seconds = retention_days * 86400
         self._history_seconds = history_days * 86400
-        self._clock = clock
         self._dry_run = dry_run
         self._counts: Counter = Counter()
         self._notes: list[tuple[str, str]] = []
@@ -225,111 +203,37 @@ class CmsImport:
         if not self._dry_run:
             self._regions.put(region.slug, settings.changes, cms_imported=settings.digests)
 
-    def _record(self, chat: CmsChat, generation: int) -> UserChatRecord:
-        return UserChatRecord(
-            chat_key(chat.region, chat.device_id),
-            region_slug=chat.region,
-            generation=generation,
-            state=ChatState.OPEN,
-            claimed_at=chat.started_at,
-            ticket_id=chat.ticket_id,
-            ticket_key=ticket_key(chat.region, chat.ticket_id),
-            language=chat.language,
-            evaluation_consent=False,
-            messages=[],
-            messages_fetched_at=0,
-            last_activity=chat.last_message_at,
-            expires_at=utc_datetime(chat.last_message_at + self._retention_seconds),
-            automatic_answers=False,
-            bot_jobs={},
-            cms_chat=chat.pk,
-            cms_last_activity=chat.last_message_at,
-        )
-
     def _chat(self, chat: CmsChat) -> None:
-        key = chat_key(chat.region, chat.device_id)
-        if not self._dry_run:  # most chats are new (the first import): one write, no read
-            try:
-                self._record(chat, 1).save(condition=UserChatRecord.chat_key.does_not_exist())
-                self._count(chat.region, "chats", "new")
-                return
-            except PutError as error:
-                if not condition_failed(error):
-                    raise
-        stored = self._chats.get(key)
-        outcome = _chat_outcome(stored, chat)
-        if outcome == "replaced":
-            assert stored is not None
+        written = self._chats.write(chat, self._dry_run)
+        if written.replaced_ticket is not None:
             self._note(
                 "changed",
                 "chat %s: the device's newer chat in the CMS (ticket %d) replaces ticket %s"
-                % (_device(key), chat.ticket_id, stored.ticket_id),
+                % (_device(chat.region, chat.device_id), chat.ticket_id, written.replaced_ticket),
             )
-        if self._dry_run or outcome in ("here", "kept"):
-            self._count(chat.region, "chats", outcome)
-            return
-        try:
-            if outcome == "new":
-                self._record(chat, 1).save(condition=UserChatRecord.chat_key.does_not_exist())
-            elif outcome == "replaced":
-                assert stored is not None
-                record = self._record(chat, int(stored.generation) + 1)
-                record.save(condition=_unchanged_since_read(stored))
-            else:  # updated: the person wrote on in the CMS, into the same ticket
-                assert stored is not None
-                stored.update(
-                    actions=[
-                        UserChatRecord.last_activity.set(chat.last_message_at),
-                        UserChatRecord.expires_at.set(
-                            utc_datetime(chat.last_message_at + self._retention_seconds)
-                        ),
-                        UserChatRecord.language.set(chat.language),
-                        UserChatRecord.cms_chat.set(chat.pk),
-                        UserChatRecord.cms_last_activity.set(chat.last_message_at),
-                    ],
-                    condition=_unchanged_since_read(stored),
-                )
-            self._count(chat.region, "chats", outcome)
-        except (PutError, UpdateError) as error:
-            if not condition_failed(error):
-                raise
-            # Written to here meanwhile (or by a run beside this one): what is here now stays.
-            now_here = self._chats.get(key)
-            self._count(chat.region, "chats", "here" if _same_ticket(now_here, chat) else "kept")
+        self._count(chat.region, "chats", written.outcome)
 
     def _gone(self, job: tuple[CmsDump, str]) -> None:
         """Chats imported before whose device the CMS has no chat for any more (and the
         dump is not older than their import): removed here as there. The ticket stays in
         Zammad; the import never calls it."""
         dump, region = job
-        since = self._clock() - self._retention_seconds
-
-        def in_the_cms(key: str) -> bool:  # most are: their items are not even read
-            return (region, key.split("#", 1)[1]) in dump.chat_devices
-
-        for stored in self._chats.active_since(region, since, skip=in_the_cms):
-            if not _untouched(stored) or int(stored.cms_chat) > dump.newest_chat:
-                continue
+        in_the_cms = lambda device: (region, device) in dump.chat_devices  # noqa: E731
+        for gone in self._chats.gone(region, in_the_cms, dump.newest_chat, self._dry_run):
             self._note(
                 "changed",
                 "chat %s: gone from the CMS, so removed here (ticket %s stays in Zammad)"
-                % (_device(stored.chat_key), stored.ticket_id),
+                % (_device(region, gone.device_id), gone.ticket_id),
             )
-            condition = _unchanged_since_read(stored) & (UserChatRecord.cms_chat == stored.cms_chat)
-            if self._dry_run or delete_if(stored, condition):
+            if gone.removed:
                 self._count(region, "chats", "gone")
 
     def _draw(self, draw: CmsDraw) -> None:
-        key = chat_key(draw.region, draw.device_id)
-        stored = self._draws.get(key)
-        if stored is None and not self._dry_run:
-            expires_at = utc_datetime(self._clock() + ASSIGNMENT_DAYS * 86400)
-            stored = self._draws.draw_once(key, draw.enabled, expires_at)
-            self._count(draw.region, "draws", "new" if stored == draw.enabled else "kept")
-        elif stored is None:
-            self._count(draw.region, "draws", "new")
-        else:
-            self._count(draw.region, "draws", "here" if stored == draw.enabled else "kept")
+        self._count(
+            draw.region,
+            "draws",
+            self._chats.write_draw(draw.region, draw.device_id, draw.enabled, self._dry_run),
+        )
 
     def _author_message(self, message: CmsAuthorMessage) -> None:
         record = AuthorMessageRecord(
@@ -361,19 +265,3 @@ class _Settings(NamedTuple):
     kept: list[str]  # the CMS's differs, ours was changed here since the last import
     digests: dict[str, str]  # what `cms_imported` is to hold
     digests_differ: bool  # a region here whose `cms_imported` is not that
-
-
-def _same_ticket(stored: UserChatRecord | None, chat: CmsChat) -> bool:
-    return stored is not None and stored.ticket_id is not None and int(stored.ticket_id) == chat.ticket_id
-
-
-def _chat_outcome(stored: UserChatRecord | None, chat: CmsChat) -> str:
-    """What the import does with the device's CMS chat, given what is here."""
-    if stored is None:
-        return "new"
-    if _same_ticket(stored, chat):
-        # One ticket, written to on both sides: the newer last message moves the retention.
-        return "updated" if chat.last_message_at > stored.last_activity else "here"
-    if _untouched(stored) and chat.pk > int(stored.cms_chat):
-        return "replaced"  # the device began a newer chat in the CMS; nothing was written here
-    return "kept"  # the device's chat here is ours (begun or written to here)

@@ -23,8 +23,8 @@ from typing import Any
 from chalicelib.platform import telemetry
 from chalicelib.platform.config import Settings
 from chalicelib.push.texts import push_data, push_text
-from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import UserChatRecord, entries, unseen_answers, usable
+from chalicelib.user_chat.ports import UserChatRecord
+from chalicelib.user_chat.service import UserChats
 from chalicelib.web.errors import ServiceUnavailable
 
 log = logging.getLogger("integreat_chat")
@@ -40,10 +40,10 @@ class PushOff(ServiceUnavailable):
 
 class Pushes:
     def __init__(
-        self, settings: Settings, chats: Chats, queue: Callable[[], Any], clock: Callable[[], float]
+        self, settings: Settings, user_chats: UserChats, queue: Callable[[], Any], clock: Callable[[], float]
     ):
         self._settings = settings
-        self._chats = chats
+        self._user_chats = user_chats
         self._queue = queue  # the chatbot's (made on first use: a poll never queues)
         self._clock = clock
 
@@ -100,7 +100,7 @@ class Pushes:
     def answer_stored(self, chat: UserChatRecord, article_id: int) -> bool:
         """An agent's reply or an automatic answer was stored: a push job, delayed, if the
         chat has a target. True when one was queued."""
-        if not self.enabled() or not entries(chat.push_target):
+        if not self.enabled() or not self._user_chats.has_push_target(chat):
             return False
         job = {
             "kind": "push",
@@ -114,33 +114,19 @@ class Pushes:
 
     # --- in the worker ----------------------------------------------------------------
     def run(self, job: dict[str, Any]) -> str:
-        chat = self._chats.get(job["chat"])
-        now = self._clock()
-        if (
-            not usable(chat, now, self._chats.retention_seconds)
-            or chat.generation != job["generation"]
-            or (chat.deleting_until is not None and chat.deleting_until > now)
-        ):
-            return self._done("dropped", "chat gone")
-        target = entries(chat.push_target)
-        if not target:
-            return self._done("dropped", "no target")
-        unseen = unseen_answers(chat)
-        if not unseen or unseen[-1] < job["article"]:
-            return self._done("seen", "seen")
-        if job["attempt"] == 0:
-            if not self._chats.claim_push(chat, unseen[-1], now):
-                return self._done("dropped", "pushed already")
-        elif int(chat.push_sent or 0) != job["claimed"]:
-            return self._done("dropped", "a newer push took over")
+        claimed = job["claimed"] if job["attempt"] else None
+        turn = self._user_chats.take_push(job["chat"], job["generation"], job["article"], claimed)
+        if turn.outcome != "due" or turn.chat is None or turn.target is None:
+            return self._done(turn.outcome, turn.words)
+        chat, target = turn.chat, turn.target
         outcome = self._send(chat, target)
         if outcome.kind == "gone":
-            self._chats.set_push_target(chat, None, now, only_if=target)
+            self._user_chats.forget_push_target(chat, target)
         elif outcome.kind == "retry" and job["attempt"] + 1 < MAX_ATTEMPTS:
             # Queued again with its claim; if this send fails (SQS down), the queue delivers
             # the job again, which finds the claim taken: that push is lost (docs/push.md).
             delay = outcome.retry_after if outcome.retry_after is not None else 30 * 2 ** job["attempt"]
-            again = dict(job, attempt=job["attempt"] + 1, claimed=unseen[-1])
+            again = dict(job, attempt=job["attempt"] + 1, claimed=turn.claimed)
             self._queue().send(again, delay_seconds=int(min(max(delay, 1), MAX_DELAY_SECONDS)))
         elif outcome.kind in ("invalid", "auth_failed", "retry"):
             log.warning(json.dumps({"event": "push_failed", "target": target["kind"], "outcome": outcome.kind,

@@ -165,6 +165,11 @@ class StoredAttachment(MapAttribute):
     size = NumberAttribute()
 
 
+def entries(value: Any) -> dict[str, Any]:
+    """A raw map attribute's entries ({} when absent)."""
+    return value.as_dict() if value is not None else {}
+
+
 def attachment_fields(file: "StoredAttachment | dict[str, Any]") -> dict[str, Any]:
     """A message's file as a dict: as stored (a map) or as just mapped from Zammad (a dict)."""
     return file if isinstance(file, dict) else file.attribute_values

@@ -1,53 +1,19 @@
 """Zammad articles as the app's messages (SPEC §4): mapped, type-checked and sanitised.
 
 Everything the app shows comes through `article_message`, whether it came from Zammad's API
-or from its webhook, so nothing reaches the app's HTML view that the allowlist does not
-keep: what Zammad's editor produces (paragraphs, line breaks, lists, emphasis, quotes,
-links with safe schemes), never scripts, event handlers, images or styles.
+or from its webhook, so nothing reaches the app's HTML view that the allowlist
+(platform/safe_html.py) does not keep.
 """
 
-import html
 from typing import Any
 
 from chalicelib.platform import tracing
+from chalicelib.platform.safe_html import escape_user_text, sanitize_html
 from chalicelib.web.http import replace_lone_surrogates
 from chalicelib.web.numbers import whole_number
 
 USER_ARTICLE_SUBJECT = "app user message"
 AUTOMATIC_ANSWER_SUBJECT = "automatically generated message"
-
-_TAGS = {
-    "p",
-    "br",
-    "div",
-    "span",
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "s",
-    "strike",
-    "del",
-    "sub",
-    "sup",
-    "ul",
-    "ol",
-    "li",
-    "blockquote",
-    "pre",
-    "code",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "hr",
-    "a",
-}
-_ATTRIBUTES = {"a": {"href", "title"}}
-_URL_SCHEMES = {"http", "https", "mailto", "tel"}
 
 
 class MalformedArticle(ValueError):
@@ -72,26 +38,6 @@ def new_article(
     if message_id:
         article["message_id"] = message_id
     return article
-
-
-def escape_user_text(text: str) -> str:
-    """Plain text as safe HTML: escaped, newlines as <br>."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return html.escape(text, quote=True).replace("\n", "<br>")
-
-
-def sanitize_html(body: str) -> str:
-    """HTML restricted to the allowlist (nh3: the Rust crate ammonia); links open safely."""
-    import nh3  # a compiled module: loaded by the first request that maps an article
-
-    return nh3.clean(
-        replace_lone_surrogates(body),
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
 
 
 def _text(article: dict[str, Any], field: str) -> str:

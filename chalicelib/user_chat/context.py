@@ -8,25 +8,24 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import Events
+from chalicelib.platform.safe_html import escape_user_text, sanitize_html
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
     MalformedArticle,
     article_files,
     article_message,
-    escape_user_text,
     new_article,
-    sanitize_html,
 )
 from chalicelib.user_chat.marks import SendMark
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord, unseen_answers
 from chalicelib.user_chat.records import usable as chat_usable
 from chalicelib.user_chat.views import ChatView, chat_view, chatbot_typing
 from chalicelib.user_chat.zammad import TicketGone, ZammadClient, ZammadConnections
 from chalicelib.web.errors import BadGateway, NotFound
 
 if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
-    from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
+    from chalicelib.user_chat.ports import BotJob, ChatbotPort, Chats, FilesPort
 
 _WAIT_STEP_SECONDS = 0.05
 _WAIT_STEP_LIMIT_SECONDS = 0.4
@@ -147,11 +146,11 @@ class ChatContext:
         return self.messages(self.articles(zammad, chat, ticket_id))
 
     # --- the chatbot's job for a message (chalicelib/chatbot) ---------------------------
-    def bot_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> dict[str, Any] | None:
+    def bot_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> "BotJob | None":
         chatbot = self.chatbot
         return chatbot.message_job(region, chat, article_id) if chatbot is not None else None
 
-    def enqueue(self, chat: UserChatRecord, job: dict[str, Any] | None) -> None:
+    def enqueue(self, chat: UserChatRecord, job: "BotJob | None") -> None:
         chatbot = self.chatbot
         if job is not None and chatbot is not None:
             chatbot.enqueue(chat, job)
@@ -160,11 +159,25 @@ class ChatContext:
         chatbot = self.chatbot
         return chatbot is not None and chatbot.enabled(region)
 
+    # --- what the device saw (push: chalicelib/push) ------------------------------------
+    def current(self, key: str, consistent: bool = False) -> UserChatRecord | None:
+        """The chat of this key while a poll would show it (open, not expired)."""
+        chat = self.store.get(key, consistent=consistent)
+        return chat if self.usable(chat) else None
+
+    def seen(self, chat: UserChatRecord) -> None:
+        """The device was shown the chat's agents' messages (a poll, a real-time event): no
+        push for them (a write only for a chat with a push target and an answer not yet
+        marked)."""
+        unseen = unseen_answers(chat) if chat.push_target is not None else []
+        if unseen:
+            self.store.mark_seen(chat, unseen[-1])
+
     # --- the answer -------------------------------------------------------------------
     def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
         return chat_view(region, chat, chatbot_typing(chat, self.clock()), self.attachments)
 
 
-def typing_job(job: dict[str, Any] | None) -> str | None:
+def typing_job(job: "BotJob | None") -> str | None:
     """The job's id when it will answer: the chat carries it (the typing indicator)."""
-    return job["id"] if job is not None and job["answer"] else None
+    return job.id if job is not None and job.answer else None

@@ -8,7 +8,7 @@ as it is, for a client that reads it (docs/files.md)."""
 import html
 import re
 
-from chalicelib.user_chat.articles import sanitize_html
+from chalicelib.platform.safe_html import sanitize_html
 
 # "File: Formular.pdf"; English unless the chat's language (or its base: "zh-CN" -> "zh") is here.
 FILE_LABELS = {

@@ -14,7 +14,7 @@ from typing import Any, TypeGuard
 from chalicelib.platform.telemetry import name_request
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.context import ChatContext, Outgoing, typing_job, waiting
-from chalicelib.user_chat.records import UserChatRecord
+from chalicelib.user_chat.records import NewChat, UserChatRecord
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.tickets import find_made_ticket, id_of, ticket_title
@@ -36,16 +36,10 @@ class Opening:
     ) -> UserChatRecord | None:
         """This request's claim of a new chat in place of `previous`; None if another won."""
         context = self._context
-        return context.store.claim(
-            key,
-            previous,
-            outgoing.language,
-            outgoing.consent,
-            outgoing.mark,
-            context.clock(),
-            lease_seconds=context.lease_seconds(),
-            automatic_answers=context.automatic_answers(region),
+        new = NewChat(
+            key, outgoing.language, outgoing.consent, outgoing.mark, context.automatic_answers(region)
         )
+        return context.store.claim(new, previous, context.clock(), lease_seconds=context.lease_seconds())
 
     def create_ticket(
         self,

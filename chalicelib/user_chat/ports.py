@@ -1,23 +1,46 @@
 """What the user chat asks of the features beside it, as it asks it: the chatbot (a job for
 an app user's message, the typing flag) and the files (a message's links, a chat's files
 forgotten). Services hands the real ones in; the user chat imports neither package, so the
-chatbot and the files may import the user chat (tests/unit/test_layers.py: no circles)."""
+chatbot and the files may import the user chat (tests/unit/test_layers.py: no circles).
+
+And what the user chat hands the others: a chat as read (`UserChatRecord`, its fields to
+read; its writes are the user chat's operations in service.py) and a stored message."""
 
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from chalicelib.storage.models import RegionRecord
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord
+from chalicelib.user_chat.records import NewChat, StoredMessage, UserChatRecord
+
+__all__ = [
+    "BotJob",
+    "ChatbotPort",
+    "Chats",
+    "FilesPort",
+    "StoredMessage",
+    "UploadOwnerPort",
+    "UserChatRecord",
+]
+
+
+class BotJob(Protocol):
+    """Of a chatbot job, what the chat carries: its id, and whether it will answer (the
+    app's typing indicator)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def answer(self) -> bool: ...
 
 
 class ChatbotPort(Protocol):
     def enabled(self, region: RegionRecord) -> bool: ...
 
-    def message_job(
-        self, region: RegionRecord, chat: UserChatRecord, article_id: int
-    ) -> dict[str, Any] | None: ...
+    def message_job(self, region: RegionRecord, chat: UserChatRecord, article_id: int) -> BotJob | None: ...
 
-    def enqueue(self, chat: UserChatRecord, job: dict[str, Any]) -> None: ...
+    def enqueue(self, chat: UserChatRecord, job: Any) -> None:
+        """`job`: one `message_job` made."""
 
 
 class UploadOwnerPort(Protocol):
@@ -61,15 +84,7 @@ class Chats(Protocol):
     def get(self, key: str, consistent: bool = True) -> UserChatRecord | None: ...
 
     def claim(
-        self,
-        key: str,
-        previous: UserChatRecord | None,
-        language: str,
-        consent: bool | None,
-        mark: str,
-        now: float,
-        lease_seconds: float,
-        automatic_answers: bool = False,
+        self, new: NewChat, previous: UserChatRecord | None, now: float, lease_seconds: float
     ) -> UserChatRecord | None: ...
 
     def withdraw(self, claim: UserChatRecord) -> bool: ...

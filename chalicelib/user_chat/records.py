@@ -2,7 +2,7 @@
 messages) and what names and makes one: its keys, a new chat's claim. store.py writes it."""
 
 import uuid
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -119,17 +119,15 @@ class UserChatRecord(Model):
     activity_index = ActivityIndex()
 
 
+ASSIGNMENT_DAYS = 365  # a device's is_chat_enabled draw (keyed as its chat) is kept this long
+
+
 def chat_key(region: str, device_id: str) -> str:
     return "%s#%s" % (region, device_id)
 
 
 def ticket_key(region: str, ticket_id: int) -> str:
     return "%s#%d" % (region, ticket_id)
-
-
-def entries(value: Any) -> dict[str, Any]:
-    """A raw map attribute's entries ({} when absent)."""
-    return value.as_dict() if value is not None else {}
 
 
 def usable(chat: UserChatRecord | None, now: float, retention_seconds: float) -> TypeGuard[UserChatRecord]:
@@ -154,32 +152,36 @@ def deleting(chat: UserChatRecord, now: float) -> bool:
     return chat.deleting_until is not None and chat.deleting_until >= now
 
 
+class NewChat(NamedTuple):
+    """What a request claiming a new chat asks for: the chat's key, its language and the
+    evaluation consent, the mark of the message that opens it (marks.py), and whether the
+    chatbot answers it."""
+
+    key: str
+    language: str
+    consent: bool | None
+    mark: str
+    automatic_answers: bool = False
+
+
 def new_claim(
-    key: str,
-    previous: UserChatRecord | None,
-    language: str,
-    consent: bool | None,
-    mark: str,
-    now: float,
-    lease_seconds: float,
-    retention_seconds: float,
-    automatic_answers: bool = False,
+    new: NewChat, previous: UserChatRecord | None, now: float, lease_seconds: float, retention_seconds: float
 ) -> UserChatRecord:
     """The item of a chat being created (`ChatState.CREATING`, under a fresh lease)."""
     return UserChatRecord(
-        key,
-        region_slug=key.split("#", 1)[0],
+        new.key,
+        region_slug=new.key.split("#", 1)[0],
         state=ChatState.CREATING,
         generation=(previous.generation + 1) if previous else 1,
         lease_id=uuid.uuid4().hex,
         lease_until=now + lease_seconds,
         claimed_at=now,
-        creating_mark=mark,
-        language=language,
-        evaluation_consent=bool(consent),
+        creating_mark=new.mark,
+        language=new.language,
+        evaluation_consent=bool(new.consent),
         messages=[],
         last_activity=now,
         expires_at=utc_datetime(now + retention_seconds),
-        automatic_answers=automatic_answers,
+        automatic_answers=new.automatic_answers,
         bot_jobs={},
     )

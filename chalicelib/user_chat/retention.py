@@ -11,12 +11,14 @@ what a run would do and changes nothing.
 
 from typing import Any
 
+from chalicelib.platform import telemetry
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured, delete_days
 from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import TicketDeletions
 from chalicelib.user_chat.context import ChatContext
 from chalicelib.user_chat.deletion import close_ticket
+from chalicelib.user_chat.tickets import DELETE_TAG
 from chalicelib.user_chat.zammad import TicketGone
 from chalicelib.web.errors import ApiError
 
@@ -25,7 +27,6 @@ CLOSED_NOTE = (
     "<p>No message for %d days: Integreat Chat closed this chat and no longer holds it. "
     "It deletes this ticket after another %d days.</p>"
 )
-DELETE_TAG = "integreat-chat-delete"  # for Zammad's own scheduler, where the token may not delete
 KEPT_AFTER_DUE_DAYS = 30  # a deletion record outlives its due time this long (a job that was down)
 COUNTS = ("forgotten", "files", "closed", "deleted", "tagged", "zammad_failed")
 
@@ -41,6 +42,9 @@ class Retention:
         for region in regions:
             for key, count in self._region(region, dry_run).items():
                 report[key] += count
+        for action in COUNTS:
+            if report[action] and not dry_run:
+                telemetry.count("RetentionChats", report[action], Action=action)
         return dict(report, regions=len(regions), dry_run=dry_run)
 
     def _region(self, region: RegionRecord, dry_run: bool) -> dict[str, int]:

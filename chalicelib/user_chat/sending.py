@@ -8,10 +8,10 @@ before it is sent again.
 
 from typing import Any
 
-from chalicelib.storage.models import RegionRecord
+from chalicelib.storage.models import RegionRecord, entries
 from chalicelib.user_chat.context import ChatContext, Outgoing, typing_job, waiting
 from chalicelib.user_chat.marks import SendMark
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord, entries, highest_article_id
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord, highest_article_id
 from chalicelib.user_chat.store import ChatGone
 from chalicelib.user_chat.tickets import id_of
 from chalicelib.user_chat.views import ChatView

@@ -20,27 +20,37 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.events import ChatChanged, ChatDeleted, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import chat_configured
-from chalicelib.storage.models import RegionRecord, attachment_fields
+from chalicelib.storage.models import RegionRecord, attachment_fields, entries
 from chalicelib.storage.small_tables import Draws, TicketDeletions
+
+# What Zammad's configuration must agree with (chalicelib/zammad_setup): the subject of the
+# chatbot's articles (its trigger skips them) and the tag the retention marks a ticket with
+# for Zammad's scheduler to delete.
+from chalicelib.user_chat.articles import AUTOMATIC_ANSWER_SUBJECT as AUTOMATIC_ANSWER_SUBJECT
 from chalicelib.user_chat.context import ChatContext, Outgoing
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.opening import Opening
-from chalicelib.user_chat.records import UserChatRecord, chat_key, deleting, unseen_answers
+from chalicelib.user_chat.records import ASSIGNMENT_DAYS, UserChatRecord, chat_key, deleting
 from chalicelib.user_chat.sending import Sending
 from chalicelib.user_chat.states import ChatState
 from chalicelib.user_chat.store import ChatGone
+from chalicelib.user_chat.tickets import DELETE_TAG as DELETE_TAG
 from chalicelib.user_chat.views import ChatView
 from chalicelib.user_chat.zammad import TicketGone, ZammadConnections
 from chalicelib.web.errors import BadGateway, Busy, Forbidden, GatewayTimeout, NotFound, ServiceUnavailable
 
 if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
+    from chalicelib.user_chat.bot_turns import BotTicket
+    from chalicelib.user_chat.cms_chats import CmsChats
+    from chalicelib.user_chat.learned_articles import Learned
+    from chalicelib.user_chat.live import LiveChats
     from chalicelib.user_chat.ports import ChatbotPort, Chats, FilesPort
+    from chalicelib.user_chat.push_turns import PushTurn
 
 # While a region's Zammad webhook works (a valid delivery within this time), it tells us of
 # every agent message, and a chat's stored messages are served for up to this long before
 # Zammad is asked again: the bound on how late a lost delivery can show.
 WEBHOOK_TRUST_SECONDS = 6 * 3600
-ASSIGNMENT_DAYS = 365
 _ATTEMPTS = 6
 
 
@@ -48,16 +58,20 @@ class UserChats:
     def __init__(
         self,
         settings: Settings,
-        connections: ZammadConnections,
+        *,
         clock: Callable[[], float],
-        draws: Draws,
         chats: "Chats",
+        draws: Draws,
         ticket_deletions: TicketDeletions,
         draw: Callable[[], float] = random.random,
         events: Events | None = None,
         chatbot: Callable[[], "ChatbotPort | None"] = lambda: None,
         files: Callable[[], "FilesPort | None"] = lambda: None,
     ):
+        """`chatbot`, `files`: the features beside it, asked for when first needed (ports.py);
+        `draw`: is_chat_enabled's dice. Zammad is reached through one pool of connections
+        per instance, kept across requests (zammad.py)."""
+        connections = ZammadConnections()
         self._context = ChatContext(settings, connections, clock, chats, events or Events(), chatbot, files)
         self.opening = Opening(self._context)
         self._sending = Sending(self._context)
@@ -66,12 +80,12 @@ class UserChats:
         self._draw = draw
         self.store = chats
 
-    @property
-    def retention(self):
-        """The retention job's part (retention.py); loaded by the job, not by a cold start."""
-        from chalicelib.user_chat.retention import Retention
+    def forget_expired(self, regions: list[RegionRecord], dry_run: bool = False) -> dict[str, Any]:
+        """The retention job (retention.py): chats past it forgotten, their tickets closed,
+        and deleted or tagged in Zammad when closed long enough; what it did, counted."""
+        from chalicelib.user_chat.retention import Retention  # loaded by the job, not by a cold start
 
-        return Retention(self._context, self._ticket_deletions)
+        return Retention(self._context, self._ticket_deletions).run(regions, dry_run=dry_run)
 
     # --- is_chat_enabled --------------------------------------------------------------
     def is_chat_enabled(self, region: RegionRecord, device_id: str) -> bool:
@@ -105,7 +119,7 @@ class UserChats:
         elif now - chat.messages_fetched_at >= self._cache_seconds(region, now):
             self.store.replace_messages(chat, context.messages_from_zammad(context.zammad(region), chat), now)
         view = context.view(region, chat)
-        self._seen(chat)  # no push for what this poll shows (chalicelib/push)
+        context.seen(chat)  # no push for what this poll shows (chalicelib/push)
         return view
 
     def send(
@@ -198,37 +212,79 @@ class UserChats:
             }
         return stored
 
-    # --- real time (chalicelib/realtime) -----------------------------------------------
-    def current(self, key: str, consistent: bool = False) -> UserChatRecord | None:
-        """The chat of this key while a poll would show it (open, not expired)."""
-        chat = self.store.get(key, consistent=consistent)
-        return chat if self._context.usable(chat) else None
+    # --- the chatbot's jobs (chalicelib/chatbot) ---------------------------------------
+    def bot_chat(self, key: str, generation: int) -> UserChatRecord | None:
+        """The chat a job was queued for, while it is that chat and a poll would show it."""
+        chat = self._context.current(key, consistent=True)
+        return chat if chat is not None and chat.generation == generation else None
 
-    def view(self, region: RegionRecord, chat: UserChatRecord) -> ChatView:
-        """What its poll answers, from what is stored (no Zammad call)."""
-        return self._context.view(region, chat)
+    def bot_ticket(self, region: RegionRecord, chat: UserChatRecord) -> "BotTicket":
+        """A job's writes to the chat's ticket (bot_turns.py)."""
+        from chalicelib.user_chat.bot_turns import BotTicket  # the worker's only
+
+        return BotTicket(self._context, region, chat)
+
+    def end_bot_job(
+        self, chat: UserChatRecord, job_id: str | None, message: dict[str, Any] | None, handover: bool = False
+    ) -> None:
+        """A job is done: its answer (if any) joins the chat, and the chat's connections and
+        push hear of it."""
+        from chalicelib.user_chat.bot_turns import end_bot_job
+
+        end_bot_job(self._context, chat, job_id, message, handover, tell=True)
+
+    def drop_bot_job(self, chat: UserChatRecord, job_id: str) -> None:
+        """The job never got queued: the chat stops showing it typing (the request that sent
+        the message tells its connections)."""
+        from chalicelib.user_chat.bot_turns import end_bot_job
+
+        end_bot_job(self._context, chat, job_id, None, handover=False, tell=False)
+
+    # --- the switch-over (chalicelib/migration) ----------------------------------------
+    def cms_chats(self, retention_seconds: float) -> "CmsChats":
+        """The import's and the switch back's reads and writes of chats and draws
+        (cms_chats.py): imported chats expire `retention_seconds` after their last message."""
+        from chalicelib.user_chat.cms_chats import CmsChats  # the operator's commands only
+
+        return CmsChats(self._context, self._draws, retention_seconds)
+
+    # --- the webhook (chalicelib/webhook) -----------------------------------------------
+    def learn_article(
+        self, region: RegionRecord, ticket: dict[str, Any], article: dict[str, Any]
+    ) -> "Learned":
+        """An article Zammad's webhook told of, joined to its chat (learned_articles.py)."""
+        from chalicelib.user_chat.learned_articles import LearnedArticles  # the webhook's only
+
+        return LearnedArticles(self._context, self.opening).learn(region, ticket, article)
+
+    # --- real time (chalicelib/realtime) -----------------------------------------------
+    def live_chats(self, region_of: Callable[[str], RegionRecord | None]) -> "LiveChats":
+        """What real time asks of the user chat (live.py); `region_of`: a region by its slug."""
+        from chalicelib.user_chat.live import LiveChats  # the first event's, not a cold start's
+
+        return LiveChats(self._context, region_of=region_of)
 
     # --- push (chalicelib/push) --------------------------------------------------------
     def set_push_target(self, region: RegionRecord, device_id: str, target: dict[str, str] | None) -> None:
         """The device's one push target (None: none) on its open chat; 404 without one."""
         _require_configured(region)
-        chat = self.current(chat_key(region.slug, device_id), consistent=True)
+        chat = self._context.current(chat_key(region.slug, device_id), consistent=True)
         if chat is None or not self.store.set_push_target(chat, target, self._context.clock()):
             raise NotFound("Chat not found.")
 
-    def shown_live(self, key: str) -> None:
-        """A real-time event told the device's app of the chat's change (it polls at once):
-        its agents' messages count as seen, as after a poll."""
-        chat = self.store.get(key)
-        if chat is not None:
-            self._seen(chat)
+    def has_push_target(self, chat: UserChatRecord) -> bool:
+        return bool(entries(chat.push_target))
 
-    def _seen(self, chat: UserChatRecord) -> None:
-        """The device was shown the chat's agents' messages: no push for them (a write only
-        for a chat with a push target and an answer not yet marked)."""
-        unseen = unseen_answers(chat) if chat.push_target is not None else []
-        if unseen:
-            self.store.mark_seen(chat, unseen[-1])
+    def take_push(self, key: str, generation: int, article_id: int, claimed: int | None = None) -> "PushTurn":
+        """For push's job: whether the chat still wants a push for the answer, taken by this
+        job only (push_turns.py)."""
+        from chalicelib.user_chat.push_turns import take_push  # the worker's only
+
+        return take_push(self._context, key, generation, article_id, claimed)
+
+    def forget_push_target(self, chat: UserChatRecord, target: dict[str, str]) -> None:
+        """The push service said the target is gone: forgotten, unless another was set since."""
+        self.store.set_push_target(chat, None, self._context.clock(), only_if=target)
 
     # --- files (chalicelib/attachments) -----------------------------------------------
     def ticket_for_files(self, region: RegionRecord, device_id: str) -> int:
@@ -238,7 +294,7 @@ class UserChats:
         key = chat_key(region.slug, device_id)
         if self._draws.get(key) is False:
             raise Forbidden("The chat is not enabled for this device.")
-        chat = self.current(key)
+        chat = self._context.current(key)
         if chat is None:
             raise NotFound("Chat not found.")
         return int(chat.ticket_id)

@@ -15,14 +15,15 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.conditions import condition_failed, delete_if, too_large
+from chalicelib.storage.models import entries
 from chalicelib.user_chat.chat_writes import ChatGone, not_deleting, same_chat, update_if
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.push_marks import PushMarks
 from chalicelib.user_chat.records import (
+    NewChat,
     StoredMessage,
     UserChatRecord,
     deleting,
-    entries,
     new_claim,
     ticket_key,
 )
@@ -51,28 +52,10 @@ class ChatStore(PushMarks):
 
     # --- a new chat: claim, then open (or withdraw, or leave uncertain) -----------------
     def claim(
-        self,
-        key: str,
-        previous: UserChatRecord | None,
-        language: str,
-        consent: bool | None,
-        mark: str,
-        now: float,
-        lease_seconds: float,
-        automatic_answers: bool = False,
+        self, new: NewChat, previous: UserChatRecord | None, now: float, lease_seconds: float
     ) -> UserChatRecord | None:
         """Claim a new chat in place of `previous` (None: no item). None if another won."""
-        record = new_claim(
-            key,
-            previous,
-            language,
-            consent,
-            mark,
-            now,
-            lease_seconds,
-            self.retention_seconds,
-            automatic_answers,
-        )
+        record = new_claim(new, previous, now, lease_seconds, self.retention_seconds)
         condition: Condition = (
             UserChatRecord.chat_key.does_not_exist()
             if previous is None

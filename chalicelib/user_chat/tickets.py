@@ -9,6 +9,9 @@ from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.user_chat.zammad import ZammadClient
 from chalicelib.web.errors import BadGateway
 
+# Tagged on a ticket for Zammad's own scheduler to delete, where our token may not delete
+# (the retention; manage zammad-setup makes the scheduler's job).
+DELETE_TAG = "integreat-chat-delete"
 # A ticket found by its title is this chat's only if made after the claim (less this
 # margin for clocks); an older one with the same title belongs to an expired chat.
 SETTLE_CLOCK_MARGIN_SECONDS = 600

@@ -4,8 +4,8 @@ document and the HTTP tests pin it."""
 
 from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
-from chalicelib.storage.models import RegionRecord
-from chalicelib.user_chat.records import StoredMessage, UserChatRecord, entries
+from chalicelib.storage.models import RegionRecord, entries
+from chalicelib.user_chat.records import StoredMessage, UserChatRecord
 
 if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.user_chat.ports import FilesPort

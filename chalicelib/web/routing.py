@@ -16,11 +16,15 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from chalicelib.web.http import Request, Response
+
 APP, AUTHOR, ADMIN, ZAMMAD, ANYONE = "app", "author", "admin", "zammad", "anyone"
 CALLERS = (APP, AUTHOR, ADMIN, ZAMMAD, ANYONE)
 
-# (services, request, the caller the policy established: None, a Principal or a region)
-Handler = Callable[[Any, Any, Any], Any]
+# A route's handler: (the services, the request, the caller the policy established: None,
+# a Principal or a region) -> its response. The services and the caller are the layers
+# above's types, which this toolkit cannot name (tests/unit/test_layers.py).
+Handler = Callable[[Any, Request, Any], Response]
 
 
 # The request kind a route's requests are counted under (chalicelib/platform/telemetry.py),

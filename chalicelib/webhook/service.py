@@ -3,10 +3,9 @@
 A delivery is authenticated by the region's webhook token (in the URL, found through an
 index) and by `X-Hub-Signature` (HMAC-SHA1 of the raw body with the region's secret, which
 every region with a token has). Processing is idempotent: an article already stored is
-not stored again, and a delivery id already processed is skipped. Every public article
-the chat does not have yet is stored, sanitised: agents' replies, and the customer's own
-articles made outside this backend (an agent writing on their behalf, a reply by e-mail).
-A delivery for a chat whose ticket creation went unanswered adopts that ticket.
+not stored again, and a delivery id already processed is skipped. What an article does to
+its chat is the user chat's (user_chat/learned_articles.py); an agent's reply it stored
+may queue the chatbot's translation here.
 """
 
 import hashlib
@@ -19,19 +18,13 @@ from typing import Any
 
 from chalicelib.chatbot.service import Chatbot
 from chalicelib.platform import telemetry, tracing
-from chalicelib.platform.events import AnswerStored, ChatChanged, Events
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.small_tables import Deliveries
-from chalicelib.user_chat.articles import MalformedArticle, article_message
-from chalicelib.user_chat.ports import Chats
-from chalicelib.user_chat.records import StoredMessage, chat_key
 from chalicelib.user_chat.service import UserChats
-from chalicelib.user_chat.states import ChatState
-from chalicelib.user_chat.tickets import device_of_title, made_for, ticket_title
-from chalicelib.web.errors import BadRequest, ServiceUnavailable, Unauthorized
+from chalicelib.web.errors import BadRequest, Unauthorized
 
 log = logging.getLogger("integreat_chat")
 
@@ -39,12 +32,6 @@ DELIVERY_MEMORY_DAYS = 7
 _DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}\Z")
 # Write `webhook_seen_at` (or `webhook_refused_at`) at most this often per region and instance.
 _SEEN_REFRESH_SECONDS = 60
-
-
-class ChatNotReady(ServiceUnavailable):
-    """The ticket's chat is still being created: Zammad retries the delivery."""
-
-    message = "The chat of this ticket is still being created; please retry."
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
@@ -69,15 +56,12 @@ class ZammadWebhook:
         region_table: RegionTable,
         clock: Callable[[], float],
         deliveries: Deliveries,
-        events: Events,
         chatbot: Chatbot | None = None,
     ):
         self._deliveries = deliveries
-        self._events = events
         self._chatbot = chatbot
         self._table = region_table
         self._user_chats = chats
-        self._chats: Chats = chats.store
         self._regions = region_cache
         self._clock = clock
 
@@ -136,60 +120,16 @@ class ZammadWebhook:
             raise BadRequest("ticket.id must be a number.")
         if not isinstance(article, dict) or not article:
             return ["no article: nothing to do"]
-        try:
-            message = article_message(article)
-        except MalformedArticle as error:
-            raise BadRequest("The article is malformed: %s." % error) from None
-        if message is None:
-            return ["article %d: internal, skipped" % article["id"]]
-        try:
-            chat = self._find_chat(region, ticket)
-        except ChatNotReady:
-            if message["role"] == "user":  # the article the ticket was created with
-                return [
-                    "article %d: the first message, stored by the request creating the chat" % article["id"]
-                ]
-            raise
-        if chat is None:
-            return ["ticket %d: no chat of this region has it, ignored" % ticket_id]
-        if not chat.messages_stored:
-            return ["article %d: chat too long to store, read from Zammad" % article["id"]]
-        if self._chats.add_message(chat, StoredMessage(**message)):
-            actions = ["article %d: %s message stored" % (article["id"], message["role"])]
-            self._events.publish(ChatChanged(chat.chat_key))  # its connections poll once
-            if message["role"] == "agent":
-                self._events.publish(AnswerStored(chat, article["id"]))  # a push, if unseen
-            chatbot = self._chatbot
-            job = chatbot.reply_job(region, chat, message) if chatbot is not None else None
-            if chatbot is not None and job is not None:
-                chatbot.enqueue(chat, job)
-                actions.append("article %d: translation queued" % article["id"])
+        learned = self._user_chats.learn_article(region, ticket, article)
+        actions = [learned.action]
+        chatbot = self._chatbot
+        if learned.chat is None or learned.message is None or chatbot is None:
             return actions
-        return ["article %d: already stored" % article["id"]]
-
-    def _find_chat(self, region: RegionRecord, ticket: dict):
-        ticket_id = ticket["id"]
-        chat = self._chats.find_by_ticket(region.slug, ticket_id)
-        if chat is not None:
-            return chat
-        # Just opened (the index lags a little), still being created, or its creation went
-        # unanswered: go by the title.
-        device_id = device_of_title(ticket.get("title"))
-        if device_id is None:
-            return None
-        chat = self._chats.get(chat_key(region.slug, device_id))
-        if chat is not None and chat.state == ChatState.CREATING:
-            raise ChatNotReady()
-        if (
-            chat is not None
-            and chat.state == ChatState.UNCERTAIN
-            and made_for(ticket, chat, ticket_title(chat.language, device_id), region)
-        ):
-            self._user_chats.opening.adopt(chat, ticket_id, [])  # the next poll reads its articles
-            chat = self._chats.get(chat.chat_key)
-        if chat is not None and chat.ticket_id == ticket_id:
-            return chat
-        return None
+        job = chatbot.reply_job(region, learned.chat, learned.message)
+        if job is not None:
+            chatbot.enqueue(learned.chat, job)
+            actions.append("article %d: translation queued" % article["id"])
+        return actions
 
     def _mark_seen(self, region: RegionRecord, verified: bool = True, article: str | None = None) -> None:
         """Polls of this region trust stored messages while verified deliveries keep coming;

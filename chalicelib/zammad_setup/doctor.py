@@ -20,7 +20,7 @@ from chalicelib.platform.config import Settings
 from chalicelib.platform.times import iso_utc, utc_datetime
 from chalicelib.regions.rules import delete_days, zammad_identity
 from chalicelib.storage.models import RegionRecord
-from chalicelib.user_chat.retention import DELETE_TAG
+from chalicelib.user_chat.service import DELETE_TAG
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
 from chalicelib.zammad_setup.setup import (
     ATTRIBUTES,

@@ -29,8 +29,7 @@ import secrets
 from typing import Any, NamedTuple
 
 from chalicelib.storage.models import RegionRecord
-from chalicelib.user_chat.articles import AUTOMATIC_ANSWER_SUBJECT  # the chatbot's articles
-from chalicelib.user_chat.retention import DELETE_TAG
+from chalicelib.user_chat.service import AUTOMATIC_ANSWER_SUBJECT, DELETE_TAG
 from chalicelib.zammad_setup.admin import ZammadAdmin
 
 

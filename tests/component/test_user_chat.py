@@ -9,10 +9,11 @@ from moto import mock_aws
 
 from chalicelib.api import ChatApi
 from chalicelib.platform.config import load_settings
+from chalicelib.platform.safe_html import escape_user_text
 from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
-from chalicelib.user_chat.articles import article_message, escape_user_text
+from chalicelib.user_chat.articles import article_message
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.clock import Clock
@@ -176,7 +177,6 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
     from chalicelib.storage.small_tables import DynamoDraws, DynamoTicketDeletions
     from chalicelib.user_chat.service import UserChats
     from chalicelib.user_chat.store import ChatStore
-    from chalicelib.user_chat.zammad import ZammadConnections
 
     with mock_aws():
         api = ChatApi(aws_services(load_settings({})))
@@ -192,8 +192,14 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
         )
 
         def chats_drawing(value):
-            stores = (DynamoDraws(), ChatStore(api.settings), DynamoTicketDeletions())
-            return UserChats(api.settings, ZammadConnections(), time.time, *stores, draw=lambda: value)
+            return UserChats(
+                api.settings,
+                clock=time.time,
+                chats=ChatStore(api.settings),
+                draws=DynamoDraws(),
+                ticket_deletions=DynamoTicketDeletions(),
+                draw=lambda: value,
+            )
 
         chats = chats_drawing(draw)
         assert chats.is_chat_enabled(region, "device") is expected

@@ -6,9 +6,10 @@ import pytest
 
 from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import bind_models
+from chalicelib.storage.models import entries
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
-from chalicelib.user_chat.records import StoredMessage, chat_key, entries
+from chalicelib.user_chat.records import NewChat, StoredMessage, chat_key
 from chalicelib.user_chat.store import ChatGone, ChatStore
 from tests.conftest import unique_prefix
 from tests.memory.chat_store import MemoryChatStore
@@ -33,7 +34,7 @@ def message(article_id, content="hi", role="user"):
 
 
 def opened(chats, ticket_id=7):
-    claim = chats.claim(KEY, None, "de", None, "tfirst", NOW, lease_seconds=15)
+    claim = chats.claim(NewChat(KEY, "de", None, "tfirst"), None, NOW, lease_seconds=15)
     chats.open(claim, ticket_id, [message(1, "first")], NOW, fetched_at=NOW)
     return chats.get(KEY)
 
@@ -43,9 +44,9 @@ def contents(chat):
 
 
 def test_one_claim_wins_and_a_withdrawn_claim_leaves_nothing(chats):
-    claim = chats.claim(KEY, None, "de", True, "tmark", NOW, lease_seconds=15)
+    claim = chats.claim(NewChat(KEY, "de", True, "tmark"), None, NOW, lease_seconds=15)
     assert (claim.state, claim.generation, claim.creating_mark) == ("creating", 1, "tmark")
-    assert chats.claim(KEY, None, "de", True, "tother", NOW, lease_seconds=15) is None
+    assert chats.claim(NewChat(KEY, "de", True, "tother"), None, NOW, lease_seconds=15) is None
     assert chats.get(KEY).lease_id == claim.lease_id
     assert chats.withdraw(claim) is True
     assert chats.get(KEY) is None
@@ -53,7 +54,7 @@ def test_one_claim_wins_and_a_withdrawn_claim_leaves_nothing(chats):
 
 
 def test_open_needs_the_lease_and_records_the_first_message(chats):
-    claim = chats.claim(KEY, None, "de", None, "tfirst", NOW, lease_seconds=15)
+    claim = chats.claim(NewChat(KEY, "de", None, "tfirst"), None, NOW, lease_seconds=15)
     chats.leave_uncertain(claim, NOW + 1)
     assert chats.get(KEY).state == "uncertain"
     chats.open(claim, 7, [message(1, "first")], NOW, fetched_at=NOW)
@@ -70,9 +71,9 @@ def test_open_needs_the_lease_and_records_the_first_message(chats):
 
 def test_a_later_claim_replaces_an_expired_chat_by_generation(chats):
     chat = opened(chats)
-    again = chats.claim(KEY, chat, "en", None, "tnew", NOW + 99, lease_seconds=15)
+    again = chats.claim(NewChat(KEY, "en", None, "tnew"), chat, NOW + 99, lease_seconds=15)
     assert again.generation == 2
-    assert chats.claim(KEY, chat, "en", None, "tnewer", NOW + 99, lease_seconds=15) is None
+    assert chats.claim(NewChat(KEY, "en", None, "tnewer"), chat, NOW + 99, lease_seconds=15) is None
 
 
 def test_a_send_mark_is_held_by_one_request_at_a_time(chats):
@@ -153,7 +154,9 @@ def test_a_chat_outgrowing_the_item_stops_being_stored(chats):
 
 
 def test_a_chatbot_job_is_carried_by_the_chat_until_it_finishes(chats):
-    claim = chats.claim(KEY, None, "en", None, "tfirst", NOW, lease_seconds=15, automatic_answers=True)
+    claim = chats.claim(
+        NewChat(KEY, "en", None, "tfirst", automatic_answers=True), None, NOW, lease_seconds=15
+    )
     chats.open(claim, 7, [message(1, "first")], NOW, fetched_at=NOW, bot_job="job-1")
     chat = chats.get(KEY)
     assert chat.automatic_answers is True and entries(chat.bot_jobs) == {"job-1": NOW}
@@ -177,7 +180,9 @@ def test_a_chatbot_job_is_carried_by_the_chat_until_it_finishes(chats):
 
 def test_inactive_chats_are_read_by_region_then_forgotten_unless_active_again(chats):
     opened(chats)
-    other = chats.claim(chat_key("berlin", "device-2"), None, "de", None, "t", NOW - 100, lease_seconds=1)
+    other = chats.claim(
+        NewChat(chat_key("berlin", "device-2"), "de", None, "t"), None, NOW - 100, lease_seconds=1
+    )
     (chat,) = chats.inactive("augsburg", NOW + 1)
     assert chat.chat_key == KEY and chat.ticket_id is not None
     assert chats.inactive("augsburg", NOW) == [] and chats.inactive("bonn", NOW + 1) == []
@@ -190,9 +195,11 @@ def test_the_chats_active_since_come_whole_most_recent_first(chats):
     """Whole items, not what the activity index projects (its keys): compare-cms asked the
     real CMS for language "None" when it read the language off an index hit."""
     opened(chats)
-    later = chats.claim(chat_key("augsburg", "device-2"), None, "ar", None, "t2", NOW + 50, lease_seconds=15)
+    later = chats.claim(
+        NewChat(chat_key("augsburg", "device-2"), "ar", None, "t2"), None, NOW + 50, lease_seconds=15
+    )
     chats.open(later, 8, [message(1, "marhaba")], NOW + 50, fetched_at=NOW + 50)
-    chats.claim(chat_key("berlin", "device-3"), None, "de", None, "t3", NOW + 60, lease_seconds=15)
+    chats.claim(NewChat(chat_key("berlin", "device-3"), "de", None, "t3"), None, NOW + 60, lease_seconds=15)
     found = chats.active_since("augsburg", NOW - 10)
     assert [(c.chat_key, c.language, c.ticket_id) for c in found] == [
         (chat_key("augsburg", "device-2"), "ar", 8),

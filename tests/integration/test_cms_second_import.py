@@ -249,8 +249,7 @@ class _SentMeanwhile:
 def test_a_message_sent_here_while_the_import_decides_stays(tables, tmp_path, change):
     from chalicelib.migration.cms_dump import read_dump
     from chalicelib.migration.cms_import import CmsImport
-    from chalicelib.services import aws_services
-    from chalicelib.storage.small_tables import DynamoDraws
+    from chalicelib.services import Services, dynamo_stores
 
     now = time.time()
     first = cms.records(now, ZAMMAD)
@@ -268,15 +267,15 @@ def test_a_message_sent_here_while_the_import_decides_stays(tables, tmp_path, ch
         mine[-1]["fields"]["last_message_timestamp"] = cms_time(now - 60)
     before = UserChatRecord.get(key)
     settings = load_settings(dict(os.environ))
-    services = aws_services(settings)
     sent_at = now - 1
+    stores = dynamo_stores(settings)
+    services = Services(
+        settings, time.time, stores._replace(chats=_SentMeanwhile(stores.chats, key, sent_at))
+    )
     importer = CmsImport(
         services.regions,
-        _SentMeanwhile(services.user_chats.store, key, sent_at),
-        DynamoDraws(),
-        settings.ticket_retention_days,
-        settings.author_chat_history_days,
-        time.time,
+        services.user_chats.cms_chats(settings.ticket_retention_days * 86400),
+        history_days=settings.author_chat_history_days,
     )
     dump = read_dump(json.dumps(second).encode(), now, settings.ticket_retention_days, 30, {"augsburg"})
     importer.run(dump)

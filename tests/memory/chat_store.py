@@ -13,12 +13,13 @@ from typing import Any
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.times import utc_datetime
+from chalicelib.storage.models import entries
 from chalicelib.user_chat.marks import SendMark
 from chalicelib.user_chat.records import (
+    NewChat,
     StoredMessage,
     UserChatRecord,
     deleting,
-    entries,
     new_claim,
     ticket_key,
 )
@@ -81,29 +82,11 @@ class MemoryChatStore:
 
     # --- a new chat ---------------------------------------------------------------------
     def claim(
-        self,
-        key: str,
-        previous: UserChatRecord | None,
-        language: str,
-        consent: bool | None,
-        mark: str,
-        now: float,
-        lease_seconds: float,
-        automatic_answers: bool = False,
+        self, new: NewChat, previous: UserChatRecord | None, now: float, lease_seconds: float
     ) -> UserChatRecord | None:
-        record = new_claim(
-            key,
-            previous,
-            language,
-            consent,
-            mark,
-            now,
-            lease_seconds,
-            self.retention_seconds,
-            automatic_answers,
-        )
+        record = new_claim(new, previous, now, lease_seconds, self.retention_seconds)
         with self._lock:
-            stored = self._load(key)
+            stored = self._load(new.key)
             if previous is None:
                 taken = stored is not None
             else:

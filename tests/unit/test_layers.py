@@ -244,3 +244,57 @@ def test_every_index_query_is_a_stores_and_so_runs_in_the_contract_suite():
         if re.search(r"_index\.(query|scan)\(", path.read_text())
     }
     assert querying <= STORES_THAT_READ_INDEXES, querying - STORES_THAT_READ_INDEXES
+
+
+# The user chat's public face (issue 41): what the others may import of it. The composition
+# root chooses its store, the table list names its item and the route table its routes;
+# nothing else reaches inside.
+USER_CHAT_FACE = {"service", "ports", "views", "inputs"}
+USER_CHAT_INSIDE_FOR = {
+    "chalicelib/services.py": {"store"},
+    "chalicelib/tables.py": {"records"},
+    "chalicelib/routes.py": {"routes"},
+}
+
+
+def user_chat_internals(path: Path) -> set[str]:
+    """The user chat's modules outside its face that a file imports."""
+    found = set()
+    for module in imported_modules(path):
+        parts = module.split(".")
+        if parts[:2] == ["chalicelib", "user_chat"] and len(parts) > 2 and parts[2] not in USER_CHAT_FACE:
+            found.add(parts[2])
+    return found
+
+
+def test_outside_the_user_chat_only_its_public_face_is_imported():
+    wrong = set()
+    for path in [PROJECT / "app.py", *sources(LIB), *sources(PROJECT / "functions")]:
+        name = str(path.relative_to(PROJECT))
+        if name.startswith("chalicelib/user_chat/"):
+            continue
+        for module in user_chat_internals(path) - USER_CHAT_INSIDE_FOR.get(name, set()):
+            wrong.add("%s imports chalicelib.user_chat.%s" % (name, module))
+    assert not wrong
+
+
+@pytest.mark.parametrize(
+    "line",
+    [  # each an import the chatbot, webhook, push, migration, jobs or zammad_setup had
+        "from chalicelib.user_chat.records import UserChatRecord, usable",
+        "from chalicelib.user_chat.store import ChatGone",
+        "from chalicelib.user_chat.states import ChatState",
+        "from chalicelib.user_chat.zammad import ZammadClient, ZammadConnections",
+        "from chalicelib.user_chat.articles import AUTOMATIC_ANSWER_SUBJECT",
+        "from chalicelib.user_chat.tickets import device_of_title",
+        "from chalicelib.user_chat.live import LiveChats",
+        "def job():\n    from chalicelib.user_chat.retention import COUNTS",
+        "import chalicelib.user_chat.records",
+    ],
+)
+def test_the_public_face_check_finds_an_import_of_the_inside(tmp_path, line):
+    module = tmp_path / "feature.py"
+    module.write_text(line + "\n")
+    assert user_chat_internals(module)
+    module.write_text("from chalicelib.user_chat.service import ChatGone, UserChats\n")
+    assert not user_chat_internals(module)
