@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.clock import Clock
-from tests.signing import hub_signature
+from tests.support.clock import Clock
+from tests.support.signing import hub_signature
 
 PROJECT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
@@ -393,7 +393,7 @@ def author_history_reads():
     from chalicelib.storage.tables import create_tables
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
-    from tests import author_history, servers
+    from tests.support import author_history, servers
 
     secret = "bench-secret-bench-secret-bench-secret"
     reader = {"Authorization": "Bearer " + issue_hs256_token(secret, "bob", ["author"])}
@@ -445,8 +445,8 @@ def cms_import_rate(chats: int = 10_000):
     from chalicelib.storage.connection import bind_models
     from chalicelib.storage.tables import create_tables
     from chalicelib.tables import ALL_MODELS
-    from tests import cms, servers
     from tests.conftest import PROJECT, python_env, unique_prefix
+    from tests.support import cms, servers
 
     with servers.dynamodb_local() as endpoint, tempfile.TemporaryDirectory() as folder:
         env = {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}
@@ -557,8 +557,8 @@ def push_figures():
     from chalicelib.web.http import Request
     from devtools.fcm_standin import FcmStandIn
     from devtools.zammad_emulator import ZammadEmulator
-    from tests.memory.chatbot import MemoryJobQueue
-    from tests.signing import webhook_delivery
+    from tests.support.memory.chatbot import MemoryJobQueue
+    from tests.support.signing import webhook_delivery
 
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
     with mock_aws(), ZammadEmulator(token="bench") as zammad, FcmStandIn() as fcm:
@@ -628,8 +628,8 @@ def file_figures(size: int = 1_000_000):
     from chalicelib.storage.tables import create_tables
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
-    from tests.files import png, upload
-    from tests.servers import free_port, wait_for_http
+    from tests.support.files import png, upload
+    from tests.support.servers import free_port, wait_for_http
 
     def serve(*args: str) -> str:
         port = free_port()
@@ -866,7 +866,7 @@ def main() -> None:
     print()
     print("Calls per request (from Server-Timing; capacity units as DynamoDB Local reports them)")
     print("  %-32s %8s %8s %8s %8s" % ("request", "DynamoDB", "Zammad", "read u.", "write u."))
-    from tests import servers
+    from tests.support import servers
 
     with servers.dynamodb_local() as endpoint:
         measured = calls_per_request(endpoint)

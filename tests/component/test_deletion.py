@@ -16,10 +16,10 @@ from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.deletion import DELETED_NOTE_SUBJECT
 from chalicelib.web.http import Request
-from tests.clock import Clock
-from tests.files import png, upload
-from tests.memory import memory_services
-from tests.waiting import in_thread, wait_for
+from tests.support.clock import Clock
+from tests.support.files import png, upload
+from tests.support.memory import memory_services
+from tests.support.waiting import in_thread, wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 ENABLED = "/api/v3/{region}/{language_or_device}/is_chat_enabled"

@@ -22,9 +22,9 @@ from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
-from tests.clock import Clock
-from tests.files import pdf, png, upload
-from tests.signing import webhook_delivery
+from tests.support.clock import Clock
+from tests.support.files import pdf, png, upload
+from tests.support.signing import webhook_delivery
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 FORM = CHAT + "/attachments"

@@ -23,9 +23,9 @@ from chalicelib.user_chat.records import UserChatRecord, chat_key
 from chalicelib.web.http import Request
 from devtools.fcm_standin import FcmStandIn
 from devtools.web_push_standin import WebPushStandIn
-from tests.clock import Clock
-from tests.memory.chatbot import MemoryJobQueue
-from tests.signing import webhook_delivery
+from tests.support.clock import Clock
+from tests.support.memory.chatbot import MemoryJobQueue
+from tests.support.signing import webhook_delivery
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 PUSH = CHAT + "/push"

@@ -9,9 +9,9 @@ from chalicelib import jobs
 from chalicelib.platform.config import load_settings
 from chalicelib.user_chat.retention import CLOSED_NOTE_SUBJECT, DELETE_TAG
 from chalicelib.web.http import Request
-from tests.clock import Clock
 from tests.component.worlds import chat_world
-from tests.emf import EmfCapture
+from tests.support.clock import Clock
+from tests.support.emf import EmfCapture
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400

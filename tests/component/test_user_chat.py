@@ -15,8 +15,8 @@ from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.articles import article_message, escape_user_text
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
-from tests.clock import Clock
 from tests.component.worlds import chat_world
+from tests.support.clock import Clock
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400

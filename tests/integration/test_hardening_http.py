@@ -23,10 +23,10 @@ from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
-from tests import servers
 from tests.conftest import JWT_SECRET, running_api
-from tests.emf import EmfCapture
-from tests.signing import hub_signature
+from tests.support import servers
+from tests.support.emf import EmfCapture
+from tests.support.signing import hub_signature
 
 AUTHOR = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"])}
 BUSY = {"error": "This chat is busy. Please try again."}

@@ -29,8 +29,8 @@ from chalicelib.platform.config import load_settings
 from devtools.fcm_standin import FcmStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET, running_api
-from tests.files import png, upload
-from tests.signing import hub_signature
+from tests.support.files import png, upload
+from tests.support.signing import hub_signature
 
 REGION = "augsburg"  # the example slug of the document: the fuzz reaches a working chat
 HOOK_TOKEN, HOOK_SECRET = "openapi-webhook-token-0123", "openapi-webhook-secret-0123"

@@ -13,7 +13,7 @@ import requests
 
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.regions import put_region
+from tests.support.regions import put_region
 
 CACHE = 1  # MESSAGE_CACHE_SECONDS of the server under test
 

@@ -18,7 +18,7 @@ from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import unique_prefix
-from tests.signing import hub_signature
+from tests.support.signing import hub_signature
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 PARAMS = {"region": "race", "language_or_device": "de", "device_id": "device-1"}

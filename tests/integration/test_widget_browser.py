@@ -452,7 +452,7 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
     from chalicelib.realtime.connections import AUTHOR_CHANNEL, ConnectionRecord
     from chalicelib.services import aws_services
     from functions.websocket import WebSocketServer
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     ws_port, management_port = free_port(), free_port()
     live = {
