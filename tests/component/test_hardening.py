@@ -24,6 +24,7 @@ from chalicelib.web.http import Request, Response
 from tests.conftest import JWT_SECRET
 from tests.support.clock import Clock
 from tests.support.emf import EmfCapture
+from tests.support.regions import chat_region
 from tests.support.signing import hub_signature
 from tests.support.waiting import wait_for
 
@@ -56,13 +57,7 @@ def world(zammad):
         create_tables(ALL_MODELS)
         api.services.regions.put(
             "augsburg",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-                "zammad_webhook_token": TOKEN,
-                "zammad_webhook_secret": SECRET,
-            },
+            chat_region(zammad, zammad_webhook_token=TOKEN, zammad_webhook_secret=SECRET),
         )
         yield api, clock
 
