@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests import servers
+from tests.support import servers
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import requests
 from websockets.asyncio.client import connect
 
-from tests import servers
+from tests.support import servers
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.clock import Clock
-from tests.signing import hub_signature
+from tests.support.clock import Clock
+from tests.support.signing import hub_signature
 
 PROJECT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "9"))
@@ -91,6 +91,7 @@ def cold_starts(out: Path, runs: int = 5) -> dict[str, tuple[float, float, float
     from devtools.lambda_runtime import LambdaFunction, runtime_dir
     from devtools.zammad_emulator import ZammadEmulator
     from tests.rehearsal.events import rest_event, sqs_event
+    from tests.support.regions import chat_region
 
     task = out / "task"
     with zipfile.ZipFile(out / "deployment.zip") as deployment:
@@ -120,12 +121,7 @@ def cold_starts(out: Path, runs: int = 5) -> dict[str, tuple[float, float, float
             create_tables(ALL_MODELS)
             queue = SqsJobQueue(settings)
             queue.create()
-            region = {
-                "zammad_url": zammad.url,
-                "zammad_access_token": "bench",
-                "integreat_chat_enabled": True,
-            }
-            aws_services(settings).regions.put("bench", dict(region, chatbot_enabled=True))
+            aws_services(settings).regions.put("bench", chat_region(zammad, chatbot_enabled=True))
             chat = "/api/v3/bench/de/chat/bench-device/"
             form = {"Content-Type": "application/json"}
 
@@ -190,6 +186,7 @@ def calls_per_request(endpoint: str | None = None):
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
+    from tests.support.regions import chat_region
 
     secret = "bench-secret-bench-secret-bench-secret"
     admin = {"Authorization": "Bearer " + issue_hs256_token(secret, "bench", ["admin"])}
@@ -216,14 +213,7 @@ def calls_per_request(endpoint: str | None = None):
                 "/api/v3/admin/regions/{slug}",
                 {"slug": "bench"},
                 admin,
-                json.dumps(
-                    {
-                        "zammad_url": zammad.url,
-                        "zammad_access_token": "bench",
-                        "integreat_chat_enabled": True,
-                        "chat_beta_tester_percentage": 100,
-                    }
-                ),
+                json.dumps(chat_region(zammad, chat_beta_tester_percentage=100)),
             ),
             (
                 "admin: PUT region (update)",
@@ -286,6 +276,7 @@ def capacity_per_thousand_polls(endpoint: str) -> tuple[float, float]:
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
+    from tests.support.regions import chat_region
 
     clock = Clock(time.time())
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
@@ -298,10 +289,7 @@ def capacity_per_thousand_polls(endpoint: str) -> tuple[float, float]:
     with ZammadEmulator(token="bench") as zammad:
         api = ChatApi(aws_services(load_settings(env), clock=clock))
         create_tables(ALL_MODELS)
-        api.services.regions.put(
-            "bench",
-            {"zammad_url": zammad.url, "zammad_access_token": "bench", "integreat_chat_enabled": True},
-        )
+        api.services.regions.put("bench", chat_region(zammad))
         api.services.regions.table.mark_webhook_seen("bench", clock.now)  # deliveries arrive
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         api.handle(Request("POST", chat, device, headers=form, body=b"message=Hallo", source_ip="10.0.0.1"))
@@ -327,6 +315,7 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
+    from tests.support.regions import chat_region
 
     clock = Clock(time.time())
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
@@ -336,14 +325,7 @@ def zammad_calls_per_thousand_polls(webhook: bool) -> int:
         api = ChatApi(aws_services(load_settings({"SERVER_TIMING": "1"}), clock=clock))
         create_tables(ALL_MODELS)
         api.services.regions.put(
-            "bench",
-            {
-                "zammad_url": zammad.url,
-                "zammad_access_token": "bench",
-                "integreat_chat_enabled": True,
-                "zammad_webhook_token": token,
-                "zammad_webhook_secret": secret,
-            },
+            "bench", chat_region(zammad, zammad_webhook_token=token, zammad_webhook_secret=secret)
         )
         api.handle(
             Request(
@@ -393,7 +375,7 @@ def author_history_reads():
     from chalicelib.storage.tables import create_tables
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
-    from tests import author_history, servers
+    from tests.support import author_history, servers
 
     secret = "bench-secret-bench-secret-bench-secret"
     reader = {"Authorization": "Bearer " + issue_hs256_token(secret, "bob", ["author"])}
@@ -445,8 +427,8 @@ def cms_import_rate(chats: int = 10_000):
     from chalicelib.storage.connection import bind_models
     from chalicelib.storage.tables import create_tables
     from chalicelib.tables import ALL_MODELS
-    from tests import cms, servers
     from tests.conftest import PROJECT, python_env, unique_prefix
+    from tests.support import cms, servers
 
     with servers.dynamodb_local() as endpoint, tempfile.TemporaryDirectory() as folder:
         env = {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()}
@@ -492,6 +474,7 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
     from devtools.chatbot_emulator import ChatbotEmulator
     from devtools.zammad_emulator import ZammadEmulator
     from functions import worker
+    from tests.support.regions import chat_region
 
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
     with mock_aws(), ZammadEmulator(token="bench") as zammad, ChatbotEmulator(delay=delay) as bot:
@@ -502,8 +485,7 @@ def chatbot_figures(delay: float = 1.0, messages: int = 5):
         queue.create()
         api = ChatApi(aws_services(settings, queue=queue))
         create_tables(ALL_MODELS)
-        region = {"zammad_url": zammad.url, "zammad_access_token": "bench", "integreat_chat_enabled": True}
-        api.services.regions.put("bench", dict(region, chatbot_enabled=True, default_language="de"))
+        api.services.regions.put("bench", chat_region(zammad, chatbot_enabled=True, default_language="de"))
 
         def request(method, language, device, body=b""):
             params = {"region": "bench", "language_or_device": language, "device_id": device}
@@ -557,8 +539,9 @@ def push_figures():
     from chalicelib.web.http import Request
     from devtools.fcm_standin import FcmStandIn
     from devtools.zammad_emulator import ZammadEmulator
-    from tests.memory.chatbot import MemoryJobQueue
-    from tests.signing import webhook_delivery
+    from tests.support.memory.chatbot import MemoryJobQueue
+    from tests.support.regions import chat_region
+    from tests.support.signing import webhook_delivery
 
     chat = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
     with mock_aws(), ZammadEmulator(token="bench") as zammad, FcmStandIn() as fcm:
@@ -574,13 +557,7 @@ def push_figures():
         api = ChatApi(aws_services(settings, queue=queue))
         create_tables(ALL_MODELS)
         secret = "bench-webhook-secret-long-enough"
-        region = {
-            "zammad_url": zammad.url,
-            "zammad_access_token": "bench",
-            "integreat_chat_enabled": True,
-            "zammad_webhook_token": "bench-webhook-token",
-            "zammad_webhook_secret": secret,
-        }
+        region = chat_region(zammad, zammad_webhook_token="bench-webhook-token", zammad_webhook_secret=secret)
         api.services.regions.put("bench", region)
         rows = []
         for number in range(2):
@@ -628,8 +605,8 @@ def file_figures(size: int = 1_000_000):
     from chalicelib.storage.tables import create_tables
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
-    from tests.files import png, upload
-    from tests.servers import free_port, wait_for_http
+    from tests.support.files import png, upload
+    from tests.support.servers import free_port, wait_for_http
 
     def serve(*args: str) -> str:
         port = free_port()
@@ -777,6 +754,7 @@ def instrumentation_per_poll(polls: int = 2000) -> tuple[float, float]:
     from chalicelib.tables import ALL_MODELS
     from chalicelib.web.http import Request
     from devtools.zammad_emulator import ZammadEmulator
+    from tests.support.regions import chat_region
 
     with open(os.devnull, "w") as devnull:
         writer = telemetry.EmfWriter(devnull)
@@ -790,12 +768,7 @@ def instrumentation_per_poll(polls: int = 2000) -> tuple[float, float]:
         with mock_aws(), ZammadEmulator(token="bench") as zammad:
             api = ChatApi(aws_services(load_settings({"MESSAGE_CACHE_SECONDS": "3600"})))
             create_tables(ALL_MODELS)
-            region = {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": "bench",
-            }
-            api.services.regions.put("bench", region)
+            api.services.regions.put("bench", chat_region(zammad))
             body = json.dumps({"message": "Hallo"}).encode()
             api.handle(Request("POST", chat, device, headers={"Content-Type": "application/json"}, body=body))
             rounds: dict[bool, list[float]] = {False: [], True: []}
@@ -866,7 +839,7 @@ def main() -> None:
     print()
     print("Calls per request (from Server-Timing; capacity units as DynamoDB Local reports them)")
     print("  %-32s %8s %8s %8s %8s" % ("request", "DynamoDB", "Zammad", "read u.", "write u."))
-    from tests import servers
+    from tests.support import servers
 
     with servers.dynamodb_local() as endpoint:
         measured = calls_per_request(endpoint)

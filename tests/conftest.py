@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import servers
-from tests.servers import free_port, wait_for_http
+from tests.support import servers
+from tests.support.servers import free_port, wait_for_http
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -16,6 +16,7 @@ from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from tests.conftest import JWT_SECRET
+from tests.support.regions import chat_region
 
 SECRETS = {
     "zammad_access_token": "zammad-token-SECRET-1",
@@ -316,11 +317,7 @@ def test_the_lambda_queue_consumer_answers_a_queued_job(chalice_app, monkeypatch
         queue = SqsJobQueue(settings)
         queue.create()
         monkeypatch.setattr(app_module, "api", ChatApi(aws_services(settings, queue=queue)))
-        app_module.api.services.regions.put(
-            "augsburg",
-            {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t",
-             "chatbot_enabled": True},
-        )  # fmt: skip
+        app_module.api.services.regions.put("augsburg", chat_region(zammad, chatbot_enabled=True))
         chat = "/api/v3/augsburg/de/chat/device-1/"
         sent = chalice_app.http.post(
             chat, body=json.dumps({"message": "Hallo"}), headers={"Content-Type": "application/json"}

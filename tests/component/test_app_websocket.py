@@ -13,7 +13,7 @@ from chalicelib.realtime.connections import AUTHOR_CHANNEL, ConnectionRecord
 from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
-from tests.emf import EmfCapture
+from tests.support.emf import EmfCapture
 
 SECRET = "app-websocket-secret-long-enough-for-hs256"
 

@@ -13,10 +13,10 @@ from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
-from tests.clock import Clock
 from tests.conftest import JWT_SECRET
-from tests.memory import memory_services
-from tests.offline import no_network
+from tests.support.clock import Clock
+from tests.support.memory import memory_services
+from tests.support.offline import no_network
 
 MESSAGES = "/api/v3/author-chat/messages"
 MESSAGE = "/api/v3/author-chat/messages/{message_id}"

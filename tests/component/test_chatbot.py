@@ -25,13 +25,14 @@ from chalicelib.web.errors import BadGateway
 from chalicelib.web.http import Request
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
-from tests.clock import Clock
-from tests.emf import EmfCapture, emf_lines, measured
-from tests.memory import memory_services
-from tests.memory.chatbot import MemoryJobQueue
-from tests.offline import no_network
-from tests.signing import hub_signature
-from tests.waiting import in_thread, wait_for
+from tests.support.clock import Clock
+from tests.support.emf import EmfCapture, emf_lines, measured
+from tests.support.memory import memory_services
+from tests.support.memory.chatbot import MemoryJobQueue
+from tests.support.offline import no_network
+from tests.support.regions import chat_region
+from tests.support.signing import hub_signature
+from tests.support.waiting import in_thread, wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 REGION = "/api/v3/admin/regions/{slug}"
@@ -99,13 +100,7 @@ class World:
 def world(request, zammad, bot):
     clock = Clock()
     settings = load_settings({"INTEGREAT_CHAT_BACKEND_URL": bot.url, "CHATBOT_TIMEOUT_SECONDS": "2"})
-    region = {
-        "integreat_chat_enabled": True,
-        "zammad_url": zammad.url,
-        "zammad_access_token": "t",
-        "chatbot_enabled": True,
-        "default_language": "de",
-    }
+    region = chat_region(zammad, chatbot_enabled=True, default_language="de")
     if request.param == "memory":
         with no_network(loopback=True):
             queue = MemoryJobQueue()

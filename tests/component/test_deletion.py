@@ -16,10 +16,11 @@ from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.deletion import DELETED_NOTE_SUBJECT
 from chalicelib.web.http import Request
-from tests.clock import Clock
-from tests.files import png, upload
-from tests.memory import memory_services
-from tests.waiting import in_thread, wait_for
+from tests.support.clock import Clock
+from tests.support.files import png, upload
+from tests.support.memory import memory_services
+from tests.support.regions import chat_region
+from tests.support.waiting import in_thread, wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 ENABLED = "/api/v3/{region}/{language_or_device}/is_chat_enabled"
@@ -29,12 +30,7 @@ BUCKET = "integreat-chat-files-deletion"
 @pytest.fixture(params=["memory", "moto"])
 def world(request, zammad):
     clock = Clock(now=time.time())
-    region = {
-        "integreat_chat_enabled": True,
-        "zammad_url": zammad.url,
-        "zammad_access_token": zammad.token,
-        "chat_beta_tester_percentage": 100,
-    }
+    region = chat_region(zammad, chat_beta_tester_percentage=100)
     with mock_aws():  # S3 for both; the memory world keeps its tables in memory
         boto3.client("s3", region_name="eu-central-1").create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}

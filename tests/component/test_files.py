@@ -22,9 +22,10 @@ from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
-from tests.clock import Clock
-from tests.files import pdf, png, upload
-from tests.signing import webhook_delivery
+from tests.support.clock import Clock
+from tests.support.files import pdf, png, upload
+from tests.support.regions import chat_region
+from tests.support.signing import webhook_delivery
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 FORM = CHAT + "/attachments"
@@ -46,13 +47,11 @@ def world(zammad, request):
         create_tables(ALL_MODELS)
         api.services.regions.put(
             "augsburg",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-                "zammad_webhook_token": "hook-token-for-tests",
-                "zammad_webhook_secret": "hook-secret-for-the-tests",
-            },
+            chat_region(
+                zammad,
+                zammad_webhook_token="hook-token-for-tests",
+                zammad_webhook_secret="hook-secret-for-the-tests",
+            ),
         )
         yield api, clock
 
@@ -428,10 +427,7 @@ def test_without_a_bucket_files_are_switched_off(zammad):
     with mock_aws():
         api = ChatApi(aws_services(load_settings({}), clock=Clock(now=time.time())))
         create_tables(ALL_MODELS)
-        api.services.regions.put(
-            "augsburg",
-            {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token},
-        )
+        api.services.regions.put("augsburg", chat_region(zammad))
         assert form(api) == (503, {"error": "Files are not enabled for this chat."})
         assert send(api, "Hallo", ["a" * 22])[0] == 503
         assert zammad.tickets == {}

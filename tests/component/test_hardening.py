@@ -21,11 +21,12 @@ from chalicelib.user_chat.articles import article_message
 from chalicelib.user_chat.opening import SETTLE_SECONDS
 from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.web.http import Request, Response
-from tests.clock import Clock
 from tests.conftest import JWT_SECRET
-from tests.emf import EmfCapture
-from tests.signing import hub_signature
-from tests.waiting import wait_for
+from tests.support.clock import Clock
+from tests.support.emf import EmfCapture
+from tests.support.regions import chat_region
+from tests.support.signing import hub_signature
+from tests.support.waiting import wait_for
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DEVICE = {"region": "augsburg", "language_or_device": "de", "device_id": "device-1"}
@@ -56,13 +57,7 @@ def world(zammad):
         create_tables(ALL_MODELS)
         api.services.regions.put(
             "augsburg",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-                "zammad_webhook_token": TOKEN,
-                "zammad_webhook_secret": SECRET,
-            },
+            chat_region(zammad, zammad_webhook_token=TOKEN, zammad_webhook_secret=SECRET),
         )
         yield api, clock
 

@@ -16,6 +16,7 @@ from chalicelib.web.http import Request
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET
+from tests.support.regions import chat_region
 
 ADMIN = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "root", ["admin"])}
 
@@ -47,13 +48,7 @@ def test_the_deep_check_names_the_region_whose_zammad_refuses_its_token(api):
     with ZammadEmulator(token="good-token-4711") as zammad:
         for slug, token in (("augsburg", "good-token-4711"), ("berlin", "revoked-token-0815")):
             api.services.regions.put(
-                slug,
-                {
-                    "integreat_chat_enabled": True,
-                    "zammad_url": zammad.url,
-                    "zammad_access_token": token,
-                    "chatbot_enabled": slug == "augsburg",
-                },
+                slug, chat_region(zammad, zammad_access_token=token, chatbot_enabled=slug == "augsburg")
             )
         api.services.regions.put("off", {"integreat_chat_enabled": False})  # no chat: not asked
         response = api.handle(Request("GET", "/api/v3/admin/health", headers=ADMIN))
@@ -75,14 +70,7 @@ def test_the_deep_check_names_the_region_whose_zammad_refuses_its_token(api):
 
 def test_the_deep_check_is_ok_when_everything_answers(api):
     with ZammadEmulator(token="good-token-4711") as zammad:
-        api.services.regions.put(
-            "augsburg",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": "good-token-4711",
-            },
-        )
+        api.services.regions.put("augsburg", chat_region(zammad))
         response = api.handle(Request("GET", "/api/v3/admin/health", headers=ADMIN))
     assert response.body["status"] == "ok", response.body
     assert [c["name"] for c in response.body["checks"]] == ["storage", "token", "deliveries"]

@@ -23,9 +23,10 @@ from chalicelib.user_chat.records import UserChatRecord, chat_key
 from chalicelib.web.http import Request
 from devtools.fcm_standin import FcmStandIn
 from devtools.web_push_standin import WebPushStandIn
-from tests.clock import Clock
-from tests.memory.chatbot import MemoryJobQueue
-from tests.signing import webhook_delivery
+from tests.support.clock import Clock
+from tests.support.memory.chatbot import MemoryJobQueue
+from tests.support.regions import chat_region
+from tests.support.signing import webhook_delivery
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 PUSH = CHAT + "/push"
@@ -62,13 +63,11 @@ def world(zammad, fcm, browser_push):
         create_tables(ALL_MODELS)
         api.services.regions.put(
             "augsburg",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-                "zammad_webhook_token": "hook-token-for-tests",
-                "zammad_webhook_secret": "hook-secret-for-the-tests",
-            },
+            chat_region(
+                zammad,
+                zammad_webhook_token="hook-token-for-tests",
+                zammad_webhook_secret="hook-secret-for-the-tests",
+            ),
         )
         yield api, queue
 

@@ -9,9 +9,10 @@ from chalicelib import jobs
 from chalicelib.platform.config import load_settings
 from chalicelib.user_chat.retention import CLOSED_NOTE_SUBJECT, DELETE_TAG
 from chalicelib.web.http import Request
-from tests.clock import Clock
 from tests.component.worlds import chat_world
-from tests.emf import EmfCapture
+from tests.support.clock import Clock
+from tests.support.emf import EmfCapture
+from tests.support.regions import chat_region
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
@@ -20,7 +21,7 @@ DAY = 86400
 @pytest.fixture(params=["memory", "moto"])
 def world(request, zammad):
     clock = Clock()
-    region = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": zammad.token}
+    region = chat_region(zammad)
     with chat_world(request.param, load_settings({}), clock, region) as api:
         yield api, clock
 

@@ -16,8 +16,9 @@ from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.articles import article_message
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
-from tests.clock import Clock
 from tests.component.worlds import chat_world
+from tests.support.clock import Clock
+from tests.support.regions import chat_region
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 DAY = 86400
@@ -35,7 +36,7 @@ def world(request, zammad):
     127.0.0.1, and on DynamoDB (moto)."""
     clock = Clock()
     settings = load_settings({"SERVER_TIMING": "1"})
-    region = {"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "t"}
+    region = chat_region(zammad)
     with chat_world(request.param, settings, clock, region, offline=True) as api:
         yield api, clock
 
@@ -182,13 +183,7 @@ def test_is_chat_enabled_draws_against_the_percentage(zammad, percentage, draw, 
         api = ChatApi(aws_services(load_settings({})))
         create_tables(ALL_MODELS)
         region = api.services.regions.put(
-            "augsburg",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": "t",
-                "chat_beta_tester_percentage": percentage,
-            },
+            "augsburg", chat_region(zammad, chat_beta_tester_percentage=percentage)
         )
 
         def chats_drawing(value):

@@ -12,8 +12,8 @@ from chalicelib.platform.config import Settings
 from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
-from tests.memory import memory_services
-from tests.offline import no_network
+from tests.support.memory import memory_services
+from tests.support.offline import no_network
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.records import NewChat, StoredMessage, chat_key
 from chalicelib.user_chat.store import ChatGone, ChatStore
 from tests.conftest import unique_prefix
-from tests.memory.chat_store import MemoryChatStore
+from tests.support.memory.chat_store import MemoryChatStore
 
 NOW = 1_800_000_000.0
 KEY = chat_key("augsburg", "device-1")

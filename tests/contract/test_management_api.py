@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 from chalicelib.platform.config import load_settings
 from chalicelib.realtime.sender import ManagementApiSender
 from functions.websocket import WebSocketServer
-from tests.memory import memory_services
+from tests.support.memory import memory_services
 
 EVENT = json.dumps({"type": "chat", "etag": '"abc"'}).encode()
 

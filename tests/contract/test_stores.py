@@ -14,7 +14,7 @@ from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from tests.conftest import unique_prefix
-from tests.memory import memory_stores
+from tests.support.memory import memory_stores
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -1,9 +1,9 @@
-"""Fixtures of the Zammad set-up and doctor tests (tests/zammad_operator.py)."""
+"""Fixtures of the Zammad set-up and doctor tests (tests/support/zammad_operator.py)."""
 
 import pytest
 
 from devtools.zammad_emulator import ZammadEmulator
-from tests.zammad_operator import operator_env as _operator_env
+from tests.support.zammad_operator import operator_env as _operator_env
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
-from tests import author_history
 from tests.conftest import unique_prefix
+from tests.support import author_history
 
 
 def test_the_history_query_reads_only_the_window(dynamodb_local):

@@ -18,8 +18,8 @@ from chalicelib.platform.config import load_settings
 from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.regions import put_region
-from tests.servers import worker
+from tests.support.regions import put_region
+from tests.support.servers import worker
 
 
 @pytest.fixture(scope="module")

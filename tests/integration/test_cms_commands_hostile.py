@@ -13,10 +13,10 @@ from chalicelib.storage.connection import bind_models
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from devtools.zammad_emulator import ZammadEmulator
-from tests import cms
-from tests.cms import manage_here
 from tests.conftest import unique_prefix
-from tests.servers import free_port, host, json_answer
+from tests.support import cms
+from tests.support.cms import manage_here
+from tests.support.servers import free_port, host, json_answer
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from chalicelib.platform.config import load_settings
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
-from tests import cms
 from tests.conftest import PROJECT, python_env, unique_prefix
+from tests.support import cms
 
 TABLES = ("regions", "user-chats", "chat-assignments", "author-messages")
 ZAMMAD = "https://zammad.example"

@@ -17,8 +17,8 @@ from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.services import aws_services
 from devtools.zammad_emulator import ZammadEmulator
-from tests import cms
 from tests.conftest import JWT_SECRET, running_api
+from tests.support import cms
 
 CMS_ONLY_FIELDS = ("ticket_url",)  # the CMS's Zammad URL is another host than ours: compared apart
 

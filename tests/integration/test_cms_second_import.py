@@ -15,9 +15,9 @@ from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.records import UserChatRecord, chat_key
-from tests import cms
-from tests.cms import manage_here as run
 from tests.conftest import unique_prefix
+from tests.support import cms
+from tests.support.cms import manage_here as run
 
 ZAMMAD = "https://zammad.example"
 

@@ -11,7 +11,7 @@ import requests
 from devtools.cms_standin import CmsStandIn, cms_region
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import python_env, run_python, running_api
-from tests.regions import put_region
+from tests.support.regions import put_region
 
 
 @pytest.fixture

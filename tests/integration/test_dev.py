@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from tests.conftest import PROJECT, free_port, python_env
-from tests.files import pdf, png, upload
+from tests.support.files import pdf, png, upload
 
 
 def read_lines(stream, lines):

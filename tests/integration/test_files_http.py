@@ -14,8 +14,8 @@ from chalicelib.attachments.links import FileRef, link_path
 from chalicelib.platform.config import load_settings
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.files import pdf, png, upload
-from tests.regions import put_region
+from tests.support.files import pdf, png, upload
+from tests.support.regions import put_region
 
 BUCKET = "integreat-chat-files-http"
 

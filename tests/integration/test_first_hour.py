@@ -87,7 +87,7 @@ def chalice_local(endpoint: str, log: Path):
 
 @contextmanager
 def plain_chalice_local(endpoint: str, log: Path):
-    from tests.servers import wait_for_http
+    from tests.support.servers import wait_for_http
 
     process, url = chalice_local(endpoint, log)
     try:

@@ -9,6 +9,7 @@ import requests
 
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import PROJECT, python_env, running_api
+from tests.support.regions import put_region
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +22,7 @@ def gunicorn(dynamodb_local, tmp_path_factory):
 def test_gunicorn_serves_the_api(gunicorn):
     gunicorn, admin = gunicorn
     with ZammadEmulator(token="g") as zammad:
-        slug = "g" + uuid.uuid4().hex[:8]
-        put = requests.put(
-            "%s/api/v3/admin/regions/%s" % (gunicorn, slug),
-            headers=admin,
-            timeout=10,
-            json={"integreat_chat_enabled": True, "zammad_url": zammad.url, "zammad_access_token": "g"},
-        )
-        assert put.status_code == 200
+        slug = put_region(gunicorn, admin, zammad, "g" + uuid.uuid4().hex[:8])
         chat = "%s/api/v3/%s/de/chat/%s/" % (gunicorn, slug, uuid.uuid4())
         sent = requests.post(chat, files={"message": (None, "Hallo über gunicorn")}, timeout=30)
         assert sent.status_code == 200, sent.text

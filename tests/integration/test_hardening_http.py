@@ -23,10 +23,11 @@ from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
-from tests import servers
 from tests.conftest import JWT_SECRET, running_api
-from tests.emf import EmfCapture
-from tests.signing import hub_signature
+from tests.support import servers
+from tests.support.emf import EmfCapture
+from tests.support.regions import put_region
+from tests.support.signing import hub_signature
 
 AUTHOR = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"])}
 BUSY = {"error": "This chat is busy. Please try again."}
@@ -52,20 +53,9 @@ def zammad():
 def make_region(app, zammad, **fields):
     slug = "h" + uuid.uuid4().hex[:12]
     token, secret = uuid.uuid4().hex + "-hook", uuid.uuid4().hex + "-secret"
-    response = requests.put(
-        "%s/api/v3/admin/regions/%s" % (app.url, slug),
-        headers=app.admin,
-        timeout=10,
-        json={
-            "integreat_chat_enabled": True,
-            "zammad_url": zammad.url,
-            "zammad_access_token": zammad.token,
-            "zammad_webhook_token": token,
-            "zammad_webhook_secret": secret,
-            **fields,
-        },
+    put_region(
+        app.url, app.admin, zammad, slug, zammad_webhook_token=token, zammad_webhook_secret=secret, **fields
     )
-    assert response.status_code == 200, response.text
     return type(
         "Region",
         (),

@@ -16,8 +16,8 @@ from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from chalicelib.user_chat.records import UserChatRecord
-from tests import author_history
 from tests.conftest import PROJECT, python_env, run_python, unique_prefix
+from tests.support import author_history
 
 DAY = 86400
 

@@ -14,8 +14,8 @@ from chalicelib.attachments.bucket import UPLOADS, FileBucket
 from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.platform.config import load_settings
 from tests.conftest import PROJECT, python_env, running_api
-from tests.files import png, upload
-from tests.regions import put_region
+from tests.support.files import png, upload
+from tests.support.regions import put_region
 
 
 def test_an_upload_after_the_deletion_is_deleted_on_arrival(dynamodb_local, moto_server, zammad, tmp_path):

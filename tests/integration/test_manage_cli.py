@@ -146,7 +146,7 @@ def test_export_prints_exactly_what_is_stored_about_a_device(env, moto_server, z
     from chalicelib.attachments.bucket import FileBucket
     from chalicelib.platform.config import load_settings
     from chalicelib.services import aws_services
-    from tests.files import png, upload
+    from tests.support.files import png, upload
 
     env = dict(env, ATTACHMENT_BUCKET="export-files", AWS_ENDPOINT_URL_S3=moto_server)
     assert manage(env, "create-tables").returncode == 0

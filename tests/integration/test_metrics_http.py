@@ -9,8 +9,8 @@ import requests
 from deploy.cloudformation import monitoring
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.emf import emf_lines, measured
-from tests.regions import put_region
+from tests.support.emf import emf_lines, measured
+from tests.support.regions import put_region
 
 
 def alarm_value(alarm, documents):

@@ -22,8 +22,8 @@ from websockets.sync.client import connect
 from devtools.cms_standin import CmsStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import PROJECT, assert_nothing_personal, free_port, python_env, running_api
-from tests.regions import put_region
-from tests.servers import wait_for_http
+from tests.support.regions import put_region
+from tests.support.servers import wait_for_http
 
 NGINX_FILES = PROJECT / "deploy" / "nginx"
 LIMIT = 5  # API_RATE_LIMIT_WINDOW of the app under test

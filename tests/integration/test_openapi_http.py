@@ -29,8 +29,9 @@ from chalicelib.platform.config import load_settings
 from devtools.fcm_standin import FcmStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import JWT_SECRET, running_api
-from tests.files import png, upload
-from tests.signing import hub_signature
+from tests.support.files import png, upload
+from tests.support.regions import put_region
+from tests.support.signing import hub_signature
 
 REGION = "augsburg"  # the example slug of the document: the fuzz reaches a working chat
 HOOK_TOKEN, HOOK_SECRET = "openapi-webhook-token-0123", "openapi-webhook-secret-0123"
@@ -66,20 +67,15 @@ def world(dynamodb_local, moto_server, tmp_path_factory):
             _env,
         ),
     ):
-        response = requests.put(
-            "%s/api/v3/admin/regions/%s" % (url, REGION),
-            headers=admin,
-            timeout=10,
-            json={
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": ZAMMAD_TOKEN,
-                "chat_beta_tester_percentage": 100,
-                "zammad_webhook_token": HOOK_TOKEN,
-                "zammad_webhook_secret": HOOK_SECRET,
-            },
+        put_region(
+            url,
+            admin,
+            zammad,
+            REGION,
+            chat_beta_tester_percentage=100,
+            zammad_webhook_token=HOOK_TOKEN,
+            zammad_webhook_secret=HOOK_SECRET,
         )
-        assert response.status_code == 200
         schema = schemathesis.openapi.from_url(url + "/api/v3/openapi.json")
         schema.config.update(base_url=url)
         yield type(

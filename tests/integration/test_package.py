@@ -160,7 +160,7 @@ def test_the_zip_carries_bytecode_of_its_own_sources_for_the_runtimes_python(pac
 
 
 def test_the_zip_holds_no_in_memory_twin(package):
-    # The twins are test doubles (tests/memory/): a deployed function has no use for them.
+    # The twins are test doubles (tests/support/memory/): a deployed function has no use for them.
     with zipfile.ZipFile(package / "deployment.zip") as deployment:
         ours = [
             n for n in deployment.namelist() if n.endswith(".py") and n.startswith(("chalicelib/", "app.py"))

@@ -26,8 +26,8 @@ from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
 from devtools.zammad_emulator import ZammadEmulator
-from tests.clock import Clock
 from tests.conftest import JWT_SECRET
+from tests.support.clock import Clock
 
 ADMIN = "Bearer " + issue_hs256_token(JWT_SECRET, "root", ["admin"], name="Root")
 ALICE = "Bearer " + issue_hs256_token(JWT_SECRET, "alice", ["author"], name="Alice")

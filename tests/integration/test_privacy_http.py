@@ -10,8 +10,8 @@ import requests
 from chalicelib.attachments.bucket import FileBucket
 from chalicelib.platform.config import load_settings
 from tests.conftest import assert_nothing_personal, running_api
-from tests.files import png, upload
-from tests.regions import put_region
+from tests.support.files import png, upload
+from tests.support.regions import put_region
 
 TEXT = "Mein Name ist Amira Haddad, Telefon 0151 2345678"  # what must never reach a log
 FILE_NAME = "Aufenthaltstitel Amira.png"

@@ -20,8 +20,8 @@ from devtools.fcm_standin import FcmStandIn
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer
 from tests.conftest import assert_nothing_personal, running_api
-from tests.regions import put_region
-from tests.servers import free_port, worker
+from tests.support.regions import put_region
+from tests.support.servers import free_port, worker
 
 DELAY = 2  # PUSH_DELAY_SECONDS here: short, so the test is
 FCM_TOKEN = "fcm-registration-token-" + "y" * 140

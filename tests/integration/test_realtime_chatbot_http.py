@@ -20,8 +20,8 @@ from devtools.chatbot_emulator import ChatbotEmulator
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer
 from tests.conftest import PROJECT, python_env, running_api
-from tests.regions import put_region
-from tests.servers import free_port
+from tests.support.regions import put_region
+from tests.support.servers import free_port
 
 
 def test_the_chatbots_answer_arrives_as_an_event(dynamodb_local, moto_server, tmp_path):

@@ -23,9 +23,9 @@ from chalicelib.user_chat.records import chat_key
 from devtools.zammad_emulator import ZammadEmulator
 from functions.websocket import WebSocketServer
 from tests.conftest import JWT_SECRET, running_api
-from tests.emf import emf_lines, measured
-from tests.regions import put_region
-from tests.servers import free_port
+from tests.support.emf import emf_lines, measured
+from tests.support.regions import put_region
+from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="module")

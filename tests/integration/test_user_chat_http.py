@@ -13,7 +13,7 @@ import requests
 
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.regions import put_region
+from tests.support.regions import put_region
 
 BUDGET = 2  # ZAMMAD_TIMEOUT_SECONDS of the server under test
 CACHE = 2  # MESSAGE_CACHE_SECONDS

@@ -13,7 +13,7 @@ import requests
 
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import running_api
-from tests.regions import put_region
+from tests.support.regions import put_region
 
 CACHE = 1  # MESSAGE_CACHE_SECONDS of the server under test
 
@@ -36,19 +36,7 @@ def region(api):
     with ZammadEmulator(token="zammad-token") as zammad:
         slug = "w" + uuid.uuid4().hex[:12]
         token, secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        response = requests.put(
-            "%s/api/v3/admin/regions/%s" % (url, slug),
-            headers=admin,
-            timeout=10,
-            json={
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": zammad.token,
-                "zammad_webhook_token": token,
-                "zammad_webhook_secret": secret,
-            },
-        )
-        assert response.status_code == 200
+        put_region(url, admin, zammad, slug, zammad_webhook_token=token, zammad_webhook_secret=secret)
         hook = "%s/api/v3/webhook/zammad/?token=%s" % (url, token)
         zammad.configure_webhook(hook, secret)
         chat_url = "%s/api/v3/%s/de/chat/%s/" % (url, slug, uuid.uuid4())

@@ -18,7 +18,8 @@ from chalicelib.user_chat.records import UserChatRecord
 from chalicelib.web.http import Request
 from devtools.zammad_emulator import ZammadEmulator
 from tests.conftest import unique_prefix
-from tests.signing import hub_signature
+from tests.support.regions import chat_region
+from tests.support.signing import hub_signature
 
 CHAT = "/api/v3/{region}/{language_or_device}/chat/{device_id}"
 PARAMS = {"region": "race", "language_or_device": "de", "device_id": "device-1"}
@@ -39,14 +40,7 @@ def test_a_poll_racing_a_webhook_loses_no_message(dynamodb_local):
         poller, receiver = ChatApi(aws_services(settings)), ChatApi(aws_services(settings))
         create_tables(ALL_MODELS)
         poller.services.regions.put(
-            "race",
-            {
-                "integreat_chat_enabled": True,
-                "zammad_url": zammad.url,
-                "zammad_access_token": "z",
-                "zammad_webhook_token": TOKEN,
-                "zammad_webhook_secret": SECRET,
-            },
+            "race", chat_region(zammad, zammad_webhook_token=TOKEN, zammad_webhook_secret=SECRET)
         )
         sent = poller.handle(
             Request(

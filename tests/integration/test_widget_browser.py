@@ -15,6 +15,7 @@ from chalicelib.author_chat.service import ROOM
 from chalicelib.author_chat.store import AuthorMessageRecord
 from chalicelib.platform.auth import issue_hs256_token
 from tests.conftest import JWT_SECRET, PROJECT, running_api
+from tests.support.regions import chat_region
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -452,7 +453,7 @@ def test_a_message_from_another_author_appears_without_a_poll_over_the_websocket
     from chalicelib.realtime.connections import AUTHOR_CHANNEL, ConnectionRecord
     from chalicelib.services import aws_services
     from functions.websocket import WebSocketServer
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     ws_port, management_port = free_port(), free_port()
     live = {
@@ -510,12 +511,7 @@ def test_a_web_app_of_another_origin_reads_the_etag_and_revalidates_with_it(
         ZammadEmulator(token="web-app-zammad-token") as zammad,
         running_api(dynamodb_local, tmp_path / "app.log", server="gunicorn") as (url, admin, _env),
     ):
-        region = {
-            "integreat_chat_enabled": True,
-            "zammad_url": zammad.url,
-            "zammad_access_token": zammad.token,
-            "chat_beta_tester_percentage": 100,
-        }
+        region = chat_region(zammad, chat_beta_tester_percentage=100)
         assert requests.put(url + "/api/v3/admin/regions/augsburg", json=region, headers=admin, timeout=10).ok
         chat = "%s/api/v3/augsburg/de/chat/web-app-device-1/" % url
         assert requests.post(chat, data={"message": "Hallo"}, timeout=30).status_code == 200

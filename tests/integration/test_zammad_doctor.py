@@ -11,8 +11,8 @@ import requests
 
 from devtools.chatbot_emulator import ChatbotEmulator
 from tests.conftest import python_env, run_python
-from tests.servers import free_port
-from tests.zammad_operator import add_region, manage, served_and_set_up, set_up
+from tests.support.servers import free_port
+from tests.support.zammad_operator import add_region, manage, served_and_set_up, set_up
 
 
 def failing(result):

@@ -18,8 +18,8 @@ from chalicelib.web.http import Request
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
 from chalicelib.zammad_setup.doctor import Doctor
 from tests.conftest import JWT_SECRET
-from tests.servers import host, json_answer
-from tests.zammad_operator import add_region, manage
+from tests.support.servers import host, json_answer
+from tests.support.zammad_operator import add_region, manage
 
 
 def hanging(seconds):

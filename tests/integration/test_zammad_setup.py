@@ -12,7 +12,7 @@ from chalicelib.storage.models import RegionRecord
 from chalicelib.zammad_setup.admin import AdminError, ZammadAdmin
 from chalicelib.zammad_setup.setup import ATTRIBUTES, ZammadSetup, webhook_url
 from tests.integration.test_zammad_emulator import receiver
-from tests.zammad_operator import BASE, add_region, manage
+from tests.support.zammad_operator import BASE, add_region, manage
 
 AUGSBURG_TICKET, NEW_ARTICLE = {"region_slug": "augsburg"}, {"subject": ""}  # where triggers look
 
@@ -179,7 +179,7 @@ def test_an_agents_reply_in_a_zammad_the_command_set_up_reaches_the_device(
 
     import requests
 
-    from tests.zammad_operator import served_and_set_up
+    from tests.support.zammad_operator import served_and_set_up
 
     served = served_and_set_up(dynamodb_local, tmp_path / "server.log", empty_zammad, "setupville")
     with served as (url, _env):

@@ -11,8 +11,8 @@ import uuid
 import requests
 
 from tests.conftest import PROJECT, python_env, running_api
-from tests.regions import put_region
-from tests.zammad_operator import add_region, manage
+from tests.support.regions import put_region
+from tests.support.zammad_operator import add_region, manage
 
 
 def objects(zammad, kind):

@@ -19,7 +19,7 @@ from devtools.aws_account import expand
 from devtools.lambda_runtime import LambdaFunction, runtime_dir
 from devtools.loopback_server import LoopbackServer
 from tests.conftest import JWT_SECRET, PROJECT, python_env
-from tests.servers import free_port, wait_for_http
+from tests.support.servers import free_port, wait_for_http
 
 STACK = "integreat-chat-prod"
 CODE_BUCKET = "integreat-chat-code"

@@ -25,6 +25,7 @@ from tests.rehearsal.events import (
     sqs_event,
     websocket_event,
 )
+from tests.support.regions import chat_region
 
 TABLES = "integreat-chat-"  # the prod stage's prefix
 ADMIN = {"Authorization": "Bearer " + issue_hs256_token(JWT_SECRET, "operator", ["admin"])}
@@ -74,15 +75,13 @@ def regions(api, zammads):
     slugs = {}
     for name, zammad in zip(("up", "failing"), zammads, strict=True):
         slug = "r%s%s" % (name, uuid.uuid4().hex[:6])
-        fields = {
-            "integreat_chat_enabled": True,
-            "chat_beta_tester_percentage": 100,
-            "zammad_url": zammad.url,
-            "zammad_access_token": zammad.token,
-            "zammad_webhook_token": "webhook-token-" + slug,
-            "zammad_webhook_secret": "webhook-secret-" + slug,
-            "chatbot_enabled": True,
-        }
+        fields = chat_region(
+            zammad,
+            chat_beta_tester_percentage=100,
+            zammad_webhook_token="webhook-token-" + slug,
+            zammad_webhook_secret="webhook-secret-" + slug,
+            chatbot_enabled=True,
+        )
         status, _, body = api.call(
             "PUT", "/api/v3/admin/regions/%s" % slug, {**ADMIN, "Content-Type": "application/json"},
             json.dumps(fields).encode(),

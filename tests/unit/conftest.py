@@ -5,7 +5,7 @@ What needs those lives in tests/component and tests/integration."""
 
 import pytest
 
-from tests.offline import no_network
+from tests.support.offline import no_network
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from chalicelib.migration.cms_dump import DumpError, read_dump
-from tests import cms
+from tests.support import cms
 
 NOW = time.time()
 ZAMMAD = "https://zammad.example"

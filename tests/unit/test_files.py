@@ -12,7 +12,7 @@ from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.user_chat.articles import MalformedArticle, article_files, article_message
 from chalicelib.web.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.web.numbers import whole_number
-from tests.files import pdf, png
+from tests.support.files import pdf, png
 
 REF = FileRef("augsburg", "device-1", 12, 34)
 

@@ -114,7 +114,7 @@ def test_no_feature_imports_the_top():
 
 
 def test_deployed_code_never_imports_the_tests_or_the_other_entry_points():
-    # The in-memory twins live in tests/memory/: deployed code cannot reach them.
+    # The in-memory twins live in tests/support/memory/: deployed code cannot reach them.
     deployed = [PROJECT / "app.py", *sources(LIB)]
     wrong = {
         "%s imports %s" % (path.relative_to(PROJECT), module)

@@ -7,7 +7,7 @@ from chalicelib.platform.config import load_settings
 from chalicelib.rate_limit import RateLimiter
 from chalicelib.web.errors import TooManyRequests
 from chalicelib.web.http import Request
-from tests.memory.small_tables import MemoryCounters
+from tests.support.memory.small_tables import MemoryCounters
 
 
 class CountedCounters(MemoryCounters):

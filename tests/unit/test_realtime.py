@@ -8,9 +8,9 @@ from chalicelib.platform.auth import Authenticator, issue_hs256_token
 from chalicelib.platform.config import load_settings
 from chalicelib.realtime.connections import AUTHOR_CHANNEL, chat_channel
 from chalicelib.realtime.service import Realtime
-from tests.clock import Clock
-from tests.memory.connections import MemoryConnections
-from tests.memory.small_tables import MemoryCounters
+from tests.support.clock import Clock
+from tests.support.memory.connections import MemoryConnections
+from tests.support.memory.small_tables import MemoryCounters
 
 SECRET = "realtime-unit-secret-long-enough-for-hs256"
 

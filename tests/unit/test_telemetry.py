@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chalicelib.platform import telemetry, tracing
 from chalicelib.platform.logs import TraceIdFilter
 from chalicelib.platform.telemetry import METRICS, NAMESPACE, EmfWriter, Measures, count_request
-from tests.emf import assert_valid_emf
+from tests.support.emf import assert_valid_emf
 
 
 def _request(kind: str, status: int, milliseconds: float) -> Measures:

@@ -11,7 +11,7 @@ from chalicelib.platform.auth import issue_hs256_token
 from chalicelib.platform.config import ConfigError, load_settings
 from chalicelib.web.http import Request
 from tests.conftest import JWT_SECRET, python_env, run_python
-from tests.memory import memory_services
+from tests.support.memory import memory_services
 
 WIDGET = "/api/v3/author-chat/widget/{file}"
 MESSAGES = "/api/v3/author-chat/messages"

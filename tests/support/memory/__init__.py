@@ -8,12 +8,12 @@ from collections.abc import Callable
 from chalicelib.chatbot.queue import JobQueue
 from chalicelib.platform.config import Settings
 from chalicelib.services import Services, Stores
-from tests.memory.author_chat import MemoryAuthorMessages, MemoryAuthorVisits
-from tests.memory.chat_store import MemoryChatStore
-from tests.memory.chatbot import MemoryJobLedger, MemoryJobQueue
-from tests.memory.connections import MemoryConnections
-from tests.memory.regions import MemoryRegionTable
-from tests.memory.small_tables import (
+from tests.support.memory.author_chat import MemoryAuthorMessages, MemoryAuthorVisits
+from tests.support.memory.chat_store import MemoryChatStore
+from tests.support.memory.chatbot import MemoryJobLedger, MemoryJobQueue
+from tests.support.memory.connections import MemoryConnections
+from tests.support.memory.regions import MemoryRegionTable
+from tests.support.memory.small_tables import (
     MemoryCounters,
     MemoryDeliveries,
     MemoryDraws,

@@ -5,7 +5,7 @@ environment an operator sets (DynamoDB Local, PUBLIC_BASE_URL, $ZAMMAD_ADMIN_TOK
 from contextlib import contextmanager
 
 from tests.conftest import python_env, run_python, running_api, unique_prefix
-from tests.regions import put_region
+from tests.support.regions import put_region
 
 BASE = "https://cms.example.org"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from devtools.loopback_server import LoopbackServer
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cms"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cms"
 TIME_FIELDS = {
     "cms.userchat": ("created_timestamp", "last_message_timestamp"),
     "cms.chatmessage": ("sent_datetime",),

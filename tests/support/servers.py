@@ -15,7 +15,7 @@ import requests
 
 from devtools.loopback_server import LoopbackServer
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
