@@ -6,6 +6,7 @@ as the worker runs them, so a test can deliver one twice, or late."""
 import json
 import threading
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -14,7 +15,7 @@ from chalicelib.chatbot.queue import SqsJobQueue
 from chalicelib.chatbot.texts import FALLBACK_MESSAGES
 from chalicelib.jobs import run_chatbot_job
 from chalicelib.platform.config import load_settings
-from chalicelib.platform.events import ChatChanged
+from chalicelib.platform.events import AnswerStored, ChatChanged
 from chalicelib.services import aws_services
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
@@ -157,6 +158,23 @@ def test_a_stored_answer_is_an_event_for_the_chats_connections(world):
     assert world.drain() == ["answered"]
     assert changed == ["augsburg#device-1"]
     assert world.poll()["messages"][-1]["automatic_answer"] is True  # stored before the event
+
+
+def test_a_job_the_queue_refuses_ends_the_typing_at_once_and_publishes_nothing(world, zammad, caplog):
+    """The message reached the agents; only its automatic answer is lost. The chat stops
+    showing the bot typing; no event goes out, as the send's answer already says so."""
+    if isinstance(world.queue, MemoryJobQueue):
+        world.queue.outage = ConnectionError("the queue is down")
+    else:
+        boto3.client("sqs", region_name="eu-central-1").delete_queue(QueueUrl=world.queue.url)
+    changed, stored = [], []
+    world.api.services.events.subscribe(ChatChanged, lambda event: changed.append(event.chat_key))
+    world.api.services.events.subscribe(AnswerStored, lambda event: stored.append(event.article_id))
+    world.send("Wo melde ich mich an?")
+    assert world.poll()["chatbot_typing"] is False
+    assert changed == [] and stored == []
+    assert [a["body"] for a in visible(zammad)] == ["Wo melde ich mich an?"]
+    assert '"event": "chatbot_queue_failed"' in caplog.text
 
 
 def test_the_typing_flag_gives_up_after_a_minute(world):

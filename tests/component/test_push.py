@@ -399,3 +399,18 @@ def test_a_chat_that_expired_before_its_push_is_due_gets_none(world, zammad, fcm
     agent_replies(api, zammad)
     api.services.clock.now += 31 * 86400  # past the retention: the poll would be 404 too
     assert [r["outcome"] for r in run_due_jobs(api, queue)] == ["chat gone"] and fcm.messages == []
+
+
+@pytest.mark.parametrize("lease_left, outcome, sent", [(0, "chat gone", 0), (-1, "fcm: sent", 1)])
+def test_a_deletion_s_lease_holds_back_the_push_up_to_its_last_second(
+    world, zammad, fcm, lease_left, outcome, sent
+):
+    """A deletion's lease still holds at the second it ends, as the stores' conditions say
+    (records.deleting: `>=`); a second later the deletion is over and the push goes."""
+    api, queue = world
+    chat_with_target(api, {"fcm_token": FCM_TOKEN})
+    agent_replies(api, zammad)
+    chat = UserChatRecord.get(chat_key("augsburg", DEVICE))
+    chat.update(actions=[UserChatRecord.deleting_until.set(api.services.clock() + lease_left)])
+    assert [r["outcome"] for r in run_due_jobs(api, queue)] == [outcome]
+    assert len(fcm.messages) == sent

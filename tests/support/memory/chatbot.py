@@ -51,9 +51,12 @@ class MemoryJobQueue:
 
     def __init__(self) -> None:
         self.jobs: list[dict[str, Any]] = []
+        self.outage: Exception | None = None  # set: every send raises it, as SQS's client would
         self._lock = threading.Lock()
 
     def send(self, job: dict[str, Any], delay_seconds: int = 0) -> None:
+        if self.outage is not None:
+            raise self.outage
         if not 0 <= delay_seconds <= 900:  # as SQS refuses it
             raise ValueError("DelaySeconds must be 0 to 900")
         with self._lock:
