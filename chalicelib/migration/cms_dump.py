@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from chalicelib.regions.rules import LANGUAGE_SLUG, check_changes, validate_slug, zammad_identity
 from chalicelib.user_chat.inputs import DEVICE_ID
+from chalicelib.user_chat.ports import ImportedChat
 from chalicelib.web.errors import BadRequest
 from chalicelib.web.http import has_lone_surrogate
 
@@ -52,16 +53,6 @@ class CmsRegion(NamedTuple):
     settings: dict[str, Any]  # our region fields, as a PUT of the admin API takes them
 
 
-class CmsChat(NamedTuple):
-    pk: int
-    region: str
-    device_id: str
-    ticket_id: int
-    language: str
-    started_at: float  # epoch seconds
-    last_message_at: float
-
-
 class CmsDraw(NamedTuple):
     pk: int
     region: str
@@ -80,7 +71,7 @@ class CmsAuthorMessage(NamedTuple):
 
 class CmsDump(NamedTuple):
     regions: dict[str, CmsRegion]  # by slug
-    chats: list[CmsChat]  # each device's current chat, not expired
+    chats: list[ImportedChat]  # each device's current chat, not expired
     draws: list[CmsDraw]
     author_messages: list[CmsAuthorMessage]  # inside the history window
     # What is read but not imported: (region or "", kind, why) -> how many. Kinds: chats,
@@ -195,7 +186,7 @@ class _Reader:
     def wanted(self, region: str) -> bool:
         return self.only is None or region in self.only
 
-    def chats(self, records, regions: dict[int, CmsRegion], languages: dict[int, str]) -> list[CmsChat]:
+    def chats(self, records, regions: dict[int, CmsRegion], languages: dict[int, str]) -> list[ImportedChat]:
         newest: dict[str, int] = {}  # device -> pk of its current chat (the CMS ignores the region)
         for pk, fields in records.items():
             device = fields.get("device_id")
@@ -204,7 +195,7 @@ class _Reader:
             region = regions.get(fields.get("region")) if is_key(fields.get("region")) else None
             if isinstance(device, str) and region is not None:
                 self.chat_devices.add((region.slug, device))
-        chats: list[CmsChat] = []
+        chats: list[ImportedChat] = []
         tickets: dict[tuple[Any, int], str] = {}  # (Zammad, ticket) -> the chat that has it
         for pk, fields in sorted(records.items()):
             name = "cms.userchat %d" % pk
@@ -255,7 +246,7 @@ class _Reader:
                 )
                 continue
             tickets[zammad] = name
-            chats.append(CmsChat(pk, region.slug, device, ticket, language, started, last))
+            chats.append(ImportedChat(pk, region.slug, device, ticket, language, started, last))
         return chats
 
     def draws(self, records, regions: dict[int, CmsRegion]) -> list[CmsDraw]:

@@ -29,10 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chalicelib.author_chat.store import ROOM, AuthorMessageRecord, DuplicateMessage, DynamoAuthorMessages
-from chalicelib.migration.cms_dump import CmsAuthorMessage, CmsChat, CmsDraw, CmsDump, CmsRegion, Refused
+from chalicelib.migration.cms_dump import CmsAuthorMessage, CmsDraw, CmsDump, CmsRegion, Refused
 from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.service import Regions
 from chalicelib.storage.models import entries
+from chalicelib.user_chat.ports import ImportedChat
 from chalicelib.web.errors import ApiError, Conflict
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ class CmsImport:
         if not self._dry_run:
             self._regions.put(region.slug, settings.changes, cms_imported=settings.digests)
 
-    def _chat(self, chat: CmsChat) -> None:
+    def _chat(self, chat: ImportedChat) -> None:
         written = self._chats.write(chat, self._dry_run)
         if written.replaced_ticket is not None:
             self._note(

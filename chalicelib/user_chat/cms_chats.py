@@ -10,7 +10,7 @@ A chat nobody wrote to here since (its `last_activity` is still the imported one
 the CMS; every write is conditional on the chat as it was read."""
 
 from collections.abc import Callable
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from pynamodb.exceptions import PutError, UpdateError
 
@@ -18,27 +18,9 @@ from chalicelib.platform.times import utc_datetime
 from chalicelib.storage.conditions import condition_failed, delete_if
 from chalicelib.storage.small_tables import Draws
 from chalicelib.user_chat.context import ChatContext
+from chalicelib.user_chat.ports import ImportedChat
 from chalicelib.user_chat.records import ASSIGNMENT_DAYS, UserChatRecord, chat_key, ticket_key
 from chalicelib.user_chat.states import ChatState
-
-
-class ImportedChat(Protocol):
-    """A chat as the CMS holds it (migration/cms_dump.py's CmsChat)."""
-
-    @property
-    def pk(self) -> int: ...
-    @property
-    def region(self) -> str: ...
-    @property
-    def device_id(self) -> str: ...
-    @property
-    def ticket_id(self) -> int: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def started_at(self) -> float: ...
-    @property
-    def last_message_at(self) -> float: ...
 
 
 class Written(NamedTuple):

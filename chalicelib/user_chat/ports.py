@@ -4,10 +4,11 @@ forgotten). Services hands the real ones in; the user chat imports neither packa
 chatbot and the files may import the user chat (tests/unit/test_layers.py: no circles).
 
 And what the user chat hands the others: a chat as read (`UserChatRecord`, its fields to
-read; its writes are the user chat's operations in service.py) and a stored message."""
+read; its writes are the user chat's operations in service.py), a stored message, and a chat
+as the CMS held it, which the switch-over reads from the CMS's dump and writes here."""
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.records import NewChat, StoredMessage, UserChatRecord
@@ -17,10 +18,23 @@ __all__ = [
     "ChatbotPort",
     "Chats",
     "FilesPort",
+    "ImportedChat",
     "StoredMessage",
     "UploadOwnerPort",
     "UserChatRecord",
 ]
+
+
+class ImportedChat(NamedTuple):
+    """A chat as the CMS holds it: its dump's (migration/cms_dump.py) and export's shape."""
+
+    pk: int
+    region: str
+    device_id: str
+    ticket_id: int
+    language: str
+    started_at: float  # epoch seconds
+    last_message_at: float
 
 
 class BotJob(Protocol):
@@ -76,8 +90,9 @@ class FilesPort(Protocol):
 
 
 class Chats(Protocol):
-    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin (tests/memory/chat_store.py);
-    tests/contract holds both to the promises documented on `ChatStore`."""
+    """The user-chat table: `ChatStore` on DynamoDB, or its in-memory twin
+    (tests/support/memory/chat_store.py); tests/contract holds both to the promises documented
+    on `ChatStore`."""
 
     retention_seconds: int
 
