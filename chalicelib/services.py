@@ -4,14 +4,12 @@ service by a typed attribute, so "go to definition" leads from a route to its ru
 
 This is the one place that chooses the stores: `Services` takes them, and no constructor
 below it falls back to DynamoDB by itself. `aws_services` is the deployed wiring (DynamoDB
-tables, the SQS queue); the tests wire in-memory twins (tests/memory/) the same way."""
+tables, the SQS queue); the tests wire in-memory twins (tests/support/memory/) the same way."""
 
 import functools
-import importlib
-import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import AnswerStored, AuthorChatChanged, ChatChanged, ChatDeleted, Events
@@ -22,10 +20,8 @@ from chalicelib.regions.store import DynamoRegionTable, RegionCache, RegionTable
 from chalicelib.storage.connection import bind_models
 from chalicelib.storage.small_tables import (
     Counters,
-    Deliveries,
     Draws,
     DynamoCounters,
-    DynamoDeliveries,
     DynamoDraws,
     DynamoTicketDeletions,
     TicketDeletions,
@@ -46,62 +42,79 @@ if TYPE_CHECKING:  # the interfaces, for the types only: a cold start needs none
     from chalicelib.realtime.service import Realtime
     from chalicelib.user_chat.ports import Chats
     from chalicelib.user_chat.service import LiveChats
+    from chalicelib.webhook.deliveries import Deliveries
     from chalicelib.webhook.service import ZammadWebhook
 
 
-class Stores(NamedTuple):
-    """Every table, behind an interface with an in-memory twin in tests/memory/ that keeps
+class Stores(Protocol):
+    """Every table, behind an interface with an in-memory twin in tests/support/memory/ that keeps
     the same promises (tests/contract)."""
 
-    regions: RegionTable
-    chats: "Chats"
-    author_messages: "AuthorMessages"
-    author_visits: "AuthorVisits"
-    counters: Counters
-    draws: Draws
-    deliveries: Deliveries
-    chatbot_jobs: "JobLedger"
-    ticket_deletions: TicketDeletions
-    connections: "Connections"
+    @property
+    def regions(self) -> RegionTable: ...
+    @property
+    def chats(self) -> "Chats": ...
+    @property
+    def author_messages(self) -> "AuthorMessages": ...
+    @property
+    def author_visits(self) -> "AuthorVisits": ...
+    @property
+    def counters(self) -> Counters: ...
+    @property
+    def draws(self) -> Draws: ...
+    @property
+    def deliveries(self) -> "Deliveries": ...
+    @property
+    def chatbot_jobs(self) -> "JobLedger": ...
+    @property
+    def ticket_deletions(self) -> TicketDeletions: ...
+    @property
+    def connections(self) -> "Connections": ...
 
 
-class OnFirstUse:
-    """Stands in for a store that is made (its module imported) when first used: a poll
-    never touches the author chat's, the chatbot's or real time's tables."""
+class DynamoStores:
+    """The tables on DynamoDB. Those a poll never touches (the author chat's, the webhook's
+    deliveries, the chatbot's, real time's) are made, their modules imported, on first use,
+    as `Services` makes its parts."""
 
-    def __init__(self, make: Callable[[], Any]):
-        self._make = make
-        self._made: Any = None
-        self._lock = threading.Lock()
+    def __init__(self, settings: Settings):
+        # One shared, counted DynamoDB client; no I/O. A table imported later is bound on import.
+        bind_models((), settings)
+        self.regions: RegionTable = DynamoRegionTable()
+        self.chats: Chats = ChatStore(settings)
+        self.counters: Counters = DynamoCounters()
+        self.draws: Draws = DynamoDraws()
+        self.ticket_deletions: TicketDeletions = DynamoTicketDeletions()
 
-    def __getattr__(self, name: str) -> Any:
-        if self._made is None:
-            with self._lock:
-                if self._made is None:
-                    self._made = self._make()
-        return getattr(self._made, name)
+    @functools.cached_property
+    def author_messages(self) -> "AuthorMessages":
+        from chalicelib.author_chat.store import DynamoAuthorMessages
 
+        return DynamoAuthorMessages()
 
-def _store_on_first_use(module: str, name: str) -> Any:
-    """The store class `name` of `module`, imported and made when first used."""
-    return OnFirstUse(lambda: getattr(importlib.import_module(module), name)())
+    @functools.cached_property
+    def author_visits(self) -> "AuthorVisits":
+        from chalicelib.author_chat.store import DynamoAuthorVisits
 
+        return DynamoAuthorVisits()
 
-def dynamo_stores(settings: Settings) -> Stores:
-    # One shared, counted DynamoDB client; no I/O. A table imported later is bound on import.
-    bind_models((), settings)
-    return Stores(
-        DynamoRegionTable(),
-        ChatStore(settings),
-        _store_on_first_use("chalicelib.author_chat.store", "DynamoAuthorMessages"),
-        _store_on_first_use("chalicelib.author_chat.store", "DynamoAuthorVisits"),
-        DynamoCounters(),
-        DynamoDraws(),
-        DynamoDeliveries(),
-        _store_on_first_use("chalicelib.chatbot.ledger", "DynamoJobLedger"),
-        DynamoTicketDeletions(),
-        _store_on_first_use("chalicelib.realtime.connections", "DynamoConnections"),
-    )
+    @functools.cached_property
+    def deliveries(self) -> "Deliveries":
+        from chalicelib.webhook.deliveries import DynamoDeliveries
+
+        return DynamoDeliveries()
+
+    @functools.cached_property
+    def chatbot_jobs(self) -> "JobLedger":
+        from chalicelib.chatbot.ledger import DynamoJobLedger
+
+        return DynamoJobLedger()
+
+    @functools.cached_property
+    def connections(self) -> "Connections":
+        from chalicelib.realtime.connections import DynamoConnections
+
+        return DynamoConnections()
 
 
 def metrics_sink(metrics: str) -> Sink | None:
@@ -119,7 +132,7 @@ def aws_services(
     settings: Settings, clock: Callable[[], float] = time.time, queue: "JobQueue | None" = None
 ) -> "Services":
     """The deployed wiring: the DynamoDB tables, and chatbot jobs on SQS (unless `queue`)."""
-    return Services(settings, clock, dynamo_stores(settings), queue)
+    return Services(settings, clock, DynamoStores(settings), queue)
 
 
 class Services:
@@ -127,7 +140,10 @@ class Services:
     `queue`: where chatbot jobs go (None: the chatbot's SQS queue).
 
     What a poll never needs (the chatbot and its queue, the webhook, the author chat, files,
-    real time) is made on first use: a cold start imports and builds only the poll's part."""
+    real time) is made on first use: a cold start imports and builds only the poll's part.
+    There is one way of making a part on first use, a `cached_property` (here and in
+    `DynamoStores`). A part that needs another before that one is made gets a getter of the
+    other's property (`lambda: self.chatbot`), never the part itself."""
 
     def __init__(
         self, settings: Settings, clock: Callable[[], float], stores: Stores, queue: "JobQueue | None" = None

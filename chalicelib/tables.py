@@ -14,9 +14,9 @@ from chalicelib.storage.models import (
     RateLimitCounter,
     RegionRecord,
     TicketDeletionRecord,
-    WebhookDeliveryRecord,
 )
 from chalicelib.user_chat.records import UserChatRecord
+from chalicelib.webhook.deliveries import WebhookDeliveryRecord
 
 ALL_MODELS = (
     RegionRecord,

@@ -1,5 +1,5 @@
 """The author chat's two tables behind small interfaces (their in-memory twins, held to the
-same promises by tests/contract, live in tests/memory/).
+same promises by tests/contract, live in tests/support/memory/).
 
 `author-messages`: one partition (the room), sorted by message id, which starts with the
 send time, so every read here is a key range, never a scan. `author-visits`: when each

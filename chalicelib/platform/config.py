@@ -90,10 +90,12 @@ class Settings(NamedTuple):
         )
 
 
-_TABLE_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,200}\Z")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+\Z")
-_URL = re.compile(r"^https?://[^\s/]+")
-_INTEGER = re.compile(r"^-?[0-9]{1,18}\Z")
+# The patterns stay text: re compiles each on its first use (and keeps it), so a cold start
+# pays only for the settings it has.
+_TABLE_PREFIX = r"^[A-Za-z0-9_.-]{0,200}\Z"
+_HEADER_NAME = r"^[A-Za-z0-9-]+\Z"
+_URL = r"^https?://[^\s/]+"
+_INTEGER = r"^-?[0-9]{1,18}\Z"
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -105,7 +107,7 @@ def _whole_number(env: Mapping[str, str], name: str, default: int, minimum: int)
     raw = _text(env, name)
     if raw is None:
         return default
-    if not _INTEGER.match(raw):  # ASCII digits: int() would also take "²" or "٣"
+    if not re.match(_INTEGER, raw):  # ASCII digits: int() would also take "²" or "٣"
         raise ConfigError("%s must be a whole number, got %r" % (name, raw))
     value = int(raw)
     if value < minimum:
@@ -135,7 +137,7 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
 
 def _url(env: Mapping[str, str], name: str) -> str | None:
     raw = _text(env, name)
-    if raw is not None and not _URL.match(raw):
+    if raw is not None and not re.match(_URL, raw):
         raise ConfigError("%s must be an http(s) URL, got %r" % (name, raw))
     return raw
 
@@ -175,14 +177,14 @@ def _check_metrics_folder(env: Mapping[str, str], metrics: str) -> None:
 
 
 # https on a host name, with a port at most; plain http only on this machine (make dev).
-_PUBLIC_BASE_URL = re.compile(r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/?\Z")
+_PUBLIC_BASE_URL = r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost))(:[0-9]{1,5})?/?\Z"
 
 
 def _public_base_url(env: Mapping[str, str]) -> str | None:
     raw = _text(env, "PUBLIC_BASE_URL")
     if raw is None:
         return None
-    if not _PUBLIC_BASE_URL.match(raw):
+    if not re.match(_PUBLIC_BASE_URL, raw):
         raise ConfigError(
             "PUBLIC_BASE_URL must be https://host[:port] (http only on 127.0.0.1 or localhost), "
             "without a path, got %r" % raw
@@ -190,17 +192,17 @@ def _public_base_url(env: Mapping[str, str]) -> str | None:
     return raw.rstrip("/")
 
 
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}\Z")  # SQS: 1-80 of these
+_QUEUE_NAME = r"^[A-Za-z0-9_-]{1,80}\Z"  # SQS: 1-80 of these
 
 
 def _queue_name(env: Mapping[str, str], prefix: str) -> str:
     name = _text(env, "CHATBOT_QUEUE_NAME") or (prefix.replace(".", "-") + "chatbot")
-    if not _QUEUE_NAME.match(name):
+    if not re.match(_QUEUE_NAME, name):
         raise ConfigError("CHATBOT_QUEUE_NAME must be 1-80 letters, digits, '-' or '_', got %r" % name)
     return name
 
 
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
+_ORIGIN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z"
 
 
 def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -208,7 +210,7 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         value.strip().rstrip("/") for value in (_text(env, name) or "").split(",") if value.strip()
     )
     for origin in origins:
-        if not _ORIGIN.match(origin):
+        if not re.match(_ORIGIN, origin):
             raise ConfigError(
                 "%s must be web origins like https://cms.integreat-app.de, comma-separated (never *), got %r"
                 % (name, origin)
@@ -216,33 +218,33 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return origins
 
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")  # S3's bucket naming rules
+_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z"  # S3's bucket naming rules
 
 
 def _bucket(env: Mapping[str, str], name: str) -> str | None:
     bucket = _text(env, name)
-    if bucket is not None and not _BUCKET.match(bucket):
+    if bucket is not None and not re.match(_BUCKET, bucket):
         raise ConfigError(
             "%s must be an S3 bucket name (3-63 of a-z, 0-9, '.', '-'), got %r" % (name, bucket)
         )
     return bucket
 
 
-_WEBSOCKET_URL = re.compile(r"^wss?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
+_WEBSOCKET_URL = r"^wss?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z"
 
 
 def _websocket_url(env: Mapping[str, str], name: str) -> str | None:
     raw = _text(env, name)
-    if raw is not None and not _WEBSOCKET_URL.match(raw):
+    if raw is not None and not re.match(_WEBSOCKET_URL, raw):
         raise ConfigError("%s must be a ws:// or wss:// URL without spaces or quotes, got %r" % (name, raw))
     return raw
 
 
-_VAPID_SUBJECT = re.compile(r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s/]+(/\S*)?)\Z")
-_VAPID_KEY = re.compile(
+_VAPID_SUBJECT = r"^(mailto:[^\s@]+@[^\s@]+|https://[^\s/]+(/\S*)?)\Z"
+_VAPID_KEY = (
     r"^(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----|[A-Za-z0-9_-]{43})\s*\Z"
 )
-_WEB_PUSH_HOST = re.compile(r"^([a-z0-9.-]+\.[a-z]{2,}|http://127\.0\.0\.1:[0-9]{1,5})\Z")
+_WEB_PUSH_HOST = r"^([a-z0-9.-]+\.[a-z]{2,}|http://127\.0\.0\.1:[0-9]{1,5})\Z"
 
 
 def _push(env: Mapping[str, str]) -> dict[str, Any]:
@@ -251,9 +253,9 @@ def _push(env: Mapping[str, str]) -> dict[str, Any]:
     credentials, key, subject = (
         _text(env, n) for n in ("FCM_CREDENTIALS", "VAPID_PRIVATE_KEY", "VAPID_SUBJECT")
     )
-    if key is not None and not _VAPID_KEY.match(key.strip()):
+    if key is not None and not re.match(_VAPID_KEY, key.strip()):
         raise ConfigError("VAPID_PRIVATE_KEY must be a P-256 private key: PEM, or 43 characters of base64url")
-    if key is not None and (subject is None or not _VAPID_SUBJECT.match(subject)):
+    if key is not None and (subject is None or not re.match(_VAPID_SUBJECT, subject)):
         raise ConfigError(
             "VAPID_SUBJECT must be mailto:<address> or an https URL when VAPID_PRIVATE_KEY is set"
         )
@@ -267,7 +269,7 @@ def _push(env: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if hosts is not None:
         found["web_push_hosts"] = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())
-        bad = [h for h in found["web_push_hosts"] if not _WEB_PUSH_HOST.match(h)]
+        bad = [h for h in found["web_push_hosts"] if not re.match(_WEB_PUSH_HOST, h)]
         if bad:
             raise ConfigError("WEB_PUSH_HOSTS: not a host (or http://127.0.0.1:<port>): %r" % bad[0])
     if url is not None:
@@ -283,14 +285,14 @@ def _push(env: Mapping[str, str]) -> dict[str, Any]:
 
 def load_settings(env: Mapping[str, str]) -> Settings:
     prefix = env.get("CHAT_TABLE_PREFIX", "integreat-chat-")
-    if not _TABLE_PREFIX.match(prefix):
+    if not re.match(_TABLE_PREFIX, prefix):
         raise ConfigError(
             "CHAT_TABLE_PREFIX may hold only letters, digits, '_', '-' and '.', got %r" % prefix
         )
     metrics = _metrics(env)
     _check_metrics_folder(env, metrics)
     header = _text(env, "TRUSTED_IP_HEADER")
-    if header is not None and not _HEADER_NAME.match(header):
+    if header is not None and not re.match(_HEADER_NAME, header):
         raise ConfigError("TRUSTED_IP_HEADER must be a header name, got %r" % header)
     return Settings(
         dynamodb_endpoint=_url(env, "AWS_ENDPOINT_URL_DYNAMODB"),

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 TRACE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}\Z")  # X-Request-Id's shape: safe in JSON and mail headers
-_ARTICLE_MESSAGE_ID = re.compile(r"^<([A-Za-z0-9._-]{8,128})@integreat-chat>\Z")
+# Text, compiled by re on first use: a poll reads no article's Message-ID.
+_ARTICLE_MESSAGE_ID = r"^<([A-Za-z0-9._-]{8,128})@integreat-chat>\Z"
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
 
@@ -40,5 +41,5 @@ def article_message_id() -> str | None:
 def from_article(article: object) -> str | None:
     """The trace an article of ours carries (an agent's article carries none)."""
     value = article.get("message_id") if isinstance(article, dict) else None
-    found = _ARTICLE_MESSAGE_ID.match(value) if isinstance(value, str) else None
+    found = re.match(_ARTICLE_MESSAGE_ID, value) if isinstance(value, str) else None
     return found.group(1) if found else None

@@ -39,8 +39,9 @@ _FIELDS = set(_TEXT_FIELDS) | {
 }
 DEFAULT_DELETE_DAYS = 90  # as Zammad's own job: tickets closed this long are deleted
 MAX_RETENTION_DAYS = 3650
-_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z")
-WEBHOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,200}\Z")
+# Patterns a poll never checks stay text: re compiles them on first use (a cold start).
+_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z"
+WEBHOOK_TOKEN = r"^[A-Za-z0-9_-]{16,200}\Z"
 
 
 def zammad_identity(url: Any) -> Any:
@@ -157,10 +158,10 @@ def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
             changes[field] = None  # an empty string clears, like null
     if changes.get("zammad_url") is not None:
         changes["zammad_url"] = changes["zammad_url"].rstrip("/")
-        if not _URL.match(changes["zammad_url"]):
+        if not re.match(_URL, changes["zammad_url"]):
             raise BadRequest("zammad_url must be an http(s) URL.")
-    if changes.get("zammad_webhook_token") is not None and not WEBHOOK_TOKEN.match(
-        changes["zammad_webhook_token"]
+    if changes.get("zammad_webhook_token") is not None and not re.match(
+        WEBHOOK_TOKEN, changes["zammad_webhook_token"]
     ):
         raise BadRequest("zammad_webhook_token must be 16-200 letters, digits, '-' or '_'.")
     secret = changes.get("zammad_webhook_secret")

@@ -1,5 +1,5 @@
 """The regions table behind a small interface (DynamoDB here; an in-memory twin in
-tests/memory/ keeps the same promises: tests/contract), and the 30 s cache that spares app
+tests/support/memory/ keeps the same promises: tests/contract), and the 30 s cache that spares app
 requests a region read."""
 
 import threading

@@ -29,7 +29,7 @@ _PASSING_CODES = frozenset(
 
 
 log = logging.getLogger("integreat_chat")
-_TABLE = re.compile(r"on table \(([^)]+)\)")
+_TABLE = r"on table \(([^)]+)\)"
 
 
 def table_prefix(table: str) -> str:
@@ -55,7 +55,7 @@ def storage_unavailable(error: BaseException) -> StorageUnavailable | None:
     if isinstance(cause, BotoCoreError) or error.cause_response_code in _PASSING_CODES:
         return StorageUnavailable()
     if error.cause_response_code == "ResourceNotFoundException":
-        found = _TABLE.search(str(error))
+        found = re.search(_TABLE, str(error))
         table = found.group(1) if found else "?"
         log.error(
             json.dumps(

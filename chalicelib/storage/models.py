@@ -124,19 +124,6 @@ class RateLimitCounter(Model):
 
 
 @table
-class WebhookDeliveryRecord(Model):
-    """A processed Zammad webhook delivery (`X-Zammad-Delivery`): a retry is not processed again."""
-
-    base_table_name = "webhook-deliveries"
-
-    class Meta(OnDemand):
-        table_name = "webhook-deliveries"
-
-    delivery_key = UnicodeAttribute(hash_key=True)  # "<region>#<delivery id>"
-    expires_at = TTLAttribute()
-
-
-@table
 class TicketDeletionRecord(Model):
     """A ticket the retention job closed, to be deleted from Zammad (or tagged for Zammad's
     own deletion job) after the region's `retention_delete_days` (docs/privacy.md)."""

@@ -1,10 +1,10 @@
 """The small bookkeeping tables behind one-method interfaces (tests/contract holds them and
-their in-memory twins in tests/memory/ to one suite). Their items expire by DynamoDB's TTL.
+their in-memory twins in tests/support/memory/ to one suite). Their items expire by DynamoDB's TTL.
+(The webhook's deliveries, which a poll never reads, are beside the webhook: webhook/deliveries.py.)
 
 - `Counters` (rate-limits): an atomic increment, shared by every instance (rate limits,
   and the chatbot's words per region and month).
 - `Draws` (chat-assignments): a value written once; later writers read the first.
-- `Deliveries` (webhook-deliveries): ids remembered for a while.
 - `TicketDeletions` (ticket-deletions): tickets to delete from Zammad later, by due time.
 """
 
@@ -18,7 +18,6 @@ from chalicelib.storage.models import (
     ChatAssignmentRecord,
     RateLimitCounter,
     TicketDeletionRecord,
-    WebhookDeliveryRecord,
 )
 
 
@@ -38,12 +37,6 @@ class Draws(Protocol):
 
     def forget(self, key: str) -> bool:
         """Delete the draw; whether there was one."""
-
-
-class Deliveries(Protocol):
-    def seen(self, key: str) -> bool: ...
-
-    def remember(self, key: str, expires_at: datetime) -> None: ...
 
 
 class TicketDeletions(Protocol):
@@ -89,18 +82,6 @@ class DynamoDraws:
 
     def forget(self, key: str) -> bool:
         return delete_if(ChatAssignmentRecord(key), ChatAssignmentRecord.assignment_key.exists())
-
-
-class DynamoDeliveries:
-    def seen(self, key: str) -> bool:
-        try:
-            WebhookDeliveryRecord.get(key)
-            return True
-        except WebhookDeliveryRecord.DoesNotExist:
-            return False
-
-    def remember(self, key: str, expires_at: datetime) -> None:
-        WebhookDeliveryRecord(key, expires_at=expires_at).save()
 
 
 class DynamoTicketDeletions:

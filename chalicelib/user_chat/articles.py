@@ -8,7 +8,6 @@ or from its webhook, so nothing reaches the app's HTML view that the allowlist
 from typing import Any
 
 from chalicelib.platform import tracing
-from chalicelib.platform.safe_html import escape_user_text, sanitize_html
 from chalicelib.web.http import replace_lone_surrogates
 from chalicelib.web.numbers import whole_number
 
@@ -81,6 +80,8 @@ def article_files(article: dict[str, Any]) -> list[dict[str, Any]]:
 def article_message(article: Any) -> dict[str, Any] | None:
     """A Zammad article as the app's message, or None for an internal one.
     `MalformedArticle` for anything that is not shaped like Zammad's article."""
+    from chalicelib.platform.safe_html import escape_user_text, sanitize_html  # as nh3: on first use
+
     if not isinstance(article, dict):
         raise MalformedArticle("an article must be an object")
     article_id = article.get("id")

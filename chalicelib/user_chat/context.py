@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 from chalicelib.platform.config import Settings
 from chalicelib.platform.events import Events
-from chalicelib.platform.safe_html import escape_user_text, sanitize_html
 from chalicelib.storage.models import RegionRecord
 from chalicelib.user_chat.articles import (
     USER_ARTICLE_SUBJECT,
@@ -42,6 +41,8 @@ class Outgoing(NamedTuple):
 
     @property
     def body(self) -> str:  # as Zammad gets it; a message of files alone names them
+        from chalicelib.platform.safe_html import escape_user_text  # a send's, not a poll's
+
         text = self.text if self.text.strip() else ", ".join(file["filename"] for file in self.files)
         return escape_user_text(text)
 
@@ -55,6 +56,8 @@ class Outgoing(NamedTuple):
     def stored(self, article_id: Any, created_at: Any, answer: Any = None) -> dict[str, Any]:
         """The message as stored with the chat, from Zammad's answer to sending it (the
         article, which lists its files; a new ticket's answer does not)."""
+        from chalicelib.platform.safe_html import sanitize_html
+
         message = {
             "id": int(article_id),
             "content": sanitize_html(self.body),

@@ -8,8 +8,6 @@ as it is, for a client that reads it (docs/files.md)."""
 import html
 import re
 
-from chalicelib.platform.safe_html import sanitize_html
-
 # "File: Formular.pdf"; English unless the chat's language (or its base: "zh-CN" -> "zh") is here.
 FILE_LABELS = {
     "en": "File",
@@ -40,4 +38,6 @@ def with_file_names(content: str, files: list, language: str, public_base_url: s
         if public_base_url:
             name = '<a href="%s">%s</a>' % (html.escape(public_base_url + file["url"], quote=True), name)
         lines.append("<p>%s: %s</p>" % (html.escape(label), name))
+    from chalicelib.platform.safe_html import sanitize_html  # files' messages only: not at a cold start
+
     return sanitize_html(("" if shows_nothing(content) else content) + "".join(lines))

@@ -13,8 +13,9 @@ from chalicelib.web.http import Request, Response
 from chalicelib.web.numbers import whole_number
 from chalicelib.web.routing import APP, Route
 
-SIGNATURE = re.compile(r"^[0-9a-f]{32}\Z")  # a link's HMAC as links.py writes it: ASCII only
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, as HTTP headers carry
+# Text, compiled by re on first use: a poll (a cold start) checks neither.
+SIGNATURE = r"^[0-9a-f]{32}\Z"  # a link's HMAC as links.py writes it: ASCII only
+IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,200}\Z"  # printable ASCII, as HTTP headers carry
 MAX_MESSAGE_CHARACTERS = 10_000
 FIRST_MESSAGE_FILES = "Files can be sent once the chat has begun: its first message carries words only."
 
@@ -47,7 +48,7 @@ def _message(value, files: bool = False) -> str:
 def _idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
-    if not IDEMPOTENCY_KEY.match(value):
+    if not re.match(IDEMPOTENCY_KEY, value):
         raise BadRequest("Idempotency-Key must be 1-200 printable ASCII characters.")
     return value
 
@@ -140,7 +141,7 @@ def download_file(services: Services, request: Request, _app: None) -> Response:
     )
     expires = whole_number(request.query.get("expires"), 12)
     signature = request.query.get("signature") or ""
-    if expires is None or not SIGNATURE.match(signature):
+    if expires is None or not re.match(SIGNATURE, signature):
         raise Forbidden("This link is not valid, or it has expired.")
     services.attachments.check_link(region, ref, expires, signature)
     found = services.user_chats.chat_file(region, device_id, ref.article_id, ref.attachment_id)

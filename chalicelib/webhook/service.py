@@ -22,9 +22,9 @@ from chalicelib.platform.times import utc_datetime
 from chalicelib.regions.rules import WEBHOOK_TOKEN
 from chalicelib.regions.store import RegionCache, RegionTable
 from chalicelib.storage.models import RegionRecord
-from chalicelib.storage.small_tables import Deliveries
 from chalicelib.user_chat.service import UserChats
 from chalicelib.web.errors import BadRequest, Unauthorized
+from chalicelib.webhook.deliveries import Deliveries
 
 log = logging.getLogger("integreat_chat")
 
@@ -68,7 +68,7 @@ class ZammadWebhook:
     def authenticate(self, token: str | None, body: bytes, signature: str | None) -> RegionRecord:
         """The region whose webhook this is; 401 for a wrong token or signature (and for a
         region without a secret: a token alone, in a URL, is not enough to write chats)."""
-        if not token or not WEBHOOK_TOKEN.match(token):
+        if not token or not re.match(WEBHOOK_TOKEN, token):
             raise Unauthorized("Invalid webhook token or signature.")
         hits = self._table.slugs_with_webhook_token(token)
         region = self._regions.get(hits[0]) if hits else None

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.author_chat.store import AuthorMessageRecord, DuplicateMessage
 from chalicelib.platform.config import load_settings
-from chalicelib.services import dynamo_stores
+from chalicelib.services import DynamoStores
 from chalicelib.storage.models import RegionRecord
 from chalicelib.storage.tables import create_tables
 from chalicelib.tables import ALL_MODELS
@@ -25,7 +25,7 @@ def stores(request):
         return memory_stores(load_settings({}))
     endpoint = request.getfixturevalue("moto_server" if request.param == "moto" else "dynamodb_local")
     settings = load_settings({"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CHAT_TABLE_PREFIX": unique_prefix()})
-    stores = dynamo_stores(settings)  # binds the models to these tables
+    stores = DynamoStores(settings)  # binds the models to these tables
     create_tables(ALL_MODELS)
     return stores
 

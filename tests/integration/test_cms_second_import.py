@@ -249,7 +249,7 @@ class _SentMeanwhile:
 def test_a_message_sent_here_while_the_import_decides_stays(tables, tmp_path, change):
     from chalicelib.migration.cms_dump import read_dump
     from chalicelib.migration.cms_import import CmsImport
-    from chalicelib.services import Services, dynamo_stores
+    from chalicelib.services import DynamoStores, Services
 
     now = time.time()
     first = cms.records(now, ZAMMAD)
@@ -268,10 +268,9 @@ def test_a_message_sent_here_while_the_import_decides_stays(tables, tmp_path, ch
     before = UserChatRecord.get(key)
     settings = load_settings(dict(os.environ))
     sent_at = now - 1
-    stores = dynamo_stores(settings)
-    services = Services(
-        settings, time.time, stores._replace(chats=_SentMeanwhile(stores.chats, key, sent_at))
-    )
+    stores = DynamoStores(settings)
+    stores.chats = _SentMeanwhile(stores.chats, key, sent_at)
+    services = Services(settings, time.time, stores)
     importer = CmsImport(
         services.regions,
         services.user_chats.cms_chats(settings.ticket_retention_days * 86400),

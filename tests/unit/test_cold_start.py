@@ -13,6 +13,8 @@ NOT_AT_A_COLD_START = [
     "chalicelib.chatbot.queue",
     "chalicelib.chatbot.ledger",
     "chalicelib.webhook.service",
+    "chalicelib.webhook.deliveries",
+    "chalicelib.platform.safe_html",
     "chalicelib.author_chat.service",
     "chalicelib.author_chat.store",
     "chalicelib.attachments.service",
@@ -31,8 +33,7 @@ COLD_START = """
 import json, sys
 import app
 loaded = [name for name in %r if name in sys.modules]
-ledger = app.api.services._stores.chatbot_jobs
-ledger.done  # first use: imports the ledger, whose table is bound on import
+app.api.services._stores.chatbot_jobs  # first use: imports the ledger, whose table is bound on import
 from chalicelib.chatbot.ledger import ChatbotJobRecord
 print(json.dumps({"loaded": loaded, "ledger_table": ChatbotJobRecord.Meta.table_name}))
 """

@@ -4,10 +4,11 @@ here, not in chalicelib/: they never ship in a deployment package (tests/integra
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from chalicelib.chatbot.queue import JobQueue
 from chalicelib.platform.config import Settings
-from chalicelib.services import Services, Stores
+from chalicelib.services import Services
 from tests.support.memory.author_chat import MemoryAuthorMessages, MemoryAuthorVisits
 from tests.support.memory.chat_store import MemoryChatStore
 from tests.support.memory.chatbot import MemoryJobLedger, MemoryJobQueue
@@ -21,8 +22,23 @@ from tests.support.memory.small_tables import (
 )
 
 
-def memory_stores(settings: Settings) -> Stores:
-    return Stores(
+class MemoryStores(NamedTuple):
+    """The twins, one per table: services.Stores, made at once (nothing here is costly to make)."""
+
+    regions: MemoryRegionTable
+    chats: MemoryChatStore
+    author_messages: MemoryAuthorMessages
+    author_visits: MemoryAuthorVisits
+    counters: MemoryCounters
+    draws: MemoryDraws
+    deliveries: MemoryDeliveries
+    chatbot_jobs: MemoryJobLedger
+    ticket_deletions: MemoryTicketDeletions
+    connections: MemoryConnections
+
+
+def memory_stores(settings: Settings) -> MemoryStores:
+    return MemoryStores(
         MemoryRegionTable(),
         MemoryChatStore(settings),
         MemoryAuthorMessages(),
